@@ -1,0 +1,108 @@
+namespace UNetCluster.Model;
+
+/// <summary>
+/// Which tile sizes a U-Net layer plan accepts and what it returns for them. With valid (unpadded) convolutions
+/// every 3x3 convolution removes 2 pixels and every 2x2 max-pool needs an even size, so only some input sizes
+/// work: for the paper's depth 4 they are 16k + 124 (k >= 1), e.g. 572 -> 388. With same padding the input must
+/// be divisible by 2^depth and the output has the input's size.
+/// </summary>
+public static class TileGeometry
+{
+    /// <summary>The output size for an input size, or null when the plan cannot take that size.</summary>
+    public static int? OutputSize(UNetOptions options, int inputSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (inputSize < 1)
+        {
+            return null;
+        }
+
+        if (options.Padding == ConvPadding.Same)
+        {
+            return inputSize % (1 << options.Depth) == 0 ? inputSize : null;
+        }
+
+        var size = inputSize;
+        for (var level = 0; level < options.Depth; level++)
+        {
+            size -= 4; // two unpadded 3x3 convolutions
+            if (size < 2 || size % 2 != 0)
+            {
+                return null; // the 2x2 max-pool needs an even size of at least 2
+            }
+
+            size /= 2;
+        }
+
+        size -= 4; // the bottom level's convolutions
+        if (size < 1)
+        {
+            return null;
+        }
+
+        for (var level = 0; level < options.Depth; level++)
+        {
+            size = size * 2 - 4; // up-convolution doubles, two unpadded convolutions remove 4
+            if (size < 1)
+            {
+                return null;
+            }
+        }
+
+        return size;
+    }
+
+    /// <summary>True when <paramref name="inputSize"/> is a tile size the plan accepts.</summary>
+    public static bool IsValidInputSize(UNetOptions options, int inputSize) => OutputSize(options, inputSize) is not null;
+
+    /// <summary>The smallest input size the plan accepts.</summary>
+    public static int MinimumInputSize(UNetOptions options) => NearestValidInputSizes(options, 1).Above!.Value;
+
+    /// <summary>The nearest valid input sizes at or below and at or above a requested size (Below is null when none).</summary>
+    public static (int? Below, int? Above) NearestValidInputSizes(UNetOptions options, int requested)
+    {
+        int? below = null;
+        for (var size = Math.Max(requested, 1); size >= 1; size--)
+        {
+            if (IsValidInputSize(options, size))
+            {
+                below = size;
+                break;
+            }
+        }
+
+        int? above = null;
+        for (var size = Math.Max(requested, 1); size <= Math.Max(requested, 1) + (1 << (options.Depth + 2)); size++)
+        {
+            if (IsValidInputSize(options, size))
+            {
+                above = size;
+                break;
+            }
+        }
+
+        return (below, above);
+    }
+
+    /// <summary>
+    /// Returns the output size for a tile size, or throws an <see cref="ArgumentException"/> that names the
+    /// nearest valid sizes.
+    /// </summary>
+    public static int RequireValid(UNetOptions options, int inputSize, string optionName = "tile size")
+    {
+        if (OutputSize(options, inputSize) is { } output)
+        {
+            return output;
+        }
+
+        var (below, above) = NearestValidInputSizes(options, inputSize);
+        var nearest = below is null ? $"{above}" : $"{below} or {above}";
+        var rule = options.Padding == ConvPadding.Same
+            ? $"a multiple of {1 << options.Depth}"
+            : $"a size whose unpadded convolutions and 2x2 poolings stay even down {options.Depth} levels";
+        throw new ArgumentException(
+            $"The {optionName} {inputSize} is not valid for this U-Net (depth {options.Depth}, {options.Padding.ToString().ToLowerInvariant()} padding): " +
+            $"it must be {rule}. Nearest valid sizes: {nearest}.",
+            optionName);
+    }
+}
