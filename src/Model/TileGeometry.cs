@@ -56,7 +56,16 @@ public static class TileGeometry
     public static bool IsValidInputSize(UNetOptions options, int inputSize) => OutputSize(options, inputSize) is not null;
 
     /// <summary>The smallest input size the plan accepts.</summary>
-    public static int MinimumInputSize(UNetOptions options) => NearestValidInputSizes(options, 1).Above!.Value;
+    public static int MinimumInputSize(UNetOptions options)
+    {
+        for (var size = 1; ; size++)
+        {
+            if (IsValidInputSize(options, size))
+            {
+                return size;
+            }
+        }
+    }
 
     /// <summary>The nearest valid input sizes at or below and at or above a requested size (Below is null when none).</summary>
     public static (int? Below, int? Above) NearestValidInputSizes(UNetOptions options, int requested)
@@ -72,7 +81,7 @@ public static class TileGeometry
         }
 
         int? above = null;
-        for (var size = Math.Max(requested, 1); size <= Math.Max(requested, 1) + (1 << (options.Depth + 2)); size++)
+        for (var size = Math.Max(requested, MinimumInputSize(options)); ; size++)
         {
             if (IsValidInputSize(options, size))
             {
