@@ -1,0 +1,39 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using UNetCluster.Model.Optimization;
+
+namespace UNetCluster.Model.Checkpoints;
+
+/// <summary>
+/// What a checkpoint folder holds and how it was made: enough to rebuild the network, the optimizer and the
+/// random stream and go on exactly where training stopped (nanoGPT's checkpoint dictionary, as JSON).
+/// </summary>
+/// <param name="Format">Format tag, <see cref="CurrentFormat"/>.</param>
+/// <param name="Step">Optimizer steps applied to the weights in this checkpoint.</param>
+/// <param name="Seed">The run's seed. Every random draw of step s derives from (Seed, s, ...), so (Seed, Step) is the random state.</param>
+/// <param name="Model">The layer plan the weights belong to.</param>
+/// <param name="Optimizer">The optimizer's hyper-parameters.</param>
+/// <param name="Training">The training options the run was started with, as JSON.</param>
+/// <param name="Files">sha256 (lower-case hex) of each file in the folder, by file name.</param>
+/// <param name="CreatedUtc">When the checkpoint was written.</param>
+/// <param name="Loss">Training loss at this step (mean of the last steps), if known.</param>
+public sealed record CheckpointManifest(
+    string Format,
+    long Step,
+    long Seed,
+    UNetOptions Model,
+    OptimizerOptions Optimizer,
+    JsonElement? Training,
+    IReadOnlyDictionary<string, string> Files,
+    DateTimeOffset CreatedUtc,
+    double? Loss = null)
+{
+    public const string CurrentFormat = "unetcluster.checkpoint/1";
+    public const string FileName = "manifest.json";
+
+    public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
+}

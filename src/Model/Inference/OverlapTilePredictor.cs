@@ -1,0 +1,109 @@
+using UNetCluster.Model.Modules;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Inference;
+
+/// <summary>
+/// The paper's overlap-tile strategy: an image of any size is predicted tile by tile; each tile's input is larger
+/// than the part it predicts (the valid convolutions' context), the image border is extrapolated by mirroring, and
+/// the predicted parts tile the image seamlessly. Tiles run in batches.
+/// </summary>
+public sealed class OverlapTilePredictor
+{
+    private readonly UNet _model;
+
+    /// <param name="model">The network (switched to eval mode while predicting).</param>
+    /// <param name="tileSize">Input tile size; must be valid for the model (see <see cref="TileGeometry"/>).</param>
+    /// <param name="batchSize">Tiles per forward pass.</param>
+    public OverlapTilePredictor(UNet model, int tileSize, int batchSize = 4)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        _model = model;
+        TileSize = tileSize;
+        BatchSize = batchSize;
+        var output = TileGeometry.RequireValid(model.Options, tileSize, "prediction tile size");
+        if (model.Options.Padding == ConvPadding.Valid)
+        {
+            StrideSize = output;
+            Margin = (tileSize - output) / 2;
+        }
+        else
+        {
+            // Same padding sees zeros at a tile's border: keep only the centre, with an eighth of the tile as context.
+            Margin = tileSize / 8;
+            StrideSize = tileSize - (2 * Margin);
+        }
+    }
+
+    public int TileSize { get; }
+
+    public int BatchSize { get; }
+
+    /// <summary>The side of the part of each tile that is kept: the valid output size for unpadded convolutions.</summary>
+    public int StrideSize { get; }
+
+    /// <summary>Context on each side of the kept part.</summary>
+    public int Margin { get; }
+
+    /// <summary>Class probabilities (Classes, H, W) for an image (C, H, W) of any size.</summary>
+    public Tensor PredictProbabilities(Tensor image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.dim() != 3 || image.shape[0] != _model.Options.InputChannels)
+        {
+            throw new ArgumentException(
+                $"Expected an image of shape ({_model.Options.InputChannels}, H, W); got ({string.Join(", ", image.shape)}).", nameof(image));
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var wasTraining = _model.training;
+        _model.eval();
+        try
+        {
+            var height = image.shape[1];
+            var width = image.shape[2];
+            var rows = (height + StrideSize - 1) / StrideSize;
+            var columns = (width + StrideSize - 1) / StrideSize;
+            var padded = MirrorPad.Pad(
+                image,
+                Margin,
+                Margin + (rows * StrideSize) - height,
+                Margin,
+                Margin + (columns * StrideSize) - width);                 // (C, rows*S + 2m, columns*S + 2m)
+
+            var origins = new List<(long Y, long X)>();
+            for (long row = 0; row < rows; row++)
+            {
+                for (long column = 0; column < columns; column++)
+                {
+                    origins.Add((row * StrideSize, column * StrideSize));
+                }
+            }
+
+            var canvas = zeros(_model.Options.Classes, rows * StrideSize, columns * StrideSize);
+            foreach (var batch in origins.Chunk(BatchSize))
+            {
+                using var batchScope = NewDisposeScope();
+                var tiles = stack(batch.Select(o => padded.narrow(1, o.Y, TileSize).narrow(2, o.X, TileSize)).ToList()); // (B, C, T, T)
+                var probabilities = nn.functional.softmax(_model.call(tiles), dim: 1);                                  // (B, K, out, out)
+                if (_model.Options.Padding == ConvPadding.Same)
+                {
+                    probabilities = probabilities.narrow(2, Margin, StrideSize).narrow(3, Margin, StrideSize);
+                }
+
+                for (var i = 0; i < batch.Length; i++)
+                {
+                    canvas.narrow(1, batch[i].Y, StrideSize).narrow(2, batch[i].X, StrideSize).copy_(probabilities[i]);
+                }
+            }
+
+            return canvas.narrow(1, 0, height).narrow(2, 0, width).contiguous().MoveToOuterDisposeScope();  // (K, H, W)
+        }
+        finally
+        {
+            _model.train(wasTraining);
+        }
+    }
+}

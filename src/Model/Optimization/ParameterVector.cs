@@ -1,0 +1,55 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Optimization;
+
+/// <summary>
+/// Moves a model's parameters and gradients to and from one flat float32 vector, in the order of
+/// <c>parameters()</c> (which is the state-dict order). The flat vector is what optimizers and reducers work on.
+/// </summary>
+public static class ParameterVector
+{
+    /// <summary>Total number of values in the parameters.</summary>
+    public static long Length(IEnumerable<Parameter> parameters) => parameters.Sum(p => p.numel());
+
+    /// <summary>A new flat copy of the parameter values.</summary>
+    public static Tensor Flatten(IReadOnlyList<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        return cat(parameters.Select(p => p.detach().reshape(-1)).ToList(), 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>A new flat copy of the gradients (zeros for a parameter that has none).</summary>
+    public static Tensor FlattenGradients(IReadOnlyList<Parameter> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var parts = parameters.Select(p => p.grad is { } g ? g.reshape(-1) : zeros(p.numel(), dtype: p.dtype)).ToList();
+        return cat(parts, 0).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Copies a flat vector back into the parameters.</summary>
+    public static void Assign(IReadOnlyList<Parameter> parameters, Tensor flat)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(flat);
+        var expected = Length(parameters);
+        if (flat.numel() != expected)
+        {
+            throw new ArgumentException($"The flat vector has {flat.numel()} values; the parameters need {expected}.", nameof(flat));
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long offset = 0;
+        foreach (var parameter in parameters)
+        {
+            var count = parameter.numel();
+            parameter.copy_(flat.narrow(0, offset, count).view(parameter.shape));
+            offset += count;
+        }
+    }
+}
