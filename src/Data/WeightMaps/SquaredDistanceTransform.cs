@@ -1,0 +1,83 @@
+namespace UNetCluster.Data.WeightMaps;
+
+/// <summary>
+/// The exact 1-D squared Euclidean distance transform of Felzenszwalb and Huttenlocher ("Distance Transforms of
+/// Sampled Functions", Theory of Computing 8, 2012): d(q) = min_p ((q − p)² + f(p)), the lower envelope of
+/// parabolas, in linear time. Applied along rows and then along columns it gives the exact 2-D squared EDT.
+/// </summary>
+internal sealed class SquaredDistanceTransform
+{
+    /// <summary>Stands for +∞: a position with no source. Such positions add no parabola to the envelope.</summary>
+    public const int Infinity = int.MaxValue;
+
+    private readonly int[] _vertices;
+    private readonly double[] _boundaries;
+
+    public SquaredDistanceTransform(int maxLength)
+    {
+        _vertices = new int[maxLength];
+        _boundaries = new double[maxLength + 1];
+    }
+
+    /// <summary>
+    /// Writes d(q) for every q of <paramref name="f"/> into <paramref name="d"/>; every d(q) is
+    /// <see cref="Infinity"/> when every f(p) is.
+    /// </summary>
+    public void Transform(ReadOnlySpan<int> f, Span<int> d)
+    {
+        var k = -1;
+        for (var q = 0; q < f.Length; q++)
+        {
+            if (f[q] == Infinity)
+            {
+                continue;
+            }
+
+            if (k < 0)
+            {
+                k = 0;
+                _vertices[0] = q;
+                _boundaries[0] = double.NegativeInfinity;
+                _boundaries[1] = double.PositiveInfinity;
+                continue;
+            }
+
+            double s;
+            while (true)
+            {
+                var v = _vertices[k];
+                s = ((f[q] + ((double)q * q)) - (f[v] + ((double)v * v))) / (2.0 * (q - v));
+                if (s > _boundaries[k])
+                {
+                    break;
+                }
+
+                // The boundary of vertex 0 is −∞, so k never drops below 0 here.
+                k--;
+            }
+
+            k++;
+            _vertices[k] = q;
+            _boundaries[k] = s;
+            _boundaries[k + 1] = double.PositiveInfinity;
+        }
+
+        if (k < 0)
+        {
+            d[..f.Length].Fill(Infinity);
+            return;
+        }
+
+        k = 0;
+        for (var q = 0; q < f.Length; q++)
+        {
+            while (_boundaries[k + 1] < q)
+            {
+                k++;
+            }
+
+            var v = _vertices[k];
+            d[q] = ((q - v) * (q - v)) + f[v];
+        }
+    }
+}
