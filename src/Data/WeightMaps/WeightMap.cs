@@ -1,3 +1,4 @@
+using UNetCluster.Data.Labels;
 namespace UNetCluster.Data.WeightMaps;
 
 /// <summary>
@@ -75,7 +76,7 @@ public static class WeightMap
             return weights;
         }
 
-        var objects = ObjectLabels.Find(mask, width);
+        var objects = ConnectedComponents.Find(mask, width, height);
         if (objects.Count < 2)
         {
             return weights;
@@ -102,7 +103,7 @@ public static class WeightMap
     /// whose widened bounding box holds the pixel (<see cref="SquaredDistanceTransform.Infinity"/> if none).
     /// </summary>
     private static (int[] Nearest, int[] SecondNearest) TwoNearestSquaredDistances(
-        ReadOnlySpan<byte> mask, int width, int height, ObjectLabels objects, double sigma)
+        ReadOnlySpan<byte> mask, int width, int height, ConnectedComponents objects, double sigma)
     {
         var nearest = new int[mask.Length];
         var secondNearest = new int[mask.Length];

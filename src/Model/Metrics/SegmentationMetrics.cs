@@ -1,3 +1,4 @@
+using UNetCluster.Data.Labels;
 using System.Runtime.InteropServices;
 
 namespace UNetCluster.Model.Metrics;

@@ -1,26 +1,54 @@
-namespace UNetCluster.Model.Metrics;
+namespace UNetCluster.Data.Labels;
 
 /// <summary>
-/// Labels the connected components of the foreground of a binary mask.
+/// The connected components of a binary mask's foreground with their bounding boxes: the objects of the weight map
+/// and of the Rand error.
 /// </summary>
 /// <remarks>
 /// Connectivity is 4-connectivity: a pixel touches the pixels above, below, left and right of it, not the diagonal
 /// ones. Two cells of an ISBI 2012 mask that meet only at a corner, across a one-pixel diagonal membrane, therefore
 /// stay two objects. Any non-zero byte is foreground, so masks holding 0/1 and masks holding 0/255 label the same.
 /// </remarks>
-public static class ConnectedComponents
+public sealed class ConnectedComponents
 {
+    private ConnectedComponents(int[] labels, int count, Box[] boxes)
+    {
+        Labels = labels;
+        Count = count;
+        Boxes = boxes;
+    }
+
+    /// <summary>One label per pixel: 0 for background, 1..<see cref="Count"/> for the objects.</summary>
+    public int[] Labels { get; }
+
+    public int Count { get; }
+
+    /// <summary>The bounding box of object k at index k − 1.</summary>
+    public Box[] Boxes { get; }
+
     /// <summary>
     /// Returns one label per pixel (row-major, index <c>y * width + x</c>): 0 for background, 1..<paramref name="count"/>
     /// for the foreground components, numbered in the raster order of their first pixel.
     /// </summary>
     public static int[] Label(ReadOnlySpan<byte> mask, int width, int height, out int count)
     {
-        MaskChecks.RequireSize(mask.Length, width, height, nameof(mask));
+        var components = Find(mask, width, height);
+        count = components.Count;
+        return components.Labels;
+    }
+
+    /// <summary>Labels the components of a (width x height) mask and records their bounding boxes.</summary>
+    public static ConnectedComponents Find(ReadOnlySpan<byte> mask, int width, int height)
+    {
+        if (width <= 0 || height <= 0 || (long)width * height != mask.Length)
+        {
+            throw new ArgumentException(
+                $"The mask has {mask.Length} values, which is not {width} x {height}.", nameof(mask));
+        }
 
         var labels = new int[mask.Length];
         var queue = new int[mask.Length];
-        count = 0;
+        var boxes = new List<Box>();
         for (var start = 0; start < mask.Length; start++)
         {
             if (mask[start] == 0 || labels[start] != 0)
@@ -28,7 +56,8 @@ public static class ConnectedComponents
                 continue;
             }
 
-            var label = ++count;
+            var label = boxes.Count + 1;
+            int minX = int.MaxValue, minY = int.MaxValue, maxX = -1, maxY = -1;
             labels[start] = label;
             var head = 0;
             var tail = 0;
@@ -37,6 +66,11 @@ public static class ConnectedComponents
             {
                 var index = queue[head++];
                 var x = index % width;
+                var y = index / width;
+                minX = Math.Min(minX, x);
+                maxX = Math.Max(maxX, x);
+                minY = Math.Min(minY, y);
+                maxY = Math.Max(maxY, y);
                 if (x > 0 && mask[index - 1] != 0 && labels[index - 1] == 0)
                 {
                     labels[index - 1] = label;
@@ -61,8 +95,13 @@ public static class ConnectedComponents
                     queue[tail++] = index + width;
                 }
             }
+
+            boxes.Add(new Box(minX, minY, maxX, maxY));
         }
 
-        return labels;
+        return new ConnectedComponents(labels, boxes.Count, [.. boxes]);
     }
+
+    /// <summary>An inclusive pixel rectangle.</summary>
+    public readonly record struct Box(int MinX, int MinY, int MaxX, int MaxY);
 }

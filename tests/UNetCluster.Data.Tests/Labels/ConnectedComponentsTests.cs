@@ -1,6 +1,6 @@
-using UNetCluster.Model.Metrics;
+using UNetCluster.Data.Labels;
 
-namespace UNetCluster.Model.Tests.Metrics;
+namespace UNetCluster.Data.Tests.Labels;
 
 public sealed class ConnectedComponentsTests
 {
