@@ -1,0 +1,277 @@
+using System.Globalization;
+using UNetCluster.Data.Imaging;
+
+namespace UNetCluster.Data.DataSets;
+
+/// <summary>
+/// Loads images and masks from folders, checking every file before returning anything. Only files with one of
+/// <see cref="ImageReader.SupportedExtensions"/> are looked at; other files (README, notes) and hidden files (names
+/// starting with '.', e.g. macOS "._slice.png") are ignored. Nothing is ever written, moved or deleted.
+/// </summary>
+public static class DataSetLoader
+{
+    private static string AcceptedExtensions =>
+        string.Join(", ", ImageReader.SupportedExtensions.Order(StringComparer.Ordinal));
+
+    /// <summary>
+    /// Pairs every image in <paramref name="imagesDirectory"/> with the mask of the same file name stem in
+    /// <paramref name="masksDirectory"/> (<c>slice-03.png</c> or <c>slice-03.tif</c> with <c>slice-03.png</c>). A TIFF
+    /// stack pairs with a mask stack of as many pages, one section per page with id <c>stem#page</c>. Masks must be
+    /// binary: only 0 and the largest value (255 or 65535), or only 0 and 1; values above 0 become foreground (1).
+    /// </summary>
+    /// <exception cref="DataSetValidationException">
+    /// Listing every problem found, each naming its file or folder: missing or empty folder, image without mask, mask
+    /// without image, two files with one stem, unreadable or truncated file, unsupported bit depth or channels, page
+    /// count or size that differs between mask and image, mask that is not binary.
+    /// </exception>
+    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(imagesDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(masksDirectory);
+        var problems = new List<string>();
+        if (string.Equals(Path.GetFullPath(imagesDirectory).TrimEnd(Path.DirectorySeparatorChar),
+                Path.GetFullPath(masksDirectory).TrimEnd(Path.DirectorySeparatorChar), StringComparison.Ordinal))
+        {
+            problems.Add($"{imagesDirectory}: is given both as the images folder and as the masks folder; " +
+                         "masks live in their own folder, with the same file names as their images");
+            throw Invalid(imagesDirectory, masksDirectory, problems);
+        }
+
+        var imageFiles = ListImageFiles(imagesDirectory, "images", problems);
+        var maskFiles = ListImageFiles(masksDirectory, "masks", problems);
+        var imagesByStem = GroupByStem(imageFiles);
+        var masksByStem = GroupByStem(maskFiles);
+
+        var sections = new List<LabelledSection>();
+        var stems = imagesByStem.Keys.Union(masksByStem.Keys).Order(StringComparer.Ordinal);
+        foreach (var stem in stems)
+        {
+            var images = imagesByStem.GetValueOrDefault(stem) ?? [];
+            var masks = masksByStem.GetValueOrDefault(stem) ?? [];
+            var imagePages = images.Select(f => TryRead(f, problems)).ToList();
+            var maskPages = masks.Select(f => TryRead(f, problems)).ToList();
+            if (!CheckPairing(stem, images, masks, imagesDirectory, masksDirectory, problems)
+                || imagePages[0] is not { } imageStack || maskPages[0] is not { } maskStack)
+            {
+                continue;
+            }
+
+            var pairProblems = new List<string>();
+            var pairSections = Pair(stem, images[0], imageStack, masks[0], maskStack, pairProblems);
+            problems.AddRange(pairProblems);
+            if (pairProblems.Count == 0)
+            {
+                sections.AddRange(pairSections);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw Invalid(imagesDirectory, masksDirectory, problems);
+        }
+
+        return new LabelledDataSet(sections);
+    }
+
+    /// <summary>
+    /// Reads the images to predict on: one file (every page of a TIFF stack) or every image file of a folder, in
+    /// file-name order (ordinal). Images may have any size.
+    /// </summary>
+    /// <exception cref="DataSetValidationException">Listing every file or folder that cannot be used, and why.</exception>
+    public static IReadOnlyList<GrayImage> LoadImages(string fileOrDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(fileOrDirectory);
+        var problems = new List<string>();
+        IReadOnlyList<string> files;
+        if (File.Exists(fileOrDirectory))
+        {
+            files = [fileOrDirectory];
+        }
+        else if (Directory.Exists(fileOrDirectory))
+        {
+            files = ListImageFiles(fileOrDirectory, "images", problems);
+        }
+        else
+        {
+            problems.Add($"{fileOrDirectory}: does not exist; expected an image file or a folder of images " +
+                         $"({AcceptedExtensions})");
+            files = [];
+        }
+
+        var pages = files.Select(f => TryRead(f, problems)).ToList();
+        if (problems.Count > 0)
+        {
+            throw new DataSetValidationException($"The images in '{fileOrDirectory}' cannot be used", problems);
+        }
+
+        return pages.SelectMany(p => p!).ToList();
+    }
+
+    private static DataSetValidationException Invalid(string imagesDirectory, string masksDirectory, List<string> problems) =>
+        new($"The labelled data set in '{imagesDirectory}' (images) and '{masksDirectory}' (masks) is not valid", problems);
+
+    private static List<string> ListImageFiles(string directory, string role, List<string> problems)
+    {
+        if (!Directory.Exists(directory))
+        {
+            problems.Add($"{directory}: the {role} folder does not exist");
+            return [];
+        }
+
+        var files = Directory.EnumerateFiles(directory)
+            .Where(f => !Path.GetFileName(f).StartsWith('.') && ImageReader.IsSupported(f))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        if (files.Count == 0)
+        {
+            problems.Add($"{directory}: the {role} folder has no image files; accepted extensions: {AcceptedExtensions} " +
+                         "(other files, such as a README, are ignored)");
+        }
+
+        return files;
+    }
+
+    private static Dictionary<string, List<string>> GroupByStem(List<string> files) =>
+        files.GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
+
+    private static IReadOnlyList<GrayImage>? TryRead(string path, List<string> problems)
+    {
+        try
+        {
+            return ImageReader.ReadPages(path);
+        }
+        catch (InvalidImageException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
+
+    /// <summary>Whether the stem has exactly one image and one mask; adds a problem naming the files otherwise.</summary>
+    private static bool CheckPairing(
+        string stem, List<string> images, List<string> masks, string imagesDirectory, string masksDirectory,
+        List<string> problems)
+    {
+        var ok = true;
+        foreach (var (files, role, folder) in new[] { (images, "images", imagesDirectory), (masks, "masks", masksDirectory) })
+        {
+            if (files.Count > 1)
+            {
+                problems.Add($"{folder}: {files.Count} {role} share the name '{stem}' " +
+                             $"({string.Join(", ", files.Select(Path.GetFileName))}); keep one, so that each image pairs with one mask");
+                ok = false;
+            }
+        }
+
+        if (images.Count >= 1 && masks.Count == 0)
+        {
+            problems.Add($"{images[0]}: image has no mask; expected a file named '{stem}' with extension " +
+                         $"{AcceptedExtensions} in the masks folder {masksDirectory}");
+            ok = false;
+        }
+
+        if (masks.Count >= 1 && images.Count == 0)
+        {
+            problems.Add($"{masks[0]}: mask has no image; expected a file named '{stem}' with extension " +
+                         $"{AcceptedExtensions} in the images folder {imagesDirectory}");
+            ok = false;
+        }
+
+        return ok;
+    }
+
+    private static List<LabelledSection> Pair(
+        string stem, string imageFile, IReadOnlyList<GrayImage> imagePages, string maskFile,
+        IReadOnlyList<GrayImage> maskPages, List<string> problems)
+    {
+        var sections = new List<LabelledSection>();
+        if (imagePages.Count != maskPages.Count)
+        {
+            problems.Add($"{maskFile}: mask has {Pages(maskPages.Count)} but its image {imageFile} has " +
+                         $"{Pages(imagePages.Count)}; a mask needs one page per image page");
+            return sections;
+        }
+
+        var stack = imagePages.Count > 1;
+        for (var page = 0; page < imagePages.Count; page++)
+        {
+            var image = imagePages[page];
+            var mask = maskPages[page];
+            var where = stack ? $"{maskFile} (page {page})" : maskFile;
+            if (mask.Width != image.Width || mask.Height != image.Height)
+            {
+                problems.Add($"{where}: mask is {mask.Width}x{mask.Height} pixels but its image {imageFile} is " +
+                             $"{image.Width}x{image.Height}; a mask must have the same width and height as its image");
+                continue;
+            }
+
+            if (Binarise(mask) is not { } binary)
+            {
+                problems.Add($"{where}: {DescribeNonBinary(mask)}");
+                continue;
+            }
+
+            var id = stack ? string.Create(CultureInfo.InvariantCulture, $"{stem}#{page}") : stem;
+            sections.Add(new LabelledSection(id, image, binary));
+        }
+
+        return sections;
+    }
+
+    /// <summary>1 where the mask is above 0, or null when it holds values other than {0, max} or {0, 1}.</summary>
+    private static byte[]? Binarise(GrayImage mask)
+    {
+        var max = mask.MaxValue;
+        bool hasOne = false, hasMax = false;
+        var binary = new byte[mask.Values.Length];
+        for (var i = 0; i < binary.Length; i++)
+        {
+            var v = mask.Values[i];
+            if (v == 0)
+            {
+                continue;
+            }
+
+            if (v == max)
+            {
+                hasMax = true;
+            }
+            else if (v == 1)
+            {
+                hasOne = true;
+            }
+            else
+            {
+                return null;
+            }
+
+            binary[i] = 1;
+        }
+
+        return hasOne && hasMax ? null : binary;
+    }
+
+    private static string DescribeNonBinary(GrayImage mask)
+    {
+        var max = mask.MaxValue;
+        var present = new bool[max + 1];
+        var offending = 0L;
+        foreach (var v in mask.Values)
+        {
+            present[v] = true;
+            if (v != 0 && v != max)
+            {
+                offending++;
+            }
+        }
+
+        var distinct = Enumerable.Range(0, max + 1).Where(v => present[v]).ToList();
+        var shown = string.Join(", ", distinct.Take(6)) + (distinct.Count > 6 ? ", …" : "");
+        return $"mask is not binary: {offending} pixel(s) are neither 0 nor {max}, and it has {distinct.Count} " +
+               $"distinct values ({shown}); accepted: a {mask.BitDepth}-bit mask with only 0 and {max} " +
+               $"({max} = foreground), or only 0 and 1";
+    }
+
+    private static string Pages(int count) => count == 1 ? "1 page" : $"{count} pages";
+}

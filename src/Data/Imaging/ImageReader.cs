@@ -1,0 +1,69 @@
+namespace UNetCluster.Data.Imaging;
+
+/// <summary>
+/// Reads single-channel (grayscale) 8- and 16-bit PNG and TIFF files, TIFF stacks included, into
+/// <see cref="GrayImage"/>s. Anything else (colour, palette, gray + alpha, other bit depths, float samples, a file that
+/// is cut short or corrupt) is refused with an <see cref="InvalidImageException"/> naming the file. Files are only
+/// ever read: each is loaded into memory once and decoded from there.
+/// </summary>
+public static class ImageReader
+{
+    private static readonly HashSet<string> Extensions = new([".png", ".tif", ".tiff"], StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The file extensions read, with the dot, compared case-insensitively: .png, .tif, .tiff.</summary>
+    public static IReadOnlySet<string> SupportedExtensions => Extensions;
+
+    /// <summary>Whether <paramref name="path"/> has one of the <see cref="SupportedExtensions"/>.</summary>
+    public static bool IsSupported(string path) => Extensions.Contains(Path.GetExtension(path));
+
+    /// <summary>Reads a PNG or a single-page TIFF. A multi-page TIFF is refused: use <see cref="ReadPages"/>.</summary>
+    public static GrayImage Read(string path) => Decode(path, singlePage: true)[0];
+
+    /// <summary>Reads every page of a TIFF stack, in file order, or the one page of a PNG.</summary>
+    public static IReadOnlyList<GrayImage> ReadPages(string path) => Decode(path, singlePage: false);
+
+    private static IReadOnlyList<GrayImage> Decode(string path, bool singlePage)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        var bytes = ReadBytes(path);
+        if (PngCodec.HasSignature(bytes))
+        {
+            return [PngCodec.Read(path, bytes)];
+        }
+
+        if (TiffCodec.HasSignature(bytes))
+        {
+            return TiffCodec.Read(path, bytes, singlePage);
+        }
+
+        var what = bytes.Length == 0 ? "is empty (0 bytes)" : "is not a PNG or TIFF file (its first bytes are neither signature)";
+        throw new InvalidImageException(path, what);
+    }
+
+    private static byte[] ReadBytes(string path)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new InvalidImageException(path, "is a folder, not an image file (use DataSetLoader.LoadImages for a folder)");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new InvalidImageException(path, "does not exist");
+        }
+
+        if (!IsSupported(path))
+        {
+            throw new InvalidImageException(path, $"has the unsupported extension '{Path.GetExtension(path)}'");
+        }
+
+        try
+        {
+            return File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidImageException(path, $"could not be read ({e.Message})", e);
+        }
+    }
+}

@@ -1,0 +1,248 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using BitMiracle.LibTiff.Classic;
+
+namespace UNetCluster.Data.Imaging;
+
+/// <summary>
+/// Reads grayscale TIFF pages (strips or tiles, any compression LibTiff.NET decodes) through BitMiracle.LibTiff.NET.
+/// </summary>
+internal static class TiffCodec
+{
+    public static bool HasSignature(ReadOnlySpan<byte> bytes) =>
+        bytes.Length >= 4
+        && ((bytes[0] == 'I' && bytes[1] == 'I' && bytes[2] is 42 or 43 && bytes[3] == 0)
+            || (bytes[0] == 'M' && bytes[1] == 'M' && bytes[2] == 0 && bytes[3] is 42 or 43));
+
+    /// <summary>Reads every page, or refuses a stack of more than one page when <paramref name="singlePage"/> is set.</summary>
+    public static IReadOnlyList<GrayImage> Read(string path, byte[] bytes, bool singlePage)
+    {
+        using var messages = LibTiffMessages.Capture();
+        try
+        {
+            return ReadAll(path, bytes, singlePage, messages);
+        }
+        catch (Exception e) when (e is not (InvalidImageException or OutOfMemoryException))
+        {
+            // LibTiff.NET mostly reports damage through its error handler, but some damaged directories make it throw
+            // (an OverflowException from a corrupt tag count, for one).
+            throw new InvalidImageException(path, $"is truncated or corrupt: LibTiff failed with \"{e.Message}\"{messages.Detail}", e);
+        }
+    }
+
+    private static List<GrayImage> ReadAll(string path, byte[] bytes, bool singlePage, LibTiffMessages messages)
+    {
+        using var stream = new MemoryStream(bytes, writable: false);
+        using var tiff = Tiff.ClientOpen(path, "r", stream, new TiffStream());
+        if (tiff is null)
+        {
+            throw new InvalidImageException(path, $"is truncated or corrupt: it could not be opened as TIFF{messages.Detail}");
+        }
+
+        int pageCount = tiff.NumberOfDirectories();
+        if (singlePage && pageCount > 1)
+        {
+            throw new InvalidImageException(
+                path, $"is a stack of {pageCount} pages where one image was expected: read it with ImageReader.ReadPages");
+        }
+
+        var pages = new List<GrayImage>(pageCount);
+        for (short page = 0; page < pageCount; page++)
+        {
+            if (!tiff.SetDirectory(page))
+            {
+                throw new InvalidImageException(path, $"is truncated or corrupt: page {page} could not be read{messages.Detail}");
+            }
+
+            pages.Add(ReadPage(tiff, path, page, pageCount, messages));
+        }
+
+        return pages;
+    }
+
+    private static GrayImage ReadPage(Tiff tiff, string path, int page, int pageCount, LibTiffMessages messages)
+    {
+        var where = pageCount > 1 ? $"page {page}" : "its image";
+        var width = GetInt(tiff, TiffTag.IMAGEWIDTH);
+        var height = GetInt(tiff, TiffTag.IMAGELENGTH);
+        var bitDepth = GetInt(tiff, TiffTag.BITSPERSAMPLE);
+        var channels = GetInt(tiff, TiffTag.SAMPLESPERPIXEL);
+        var sampleFormat = (SampleFormat)GetInt(tiff, TiffTag.SAMPLEFORMAT);
+        var photometric = (Photometric)GetInt(tiff, TiffTag.PHOTOMETRIC, (int)Photometric.MINISBLACK);
+
+        if (width <= 0 || height <= 0)
+        {
+            throw new InvalidImageException(path, $"is corrupt: {where} has no width or height");
+        }
+
+        if ((long)width * height > Array.MaxLength)
+        {
+            throw new InvalidImageException(path, $"is too large or corrupt: {where} says {width}x{height} pixels");
+        }
+
+        if (channels != 1 || photometric is not (Photometric.MINISBLACK or Photometric.MINISWHITE))
+        {
+            throw new InvalidImageException(
+                path, $"has unsupported channels: {where} has {channels} channel(s) with photometric interpretation {photometric}");
+        }
+
+        if (bitDepth is not (8 or 16) || sampleFormat != SampleFormat.UINT)
+        {
+            var format = sampleFormat == SampleFormat.UINT ? "unsigned integer" : sampleFormat.ToString();
+            throw new InvalidImageException(path, $"has unsupported bit depth: {where} has {bitDepth}-bit {format} samples");
+        }
+
+        var values = new ushort[width * height];
+        var bytesPerSample = bitDepth / 8;
+        if (tiff.IsTiled())
+        {
+            ReadTiles(tiff, path, where, values, width, height, bytesPerSample, messages);
+        }
+        else
+        {
+            ReadStrips(tiff, path, where, values, width, height, bytesPerSample, messages);
+        }
+
+        if (photometric == Photometric.MINISWHITE)
+        {
+            // 0 is white in these files; flip so that larger values are brighter, as for every other input.
+            var max = (ushort)((1 << bitDepth) - 1);
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = (ushort)(max - values[i]);
+            }
+        }
+
+        return new GrayImage(width, height, values, bitDepth, path, page);
+    }
+
+    private static void ReadStrips(
+        Tiff tiff, string path, string where, ushort[] values, int width, int height, int bytesPerSample,
+        LibTiffMessages messages)
+    {
+        var row = new byte[Math.Max(tiff.ScanlineSize(), width * bytesPerSample)];
+        for (var y = 0; y < height; y++)
+        {
+            if (!tiff.ReadScanline(row, y))
+            {
+                throw new InvalidImageException(
+                    path, $"is truncated or corrupt: row {y} of {height} of {where} could not be read{messages.Detail}");
+            }
+
+            CopySamples(row.AsSpan(0, width * bytesPerSample), values.AsSpan(y * width, width), bytesPerSample);
+        }
+    }
+
+    private static void ReadTiles(
+        Tiff tiff, string path, string where, ushort[] values, int width, int height, int bytesPerSample,
+        LibTiffMessages messages)
+    {
+        var tileWidth = GetInt(tiff, TiffTag.TILEWIDTH);
+        var tileHeight = GetInt(tiff, TiffTag.TILELENGTH);
+        var tile = new byte[tiff.TileSize()];
+        for (var top = 0; top < height; top += tileHeight)
+        {
+            for (var left = 0; left < width; left += tileWidth)
+            {
+                if (tiff.ReadTile(tile, 0, left, top, 0, 0) < 0)
+                {
+                    throw new InvalidImageException(
+                        path, $"is truncated or corrupt: the tile at x={left}, y={top} of {where} could not be read{messages.Detail}");
+                }
+
+                var copyWidth = Math.Min(tileWidth, width - left);
+                for (var dy = 0; dy < tileHeight && top + dy < height; dy++)
+                {
+                    var source = tile.AsSpan(dy * tileWidth * bytesPerSample, copyWidth * bytesPerSample);
+                    CopySamples(source, values.AsSpan(((top + dy) * width) + left, copyWidth), bytesPerSample);
+                }
+            }
+        }
+    }
+
+    /// <summary>LibTiff hands decoded 16-bit samples over in the machine's byte order, whatever the file's.</summary>
+    private static void CopySamples(ReadOnlySpan<byte> source, Span<ushort> target, int bytesPerSample)
+    {
+        if (bytesPerSample == 1)
+        {
+            for (var i = 0; i < target.Length; i++)
+            {
+                target[i] = source[i];
+            }
+        }
+        else
+        {
+            MemoryMarshal.Cast<byte, ushort>(source).CopyTo(target);
+        }
+    }
+
+    private static int GetInt(Tiff tiff, TiffTag tag, int fallback = 0)
+    {
+        var field = tiff.GetFieldDefaulted(tag);
+        return field is { Length: > 0 } ? field[0].ToInt() : fallback;
+    }
+
+    /// <summary>
+    /// LibTiff.NET reports problems to one process-wide handler that by default writes to the console. This one,
+    /// installed once, collects the messages of reads made on the current thread (to put them into the exception)
+    /// and passes any other thread's or caller's messages on to the handler that was there before.
+    /// </summary>
+    private sealed class LibTiffMessages : IDisposable
+    {
+        private static readonly Lazy<Handler> Installed = new(() =>
+        {
+            var handler = new Handler();
+            handler.Previous = Tiff.SetErrorHandler(handler);
+            return handler;
+        });
+
+        [ThreadStatic]
+        private static LibTiffMessages? _current;
+
+        private readonly List<string> _errors = [];
+
+        private LibTiffMessages()
+        {
+        }
+
+        public string Detail => _errors.Count == 0
+            ? ""
+            : " (LibTiff: " + string.Join("; ", _errors.Distinct().Take(3)) + ")";
+
+        public static LibTiffMessages Capture()
+        {
+            _ = Installed.Value;
+            var messages = new LibTiffMessages();
+            _current = messages;
+            return messages;
+        }
+
+        public void Dispose() => _current = null;
+
+        private sealed class Handler : TiffErrorHandler
+        {
+            public TiffErrorHandler? Previous { get; set; }
+
+            public override void ErrorHandler(Tiff tif, string method, string format, params object[] args)
+            {
+                if (_current is { } messages)
+                {
+                    messages._errors.Add(args.Length == 0 ? format : string.Format(CultureInfo.InvariantCulture, format, args));
+                }
+                else
+                {
+                    Previous?.ErrorHandler(tif, method, format, args);
+                }
+            }
+
+            public override void WarningHandler(Tiff tif, string method, string format, params object[] args)
+            {
+                // Our reads ignore warnings (unknown tags and the like); anyone else's go where they went before.
+                if (_current is null)
+                {
+                    Previous?.WarningHandler(tif, method, format, args);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,297 @@
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Tests.TestSupport;
+
+namespace UNetCluster.Data.Tests.DataSets;
+
+public sealed class DataSetLoaderTests : IDisposable
+{
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    [Fact]
+    public void LoadLabelled_BundledIsbi_Returns24SectionsWithBinaryMasksOfTheirImagesSize()
+    {
+        var set = DataSetLoader.LoadLabelled(BundledData.ImagesDirectory, BundledData.MasksDirectory);
+
+        Assert.Equal(24, set.Sections.Count);
+        Assert.Equal(Enumerable.Range(0, 24).Select(i => $"slice-{i:00}"), set.Sections.Select(s => s.Id));
+        foreach (var section in set.Sections)
+        {
+            Assert.Equal((512, 512, 8), (section.Image.Width, section.Image.Height, section.Image.BitDepth));
+            Assert.Equal(512 * 512, section.Mask.Length);
+            Assert.All(section.Mask, m => Assert.True(m is 0 or 1));
+            // Cell interiors (255 -> 1) cover most of an EM section; membranes (0) are thin but present.
+            var foreground = section.Mask.Count(m => m == 1) / (double)section.Mask.Length;
+            Assert.InRange(foreground, 0.5, 0.95);
+        }
+
+        var rawMask = ImageReader.Read(TestImages.BundledMask("slice-07")).Values;
+        Assert.Equal(rawMask.Select(v => v == 255 ? (byte)1 : (byte)0), set.Sections[7].Mask);
+    }
+
+    [Fact]
+    public void LoadImages_BundledUnlabelledFolder_Returns30ImagesInNameOrder()
+    {
+        var images = DataSetLoader.LoadImages(BundledData.UnlabelledDirectory);
+
+        Assert.Equal(30, images.Count);
+        Assert.EndsWith("test-00.png", images[0].Source, StringComparison.Ordinal);
+        Assert.EndsWith("test-29.png", images[^1].Source, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadImages_OneTiffStack_ReturnsEveryPage()
+    {
+        var path = _temp.File("stack.tif");
+        TestImages.WriteTiff(path, 10, 6, 16, [.. Enumerable.Range(0, 4).Select(p => TestImages.Pattern(10, 6, 16, p))]);
+
+        var images = DataSetLoader.LoadImages(path);
+
+        Assert.Equal([0, 1, 2, 3], images.Select(i => i.Page));
+    }
+
+    [Fact]
+    public void LoadLabelled_TiffImageWithPngMaskAndReadme_PairsByStemAndIgnoresReadme()
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        var values = ImageReader.Read(TestImages.BundledImage("slice-03")).Values;
+        TestImages.WriteTiff(Path.Combine(images, "slice-03.tif"), 512, 512, 8, [values]);
+        File.Copy(TestImages.BundledMask("slice-03"), Path.Combine(masks, "slice-03.png"));
+        File.WriteAllText(Path.Combine(images, "README.md"), "notes");
+
+        var set = DataSetLoader.LoadLabelled(images, masks);
+
+        var section = Assert.Single(set.Sections);
+        Assert.Equal("slice-03", section.Id);
+        Assert.Equal(values, section.Image.Values);
+    }
+
+    [Fact]
+    public void LoadLabelled_ZeroOneMask_IsAcceptedWithOnesAsForeground()
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        PngWriter.WriteGray8(Path.Combine(images, "a.png"), [10, 20, 30, 40], 2, 2);
+        PngWriter.WriteGray8(Path.Combine(masks, "a.png"), [0, 1, 1, 0], 2, 2);
+
+        var set = DataSetLoader.LoadLabelled(images, masks);
+
+        Assert.Equal([0, 1, 1, 0], set.Sections[0].Mask);
+    }
+
+    [Fact]
+    public void LoadLabelled_TiffStacks_ReturnsOneSectionPerPageWithPageIds()
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        var pages = Enumerable.Range(0, 3).Select(p => TestImages.Pattern(16, 8, 16, p)).ToList();
+        var maskPages = Enumerable.Range(0, 3)
+            .Select(p => Enumerable.Range(0, 128).Select(i => (ushort)((i + p) % 3 == 0 ? 65535 : 0)).ToArray())
+            .ToList();
+        TestImages.WriteTiff(Path.Combine(images, "volume.tif"), 16, 8, 16, pages);
+        TestImages.WriteTiff(Path.Combine(masks, "volume.tiff"), 16, 8, 16, maskPages);
+
+        var set = DataSetLoader.LoadLabelled(images, masks);
+
+        Assert.Equal(["volume#0", "volume#1", "volume#2"], set.Sections.Select(s => s.Id));
+        Assert.Equal(pages[2], set.Sections[2].Image.Values);
+        Assert.Equal(maskPages[1].Select(v => v > 0 ? (byte)1 : (byte)0), set.Sections[1].Mask);
+    }
+
+    [Fact]
+    public void LoadLabelled_MaskStackWithFewerPages_ThrowsNamingBothFiles()
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        TestImages.WriteTiff(Path.Combine(images, "volume.tif"), 4, 4, 8, [new ushort[16], new ushort[16], new ushort[16]]);
+        TestImages.WriteTiff(Path.Combine(masks, "volume.tif"), 4, 4, 8, [new ushort[16], new ushort[16]]);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("volume.tif: mask has 2 pages but its image", problem, StringComparison.Ordinal);
+        Assert.Contains("has 3 pages", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_TruncatedImage_ThrowsNamingFileAndLeavesFoldersUnchanged()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        TestImages.CopyTruncated(TestImages.BundledImage("slice-01"), Path.Combine(images, "slice-01.png"));
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains(Path.Combine(images, "slice-01.png") + ": is truncated or corrupt", problem, StringComparison.Ordinal);
+        Assert.Contains(InvalidImageException.Accepted, problem, StringComparison.Ordinal);
+        Assert.Contains(problem, error.Message, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_MaskOfAnotherSize_ThrowsGivingBothSizes()
+    {
+        var (images, masks) = CopyBundled("slice-00");
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), new byte[256 * 256], 256, 256);
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith(Path.Combine(masks, "slice-00.png"), problem, StringComparison.Ordinal);
+        Assert.Contains("mask is 256x256 pixels but its image", problem, StringComparison.Ordinal);
+        Assert.Contains("is 512x512; a mask must have the same width and height as its image", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_MaskWithGrayValues_ThrowsSayingItIsNotBinary()
+    {
+        var (images, masks) = CopyBundled("slice-00");
+        var mask = ImageReader.Read(TestImages.BundledMask("slice-00")).Values.Select(v => (byte)v).ToArray();
+        mask[0] = 128;
+        mask[1] = 3;
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), mask, 512, 512);
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith(Path.Combine(masks, "slice-00.png") + ": mask is not binary", problem, StringComparison.Ordinal);
+        Assert.Contains("2 pixel(s) are neither 0 nor 255", problem, StringComparison.Ordinal);
+        Assert.Contains("(0, 3, 128, 255)", problem, StringComparison.Ordinal);
+        Assert.Contains("accepted: a 8-bit mask with only 0 and 255", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_RgbImage_ThrowsUnsupportedChannels()
+    {
+        var (images, masks) = CopyBundled("slice-00");
+        PngWriter.WriteRgb8(Path.Combine(images, "slice-00.png"), new byte[512 * 512 * 3], 512, 512);
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("slice-00.png: has unsupported channels: 3 channels (RGB colour)", problem, StringComparison.Ordinal);
+        Assert.Contains("accepted: single-channel (grayscale)", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_EmptyImagesFolder_ThrowsNamingFolderAndAcceptedExtensions()
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        File.WriteAllText(Path.Combine(images, "README.txt"), "to do");
+        File.Copy(TestImages.BundledMask("slice-00"), Path.Combine(masks, "slice-00.png"));
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Contains(
+            $"{images}: the images folder has no image files; accepted extensions: .png, .tif, .tiff", error.Problems[0],
+            StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(masks, "slice-00.png") + ": mask has no image", error.Problems[1], StringComparison.Ordinal);
+        Assert.Equal(2, error.Problems.Count);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_MissingMasksFolder_ThrowsNamingIt()
+    {
+        var images = _temp.Folder("images");
+        File.Copy(TestImages.BundledImage("slice-00"), Path.Combine(images, "slice-00.png"));
+        var masks = Path.Combine(_temp.Path, "no-such-masks");
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Contains($"{masks}: the masks folder does not exist", error.Problems, StringComparer.Ordinal);
+        Assert.False(Directory.Exists(masks));
+    }
+
+    [Fact]
+    public void LoadLabelled_ImageWithoutMask_ThrowsNamingImageAndExpectedMaskName()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        File.Delete(Path.Combine(masks, "slice-01.png"));
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith(Path.Combine(images, "slice-01.png") + ": image has no mask", problem, StringComparison.Ordinal);
+        Assert.Contains($"expected a file named 'slice-01' with extension .png, .tif, .tiff in the masks folder {masks}", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_ImageAndMaskTwiceUnderOneStem_ThrowsListingBothFiles()
+    {
+        var (images, masks) = CopyBundled("slice-00");
+        TestImages.WriteTiff(Path.Combine(images, "slice-00.tif"), 4, 4, 8, [new ushort[16]]);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Contains(
+            error.Problems,
+            p => p.Contains("2 images share the name 'slice-00' (slice-00.png, slice-00.tif)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void LoadLabelled_SeveralBadFiles_ListsEveryProblemInOneException()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01", "slice-02", "slice-03");
+        TestImages.CopyTruncated(TestImages.BundledImage("slice-00"), Path.Combine(images, "slice-00.png"));
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-01.png"), new byte[16], 4, 4);
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-02.png"), Enumerable.Repeat((byte)7, 512 * 512).ToArray(), 512, 512);
+        File.Delete(Path.Combine(masks, "slice-03.png"));
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Equal(4, error.Problems.Count);
+        Assert.Contains("slice-00.png: is truncated or corrupt", error.Problems[0], StringComparison.Ordinal);
+        Assert.Contains("slice-01.png: mask is 4x4 pixels", error.Problems[1], StringComparison.Ordinal);
+        Assert.Contains("slice-02.png: mask is not binary", error.Problems[2], StringComparison.Ordinal);
+        Assert.Contains("slice-03.png: image has no mask", error.Problems[3], StringComparison.Ordinal);
+        Assert.Contains("is not valid (4 problems)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadImages_FolderWithOneBadFile_ThrowsNamingItAndLeavesFolderUnchanged()
+    {
+        var folder = _temp.Folder("predict");
+        File.Copy(TestImages.BundledImage("slice-00"), Path.Combine(folder, "a.png"));
+        TestImages.CopyTruncated(TestImages.BundledImage("slice-01"), Path.Combine(folder, "b.png"));
+        var before = FolderSnapshot.Take(folder);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadImages(folder));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("b.png: is truncated or corrupt", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(folder));
+    }
+
+    [Fact]
+    public void LoadImages_MissingPath_ThrowsSayingFileOrFolderExpected()
+    {
+        var path = _temp.File("nothing-here");
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadImages(path));
+
+        Assert.Contains($"{path}: does not exist; expected an image file or a folder of images (.png, .tif, .tiff)", error.Problems);
+    }
+
+    /// <summary>Copies bundled sections (image and mask) into fresh images/ and masks/ folders.</summary>
+    private (string Images, string Masks) CopyBundled(params string[] stems)
+    {
+        var (images, masks) = (_temp.Folder("images"), _temp.Folder("masks"));
+        foreach (var stem in stems)
+        {
+            File.Copy(TestImages.BundledImage(stem), Path.Combine(images, stem + ".png"));
+            File.Copy(TestImages.BundledMask(stem), Path.Combine(masks, stem + ".png"));
+        }
+
+        return (images, masks);
+    }
+}
