@@ -1,1 +1,3 @@
-return 0;
+using UNetCluster.Client;
+
+return await Cli.RunAsync(args, Console.Out, Console.Error, CancellationToken.None).ConfigureAwait(false);

@@ -1,0 +1,52 @@
+using System.CommandLine;
+using UNetCluster.Client.Commands;
+
+namespace UNetCluster.Client;
+
+/// <summary>The <c>unet</c> command line: verbs, their options, and the exit codes.</summary>
+public static class Cli
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int BadInput = 2;
+    public const int Cancelled = 130;
+
+    /// <summary>Parses and runs one command line, writing to the given writers. Returns the exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        var root = new RootCommand(
+            "UNetCluster: train the U-Net of Ronneberger, Fischer and Brox (2015) on biomedical images, predict and evaluate.")
+        {
+            TrainCommand.Create(output, error),
+            PredictCommand.Create(output, error),
+            EvaluateCommand.Create(output, error),
+        };
+
+        var parsed = root.Parse(args);
+        var configuration = new InvocationConfiguration
+        {
+            Output = output,
+            Error = error,
+            // Ctrl+C cancels the token; train then finishes its step and writes a checkpoint, which can take longer
+            // than the library's default two seconds, so the process is never killed from under it.
+            ProcessTerminationTimeout = null,
+        };
+        using var interrupt = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(interrupt.Token, cancellationToken);
+        void OnCancel(object? sender, ConsoleCancelEventArgs e)
+        {
+            e.Cancel = true;
+            interrupt.Cancel();
+        }
+
+        Console.CancelKeyPress += OnCancel;
+        try
+        {
+            return await parsed.InvokeAsync(configuration, linked.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            Console.CancelKeyPress -= OnCancel;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+
+namespace UNetCluster.Client.Commands;
+
+/// <summary>Runs a verb's body and turns the errors a user can fix into one message and exit code 2.</summary>
+internal static class CommandRunner
+{
+    public static async Task<int> RunAsync(TextWriter error, Func<Task<int>> body)
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (DataSetValidationException e)
+        {
+            await error.WriteLineAsync(e.Message).ConfigureAwait(false);
+            return Cli.BadInput;
+        }
+        catch (Exception e) when (e is UserInputException or InvalidImageException or ArgumentException or DirectoryNotFoundException or FileNotFoundException or InvalidDataException)
+        {
+            await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Cli.BadInput;
+        }
+    }
+}

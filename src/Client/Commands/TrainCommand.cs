@@ -1,0 +1,229 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using UNetCluster.Client.Display;
+using UNetCluster.Client.Display;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Losses;
+using UNetCluster.Model.Metrics;
+using UNetCluster.Model.Optimization;
+using UNetCluster.Model.Training;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Client.Commands;
+
+/// <summary>
+/// <c>unet train</c>: trains U-Net on a labelled data set (the bundled ISBI 2012 sections by default) with a live
+/// progress bar, keeps a validation split out of training, writes checkpoints, then predicts the validation
+/// sections and one unlabelled section and prints the metrics. Ctrl+C stops after writing a checkpoint.
+/// </summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var images = new Option<DirectoryInfo?>("--images") { Description = "Folder of training images (default: the bundled ISBI 2012 sections)." };
+        var masks = new Option<DirectoryInfo?>("--masks") { Description = "Folder of their masks, paired by file name (255 or 1 = cell, 0 = membrane)." };
+        var unlabelled = new Option<FileSystemInfo?>("--unlabelled") { Description = "Image or folder to predict after training (default: the first bundled unlabelled section)." };
+        var steps = new Option<long?>("--steps") { Description = "Optimizer steps (overrides the preset)." };
+        var minutes = new Option<double?>("--minutes") { Description = "Time budget of the training loop in minutes (overrides the preset)." };
+        var preset = new Option<string>("--preset") { Description = $"Training preset: {string.Join(", ", Presets.Names.Select(n => $"{n} ({Presets.Describe(n)})"))}.", DefaultValueFactory = _ => Presets.Default };
+        var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tile positions and augmentation.", DefaultValueFactory = _ => 42 };
+        var outDir = new Option<DirectoryInfo?>("--out") { Description = "Run folder for checkpoints, predictions and metrics (default: runs/train-<time>)." };
+        var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
+        var tile = new Option<int?>("--tile") { Description = "Input tile size (must be valid for the network, e.g. 572)." };
+        var batch = new Option<int?>("--batch") { Description = "Tiles per step." };
+        var baseChannels = new Option<int?>("--base-channels") { Description = "Channels of the first level (the paper: 64)." };
+        var learningRate = new Option<double?>("--lr") { Description = "Learning rate." };
+        var optimizer = new Option<string?>("--optimizer") { Description = "sgd (momentum 0.99, as the paper) or adam." };
+        var loss = new Option<string?>("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
+        var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
+
+        var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
+        {
+            images, masks, unlabelled, steps, minutes, preset, seed, outDir, resume, tile, batch, baseChannels, learningRate, optimizer, loss, validation,
+        };
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
+        {
+            var overrides = new Overrides(
+                parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tile), parse.GetValue(batch), parse.GetValue(baseChannels),
+                parse.GetValue(learningRate), parse.GetValue(optimizer), parse.GetValue(loss), parse.GetValue(validation));
+            var request = new Request(
+                parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
+                parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
+                parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides);
+            return Task.FromResult(Run(request, output, cancellationToken));
+        }));
+        return command;
+    }
+
+    internal sealed record Overrides(long? Steps, double? Minutes, int? Tile, int? Batch, int? BaseChannels, double? LearningRate, string? Optimizer, string? Loss, int? ValidationSections)
+    {
+        public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
+                                       Optimizer is not null || Loss is not null || ValidationSections is not null;
+    }
+
+    internal sealed record Request(
+        string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, Overrides Overrides);
+
+    private static int Run(Request request, TextWriter output, CancellationToken cancellationToken)
+    {
+        var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
+        var options = record.Options;
+        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks);
+        TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
+        var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
+
+        // Everything the user gave has been checked: only now is anything written.
+        run.WriteRecord(record);
+        set_num_threads(Environment.ProcessorCount);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions), " +
+            $"preset {record.Preset}, seed {options.Seed}: {dataSet.Sections.Count} labelled sections from {record.Images}, {options.ValidationSections} held out for validation."));
+        output.WriteLine($"Run folder: {run.Path}");
+
+        using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
+        var store = new LocalCheckpointStore(run.CheckpointsPath);
+        using var trainer = new LocalTrainer(options, data, store);
+        if (request.Resume)
+        {
+            var from = trainer.Resume(message => output.WriteLine($"warning: {message}; using the previous checkpoint."));
+            output.WriteLine(from > 0 ? $"Resuming at step {from}." : "No usable checkpoint found: starting at step 0.");
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Training {trainer.ParameterCount:N0} parameters on {data.Training.Count} sections: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}" +
+            (options.Minutes is { } m ? $", at most {m:0.#} minutes." : ".")));
+        var display = new TrainingProgressDisplay(output);
+        var outcome = display.Run(options.Steps, trainer.Step, progress => trainer.Run(progress, cancellationToken));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Stopped at step {outcome.Step} ({Describe(outcome.Stop)}) after {outcome.Elapsed:mm\\:ss}, {outcome.TilesPerSecond:F2} tiles/s, loss {outcome.SmoothedLoss:F4}."));
+        if (outcome.Checkpoint is not null)
+        {
+            output.WriteLine($"Checkpoint: {outcome.Checkpoint}");
+        }
+
+        if (outcome.Stop == TrainingStop.Cancelled)
+        {
+            output.WriteLine($"Continue with: unet train --resume --out {run.Path}");
+            return Cli.Cancelled;
+        }
+
+        var tileSize = options.PredictionTileSize ?? options.TileSize;
+        var scores = Predictions.PredictLabelled(trainer.Model, tileSize, data.Validation, run.ValidationPredictions);
+        var overlays = Predictions.PredictImages(trainer.Model, tileSize, unlabelledImages, run.UnlabelledPredictions);
+        var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
+        MetricsReport.Print(output, scores, mean);
+        File.WriteAllText(run.MetricsPath, JsonSerializer.Serialize(
+            new { step = outcome.Step, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
+            CheckpointManifest.JsonOptions));
+        output.WriteLine($"Predictions: {run.ValidationPredictions}");
+        foreach (var overlay in overlays)
+        {
+            output.WriteLine($"Overlay of an unlabelled section: {overlay}");
+        }
+
+        output.WriteLine($"Metrics: {run.MetricsPath}");
+        return Cli.Ok;
+    }
+
+    private static (RunDirectory, RunRecord) NewRecord(Request request)
+    {
+        if ((request.Images is null) != (request.Masks is null))
+        {
+            throw new UserInputException("--images and --masks go together: give both folders, or neither to train on the bundled data.");
+        }
+
+        var bundled = request.Images is null;
+        var images = request.Images ?? BundledData.ImagesDirectory;
+        var masks = request.Masks ?? BundledData.MasksDirectory;
+        var unlabelled = request.Unlabelled ?? (bundled ? BundledData.UnlabelledDirectory : null);
+        var options = Apply(Presets.Get(request.Preset, request.Seed), request.Overrides).Validate();
+        var run = request.Out is null ? RunDirectory.CreateDefault() : new RunDirectory(request.Out);
+        if (run.HasCheckpoint)
+        {
+            throw new UserInputException(
+                $"--out {run.Path} already holds a training run: pass --resume to continue it, or choose another --out (nothing was changed).");
+        }
+
+        return (run, new RunRecord(images, masks, unlabelled, options, request.Preset));
+    }
+
+    private static (RunDirectory, RunRecord) ResumeRecord(Request request)
+    {
+        var run = request.Out is null
+            ? RunDirectory.FindNewestResumable() ?? throw new UserInputException("--resume found no run with a checkpoint under runs/; pass --out with the run folder.")
+            : new RunDirectory(request.Out);
+        if (!run.HasCheckpoint)
+        {
+            throw new UserInputException($"--resume: {run.Path} has no checkpoint to resume from.");
+        }
+
+        if (request.Overrides.ChangesTheModel || request.PresetGiven || request.SeedGiven || request.Images is not null || request.Masks is not null)
+        {
+            throw new UserInputException(
+                "--resume continues a run with its own preset, seed, data and options; only --steps and --minutes may be given with it.");
+        }
+
+        var record = run.ReadRecord();
+        var options = record.Options with
+        {
+            Steps = request.Overrides.Steps ?? record.Options.Steps,
+            Minutes = request.Overrides.Minutes ?? record.Options.Minutes,
+        };
+        return (run, record with { Options = options.Validate(), Unlabelled = request.Unlabelled ?? record.Unlabelled });
+    }
+
+    private static TrainingOptions Apply(TrainingOptions preset, Overrides o)
+    {
+        var model = o.BaseChannels is { } channels ? preset.Model with { BaseChannels = channels } : preset.Model;
+        var optimizer = preset.Optimizer;
+        if (o.Optimizer is { } name)
+        {
+            optimizer = name.ToLowerInvariant() switch
+            {
+                "sgd" => new OptimizerOptions(OptimizerKind.Sgd, LearningRate: 0.01, Momentum: 0.99),
+                "adam" => new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
+                _ => throw new UserInputException($"--optimizer '{name}' is unknown: expected sgd or adam."),
+            };
+        }
+
+        if (o.LearningRate is { } lr)
+        {
+            optimizer = optimizer with { LearningRate = lr };
+        }
+
+        var loss = o.Loss?.ToLowerInvariant() switch
+        {
+            null => preset.Loss,
+            "weighted-cross-entropy" => LossKind.WeightedCrossEntropy,
+            "soft-dice" => LossKind.SoftDice,
+            _ => throw new UserInputException($"--loss '{o.Loss}' is unknown: expected weighted-cross-entropy or soft-dice."),
+        };
+        return preset with
+        {
+            Model = model,
+            Optimizer = optimizer,
+            Loss = loss,
+            TileSize = o.Tile ?? preset.TileSize,
+            BatchSize = o.Batch ?? preset.BatchSize,
+            Steps = o.Steps ?? preset.Steps,
+            Minutes = o.Minutes ?? preset.Minutes,
+            ValidationSections = o.ValidationSections ?? preset.ValidationSections,
+        };
+    }
+
+    private static IReadOnlyList<GrayImage> LoadUnlabelled(string path, bool firstOnly)
+    {
+        var images = DataSetLoader.LoadImages(path);
+        return firstOnly ? images.Take(1).ToList() : images;
+    }
+
+    private static string Describe(TrainingStop stop) => stop switch
+    {
+        TrainingStop.Completed => "all steps done",
+        TrainingStop.TimeLimit => "time budget reached",
+        _ => "interrupted; checkpoint written",
+    };
+}

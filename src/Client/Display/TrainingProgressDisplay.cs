@@ -1,0 +1,69 @@
+using System.Globalization;
+using Spectre.Console;
+using UNetCluster.Model.Training;
+
+namespace UNetCluster.Client.Display;
+
+/// <summary>
+/// Shows training progress: a live bar (step, loss, tiles/s, ETA) on an interactive terminal, plain lines every
+/// few seconds otherwise (logs, CI, tests).
+/// </summary>
+internal sealed class TrainingProgressDisplay
+{
+    private readonly TextWriter _output;
+    private readonly bool _interactive;
+    private DateTime _lastLine = DateTime.MinValue;
+
+    public TrainingProgressDisplay(TextWriter output)
+    {
+        _output = output;
+        _interactive = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+    }
+
+    /// <summary>Runs <paramref name="train"/>, giving it the progress sink that drives the display.</summary>
+    public T Run<T>(long totalSteps, long startStep, Func<IProgress<TrainingProgress>, T> train)
+    {
+        if (!_interactive)
+        {
+            return train(new Sink(Line));
+        }
+
+        return AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(
+                new TaskDescriptionColumn(),
+                new ProgressBarColumn(),
+                new PercentageColumn(),
+                new RemainingTimeColumn(),
+                new SpinnerColumn())
+            .Start(context =>
+            {
+                var task = context.AddTask("training", maxValue: totalSteps);
+                task.Value = startStep;
+                return train(new Sink(p =>
+                {
+                    task.Value = p.Step;
+                    task.Description = Describe(p);
+                }));
+            });
+    }
+
+    private void Line(TrainingProgress p)
+    {
+        var now = DateTime.UtcNow;
+        if (p.Step == p.TotalSteps || p.Step <= 1 || now - _lastLine > TimeSpan.FromSeconds(10))
+        {
+            _lastLine = now;
+            _output.WriteLine(Describe(p));
+        }
+    }
+
+    private static string Describe(TrainingProgress p) => string.Create(
+        CultureInfo.InvariantCulture,
+        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.TilesPerSecond:F2} tiles/s  elapsed {p.Elapsed:mm\\:ss}  ETA {p.Remaining:mm\\:ss}");
+
+    private sealed class Sink(Action<TrainingProgress> report) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => report(value);
+    }
+}

@@ -1,0 +1,74 @@
+using UNetCluster.Data.Imaging;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Inference;
+
+/// <summary>The files written for one predicted image.</summary>
+/// <param name="Mask">The predicted mask, 1 = cell (foreground class), 0 = membrane, row-major.</param>
+public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, string OverlayPng, byte[] Mask);
+
+/// <summary>
+/// Writes what a person looks at after prediction, for an image named <c>{name}</c>:
+/// <c>{name}.probability.png</c> (foreground probability, 0..255), <c>{name}.mask.png</c> (255 = cell, 0 = membrane,
+/// the ground truth's convention, so <c>unet evaluate</c> reads it directly) and <c>{name}.overlay.png</c>
+/// (the image in gray with the predicted membranes in red; with a ground truth, missed membrane in yellow).
+/// </summary>
+public static class PredictionWriter
+{
+    public const string ProbabilitySuffix = ".probability.png";
+    public const string MaskSuffix = ".mask.png";
+    public const string OverlaySuffix = ".overlay.png";
+
+    /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
+    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(probabilities);
+        Directory.CreateDirectory(directory);
+        var (width, height) = (image.Width, image.Height);
+        float[] foreground;
+        long[] classes;
+        using (var scope = NewDisposeScope())
+        {
+            foreground = probabilities[1].contiguous().data<float>().ToArray();
+            classes = probabilities.argmax(0).contiguous().data<long>().ToArray();
+        }
+
+        var mask = classes.Select(c => (byte)(c == 1 ? 1 : 0)).ToArray();
+        var probabilityPng = Path.Combine(directory, name + ProbabilitySuffix);
+        var maskPng = Path.Combine(directory, name + MaskSuffix);
+        var overlayPng = Path.Combine(directory, name + OverlaySuffix);
+        PngWriter.WriteGray8(probabilityPng, foreground.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255)).ToArray(), width, height);
+        PngWriter.WriteGray8(maskPng, mask.Select(m => (byte)(m * 255)).ToArray(), width, height);
+        PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+        return new PredictionFiles(probabilityPng, maskPng, overlayPng, mask);
+    }
+
+    /// <summary>Gray image; predicted membrane blended red; where a ground truth is given, missed membrane yellow.</summary>
+    public static byte[] Overlay(GrayImage image, byte[] mask, byte[]? truth)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(mask);
+        var unit = image.ToUnitRange();
+        var rgb = new byte[unit.Length * 3];
+        for (var i = 0; i < unit.Length; i++)
+        {
+            var gray = unit[i] * 255f;
+            var (r, g, b) = (gray, gray, gray);
+            if (mask[i] == 0)
+            {
+                (r, g, b) = ((0.45f * gray) + (0.55f * 255f), 0.45f * gray, 0.45f * gray);       // predicted membrane
+            }
+            else if (truth is not null && truth[i] == 0)
+            {
+                (r, g, b) = ((0.45f * gray) + (0.55f * 255f), (0.45f * gray) + (0.55f * 220f), 0.45f * gray); // missed membrane
+            }
+
+            rgb[3 * i] = (byte)Math.Clamp(r, 0, 255);
+            rgb[(3 * i) + 1] = (byte)Math.Clamp(g, 0, 255);
+            rgb[(3 * i) + 2] = (byte)Math.Clamp(b, 0, 255);
+        }
+
+        return rgb;
+    }
+}

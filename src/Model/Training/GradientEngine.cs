@@ -1,0 +1,100 @@
+using UNetCluster.Data.Augmentation;
+using UNetCluster.Data.Tiling;
+using UNetCluster.Model.Losses;
+using UNetCluster.Model.Modules;
+using UNetCluster.Model.Optimization;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Training;
+
+/// <summary>The result of one replica's forward and backward pass over its tiles of a step.</summary>
+/// <param name="Gradient">Flat gradient (mean over this replica's tiles), in state-dict parameter order.</param>
+/// <param name="Loss">Mean loss over this replica's tiles.</param>
+/// <param name="Samples">Number of tiles.</param>
+public sealed record GradientResult(Tensor Gradient, double Loss, int Samples) : IDisposable
+{
+    public void Dispose() => Gradient.Dispose();
+}
+
+/// <summary>
+/// One model replica and the training sections it draws tiles from: computes the gradient of a step for a given
+/// set of global tile indexes, and takes new parameters. The tile with global index i at step s is drawn with seed
+/// <c>DeriveSeed(jobSeed, s, i)</c>, its section chosen by that seed: W replicas computing tiles
+/// {w*b .. w*b+b-1} and averaging (weighted by samples) give one process's gradient over tiles {0 .. W*b-1}.
+/// This is the unit of work a worker runs outside any grain turn.
+/// </summary>
+public sealed class GradientEngine : IDisposable
+{
+    private readonly TrainingOptions _options;
+    private readonly IReadOnlyList<SectionTensors> _sections;
+    private readonly TileSampler _sampler;
+    private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _parameters;
+
+    public GradientEngine(TrainingOptions options, IReadOnlyList<SectionTensors> sections)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sections);
+        if (sections.Count == 0)
+        {
+            throw new ArgumentException("There are no training sections to draw tiles from.", nameof(sections));
+        }
+
+        _options = options.Validate();
+        _sections = sections;
+        manual_seed(options.Seed);                    // the initial weights are a function of the seed
+        Model = new UNet(options.Model);
+        _parameters = Model.parameters().ToList();
+        var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
+        _sampler = new TileSampler(
+            new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },
+            new Augmenter(options.Augmentation));
+    }
+
+    public UNet Model { get; }
+
+    public long ParameterCount => ParameterVector.Length(_parameters);
+
+    /// <summary>The current parameters as a new flat vector.</summary>
+    public Tensor FlattenParameters() => ParameterVector.Flatten(_parameters);
+
+    /// <summary>Replaces the replica's parameters with a flat vector.</summary>
+    public void AssignParameters(Tensor flat) => ParameterVector.Assign(_parameters, flat);
+
+    /// <summary>The seed of global tile <paramref name="tileIndex"/> at <paramref name="step"/>.</summary>
+    public static long TileSeed(long jobSeed, long step, long tileIndex) => TileSampler.DeriveSeed(jobSeed, step, tileIndex);
+
+    /// <summary>Forward and backward over the given global tile indexes of a step; leaves the weights unchanged.</summary>
+    public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(tileIndexes);
+        if (tileIndexes.Count == 0)
+        {
+            throw new ArgumentException("A step needs at least one tile.", nameof(tileIndexes));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        using var scope = NewDisposeScope();
+        Model.train();
+        Model.zero_grad();
+        var images = new List<Tensor>();
+        var masks = new List<Tensor>();
+        var weights = new List<Tensor>();
+        foreach (var index in tileIndexes)
+        {
+            var seed = TileSeed(_options.Seed, step, index);
+            var section = _sections[(int)((ulong)TileSampler.DeriveSeed(seed, 7) % (ulong)_sections.Count)];
+            var tile = _sampler.Sample(section.Image, section.Mask, section.Weights, seed);
+            images.Add(tile.Image);
+            masks.Add(tile.Mask);
+            weights.Add(tile.Weights);
+        }
+
+        var logits = Model.call(stack(images));                                                  // (B, K, out, out)
+        var loss = SegmentationLoss.Compute(_options.Loss, logits, stack(masks), stack(weights));
+        loss.backward();
+        var gradient = ParameterVector.FlattenGradients(_parameters).MoveToOuterDisposeScope();
+        return new GradientResult(gradient, loss.item<float>(), tileIndexes.Count);
+    }
+
+    public void Dispose() => Model.Dispose();
+}

@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using System.Text.Json;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Optimization;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Training;
+
+/// <summary>
+/// Synchronous training in one process: each step computes the gradient of tiles 0..B-1 (see
+/// <see cref="GradientEngine"/>), applies the optimizer to the flat parameter vector and writes checkpoints. The
+/// run is a function of its options and seed: a resumed run continues the same sequence of tiles.
+/// </summary>
+public sealed class LocalTrainer : IDisposable
+{
+    private readonly TrainingOptions _options;
+    private readonly GradientEngine _engine;
+    private readonly FlatOptimizer _optimizer;
+    private readonly Tensor _parameters;
+    private readonly LocalCheckpointStore _store;
+
+    public LocalTrainer(TrainingOptions options, TrainingData data, LocalCheckpointStore store)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentNullException.ThrowIfNull(store);
+        _options = options.Validate();
+        _store = store;
+        _engine = new GradientEngine(options, data.Training);
+        _parameters = _engine.FlattenParameters();
+        _optimizer = new FlatOptimizer(options.Optimizer, _parameters.numel());
+    }
+
+    /// <summary>Steps applied so far.</summary>
+    public long Step { get; private set; }
+
+    public Modules.UNet Model => _engine.Model;
+
+    public long ParameterCount => _engine.ParameterCount;
+
+    /// <summary>
+    /// Continues from the latest good checkpoint in the store, if any. Refuses a checkpoint made with another layer
+    /// plan or optimizer. Returns the step resumed from (0 when there is none).
+    /// </summary>
+    public long Resume(Action<string>? onCorrupt = null)
+    {
+        using var checkpoint = _store.LoadLatest(onCorrupt);
+        if (checkpoint is null)
+        {
+            return 0;
+        }
+
+        if (checkpoint.Manifest.Model != _options.Model || checkpoint.Manifest.Optimizer != _options.Optimizer)
+        {
+            throw new InvalidOperationException(
+                $"The checkpoint '{checkpoint.Directory}' was trained with another layer plan or optimizer " +
+                $"({checkpoint.Manifest.Model}, {checkpoint.Manifest.Optimizer}); resume with the same preset and options, or use another --out.");
+        }
+
+        _engine.Model.load_state_dict(checkpoint.Weights, strict: true);
+        using (var flat = _engine.FlattenParameters())
+        {
+            _parameters.copy_(flat);
+        }
+
+        var steps = checkpoint.OptimizerState.TryGetValue("step", out var s) ? s.item<long>() : checkpoint.Manifest.Step;
+        _optimizer.Load(steps, checkpoint.OptimizerState);
+        Step = checkpoint.Manifest.Step;
+        return Step;
+    }
+
+    /// <summary>
+    /// Runs steps until <see cref="TrainingOptions.Steps"/>, the time budget, or cancellation; writes a checkpoint
+    /// every <see cref="TrainingOptions.CheckpointEvery"/> steps and at the end (also when cancelled).
+    /// </summary>
+    public TrainingOutcome Run(IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var clock = Stopwatch.StartNew();
+        var budget = _options.Minutes is { } minutes ? TimeSpan.FromMinutes(minutes) : (TimeSpan?)null;
+        var tiles = Enumerable.Range(0, _options.BatchSize).Select(i => (long)i).ToArray();
+        var startStep = Step;
+        double smoothed = double.NaN;
+        string? checkpoint = null;
+        var stop = TrainingStop.Completed;
+        while (Step < _options.Steps)
+        {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                stop = TrainingStop.Cancelled;
+                break;
+            }
+
+            if (budget is { } limit && clock.Elapsed >= limit)
+            {
+                stop = TrainingStop.TimeLimit;
+                break;
+            }
+
+            using (var result = _engine.ComputeGradient(Step, tiles, CancellationToken.None))
+            {
+                if (!double.IsFinite(result.Loss))
+                {
+                    throw new InvalidOperationException(
+                        $"The loss became {result.Loss} at step {Step}: lower the learning rate (--lr) or use another optimizer.");
+                }
+
+                _optimizer.Step(_parameters, result.Gradient);
+                _engine.AssignParameters(_parameters);
+                Step++;
+                smoothed = double.IsNaN(smoothed) ? result.Loss : (0.9 * smoothed) + (0.1 * result.Loss);
+                var done = Step - startStep;
+                var rate = done * _options.BatchSize / clock.Elapsed.TotalSeconds;
+                var bySteps = TimeSpan.FromSeconds((_options.Steps - Step) * clock.Elapsed.TotalSeconds / done);
+                var remaining = budget is { } b && b - clock.Elapsed < bySteps ? b - clock.Elapsed : bySteps;
+                progress?.Report(new TrainingProgress(Step, _options.Steps, result.Loss, smoothed, rate, clock.Elapsed, remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining));
+            }
+
+            if (Step % _options.CheckpointEvery == 0)
+            {
+                checkpoint = Save(smoothed);
+            }
+        }
+
+        if (Step > 0 && (checkpoint is null || Step % _options.CheckpointEvery != 0))
+        {
+            checkpoint = Save(smoothed);
+        }
+
+        var trained = Step - startStep;
+        return new TrainingOutcome(Step, stop, smoothed, clock.Elapsed, trained * _options.BatchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), checkpoint);
+    }
+
+    private string Save(double loss) =>
+        _store.Save(Step, _engine.Model, _optimizer, _options.Seed, JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), double.IsFinite(loss) ? loss : null);
+
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _parameters.Dispose();
+        _engine.Dispose();
+    }
+}

@@ -1,0 +1,86 @@
+using UNetCluster.Model.Losses;
+using UNetCluster.Model.Optimization;
+
+namespace UNetCluster.Model.Training;
+
+/// <summary>
+/// Named, measured training configurations (figures in bench/README.md). All keep the paper's layer plan shape
+/// (valid convolutions, 2x2 up-convolutions, 4 down-samplings, 572x572 tiles, weighted cross-entropy, elastic
+/// augmentation) and differ in width, optimizer and length so that they fit a CPU budget.
+/// </summary>
+public static class Presets
+{
+    public const string Default = "quick";
+
+    private static readonly Dictionary<string, (string Description, Func<long, TrainingOptions> Create)> All =
+        new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["quick"] = (
+                "the default: 16 base channels, Adam, about 4 minutes on 2 CPU cores",
+                seed => new TrainingOptions(
+                    Model: new UNetOptions(BaseChannels: 16),
+                    Optimizer: new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
+                    Loss: LossKind.WeightedCrossEntropy,
+                    TileSize: 572,
+                    BatchSize: 1,
+                    Steps: 400,
+                    Minutes: 4.0,
+                    Seed: seed,
+                    ValidationSections: 3,
+                    CheckpointEvery: 100)),
+            ["quality"] = (
+                "longer: 16 base channels, Adam, about 18 minutes on 2 CPU cores",
+                seed => new TrainingOptions(
+                    Model: new UNetOptions(BaseChannels: 16),
+                    Optimizer: new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
+                    Loss: LossKind.WeightedCrossEntropy,
+                    TileSize: 572,
+                    BatchSize: 1,
+                    Steps: 2000,
+                    Minutes: 17.0,
+                    Seed: seed,
+                    ValidationSections: 3,
+                    CheckpointEvery: 200)),
+            ["paper"] = (
+                "the paper's setup: 64 base channels, SGD momentum 0.99, one 572x572 tile per step (for GPUs)",
+                seed => new TrainingOptions(
+                    Model: new UNetOptions(BaseChannels: 64, Dropout: 0.5),
+                    Optimizer: new OptimizerOptions(OptimizerKind.Sgd, LearningRate: 0.01, Momentum: 0.99),
+                    Loss: LossKind.WeightedCrossEntropy,
+                    TileSize: 572,
+                    BatchSize: 1,
+                    Steps: 20_000,
+                    Minutes: null,
+                    Seed: seed,
+                    ValidationSections: 3,
+                    CheckpointEvery: 500)),
+            ["tiny"] = (
+                "for tests and smoke runs: 4 base channels, depth 2, small tiles, a few steps",
+                seed => new TrainingOptions(
+                    Model: new UNetOptions(Depth: 2, BaseChannels: 4),
+                    Optimizer: new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-2),
+                    Loss: LossKind.WeightedCrossEntropy,
+                    TileSize: 124,
+                    BatchSize: 2,
+                    Steps: 10,
+                    Minutes: null,
+                    Seed: seed,
+                    ValidationSections: 2,
+                    CheckpointEvery: 5)),
+        };
+
+    public static IReadOnlyCollection<string> Names => All.Keys;
+
+    public static string Describe(string name) => All[name].Description;
+
+    /// <summary>The preset's options with the given seed; an unknown name is refused with the known ones listed.</summary>
+    public static TrainingOptions Get(string name, long seed = 42)
+    {
+        if (!All.TryGetValue(name, out var preset))
+        {
+            throw new ArgumentException($"--preset '{name}' is unknown: expected one of {string.Join(", ", All.Keys)}.", "--preset");
+        }
+
+        return preset.Create(seed);
+    }
+}

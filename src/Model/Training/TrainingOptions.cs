@@ -1,0 +1,70 @@
+using UNetCluster.Data.Augmentation;
+using UNetCluster.Data.WeightMaps;
+using UNetCluster.Model.Losses;
+using UNetCluster.Model.Optimization;
+
+namespace UNetCluster.Model.Training;
+
+/// <summary>
+/// Everything that decides a training run. Presets give tested combinations (<see cref="Presets"/>); the default
+/// is <c>quick</c>, the one the README's first command runs.
+/// </summary>
+/// <param name="Model">The network's layer plan.</param>
+/// <param name="Optimizer">Optimizer hyper-parameters.</param>
+/// <param name="Loss">Training objective.</param>
+/// <param name="TileSize">Input tile side; must be valid for the model (572 in the paper).</param>
+/// <param name="BatchSize">Tiles per step (the paper: 1 large tile).</param>
+/// <param name="Steps">Optimizer steps to run (the run also stops at <paramref name="Minutes"/>).</param>
+/// <param name="Minutes">Wall-clock budget for the training loop, or null for none.</param>
+/// <param name="Seed">Seed of every random draw: tile positions, augmentation and the initial weights.</param>
+/// <param name="ValidationSections">Labelled sections held out of training for validation (evenly spaced).</param>
+/// <param name="CheckpointEvery">Write a checkpoint every this many steps (and always at the end).</param>
+/// <param name="PredictionTileSize">Tile side for overlap-tile prediction, or null for <paramref name="TileSize"/>.</param>
+public sealed record TrainingOptions(
+    UNetOptions Model,
+    OptimizerOptions Optimizer,
+    LossKind Loss,
+    int TileSize,
+    int BatchSize,
+    long Steps,
+    double? Minutes,
+    long Seed,
+    int ValidationSections,
+    int CheckpointEvery,
+    int? PredictionTileSize = null)
+{
+    /// <summary>Augmentation of every training tile (the paper's: elastic, rotations, flips).</summary>
+    public AugmentationOptions Augmentation { get; init; } = new();
+
+    /// <summary>The paper's weight map parameters (w0 = 10, sigma = 5 px).</summary>
+    public WeightMapOptions WeightMap { get; init; } = new();
+
+    /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
+    public TrainingOptions Validate()
+    {
+        Model.Validate();
+        Optimizer.Validate();
+        TileGeometry.RequireValid(Model, TileSize, "--tile");
+        if (PredictionTileSize is { } predictionTile)
+        {
+            TileGeometry.RequireValid(Model, predictionTile, "--prediction-tile");
+        }
+
+        Require(Enum.IsDefined(Loss), "--loss", Loss, "weighted-cross-entropy or soft-dice");
+        Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
+        Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");
+        Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");
+        Require(ValidationSections is >= 1 and <= 1000, "--validation-sections", ValidationSections, "an integer from 1 to 1000");
+        Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
+        Augmentation.Validate();
+        return this;
+    }
+
+    private static void Require(bool ok, string option, object value, string accepted)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException($"{option} {value} is invalid: expected {accepted}.", option);
+        }
+    }
+}
