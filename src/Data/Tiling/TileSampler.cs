@@ -1,0 +1,138 @@
+using TorchSharp;
+using UNetCluster.Data.Augmentation;
+using UNetCluster.Data.Randomness;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Data.Tiling;
+
+/// <summary>
+/// Draws random training tiles from a section (a whole image with its mask and weight map). The output window is
+/// placed uniformly at random among the positions where it lies inside the section; the input window around it is
+/// cut from the section, mirrored where it leaves the section (<see cref="MirrorPadding"/>). The image, mask and
+/// weights of the input window are augmented together, when an <see cref="Augmenter"/> is given, and only then are
+/// the mask and weights cropped to the output window, so that labels stay aligned with the deformed image.
+/// </summary>
+/// <remarks>
+/// Everything is a function of the seed passed to <see cref="Sample"/>: the window from one derived stream, the
+/// augmentation from another (see <see cref="DeriveSeed"/>). Give each tile its own seed, derived from the job seed
+/// and the tile's coordinates in the run, for example <c>DeriveSeed(jobSeed, step, shard, index)</c>; a replayed
+/// step then draws the same tiles on any worker.
+/// </remarks>
+public sealed class TileSampler
+{
+    private const long WindowStream = 0;
+    private const long AugmentationStream = 1;
+
+    private readonly TileSamplerOptions _options;
+    private readonly Augmenter? _augmenter;
+
+    /// <param name="options">Tile geometry.</param>
+    /// <param name="augmenter">Augmentation applied to every tile; <c>null</c> for tiles exactly as cut.</param>
+    public TileSampler(TileSamplerOptions options, Augmenter? augmenter = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _augmenter = augmenter;
+    }
+
+    public TileSamplerOptions Options => _options;
+
+    /// <summary>
+    /// Mixes a job seed with any number of parts (step, shard, tile index, ...) into a new seed, SplitMix64-style:
+    /// <c>h = Mix(jobSeed + γ)</c>, then for each part <c>h = Mix((h ^ Mix(part + γ)) + γ)</c>, where γ =
+    /// 0x9E3779B97F4A7C15 and Mix is SplitMix64's finaliser (xor-shift 30, multiply by 0xBF58476D1CE4E5B9,
+    /// xor-shift 27, multiply by 0x94D049BB133111EB, xor-shift 31), all modulo 2^64. Order matters
+    /// ((1, 2) and (2, 1) give different seeds), and the result is the same on every platform. Checkpoints record
+    /// seeds, so this function is frozen: a test pins its values.
+    /// </summary>
+    public static long DeriveSeed(long jobSeed, params long[] parts)
+    {
+        ArgumentNullException.ThrowIfNull(parts);
+        return SplitMix64.Derive(jobSeed, parts);
+    }
+
+    /// <summary>The output window <see cref="Sample"/> uses for <paramref name="seed"/> in a section of this size.</summary>
+    public TileWindow DrawWindow(long seed, long sectionHeight, long sectionWidth)
+    {
+        if (sectionHeight < _options.OutputSize || sectionWidth < _options.OutputSize)
+        {
+            throw new ArgumentException(
+                $"The section ({sectionHeight} x {sectionWidth}) is smaller than the output window " +
+                $"({_options.OutputSize} x {_options.OutputSize}); use a smaller {nameof(TileSamplerOptions.OutputSize)}.");
+        }
+
+        var random = new SplitMix64(DeriveSeed(seed, WindowStream));
+        var top = random.NextInt(checked((int)(sectionHeight - _options.OutputSize + 1)));
+        var left = random.NextInt(checked((int)(sectionWidth - _options.OutputSize + 1)));
+        return new TileWindow(top, left);
+    }
+
+    /// <summary>
+    /// Cuts and augments one tile from a section: <paramref name="image"/> (C, H, W) floating point,
+    /// <paramref name="mask"/> (H, W) of class indices, <paramref name="weights"/> (H, W) floating point. Returns new
+    /// tensors (C, in, in), (out, out) and (out, out); the section is not modified.
+    /// </summary>
+    public TrainingTile Sample(Tensor image, Tensor mask, Tensor weights, long seed)
+    {
+        ValidateSection(image, mask, weights);
+        var window = DrawWindow(seed, image.shape[1], image.shape[2]);
+        var margin = _options.Margin;
+        var inputSize = _options.InputSize;
+        var inputTop = window.OutputTop - margin;
+        var inputLeft = window.OutputLeft - margin;
+
+        using var scope = torch.NewDisposeScope();
+        var tileImage = MirrorPadding.Crop(image, inputTop, inputLeft, inputSize, inputSize); // (C, in, in)
+        var tileMask = MirrorPadding.Crop(mask, inputTop, inputLeft, inputSize, inputSize); // (in, in)
+        var tileWeights = MirrorPadding.Crop(weights, inputTop, inputLeft, inputSize, inputSize); // (in, in)
+        if (_augmenter is not null)
+        {
+            (tileImage, tileMask, tileWeights) = _augmenter.Apply(
+                tileImage, tileMask, tileWeights, DeriveSeed(seed, AugmentationStream));
+        }
+
+        var outputMask = CentreCrop(tileMask, margin, _options.OutputSize); // (out, out)
+        var outputWeights = CentreCrop(tileWeights, margin, _options.OutputSize); // (out, out)
+        return new TrainingTile(
+            tileImage.MoveToOuterDisposeScope(),
+            outputMask.MoveToOuterDisposeScope(),
+            outputWeights.MoveToOuterDisposeScope(),
+            window);
+    }
+
+    private static Tensor CentreCrop(Tensor tensor, int margin, int size) =>
+        tensor.narrow(0, margin, size).narrow(1, margin, size).contiguous();
+
+    private static void ValidateSection(Tensor image, Tensor mask, Tensor weights)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(mask);
+        ArgumentNullException.ThrowIfNull(weights);
+        if (image.ndim != 3 || !image.is_floating_point())
+        {
+            throw new ArgumentException(
+                $"The section image must be a floating-point tensor (C, H, W); got {image.dtype} " +
+                $"[{string.Join(", ", image.shape)}].",
+                nameof(image));
+        }
+
+        var height = image.shape[1];
+        var width = image.shape[2];
+        if (mask.ndim != 2 || mask.shape[0] != height || mask.shape[1] != width || !mask.is_integral())
+        {
+            throw new ArgumentException(
+                $"The section mask must be an integer tensor (H, W) = ({height}, {width}) like the image; got " +
+                $"{mask.dtype} [{string.Join(", ", mask.shape)}].",
+                nameof(mask));
+        }
+
+        if (weights.ndim != 2 || weights.shape[0] != height || weights.shape[1] != width || !weights.is_floating_point())
+        {
+            throw new ArgumentException(
+                $"The section weight map must be a floating-point tensor (H, W) = ({height}, {width}) like the " +
+                $"image; got {weights.dtype} [{string.Join(", ", weights.shape)}].",
+                nameof(weights));
+        }
+    }
+}
