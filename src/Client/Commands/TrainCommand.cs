@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using UNetCluster.Client.Display;
-using UNetCluster.Client.Display;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Checkpoints;
@@ -92,9 +91,9 @@ internal static class TrainCommand
             output.WriteLine(from > 0 ? $"Resuming at step {from}." : "No usable checkpoint found: starting at step 0.");
         }
 
+        var budget = options.Minutes is { } m ? string.Create(CultureInfo.InvariantCulture, $", at most {m:0.#} minutes") : string.Empty;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Training {trainer.ParameterCount:N0} parameters on {data.Training.Count} sections: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}" +
-            (options.Minutes is { } m ? $", at most {m:0.#} minutes." : ".")));
+            $"Training {trainer.ParameterCount:N0} parameters on {data.Training.Count} sections: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}."));
         var display = new TrainingProgressDisplay(output);
         var outcome = display.Run(options.Steps, trainer.Step, progress => trainer.Run(progress, cancellationToken));
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,

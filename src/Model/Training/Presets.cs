@@ -78,7 +78,7 @@ public static class Presets
     {
         if (!All.TryGetValue(name, out var preset))
         {
-            throw new ArgumentException($"--preset '{name}' is unknown: expected one of {string.Join(", ", All.Keys)}.", "--preset");
+            throw new ArgumentException($"--preset '{name}' is unknown: expected one of {string.Join(", ", All.Keys)}.", nameof(name));
         }
 
         return preset.Create(seed);

@@ -1,0 +1,49 @@
+using System.CommandLine;
+using System.Text.Json;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Model;
+using UNetCluster.Model.Checkpoints;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Client.Commands;
+
+/// <summary><c>unet predict</c>: overlap-tile prediction of images of any size with a trained checkpoint.</summary>
+internal static class PredictCommand
+{
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, a checkpoints folder (uses 'latest'), or a run folder.", Required = true };
+        var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs.", Required = true };
+        var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile };
+        command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
+        {
+            var images = DataSetLoader.LoadImages(parse.GetValue(input)!);
+            using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message}; using the previous checkpoint."));
+            var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
+            TileGeometry.RequireValid(loaded.Manifest.Model, tileSize, "--tile");
+            set_num_threads(Environment.ProcessorCount);
+            using var model = LocalCheckpointStore.CreateModel(loaded);
+            output.WriteLine($"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles.");
+            var overlays = Predictions.PredictImages(model, tileSize, images, Path.GetFullPath(parse.GetValue(outDir)!));
+            foreach (var overlay in overlays)
+            {
+                output.WriteLine(overlay);
+            }
+
+            return Task.FromResult(Cli.Ok);
+        }));
+        return command;
+    }
+
+    private static int TrainingTileSize(CheckpointManifest manifest)
+    {
+        if (manifest.Training is { } training && training.TryGetProperty("tileSize", out var size) && size.ValueKind == JsonValueKind.Number)
+        {
+            return size.GetInt32();
+        }
+
+        return TileGeometry.NearestValidInputSizes(manifest.Model, 572).Above!.Value;
+    }
+}
