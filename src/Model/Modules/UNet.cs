@@ -1,4 +1,5 @@
 using TorchSharp;
+using UNetCluster.Data.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -28,6 +29,7 @@ public sealed class UNet : nn.Module<Tensor, Tensor>
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Validate();
         long Channels(int level) => (long)options.BaseChannels << level;
+        TorchRuntime.RequireCorrectConvolutions(Enumerable.Range(0, options.Depth + 1).Select(Channels)); // see TorchRuntime
 
         inc = new DoubleConv(options.InputChannels, Channels(0), options.Padding);
         downs = new ModuleList<Down>();

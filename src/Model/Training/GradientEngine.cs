@@ -96,5 +96,13 @@ public sealed class GradientEngine : IDisposable
         return new GradientResult(gradient, loss.item<float>(), tileIndexes.Count);
     }
 
+    /// <summary>True when every value of a flat gradient is finite.</summary>
+    public static bool IsFinite(Tensor gradient)
+    {
+        ArgumentNullException.ThrowIfNull(gradient);
+        using var finite = gradient.isfinite().all();
+        return finite.item<bool>();
+    }
+
     public void Dispose() => Model.Dispose();
 }

@@ -96,14 +96,8 @@ public sealed class LocalTrainer : IDisposable
                 break;
             }
 
-            using (var result = _engine.ComputeGradient(Step, tiles, CancellationToken.None))
+            using (var result = ComputeFiniteGradient(tiles))
             {
-                if (!double.IsFinite(result.Loss))
-                {
-                    throw new InvalidOperationException(
-                        $"The loss became {result.Loss} at step {Step}: lower the learning rate (--lr) or use another optimizer.");
-                }
-
                 _optimizer.Step(_parameters, result.Gradient);
                 _engine.AssignParameters(_parameters);
                 Step++;
@@ -129,6 +123,36 @@ public sealed class LocalTrainer : IDisposable
         var trained = Step - startStep;
         return new TrainingOutcome(Step, stop, smoothed, clock.Elapsed, trained * _options.BatchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), checkpoint);
     }
+
+    /// <summary>
+    /// The step's gradient; a NaN or infinite one is refused and the step recomputed from the same seed (the failure
+    /// model's rule for a worker's bad contribution), at most <see cref="MaxRecomputes"/> times.
+    /// </summary>
+    private GradientResult ComputeFiniteGradient(long[] tiles)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            var result = _engine.ComputeGradient(Step, tiles, CancellationToken.None);
+            if (double.IsFinite(result.Loss) && GradientEngine.IsFinite(result.Gradient))
+            {
+                return result;
+            }
+
+            result.Dispose();
+            RecomputedSteps++;
+            if (attempt >= MaxRecomputes)
+            {
+                throw new InvalidOperationException(
+                    $"Step {Step} gave a NaN or infinite loss or gradient {MaxRecomputes + 1} times: the training diverged. " +
+                    "Lower the learning rate (--lr) or use another optimizer (--optimizer).");
+            }
+        }
+    }
+
+    /// <summary>How often a step was recomputed because its gradient was not finite.</summary>
+    public int RecomputedSteps { get; private set; }
+
+    private const int MaxRecomputes = 2;
 
     private string Save(double loss) =>
         _store.Save(Step, _engine.Model, _optimizer, _options.Seed, JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), double.IsFinite(loss) ? loss : null);
