@@ -55,7 +55,7 @@ public sealed class UNetTests
     [Fact]
     public void StateDict_NearestUpSampling_NamesTheUpConvolution()
     {
-        using var model = new UNet(new UNetOptions(Depth: 2, BaseChannels: 4, UpSampling: UpSampling.Nearest));
+        using var model = new UNet(new UNetOptions(Depth: 2, BaseChannels: 16, UpSampling: UpSampling.Nearest));
         Assert.Contains("ups.0.up.conv.weight", model.state_dict().Keys);
     }
 
@@ -66,7 +66,7 @@ public sealed class UNetTests
     public void Forward_OptionVariants_ReturnTheComputedOutputSize(int depth, ConvPadding padding, UpSampling up, int tile)
     {
         using var scope = NewDisposeScope();
-        var options = new UNetOptions(Depth: depth, BaseChannels: 4, Classes: 3, Padding: padding, UpSampling: up, Dropout: 0.5);
+        var options = new UNetOptions(Depth: depth, BaseChannels: 16, Classes: 3, Padding: padding, UpSampling: up, Dropout: 0.5);
         using var model = new UNet(options);
         var expected = TileGeometry.RequireValid(options, tile);
         var logits = model.call(randn(2, 1, tile, tile));

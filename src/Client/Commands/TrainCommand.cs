@@ -38,16 +38,18 @@ internal static class TrainCommand
         var optimizer = new Option<string?>("--optimizer") { Description = "sgd (momentum 0.99, as the paper) or adam." };
         var loss = new Option<string?>("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
+        var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, steps, minutes, preset, seed, outDir, resume, tile, batch, baseChannels, learningRate, optimizer, loss, validation,
+            images, masks, unlabelled, steps, minutes, preset, seed, outDir, resume, tile, batch, baseChannels, learningRate, optimizer, loss, validation, noClassBalance,
         };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
             var overrides = new Overrides(
                 parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tile), parse.GetValue(batch), parse.GetValue(baseChannels),
-                parse.GetValue(learningRate), parse.GetValue(optimizer), parse.GetValue(loss), parse.GetValue(validation));
+                parse.GetValue(learningRate), parse.GetValue(optimizer), parse.GetValue(loss), parse.GetValue(validation),
+                parse.GetValue(noClassBalance) ? false : null);
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
@@ -57,10 +59,10 @@ internal static class TrainCommand
         return command;
     }
 
-    internal sealed record Overrides(long? Steps, double? Minutes, int? Tile, int? Batch, int? BaseChannels, double? LearningRate, string? Optimizer, string? Loss, int? ValidationSections)
+    internal sealed record Overrides(long? Steps, double? Minutes, int? Tile, int? Batch, int? BaseChannels, double? LearningRate, string? Optimizer, string? Loss, int? ValidationSections, bool? BalanceClasses)
     {
         public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                       Optimizer is not null || Loss is not null || ValidationSections is not null;
+                                       Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null;
     }
 
     internal sealed record Request(
@@ -210,6 +212,7 @@ internal static class TrainCommand
             Steps = o.Steps ?? preset.Steps,
             Minutes = o.Minutes ?? preset.Minutes,
             ValidationSections = o.ValidationSections ?? preset.ValidationSections,
+            WeightMap = preset.WeightMap with { BalanceClasses = o.BalanceClasses ?? preset.WeightMap.BalanceClasses },
         };
     }
 

@@ -55,10 +55,10 @@ public static class Presets
                     ValidationSections: 3,
                     CheckpointEvery: 500)),
             ["tiny"] = (
-                "for tests and smoke runs: 4 base channels, depth 2, small tiles, a few steps",
+                "for tests and smoke runs: 16 base channels, depth 2, 124x124 tiles, a few steps",
                 seed => new TrainingOptions(
-                    Model: new UNetOptions(Depth: 2, BaseChannels: 4),
-                    Optimizer: new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-2),
+                    Model: new UNetOptions(Depth: 2, BaseChannels: 16),
+                    Optimizer: new OptimizerOptions(OptimizerKind.Adam, LearningRate: 2e-3),
                     Loss: LossKind.WeightedCrossEntropy,
                     TileSize: 124,
                     BatchSize: 2,

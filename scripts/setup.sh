@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine with the .NET 10 SDK lacks for building and testing UNetCluster.
+# Idempotent: installs only what is missing. NuGet packages come with 'dotnet restore'.
+#   patchelf, gcc, python3: the build's TorchSharp fix-up (build/patch-libtorchsharp.sh)
+set -euo pipefail
+
+missing=()
+command -v patchelf >/dev/null || missing+=(patchelf)
+command -v cc >/dev/null || missing+=(gcc)
+command -v python3 >/dev/null || missing+=(python3)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

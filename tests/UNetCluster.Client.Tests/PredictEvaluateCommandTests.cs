@@ -1,0 +1,100 @@
+using System.Text.Json;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+
+namespace UNetCluster.Client.Tests;
+
+public sealed class PredictEvaluateCommandTests
+{
+    private static readonly Lazy<Task<string>> TrainedRun = new(async () =>
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        var result = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "2", "--out", run);
+        Assert.True(result.ExitCode == 0, result.Error);
+        return run;
+    });
+
+    [Fact]
+    public async Task Predict_ImageOf696x520_WritesProbabilityMaskAndOverlayOfThatSize()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var input = Path.Combine(folder, "wide.png");
+        var pixels = new byte[696 * 520];
+        for (var i = 0; i < pixels.Length; i++)
+        {
+            pixels[i] = (byte)((i * 7) % 251);
+        }
+
+        PngWriter.WriteGray8(input, pixels, 696, 520);
+        var outDir = Path.Combine(folder, "out");
+        var (code, output, error) = await CliRunner.RunAsync("predict", "--checkpoint", await TrainedRun.Value, "--input", input, "--out", outDir);
+
+        Assert.True(code == 0, error + output);
+        var mask = ImageReader.Read(Path.Combine(outDir, "wide.mask.png"));
+        Assert.Equal((696, 520), (mask.Width, mask.Height));
+        Assert.All(mask.Values.Distinct(), v => Assert.True(v is 0 or 255));
+        Assert.True(File.Exists(Path.Combine(outDir, "wide.probability.png")));
+        Assert.True(File.Exists(Path.Combine(outDir, "wide.overlay.png")));
+    }
+
+    [Fact]
+    public async Task Predict_NotACheckpoint_SaysWhatIsExpected()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var (code, _, error) = await CliRunner.RunAsync("predict", "--checkpoint", folder, "--input", BundledData.UnlabelledDirectory, "--out", Path.Combine(folder, "o"));
+        Assert.Equal(2, code);
+        Assert.Contains("is not a checkpoint", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(folder, "o")));
+    }
+
+    [Fact]
+    public async Task Evaluate_GroundTruthAgainstItself_IsPerfect()
+    {
+        var (code, output, error) = await CliRunner.RunAsync("evaluate", "--predictions", BundledData.MasksDirectory, "--masks", BundledData.MasksDirectory, "--json");
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var mean = json.RootElement.GetProperty("mean");
+        Assert.Equal(0.0, mean.GetProperty("pixelError").GetDouble());
+        Assert.Equal(1.0, mean.GetProperty("foregroundIoU").GetDouble());
+        Assert.Equal(1.0, mean.GetProperty("dice").GetDouble());
+        Assert.Equal(0.0, mean.GetProperty("randError").GetDouble(), 12);
+        Assert.Equal(24, json.RootElement.GetProperty("images").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task Evaluate_KnownHandMadeMasks_PrintsTheirScores()
+    {
+        // Truth: left half cell (255), right half membrane. Prediction: everything cell. 4x4 -> 8 of 16 pixels wrong.
+        var folder = CliRunner.TemporaryDirectory();
+        var truth = Path.Combine(folder, "truth");
+        var predicted = Path.Combine(folder, "predicted");
+        var half = Enumerable.Range(0, 16).Select(i => (byte)(i % 4 < 2 ? 255 : 0)).ToArray();
+        PngWriter.WriteGray8(Path.Combine(truth, "a.png"), half, 4, 4);
+        PngWriter.WriteGray8(Path.Combine(predicted, "a.mask.png"), Enumerable.Repeat((byte)255, 16).ToArray(), 4, 4);
+
+        var (code, output, error) = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth);
+
+        Assert.True(code == 0, error);
+        var row = output.Split('\n').Single(l => l.StartsWith("a ", StringComparison.Ordinal));
+        Assert.Contains("0.5000", row, StringComparison.Ordinal);    // pixel error 8/16 and IoU 8/16
+        Assert.Contains("0.6667", row, StringComparison.Ordinal);    // Dice 2*8/(16+8)
+    }
+
+    [Fact]
+    public async Task Evaluate_MissingAndNonBinaryPredictions_ListsEveryBadFile()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var truth = Path.Combine(folder, "truth");
+        var predicted = Path.Combine(folder, "predicted");
+        var mask = Enumerable.Repeat((byte)255, 16).ToArray();
+        PngWriter.WriteGray8(Path.Combine(truth, "a.png"), mask, 4, 4);
+        PngWriter.WriteGray8(Path.Combine(truth, "b.png"), mask, 4, 4);
+        PngWriter.WriteGray8(Path.Combine(predicted, "a.mask.png"), Enumerable.Range(0, 16).Select(i => (byte)(i * 10)).ToArray(), 4, 4);
+
+        var (code, _, error) = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth);
+
+        Assert.Equal(2, code);
+        Assert.Contains("a.mask.png: not a binary mask", error, StringComparison.Ordinal);
+        Assert.Contains("b.png: no prediction named b.mask.png", error, StringComparison.Ordinal);
+    }
+}

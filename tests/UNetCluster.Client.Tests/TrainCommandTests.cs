@@ -1,0 +1,108 @@
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+
+namespace UNetCluster.Client.Tests;
+
+public sealed class TrainCommandTests
+{
+    [Fact]
+    public async Task Train_TinyPresetOnBundledData_WritesCheckpointPredictionsOverlayAndMetrics()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        var (code, output, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "6", "--out", run);
+
+        Assert.True(code == 0, error + output);
+        Assert.Equal("000000006", File.ReadAllText(Path.Combine(run, "checkpoints", "latest")).Trim());
+        Assert.True(File.Exists(Path.Combine(run, "checkpoints", "000000006", "model.safetensors")));
+        foreach (var id in new[] { "slice-11", "slice-23" })
+        {
+            foreach (var suffix in new[] { ".probability.png", ".mask.png", ".overlay.png" })
+            {
+                Assert.True(File.Exists(Path.Combine(run, "predictions", "validation", id + suffix)), id + suffix);
+            }
+        }
+
+        var overlay = ImageReader.ReadPages(Path.Combine(run, "predictions", "validation", "slice-11.mask.png"))[0];
+        Assert.Equal((512, 512), (overlay.Width, overlay.Height));
+        Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "test-00.overlay.png")));
+        Assert.Contains("pixel error", output, StringComparison.Ordinal);
+        Assert.Contains("\"pixelError\"", File.ReadAllText(Path.Combine(run, "metrics.json")), StringComparison.Ordinal);
+        Assert.Contains("step 6/6", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_ResumeWithMoreSteps_ContinuesFromTheCheckpoint()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        var first = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "3", "--out", run);
+        Assert.True(first.ExitCode == 0, first.Error);
+        var second = await CliRunner.RunAsync("train", "--resume", "--steps", "5", "--out", run);
+        Assert.True(second.ExitCode == 0, second.Error + second.Output);
+        Assert.Contains("Resuming at step 3", second.Output, StringComparison.Ordinal);
+        Assert.Equal("000000005", File.ReadAllText(Path.Combine(run, "checkpoints", "latest")).Trim());
+    }
+
+    [Fact]
+    public async Task Train_ExistingRunWithoutResume_IsRefusedAndLeftUnchanged()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        Assert.Equal(0, (await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "2", "--out", run)).ExitCode);
+        var before = CliRunner.Snapshot(run);
+        var (code, _, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--out", run);
+        Assert.Equal(2, code);
+        Assert.Contains("--resume", error, StringComparison.Ordinal);
+        Assert.Equal(before, CliRunner.Snapshot(run));
+    }
+
+    [Theory]
+    [InlineData("--tile", "570", "556 or 572")]
+    [InlineData("--preset", "huge", "quick, quality, paper, tiny")]
+    [InlineData("--steps", "-3", "--steps -3")]
+    [InlineData("--optimizer", "rmsprop", "sgd or adam")]
+    [InlineData("--loss", "focal", "weighted-cross-entropy or soft-dice")]
+    [InlineData("--validation-sections", "24", "24 labelled sections")]
+    public async Task Train_BadOption_NamesItAndWritesNothing(string option, string value, string expected)
+    {
+        var parent = CliRunner.TemporaryDirectory();
+        var run = Path.Combine(parent, "run");
+        var (code, _, error) = await CliRunner.RunAsync("train", option, value, "--out", run);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(run), "nothing is written for a refused run");
+    }
+
+    [Fact]
+    public async Task Train_ImagesWithoutMasks_IsRefused()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("train", "--images", BundledData.ImagesDirectory, "--out", CliRunner.TemporaryDirectory());
+        Assert.Equal(2, code);
+        Assert.Contains("--images and --masks go together", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_MaskOfAnotherSize_NamesTheFileAndLeavesTheInputsUnchanged()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var images = Path.Combine(folder, "images");
+        var masks = Path.Combine(folder, "masks");
+        Directory.CreateDirectory(images);
+        Directory.CreateDirectory(masks);
+        foreach (var id in new[] { "slice-00", "slice-01", "slice-02" })
+        {
+            File.Copy(Path.Combine(BundledData.ImagesDirectory, id + ".png"), Path.Combine(images, id + ".png"));
+            File.Copy(Path.Combine(BundledData.MasksDirectory, id + ".png"), Path.Combine(masks, id + ".png"));
+        }
+
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-01.png"), new byte[100 * 80], 100, 80);
+        var before = CliRunner.Snapshot(folder);
+        var run = Path.Combine(folder, "run");
+
+        var (code, _, error) = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--out", run);
+
+        Assert.Equal(2, code);
+        Assert.Contains("slice-01.png", error, StringComparison.Ordinal);
+        Assert.Contains("100x80", error.Replace(" x ", "x", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Equal(before, CliRunner.Snapshot(folder));
+        Assert.False(Directory.Exists(run));
+    }
+}

@@ -1,0 +1,65 @@
+using UNetCluster.Model.Inference;
+using UNetCluster.Model.Modules;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Tests.Inference;
+
+public sealed class OverlapTilePredictorTests
+{
+    // Depth 2, valid: input 4b + 28 gives output 4b - 12, margin 20. Tile 68 -> 28; tile 96 -> 56.
+    private static readonly UNetOptions Small = new(Depth: 2, BaseChannels: 16);
+
+    [Fact]
+    public void PredictProbabilities_SmallTilesOnA56Image_EqualsOneWholeTile()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        using var model = new UNet(Small);
+        var image = randn(1, 56, 56);
+        var tiled = new OverlapTilePredictor(model, tileSize: 68).PredictProbabilities(image);   // 2x2 tiles of 28
+        var whole = new OverlapTilePredictor(model, tileSize: 96).PredictProbabilities(image);   // one tile of 56
+        Assert.Equal(new long[] { 2, 56, 56 }, tiled.shape);
+        Assert.True(tiled.allclose(whole, rtol: 1e-4, atol: 1e-5), $"max difference {(tiled - whole).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void PredictProbabilities_NonSquareImageNotAMultipleOfTheTile_CoversEveryPixel()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(4);
+        using var model = new UNet(Small);
+        var image = randn(1, 61, 45);
+        var tiled = new OverlapTilePredictor(model, tileSize: 68, batchSize: 3).PredictProbabilities(image);   // 3x2 tiles
+        var whole = new OverlapTilePredictor(model, tileSize: 96).PredictProbabilities(image);                 // 2x1 of 56
+        Assert.Equal(new long[] { 2, 61, 45 }, tiled.shape);
+        Assert.True(tiled.sum(0).allclose(ones(61, 45), atol: 1e-5), "probabilities sum to 1 at every pixel");
+        Assert.True(tiled.allclose(whole, rtol: 1e-4, atol: 1e-5), $"max difference {(tiled - whole).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void PredictProbabilities_ImageSmallerThanTheMargin_IsMirroredAndPredicted()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new UNet(Small);
+        var probabilities = new OverlapTilePredictor(model, tileSize: 68).PredictProbabilities(randn(1, 7, 9));
+        Assert.Equal(new long[] { 2, 7, 9 }, probabilities.shape);
+        Assert.True(probabilities.isfinite().all().item<bool>());
+    }
+
+    [Fact]
+    public void Constructor_InvalidTile_NamesNearestValidSizes()
+    {
+        using var model = new UNet(Small);
+        var error = Assert.Throws<ArgumentException>(() => new OverlapTilePredictor(model, tileSize: 70));
+        Assert.Contains("68 or 72", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MirrorPad_PadLargerThanImage_ReflectsAgain()
+    {
+        using var scope = NewDisposeScope();
+        var row = arange(3, dtype: ScalarType.Float32).reshape(1, 3);        // 0 1 2
+        var padded = MirrorPad.Pad(row, 0, 0, 0, 5);                          // 0 1 2 | 1 0 1 2 1
+        Assert.Equal(new float[] { 0, 1, 2, 1, 0, 1, 2, 1 }, padded.data<float>().ToArray());
+    }
+}
