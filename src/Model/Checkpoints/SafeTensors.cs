@@ -79,7 +79,7 @@ public static class SafeTensors
         {
             return Parse(bytes);
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException or KeyNotFoundException or NullReferenceException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException or KeyNotFoundException or NullReferenceException)
         {
             throw new InvalidDataException($"'{path}' is not a valid safetensors file: {e.Message}", e);
         }

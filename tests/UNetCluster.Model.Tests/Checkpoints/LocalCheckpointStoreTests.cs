@@ -30,8 +30,8 @@ public sealed class LocalCheckpointStoreTests
         Assert.Equal(0.25, loaded.Manifest.Loss);
         using var restored = LocalCheckpointStore.CreateModel(loaded);
         var restoredFlat = ParameterVector.Flatten(restored.parameters().ToList());
-        Assert.True(restoredFlat.equal(flat));
-        Assert.True(loaded.OptimizerState["exp_avg"].equal(optimizer.State["exp_avg"]));
+        Assert.True(restoredFlat.Equals(flat));
+        Assert.True(loaded.OptimizerState["exp_avg"].Equals(optimizer.State["exp_avg"]));
         Assert.Equal(1, loaded.OptimizerState["step"].item<long>());
     }
 
@@ -82,8 +82,8 @@ public sealed class LocalCheckpointStoreTests
         File.WriteAllBytes(path, stream.ToArray());
 
         var (tensors, metadata) = SafeTensors.Read(path);
-        Assert.True(tensors["layer.weight"].equal(a));
-        Assert.True(tensors["step"].equal(b));
+        Assert.True(tensors["layer.weight"].Equals(a));
+        Assert.True(tensors["step"].Equals(b));
         Assert.Equal("pt", metadata["format"]);
         var headerLength = BitConverter.ToUInt64(stream.ToArray(), 0);
         Assert.Equal(0UL, (8 + headerLength) % 8);

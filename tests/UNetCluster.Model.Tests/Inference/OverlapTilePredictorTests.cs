@@ -32,7 +32,7 @@ public sealed class OverlapTilePredictorTests
         var tiled = new OverlapTilePredictor(model, tileSize: 68, batchSize: 3).PredictProbabilities(image);   // 3x2 tiles
         var whole = new OverlapTilePredictor(model, tileSize: 96).PredictProbabilities(image);                 // 2x1 of 56
         Assert.Equal(new long[] { 2, 61, 45 }, tiled.shape);
-        Assert.True(tiled.sum(0).allclose(ones(61, 45), atol: 1e-5), "probabilities sum to 1 at every pixel");
+        Assert.True(tiled.sum(dim: 0).allclose(ones_like(tiled[0]), atol: 1e-5), "probabilities sum to 1 at every pixel");
         Assert.True(tiled.allclose(whole, rtol: 1e-4, atol: 1e-5), $"max difference {(tiled - whole).abs().max().item<float>()}");
     }
 

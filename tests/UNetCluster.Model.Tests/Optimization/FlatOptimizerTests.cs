@@ -14,11 +14,11 @@ public sealed class FlatOptimizerTests
         using var scope = NewDisposeScope();
         var options = new OptimizerOptions(kind, LearningRate: 0.05, Momentum: 0.9, WeightDecay: 0.01);
         var start = randn(10);
-        var reference = start.clone().requires_grad_(true);
+        var reference = new TorchSharp.Modules.Parameter(start.clone());
         var flat = start.clone();
         optim.Optimizer torchOptimizer = kind == OptimizerKind.Sgd
-            ? optim.SGD([new TorchSharp.Modules.Parameter(reference)], 0.05, momentum: 0.9, weight_decay: 0.01)
-            : optim.Adam([new TorchSharp.Modules.Parameter(reference)], 0.05, weight_decay: 0.01);
+            ? optim.SGD([reference], 0.05, momentum: 0.9, weight_decay: 0.01)
+            : optim.Adam([reference], 0.05, weight_decay: 0.01);
         using var ours = new FlatOptimizer(options, 10);
         for (var step = 0; step < 3; step++)
         {
@@ -51,7 +51,7 @@ public sealed class FlatOptimizerTests
             second.Step(parts.narrow(0, 5, 7), gradient.narrow(0, 5, 7));
         }
 
-        Assert.True(whole.equal(parts), "a reducer's shard-wise update is the whole-vector update");
+        Assert.True(whole.Equals(parts), "a reducer's shard-wise update is the whole-vector update");
     }
 
     [Fact]

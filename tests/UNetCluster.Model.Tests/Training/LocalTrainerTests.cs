@@ -1,5 +1,6 @@
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Training;
+using UNetCluster.Model.Optimization;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Model.Tests.Training;
@@ -32,12 +33,12 @@ public sealed class LocalTrainerTests
         {
             using var trainer = new LocalTrainer(options, data, new LocalCheckpointStore(TestSupport.TemporaryDirectory()));
             trainer.Run(null, CancellationToken.None);
-            return Optimization.ParameterVector.Flatten(trainer.Model.parameters().ToList());
+            return ParameterVector.Flatten(trainer.Model.parameters().ToList());
         }
 
         using var first = Train();
         using var second = Train();
-        Assert.True(first.equal(second));
+        Assert.True(first.Equals(second));
     }
 
     [Fact]
@@ -58,9 +59,9 @@ public sealed class LocalTrainerTests
         Assert.Equal(3, resumed.Resume());
         resumed.Run(null, CancellationToken.None);
 
-        using var expected = Optimization.ParameterVector.Flatten(straight.Model.parameters().ToList());
-        using var actual = Optimization.ParameterVector.Flatten(resumed.Model.parameters().ToList());
-        Assert.True(actual.equal(expected), $"max difference {(actual - expected).abs().max().item<float>()}");
+        using var expected = ParameterVector.Flatten(straight.Model.parameters().ToList());
+        using var actual = ParameterVector.Flatten(resumed.Model.parameters().ToList());
+        Assert.True(actual.Equals(expected), $"max difference {(actual - expected).abs().max().item<float>()}");
     }
 
     [Fact]
