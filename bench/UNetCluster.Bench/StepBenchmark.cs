@@ -20,6 +20,7 @@ public sealed class StepBenchmark : IDisposable
     private readonly UNet _model;
     private readonly IReadOnlyList<Parameter> _parameters;
     private readonly Tensor _flat;
+    private readonly Tensor _gradient;
     private readonly FlatOptimizer _optimizer;
     private readonly Tensor _images;
     private readonly Tensor _masks;
@@ -33,6 +34,7 @@ public sealed class StepBenchmark : IDisposable
         _model = new UNet(options.Model);              // decides whether oneDNN stays on (see TorchRuntime)
         _parameters = _model.parameters().ToList();
         _flat = ParameterVector.Flatten(_parameters);
+        _gradient = zeros(_flat.numel());
         _optimizer = new FlatOptimizer(options.OptimizerOptions, _flat.numel());
         _images = randn(options.Batch, options.Model.InputChannels, options.Tile, options.Tile);                // (B, 1, tile, tile)
         _masks = randint(0, options.Model.Classes, [options.Batch, OutputSize, OutputSize], dtype: ScalarType.Int64); // (B, out, out)
@@ -56,13 +58,13 @@ public sealed class StepBenchmark : IDisposable
         var loss = SegmentationLoss.WeightedCrossEntropy(logits, _masks, _weights);
         loss.backward();
         var update = Stopwatch.GetTimestamp();
-        var gradient = ParameterVector.FlattenGradients(_parameters);
-        if (!GradientEngine.IsFinite(gradient))
+        ParameterVector.CopyGradients(_parameters, _gradient);                             // as GradientEngine does
+        if (!GradientEngine.IsFinite(_gradient))
         {
             throw new InvalidOperationException("The gradient is not finite: the step cannot be timed as a training step.");
         }
 
-        _optimizer.Step(_flat, gradient);
+        _optimizer.Step(_flat, _gradient);
         ParameterVector.Assign(_parameters, _flat);
         var updateSeconds = Stopwatch.GetElapsedTime(update).TotalSeconds;
         return (loss.item<float>(), updateSeconds);
@@ -74,6 +76,7 @@ public sealed class StepBenchmark : IDisposable
         _masks.Dispose();
         _images.Dispose();
         _optimizer.Dispose();
+        _gradient.Dispose();
         _flat.Dispose();
         _model.Dispose();
     }

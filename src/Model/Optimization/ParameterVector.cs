@@ -21,14 +21,29 @@ public static class ParameterVector
         return cat(parameters.Select(p => p.detach().reshape(-1)).ToList(), 0).MoveToOuterDisposeScope();
     }
 
-    /// <summary>A new flat copy of the gradients (zeros for a parameter that has none).</summary>
-    public static Tensor FlattenGradients(IReadOnlyList<Parameter> parameters)
+    /// <summary>Copies the gradients into an existing flat vector (zeros for a parameter that has none).</summary>
+    public static void CopyGradients(IReadOnlyList<Parameter> parameters, Tensor destination)
     {
         ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(destination);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var parts = parameters.Select(p => p.grad is { } g ? g.reshape(-1) : zeros(p.numel(), dtype: p.dtype)).ToList();
-        return cat(parts, 0).MoveToOuterDisposeScope();
+        long offset = 0;
+        foreach (var parameter in parameters)
+        {
+            var count = parameter.numel();
+            var slice = destination.narrow(0, offset, count);
+            if (parameter.grad is { } grad)
+            {
+                slice.copy_(grad.reshape(-1));
+            }
+            else
+            {
+                slice.zero_();
+            }
+
+            offset += count;
+        }
     }
 
     /// <summary>Copies a flat vector back into the parameters.</summary>

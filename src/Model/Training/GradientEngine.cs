@@ -8,13 +8,11 @@ using static TorchSharp.torch;
 namespace UNetCluster.Model.Training;
 
 /// <summary>The result of one replica's forward and backward pass over its tiles of a step.</summary>
-/// <param name="Gradient">Flat gradient (mean over this replica's tiles), in state-dict parameter order.</param>
+/// <param name="Gradient">Flat gradient (mean over this replica's tiles), in state-dict parameter order. It is the
+/// engine's buffer: valid until the engine's next <see cref="GradientEngine.ComputeGradient"/>, owned by the engine.</param>
 /// <param name="Loss">Mean loss over this replica's tiles.</param>
 /// <param name="Samples">Number of tiles.</param>
-public sealed record GradientResult(Tensor Gradient, double Loss, int Samples) : IDisposable
-{
-    public void Dispose() => Gradient.Dispose();
-}
+public sealed record GradientResult(Tensor Gradient, double Loss, int Samples);
 
 /// <summary>
 /// One model replica and the training sections it draws tiles from: computes the gradient of a step for a given
@@ -29,6 +27,7 @@ public sealed class GradientEngine : IDisposable
     private readonly IReadOnlyList<SectionTensors> _sections;
     private readonly TileSampler _sampler;
     private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _parameters;
+    private readonly Tensor _gradient;
 
     public GradientEngine(TrainingOptions options, IReadOnlyList<SectionTensors> sections)
     {
@@ -44,6 +43,7 @@ public sealed class GradientEngine : IDisposable
         manual_seed(options.Seed);                    // the initial weights are a function of the seed
         Model = new UNet(options.Model);
         _parameters = Model.parameters().ToList();
+        _gradient = zeros(ParameterVector.Length(_parameters));
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
             new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },
@@ -92,17 +92,24 @@ public sealed class GradientEngine : IDisposable
         var logits = Model.call(stack(images));                                                  // (B, K, out, out)
         var loss = SegmentationLoss.Compute(_options.Loss, logits, stack(masks), stack(weights));
         loss.backward();
-        var gradient = ParameterVector.FlattenGradients(_parameters).MoveToOuterDisposeScope();
-        return new GradientResult(gradient, loss.item<float>(), tileIndexes.Count);
+        ParameterVector.CopyGradients(_parameters, _gradient);
+        return new GradientResult(_gradient, loss.item<float>(), tileIndexes.Count);
     }
 
-    /// <summary>True when every value of a flat gradient is finite.</summary>
+    /// <summary>
+    /// True when every value of a flat gradient is finite: NaN and infinity propagate into the sum, which avoids a
+    /// mask as large as the model (a finite gradient whose sum overflows is reported too, and has diverged anyway).
+    /// </summary>
     public static bool IsFinite(Tensor gradient)
     {
         ArgumentNullException.ThrowIfNull(gradient);
-        using var finite = gradient.isfinite().all();
-        return finite.item<bool>();
+        using var sum = gradient.sum();
+        return double.IsFinite(sum.item<float>());
     }
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        _gradient.Dispose();
+        Model.Dispose();
+    }
 }

@@ -96,9 +96,10 @@ public sealed class LocalTrainer : IDisposable
                 break;
             }
 
-            using (var result = ComputeFiniteGradient(tiles))
             {
-                _optimizer.Step(_parameters, result.Gradient);
+                var result = ComputeFiniteGradient(tiles);
+                var runFraction = Math.Max((double)Step / _options.Steps, budget is { } total ? clock.Elapsed / total : 0);
+                _optimizer.Step(_parameters, result.Gradient, _options.LearningRateAt(runFraction));
                 _engine.AssignParameters(_parameters);
                 Step++;
                 smoothed = double.IsNaN(smoothed) ? result.Loss : (0.9 * smoothed) + (0.1 * result.Loss);
@@ -138,7 +139,6 @@ public sealed class LocalTrainer : IDisposable
                 return result;
             }
 
-            result.Dispose();
             RecomputedSteps++;
             if (attempt >= MaxRecomputes)
             {

@@ -5,6 +5,19 @@ using UNetCluster.Model.Optimization;
 
 namespace UNetCluster.Model.Training;
 
+/// <summary>How the learning rate changes over a run.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>The optimizer's learning rate throughout.</summary>
+    Constant,
+
+    /// <summary>
+    /// Cosine decay from the optimizer's learning rate to 0 over the run: lr * (1 + cos(pi * progress)) / 2, where
+    /// progress is the fraction of the steps done or, with a time budget, of the budget used, whichever is larger.
+    /// </summary>
+    Cosine,
+}
+
 /// <summary>
 /// Everything that decides a training run. Presets give tested combinations (<see cref="Presets"/>); the default
 /// is <c>quick</c>, the one the README's first command runs.
@@ -36,6 +49,9 @@ public sealed record TrainingOptions(
     /// <summary>Augmentation of every training tile (the paper's: elastic, rotations, flips).</summary>
     public AugmentationOptions Augmentation { get; init; } = new();
 
+    /// <summary>How the learning rate changes over the run (constant by default).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Constant;
+
     /// <summary>The paper's weight map parameters (w0 = 10, sigma = 5 px).</summary>
     public WeightMapOptions WeightMap { get; init; } = new();
 
@@ -56,9 +72,15 @@ public sealed record TrainingOptions(
         Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");
         Require(ValidationSections is >= 1 and <= 1000, "--validation-sections", ValidationSections, "an integer from 1 to 1000");
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
+        Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Augmentation.Validate();
         return this;
     }
+
+    /// <summary>The learning rate at a point of the run, <paramref name="progress"/> in [0, 1].</summary>
+    public double LearningRateAt(double progress) => Schedule == LearningRateSchedule.Cosine
+        ? Optimizer.LearningRate * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1))) / 2
+        : Optimizer.LearningRate;
 
     private static void Require(bool ok, string option, object value, string accepted)
     {

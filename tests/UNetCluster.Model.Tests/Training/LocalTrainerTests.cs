@@ -90,6 +90,28 @@ public sealed class LocalTrainerTests
         Assert.Equal(21, data.Training.Count);
     }
 
+    [Fact]
+    public void LearningRateAt_Cosine_DecaysFromTheRateToZero()
+    {
+        var options = TestSupport.SmallTraining() with { Schedule = LearningRateSchedule.Cosine };
+        Assert.Equal(2e-3, options.LearningRateAt(0), 12);
+        Assert.Equal(1e-3, options.LearningRateAt(0.5), 12);
+        Assert.Equal(0, options.LearningRateAt(1), 12);
+        Assert.Equal(2e-3, TestSupport.SmallTraining().LearningRateAt(0.9), 12);
+    }
+
+    [Fact]
+    public void Presets_Quick_IsTheDocumentedDefault()
+    {
+        var quick = Presets.Get(Presets.Default, seed: 42);
+        Assert.Equal(16, quick.Model.BaseChannels);
+        Assert.Equal(572, quick.TileSize);
+        Assert.Equal(388, TileGeometry.OutputSize(quick.Model, quick.TileSize));
+        Assert.True(quick.Minutes <= 4.5, "the default run must leave room for prediction inside 5 minutes");
+        Assert.Equal(31_030_658, new Modules.UNet(Presets.Get("paper").Model).ParameterCount);
+        Assert.Contains("quick", Assert.Throws<ArgumentException>(() => Presets.Get("nope")).Message, StringComparison.Ordinal);
+    }
+
     private sealed class Recorder(Action<TrainingProgress> onReport) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => onReport(value);
