@@ -16,17 +16,24 @@ internal static class PredictCommand
         var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs.", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile };
+        var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!);
             using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message}; using the previous checkpoint."));
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
             TileGeometry.RequireValid(loaded.Manifest.Model, tileSize, "--tile");
+            var decision = parse.GetValue(threshold) ?? loaded.Manifest.Threshold ?? 0.5;
+            if (decision is <= 0 or >= 1 || double.IsNaN(decision))
+            {
+                throw new UserInputException($"--threshold {decision} is invalid: expected a probability strictly between 0 and 1.");
+            }
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
-            output.WriteLine($"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles.");
-            var overlays = Predictions.PredictImages(model, tileSize, images, Path.GetFullPath(parse.GetValue(outDir)!));
+            output.WriteLine(FormattableString.Invariant(
+                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
+            var overlays = Predictions.PredictImages(model, tileSize, images, Path.GetFullPath(parse.GetValue(outDir)!), decision);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -12,7 +12,7 @@ internal static class Predictions
 {
     /// <summary>Predicts each labelled section, writes its files (overlay with misses) and returns its scores.</summary>
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
-        UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory)
+        UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold)
     {
         var predictor = new OverlapTilePredictor(model, tileSize);
         var results = new List<(string, SegmentationScores)>();
@@ -20,7 +20,7 @@ internal static class Predictions
         {
             using var image = TrainingData.ImageTensor(section.Image);
             using var probabilities = predictor.PredictProbabilities(image);
-            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask);
+            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold);
             var truth = section.Mask.Select(v => (byte)(v != 0 ? 1 : 0)).ToArray();
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, truth, section.Image.Width, section.Image.Height)));
         }
@@ -29,7 +29,7 @@ internal static class Predictions
     }
 
     /// <summary>Predicts images of any size and writes their files; returns the paths of the overlays.</summary>
-    public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory)
+    public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold)
     {
         var predictor = new OverlapTilePredictor(model, tileSize);
         var written = new List<string>();
@@ -38,7 +38,7 @@ internal static class Predictions
             using var input = TrainingData.ImageTensor(image);
             using var probabilities = predictor.PredictProbabilities(input);
             var name = Path.GetFileNameWithoutExtension(image.Source) + (image.Page > 0 ? $"-p{image.Page}" : string.Empty);
-            written.Add(PredictionWriter.Write(directory, name, image, probabilities).OverlayPng);
+            written.Add(PredictionWriter.Write(directory, name, image, probabilities, threshold: threshold).OverlayPng);
         }
 
         return written;

@@ -5,6 +5,7 @@ using UNetCluster.Client.Display;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Inference;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Metrics;
 using UNetCluster.Model.Optimization;
@@ -20,6 +21,9 @@ namespace UNetCluster.Client.Commands;
 /// </summary>
 internal static class TrainCommand
 {
+    /// <summary>Training sections the decision threshold is calibrated on (evenly spaced; never validation ones).</summary>
+    private const int CalibrationSections = 4;
+
     public static Command Create(TextWriter output, TextWriter error)
     {
         var images = new Option<DirectoryInfo?>("--images") { Description = "Folder of training images (default: the bundled ISBI 2012 sections)." };
@@ -112,12 +116,17 @@ internal static class TrainCommand
         }
 
         var tileSize = options.PredictionTileSize ?? options.TileSize;
-        var scores = Predictions.PredictLabelled(trainer.Model, tileSize, data.Validation, run.ValidationPredictions);
-        var overlays = Predictions.PredictImages(trainer.Model, tileSize, unlabelledImages, run.UnlabelledPredictions);
+        var calibration = ThresholdCalibration.Pick(data.Training, CalibrationSections);
+        var (threshold, trainingError) = ThresholdCalibration.Calibrate(trainer.Model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
+        var final = trainer.SaveWithThreshold(outcome.SmoothedLoss, threshold);
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Decision threshold {threshold:0.00} on the cell probability (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
+        var scores = Predictions.PredictLabelled(trainer.Model, tileSize, data.Validation, run.ValidationPredictions, threshold);
+        var overlays = Predictions.PredictImages(trainer.Model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
         File.WriteAllText(run.MetricsPath, JsonSerializer.Serialize(
-            new { step = outcome.Step, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
+            new { step = outcome.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
             CheckpointManifest.JsonOptions));
         output.WriteLine($"Predictions: {run.ValidationPredictions}");
         foreach (var overlay in overlays)

@@ -17,6 +17,8 @@ namespace UNetCluster.Model.Checkpoints;
 /// <param name="Files">sha256 (lower-case hex) of each file in the folder, by file name.</param>
 /// <param name="CreatedUtc">When the checkpoint was written.</param>
 /// <param name="Loss">Training loss at this step (mean of the last steps), if known.</param>
+/// <param name="Threshold">Foreground probability above which a pixel is predicted foreground, calibrated on training
+/// sections at the end of a run (null: 0.5, the arg-max of two classes).</param>
 public sealed record CheckpointManifest(
     string Format,
     long Step,
@@ -26,7 +28,8 @@ public sealed record CheckpointManifest(
     JsonElement? Training,
     IReadOnlyDictionary<string, string> Files,
     DateTimeOffset CreatedUtc,
-    double? Loss = null)
+    double? Loss = null,
+    double? Threshold = null)
 {
     public const string CurrentFormat = "unetcluster.checkpoint/1";
     public const string FileName = "manifest.json";

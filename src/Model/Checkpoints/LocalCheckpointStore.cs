@@ -46,7 +46,7 @@ public sealed class LocalCheckpointStore
     public int KeepLast { get; }
 
     /// <summary>Writes a checkpoint and then moves the <c>latest</c> pointer to it. Returns its folder.</summary>
-    public string Save(long step, UNet model, FlatOptimizer optimizer, long seed, JsonElement? training, double? loss)
+    public string Save(long step, UNet model, FlatOptimizer optimizer, long seed, JsonElement? training, double? loss, double? threshold = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
@@ -76,7 +76,7 @@ public sealed class LocalCheckpointStore
             [OptimizerFile] = Sha256(Path.Combine(temporary, OptimizerFile)),
         };
         var manifest = new CheckpointManifest(
-            CheckpointManifest.CurrentFormat, step, seed, model.Options, optimizer.Options, training, files, DateTimeOffset.UtcNow, loss);
+            CheckpointManifest.CurrentFormat, step, seed, model.Options, optimizer.Options, training, files, DateTimeOffset.UtcNow, loss, threshold);
         WriteFile(Path.Combine(temporary, CheckpointManifest.FileName), s =>
             JsonSerializer.Serialize(s, manifest, CheckpointManifest.JsonOptions));
 

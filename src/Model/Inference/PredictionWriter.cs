@@ -20,7 +20,9 @@ public static class PredictionWriter
     public const string OverlaySuffix = ".overlay.png";
 
     /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
-    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null)
+    /// <param name="threshold">Two classes: foreground where its probability is at least this (0.5 is the arg-max).
+    /// More classes: the arg-max, and the mask is foreground where it is class 1.</param>
+    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(probabilities);
@@ -34,7 +36,9 @@ public static class PredictionWriter
             classes = probabilities.argmax(0).contiguous().data<long>().ToArray();
         }
 
-        var mask = classes.Select(c => (byte)(c == 1 ? 1 : 0)).ToArray();
+        var mask = probabilities.shape[0] == 2
+            ? foreground.Select(p => (byte)(p >= threshold ? 1 : 0)).ToArray()
+            : classes.Select(c => (byte)(c == 1 ? 1 : 0)).ToArray();
         var probabilityPng = Path.Combine(directory, name + ProbabilitySuffix);
         var maskPng = Path.Combine(directory, name + MaskSuffix);
         var overlayPng = Path.Combine(directory, name + OverlaySuffix);

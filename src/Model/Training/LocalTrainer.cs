@@ -154,8 +154,11 @@ public sealed class LocalTrainer : IDisposable
 
     private const int MaxRecomputes = 2;
 
-    private string Save(double loss) =>
-        _store.Save(Step, _engine.Model, _optimizer, _options.Seed, JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), double.IsFinite(loss) ? loss : null);
+    /// <summary>Rewrites the current step's checkpoint with a calibrated decision threshold (see <see cref="ThresholdCalibration"/>).</summary>
+    public string SaveWithThreshold(double smoothedLoss, double threshold) => Save(smoothedLoss, threshold);
+
+    private string Save(double loss, double? threshold = null) =>
+        _store.Save(Step, _engine.Model, _optimizer, _options.Seed, JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), double.IsFinite(loss) ? loss : null, threshold);
 
     public void Dispose()
     {
