@@ -11,6 +11,7 @@ namespace UNetCluster.Model.Optimization;
 /// </summary>
 public sealed class FlatOptimizer : IDisposable
 {
+    // Owned across steps: detached from any dispose scope the caller runs a step in, released by Dispose.
     private readonly Dictionary<string, Tensor> _state = [];
     private Tensor? _denominator;
     private Tensor? _decayed;
@@ -23,7 +24,7 @@ public sealed class FlatOptimizer : IDisposable
         Length = length;
         foreach (var name in StateNames(options.Kind))
         {
-            _state[name] = zeros(length, dtype: ScalarType.Float32);
+            _state[name] = zeros(length, dtype: ScalarType.Float32).DetachFromDisposeScope();
         }
     }
 
@@ -61,7 +62,7 @@ public sealed class FlatOptimizer : IDisposable
         var grad = gradient;
         if (Options.WeightDecay > 0)
         {
-            _decayed ??= empty(Length, dtype: ScalarType.Float32);
+            _decayed ??= empty(Length, dtype: ScalarType.Float32).DetachFromDisposeScope();
             grad = _decayed.copy_(gradient).add_(parameters, alpha: Options.WeightDecay);
         }
 
@@ -88,7 +89,7 @@ public sealed class FlatOptimizer : IDisposable
         expAvgSq.mul_(Options.Beta2).addcmul_(grad, grad, value: 1 - Options.Beta2);
         var biasCorrection1 = 1 - Math.Pow(Options.Beta1, StepCount);
         var biasCorrection2 = 1 - Math.Pow(Options.Beta2, StepCount);
-        _denominator ??= empty(Length, dtype: ScalarType.Float32);
+        _denominator ??= empty(Length, dtype: ScalarType.Float32).DetachFromDisposeScope();
         _denominator.copy_(expAvgSq).sqrt_().div_(Math.Sqrt(biasCorrection2)).add_(Options.Epsilon);
         parameters.addcdiv_(expAvg, _denominator, value: -learningRate / biasCorrection1);
     }

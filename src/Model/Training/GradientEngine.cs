@@ -43,7 +43,7 @@ public sealed class GradientEngine : IDisposable
         manual_seed(options.Seed);                    // the initial weights are a function of the seed
         Model = new UNet(options.Model);
         _parameters = Model.parameters().ToList();
-        _gradient = zeros(ParameterVector.Length(_parameters));
+        _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
             new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },

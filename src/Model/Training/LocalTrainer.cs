@@ -27,7 +27,7 @@ public sealed class LocalTrainer : IDisposable
         _options = options.Validate();
         _store = store;
         _engine = new GradientEngine(options, data.Training);
-        _parameters = _engine.FlattenParameters();
+        _parameters = _engine.FlattenParameters().DetachFromDisposeScope();
         _optimizer = new FlatOptimizer(options.Optimizer, _parameters.numel());
     }
 

@@ -54,6 +54,24 @@ public sealed class FlatOptimizerTests
         Assert.True(whole.Equals(parts), "a reducer's shard-wise update is the whole-vector update");
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.Sgd)]
+    [InlineData(OptimizerKind.Adam)]
+    public void Step_EachInItsOwnDisposeScope_KeepsItsStateAndBuffers(OptimizerKind kind)
+    {
+        // A worker runs every step inside a dispose scope; the optimizer's state must outlive each of them.
+        using var optimizer = new FlatOptimizer(new OptimizerOptions(kind, WeightDecay: 0.01), 6);
+        using var parameters = ones(6);
+        for (var step = 0; step < 3; step++)
+        {
+            using var scope = NewDisposeScope();
+            optimizer.Step(parameters, full(6, 0.5f));
+        }
+
+        Assert.Equal(3, optimizer.StepCount);
+        Assert.True(parameters.lt(1).all().item<bool>(), "three descent steps moved every parameter down");
+    }
+
     [Fact]
     public void Load_StateOfAnotherLength_IsRefusedWithTheReason()
     {
