@@ -1,3 +1,4 @@
+using UNetCluster.Data.Tiling;
 using TorchSharp;
 using UNetCluster.Data.Randomness;
 using static TorchSharp.torch;
@@ -152,37 +153,10 @@ public sealed class Augmenter
 
     private static void ValidateTile(Tensor image, Tensor mask, Tensor weights)
     {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(mask);
-        ArgumentNullException.ThrowIfNull(weights);
-        if (image.ndim != 3 || !image.is_floating_point())
-        {
-            throw new ArgumentException(
-                $"The image must be a floating-point tensor (C, H, W); got {image.dtype} [{string.Join(", ", image.shape)}].",
-                nameof(image));
-        }
-
-        var height = image.shape[1];
-        var width = image.shape[2];
+        var (height, width) = LabelledTensors.Require(image, mask, weights, "tile");
         if (height < 2 || width < 2)
         {
             throw new ArgumentException($"The tile must be at least 2 x 2 pixels; got {height} x {width}.", nameof(image));
-        }
-
-        if (mask.ndim != 2 || mask.shape[0] != height || mask.shape[1] != width || !mask.is_integral())
-        {
-            throw new ArgumentException(
-                $"The mask must be an integer tensor (H, W) = ({height}, {width}) like the image; got {mask.dtype} " +
-                $"[{string.Join(", ", mask.shape)}].",
-                nameof(mask));
-        }
-
-        if (weights.ndim != 2 || weights.shape[0] != height || weights.shape[1] != width || !weights.is_floating_point())
-        {
-            throw new ArgumentException(
-                $"The weight map must be a floating-point tensor (H, W) = ({height}, {width}) like the image; got " +
-                $"{weights.dtype} [{string.Join(", ", weights.shape)}].",
-                nameof(weights));
         }
     }
 }

@@ -104,35 +104,6 @@ public sealed class TileSampler
     private static Tensor CentreCrop(Tensor tensor, int margin, int size) =>
         tensor.narrow(0, margin, size).narrow(1, margin, size).contiguous();
 
-    private static void ValidateSection(Tensor image, Tensor mask, Tensor weights)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(mask);
-        ArgumentNullException.ThrowIfNull(weights);
-        if (image.ndim != 3 || !image.is_floating_point())
-        {
-            throw new ArgumentException(
-                $"The section image must be a floating-point tensor (C, H, W); got {image.dtype} " +
-                $"[{string.Join(", ", image.shape)}].",
-                nameof(image));
-        }
-
-        var height = image.shape[1];
-        var width = image.shape[2];
-        if (mask.ndim != 2 || mask.shape[0] != height || mask.shape[1] != width || !mask.is_integral())
-        {
-            throw new ArgumentException(
-                $"The section mask must be an integer tensor (H, W) = ({height}, {width}) like the image; got " +
-                $"{mask.dtype} [{string.Join(", ", mask.shape)}].",
-                nameof(mask));
-        }
-
-        if (weights.ndim != 2 || weights.shape[0] != height || weights.shape[1] != width || !weights.is_floating_point())
-        {
-            throw new ArgumentException(
-                $"The section weight map must be a floating-point tensor (H, W) = ({height}, {width}) like the " +
-                $"image; got {weights.dtype} [{string.Join(", ", weights.shape)}].",
-                nameof(weights));
-        }
-    }
+    private static void ValidateSection(Tensor image, Tensor mask, Tensor weights) =>
+        LabelledTensors.Require(image, mask, weights, "section");
 }

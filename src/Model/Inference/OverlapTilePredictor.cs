@@ -1,3 +1,4 @@
+using UNetCluster.Data.Tiling;
 using UNetCluster.Model.Modules;
 using static TorchSharp.torch;
 
@@ -66,12 +67,12 @@ public sealed class OverlapTilePredictor
             var width = image.shape[2];
             var rows = (height + StrideSize - 1) / StrideSize;
             var columns = (width + StrideSize - 1) / StrideSize;
-            var padded = MirrorPad.Pad(
+            var padded = MirrorPadding.Pad(
                 image,
                 Margin,
-                Margin + (rows * StrideSize) - height,
+                checked((int)(Margin + (rows * StrideSize) - height)),
                 Margin,
-                Margin + (columns * StrideSize) - width);                 // (C, rows*S + 2m, columns*S + 2m)
+                checked((int)(Margin + (columns * StrideSize) - width)));                 // (C, rows*S + 2m, columns*S + 2m)
 
             var origins = new List<(long Y, long X)>();
             for (long row = 0; row < rows; row++)
