@@ -40,7 +40,7 @@ public static class Presets
                     Schedule = LearningRateSchedule.Cosine,
                 }),
             ["quality"] = (
-                "longer: the quick preset's settings for about 18 minutes on 2 CPU cores",
+                "longer: the quick preset's settings for 2,500 steps, about 17 minutes on 2 CPU cores",
                 seed => Get("quick", seed) with { Steps = 2500, Minutes = 17.0, CheckpointEvery = 250 }),
             ["paper"] = (
                 "the paper's setup: 64 base channels, SGD momentum 0.99, one 572x572 tile per step (for GPUs)",
