@@ -94,7 +94,7 @@ public sealed class PredictEvaluateCommandTests
         var (code, _, error) = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth);
 
         Assert.Equal(2, code);
-        Assert.Contains("a.mask.png: not a binary mask", error, StringComparison.Ordinal);
+        Assert.Contains("a.mask.png: mask is not binary", error, StringComparison.Ordinal);
         Assert.Contains("b.png: no prediction named b.mask.png", error, StringComparison.Ordinal);
     }
 }

@@ -90,15 +90,13 @@ internal static class EvaluateCommand
         try
         {
             var image = ImageReader.Read(path);
-            var values = image.Values.Distinct().Order().ToArray();
-            var binary = values.All(v => v == 0 || v == image.MaxValue) || values.All(v => v <= 1);
-            if (!binary)
+            if (DataSetLoader.TryBinarise(image, out var problem) is not { } mask)
             {
-                problems.Add($"{path}: not a binary mask (values {string.Join(", ", values.Take(5))}{(values.Length > 5 ? ", ..." : string.Empty)}); expected only 0 and {image.MaxValue}, or 0 and 1");
+                problems.Add($"{path}: {problem}");
                 return null;
             }
 
-            return new BinaryMask(image.Width, image.Height, image.Values.Select(v => (byte)(v != 0 ? 1 : 0)).ToArray());
+            return new BinaryMask(image.Width, image.Height, mask);
         }
         catch (InvalidImageException e)
         {

@@ -21,8 +21,7 @@ internal static class Predictions
             using var image = TrainingData.ImageTensor(section.Image);
             using var probabilities = predictor.PredictProbabilities(image);
             var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold);
-            var truth = section.Mask.Select(v => (byte)(v != 0 ? 1 : 0)).ToArray();
-            results.Add((section.Id, SegmentationMetrics.Score(files.Mask, truth, section.Image.Width, section.Image.Height)));
+            results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
         }
 
         return results;

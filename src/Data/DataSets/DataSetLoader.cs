@@ -206,9 +206,9 @@ public static class DataSetLoader
                 continue;
             }
 
-            if (Binarise(mask) is not { } binary)
+            if (TryBinarise(mask, out var problem) is not { } binary)
             {
-                problems.Add($"{where}: {DescribeNonBinary(mask)}");
+                problems.Add($"{where}: {problem}");
                 continue;
             }
 
@@ -219,7 +219,18 @@ public static class DataSetLoader
         return sections;
     }
 
-    /// <summary>1 where the mask is above 0, or null when it holds values other than {0, max} or {0, 1}.</summary>
+    /// <summary>
+    /// The mask as 0/1 (1 where it is above 0), or null with <paramref name="problem"/> saying why, when it holds
+    /// values other than {0, max} or {0, 1}. Ground-truth and predicted masks are read with this one rule.
+    /// </summary>
+    public static byte[]? TryBinarise(GrayImage mask, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        var binary = Binarise(mask);
+        problem = binary is null ? DescribeNonBinary(mask) : null;
+        return binary;
+    }
+
     private static byte[]? Binarise(GrayImage mask)
     {
         var max = mask.MaxValue;

@@ -13,6 +13,8 @@ namespace UNetCluster.Model.Training;
 /// </summary>
 public sealed class LocalTrainer : IDisposable
 {
+    private const int MaxRecomputes = 2;
+
     private readonly TrainingOptions _options;
     private readonly GradientEngine _engine;
     private readonly FlatOptimizer _optimizer;
@@ -37,6 +39,9 @@ public sealed class LocalTrainer : IDisposable
     public Modules.UNet Model => _engine.Model;
 
     public long ParameterCount => _engine.ParameterCount;
+
+    /// <summary>How often a step was recomputed because its gradient was not finite.</summary>
+    public int RecomputedSteps { get; private set; }
 
     /// <summary>
     /// Continues from the latest good checkpoint in the store, if any. Refuses a checkpoint made with another layer
@@ -148,11 +153,6 @@ public sealed class LocalTrainer : IDisposable
             }
         }
     }
-
-    /// <summary>How often a step was recomputed because its gradient was not finite.</summary>
-    public int RecomputedSteps { get; private set; }
-
-    private const int MaxRecomputes = 2;
 
     /// <summary>Rewrites the current step's checkpoint with a calibrated decision threshold (see <see cref="ThresholdCalibration"/>).</summary>
     public string SaveWithThreshold(double smoothedLoss, double threshold) => Save(smoothedLoss, threshold);
