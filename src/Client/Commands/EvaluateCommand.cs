@@ -44,8 +44,8 @@ internal static class EvaluateCommand
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(string predictionsDirectory, string masksDirectory)
     {
         var problems = new List<string>();
-        var truths = Files(masksDirectory, "--masks", problems);
-        var predicted = Files(predictionsDirectory, "--predictions", problems)
+        var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
+        var predicted = DataSetLoader.ListImageFiles(predictionsDirectory, "--predictions", problems)
             .GroupBy(p => Stem(p, PredictionWriter.MaskSuffix), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var rows = new List<(string, SegmentationScores)>();
@@ -103,23 +103,6 @@ internal static class EvaluateCommand
             problems.Add(e.Message);
             return null;
         }
-    }
-
-    private static List<string> Files(string directory, string option, List<string> problems)
-    {
-        if (!Directory.Exists(directory))
-        {
-            problems.Add($"{option} {directory}: no such folder");
-            return [];
-        }
-
-        var files = Directory.GetFiles(directory).Where(ImageReader.IsSupported).Where(f => !Path.GetFileName(f).StartsWith('.')).Order(StringComparer.Ordinal).ToList();
-        if (files.Count == 0)
-        {
-            problems.Add($"{option} {directory}: no images ({string.Join(", ", ImageReader.SupportedExtensions)})");
-        }
-
-        return files;
     }
 
     private static string Stem(string path, string suffix)

@@ -110,8 +110,13 @@ public static class DataSetLoader
     private static DataSetValidationException Invalid(string imagesDirectory, string masksDirectory, List<string> problems) =>
         new($"The labelled data set in '{imagesDirectory}' (images) and '{masksDirectory}' (masks) is not valid", problems);
 
-    private static List<string> ListImageFiles(string directory, string role, List<string> problems)
+    /// <summary>
+    /// The image files of a folder (supported extensions, no dot-files, ordinal order); a missing folder or one with
+    /// no images adds a problem naming it and <paramref name="role"/> ("images", "masks", ...).
+    /// </summary>
+    public static List<string> ListImageFiles(string directory, string role, List<string> problems)
     {
+        ArgumentNullException.ThrowIfNull(problems);
         if (!Directory.Exists(directory))
         {
             problems.Add($"{directory}: the {role} folder does not exist");

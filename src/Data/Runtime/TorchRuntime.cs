@@ -25,7 +25,6 @@ public static partial class TorchRuntime
     public const int SafeChannelMultiple = 16;
 
     private static readonly Lazy<bool> Configured = new(Configure, LazyThreadSafetyMode.ExecutionAndPublication);
-    private static readonly Lock Gate = new();
 
     /// <summary>Applies the settings once per process; later calls return at once.</summary>
     public static void EnsureConfigured() => _ = Configured.Value;
@@ -55,10 +54,7 @@ public static partial class TorchRuntime
 
         if (layerWidths.Any(w => w % SafeChannelMultiple != 0))
         {
-            lock (Gate)
-            {
-                SetUserEnabledMkldnn(GlobalContext(), false);
-            }
+            SetUserEnabledMkldnn(GlobalContext(), false); // idempotent; only ever switched off
         }
 
         return MkldnnEnabled;

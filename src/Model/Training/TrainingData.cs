@@ -77,7 +77,7 @@ public sealed class TrainingData : IDisposable
     private static SectionTensors ToTensors(LabelledSection section, WeightMapOptions weightMap)
     {
         var (width, height) = (section.Image.Width, section.Image.Height);
-        var mask = section.Mask.Select(v => (long)(v != 0 ? 1 : 0)).ToArray();
+        var mask = section.Mask.Select(v => (long)v).ToArray();   // LabelledSection masks are already 0/1
         var weights = WeightMap.Compute(section.Mask, width, height, weightMap);
         return new SectionTensors(
             section.Id,
