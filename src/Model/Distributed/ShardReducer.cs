@@ -6,15 +6,18 @@ namespace UNetCluster.Model.Distributed;
 
 /// <summary>
 /// The arithmetic of one reducer (DESIGN.md, "A training step", point 3): it owns one shard of the parameters and
-/// the matching optimizer state, collects each worker's gradient for the shard with its sample count, averages them
-/// in worker order (so the result does not depend on arrival order), applies the optimizer and hands back the new
-/// parameter shard. A contribution that is not finite is refused. Plain state, no Orleans: a reducer grain wraps it.
+/// the matching optimizer state, collects each worker's gradient for the shard (in buckets) with its sample count,
+/// averages them in worker order (so the result does not depend on arrival order), applies the optimizer and hands
+/// back the new parameter shard. A contribution that is not finite is refused. Plain state, no Orleans: a reducer
+/// grain wraps it.
 /// </summary>
 public sealed class ShardReducer : IDisposable
 {
-    private readonly SortedDictionary<int, (int Samples, float[] Gradient)> _contributions = [];
+    private readonly SortedDictionary<int, Contribution> _contributions = [];
     private readonly FlatOptimizer _optimizer;
     private readonly Tensor _parameters;
+    private readonly float[] _parameterValues;
+    private readonly double[] _average;
 
     public ShardReducer(ShardRange range, float[] initialParameters, OptimizerOptions optimizer)
     {
@@ -25,8 +28,10 @@ public sealed class ShardReducer : IDisposable
         }
 
         Range = range;
+        _parameterValues = (float[])initialParameters.Clone();
         _parameters = tensor(initialParameters).DetachFromDisposeScope();
         _optimizer = new FlatOptimizer(optimizer, range.Length);
+        _average = new double[range.Length];
     }
 
     public ShardRange Range { get; }
@@ -34,22 +39,42 @@ public sealed class ShardReducer : IDisposable
     /// <summary>Steps applied to this shard.</summary>
     public long StepCount => _optimizer.StepCount;
 
-    /// <summary>Workers whose contribution for the open step has arrived.</summary>
-    public IReadOnlyCollection<int> Contributors => _contributions.Keys;
+    /// <summary>Workers whose whole gradient for the open step has arrived.</summary>
+    public IReadOnlyCollection<int> Contributors => _contributions.Where(c => c.Value.IsComplete).Select(c => c.Key).ToList();
 
-    /// <summary>
-    /// Records a worker's gradient for this shard (float32 little-endian bytes). Returns false, recording nothing, when
-    /// it holds NaN or infinity; a second contribution from the same worker replaces the first (a retried send).
-    /// </summary>
+    /// <summary>The current parameters (a copy of the shard's values, updated by <see cref="Apply"/>).</summary>
+    public ReadOnlySpan<float> ParameterValues => _parameterValues;
+
+    /// <summary>The optimizer state vectors of the shard.</summary>
+    public IReadOnlyDictionary<string, Tensor> OptimizerState => _optimizer.State;
+
+    /// <summary>Records a worker's whole gradient for this shard (float32 little-endian bytes). See <see cref="AddBucket"/>.</summary>
     public bool Add(int worker, int samples, ReadOnlySpan<byte> gradient)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
         if (gradient.Length != Range.Length * sizeof(float))
         {
             throw new ArgumentException($"Shard {Range.Index} takes {Range.Length * sizeof(float)} bytes; got {gradient.Length}.", nameof(gradient));
         }
 
-        var values = MemoryMarshal.Cast<byte, float>(gradient).ToArray();
+        return AddBucket(worker, samples, Range.Offset, gradient);
+    }
+
+    /// <summary>
+    /// Records a bucket of a worker's gradient starting at <paramref name="offset"/> of the flat vector. Returns false,
+    /// recording nothing, when it holds NaN or infinity; the same bucket sent again replaces the first (a retried send).
+    /// </summary>
+    public bool AddBucket(int worker, int samples, long offset, ReadOnlySpan<byte> gradient)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(worker);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
+        var values = MemoryMarshal.Cast<byte, float>(gradient);
+        var start = offset - Range.Offset;
+        if (gradient.Length % sizeof(float) != 0 || start < 0 || start + values.Length > Range.Length)
+        {
+            throw new ArgumentException(
+                $"A bucket of {gradient.Length} bytes at {offset} does not fit shard {Range.Index} [{Range.Offset}, {Range.Offset + Range.Length}).", nameof(gradient));
+        }
+
         foreach (var v in values)
         {
             if (!float.IsFinite(v))
@@ -58,50 +83,146 @@ public sealed class ShardReducer : IDisposable
             }
         }
 
-        _contributions[worker] = (samples, values);
+        if (!_contributions.TryGetValue(worker, out var contribution))
+        {
+            contribution = new Contribution(samples, new float[Range.Length]);
+            _contributions[worker] = contribution;
+        }
+
+        values.CopyTo(contribution.Gradient.AsSpan((int)start));
+        contribution.Mark(start, values.Length);
         return true;
     }
+
+    /// <summary>True when workers 0..<paramref name="workers"/>-1 each sent their whole gradient for the shard.</summary>
+    public bool IsComplete(int workers) =>
+        _contributions.Count == workers && _contributions.Keys.Max() == workers - 1 && _contributions.Values.All(c => c.IsComplete);
 
     /// <summary>Forgets the open step's contributions (the step is recomputed by other workers).</summary>
     public void Discard() => _contributions.Clear();
 
     /// <summary>
-    /// Averages the contributions in worker order, weighted by samples, applies the optimizer with the step's learning
-    /// rate, clears the contributions and returns the new parameter shard as bytes.
+    /// Averages the whole contributions in worker order, weighted by samples, applies the optimizer with the step's
+    /// learning rate, clears the contributions and returns the new parameter shard as bytes.
     /// </summary>
     public byte[] Apply(double learningRate)
     {
-        if (_contributions.Count == 0)
+        var complete = _contributions.Where(c => c.Value.IsComplete).ToList();   // ascending worker index
+        if (complete.Count == 0)
         {
-            throw new InvalidOperationException($"Shard {Range.Index} has no contribution to apply.");
+            throw new InvalidOperationException($"Shard {Range.Index} has no whole contribution to apply.");
         }
 
-        var total = _contributions.Values.Sum(c => c.Samples);
-        var average = new double[Range.Length];
-        foreach (var (_, (samples, gradient)) in _contributions)   // SortedDictionary: ascending worker index
+        var total = complete.Sum(c => c.Value.Samples);
+        Array.Clear(_average);
+        foreach (var (_, contribution) in complete)
         {
-            var weight = (double)samples / total;
-            for (var i = 0; i < average.Length; i++)
+            var weight = (double)contribution.Samples / total;
+            var gradient = contribution.Gradient;
+            for (var i = 0; i < _average.Length; i++)
             {
-                average[i] += weight * gradient[i];
+                _average[i] += weight * gradient[i];
             }
+        }
+
+        var mean = complete[0].Value.Gradient;   // reused as the float32 mean: the contributions are dropped below
+        for (var i = 0; i < mean.Length; i++)
+        {
+            mean[i] = (float)_average[i];
         }
 
         using (var scope = NewDisposeScope())
         {
-            _optimizer.Step(_parameters, tensor(average.Select(v => (float)v).ToArray()), learningRate);
+            _optimizer.Step(_parameters, tensor(mean), learningRate);
+            _parameters.data<float>().CopyTo(_parameterValues);
         }
 
         _contributions.Clear();
         return Parameters();
     }
 
+    /// <summary>Replaces a range of the parameters or of an optimizer state vector (set-up from a checkpoint).</summary>
+    public void Load(string name, long offset, ReadOnlySpan<byte> values)
+    {
+        var floats = MemoryMarshal.Cast<byte, float>(values);
+        var start = offset - Range.Offset;
+        if (start < 0 || start + floats.Length > Range.Length)
+        {
+            throw new ArgumentException($"{floats.Length} values at {offset} do not fit shard {Range.Index}.", nameof(values));
+        }
+
+        using var scope = NewDisposeScope();
+        using var source = tensor(floats.ToArray());
+        var target = name == ParametersName
+            ? _parameters
+            : _optimizer.State.TryGetValue(name, out var state) ? state : throw new ArgumentException($"The optimizer has no state vector '{name}'.", nameof(name));
+        using (no_grad())
+        {
+            target.narrow(0, start, floats.Length).copy_(source);
+        }
+
+        if (name == ParametersName)
+        {
+            floats.CopyTo(_parameterValues.AsSpan((int)start));
+        }
+    }
+
+    /// <summary>Sets the optimizer's step count (Adam's bias correction) after loading state.</summary>
+    public void SetStepCount(long steps)
+    {
+        var state = _optimizer.State.ToDictionary(kv => kv.Key, kv => kv.Value);
+        _optimizer.Load(steps, state);
+    }
+
+    /// <summary>Copies a range of the parameters or of an optimizer state vector as float32 little-endian bytes.</summary>
+    public byte[] Read(string name, long offset, int length)
+    {
+        var start = offset - Range.Offset;
+        if (start < 0 || length < 0 || start + length > Range.Length)
+        {
+            throw new ArgumentException($"{length} values at {offset} are not inside shard {Range.Index}.", nameof(offset));
+        }
+
+        if (name == ParametersName)
+        {
+            return MemoryMarshal.AsBytes(_parameterValues.AsSpan((int)start, length)).ToArray();
+        }
+
+        var state = _optimizer.State.TryGetValue(name, out var s) ? s : throw new ArgumentException($"The optimizer has no state vector '{name}'.", nameof(name));
+        using var slice = state.narrow(0, start, length).contiguous();
+        return MemoryMarshal.AsBytes(slice.data<float>().ToArray().AsSpan()).ToArray();
+    }
+
+    /// <summary>The name of the parameter vector in <see cref="Load"/> and <see cref="Read"/>.</summary>
+    public const string ParametersName = "parameters";
+
     /// <summary>The current parameter shard as float32 little-endian bytes.</summary>
-    public byte[] Parameters() => MemoryMarshal.AsBytes(_parameters.data<float>().ToArray().AsSpan()).ToArray();
+    public byte[] Parameters() => MemoryMarshal.AsBytes(_parameterValues.AsSpan()).ToArray();
 
     public void Dispose()
     {
         _optimizer.Dispose();
         _parameters.Dispose();
+    }
+
+    private sealed class Contribution(int samples, float[] gradient)
+    {
+        private long _received;
+        private readonly HashSet<long> _starts = [];
+
+        public int Samples { get; } = samples;
+
+        public float[] Gradient { get; } = gradient;
+
+        public bool IsComplete => _received == Gradient.Length;
+
+        /// <summary>Counts a bucket once: buckets are fixed cuts of the shard, so a resent one has the same start.</summary>
+        public void Mark(long start, int length)
+        {
+            if (_starts.Add(start))
+            {
+                _received += length;
+            }
+        }
     }
 }

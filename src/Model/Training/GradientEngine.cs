@@ -29,6 +29,9 @@ public sealed class GradientEngine : IDisposable
     private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _parameters;
     private readonly Tensor _gradient;
 
+    /// <summary>Serialises seeding and building a replica: libtorch's default generator is shared by the process.</summary>
+    private static readonly Lock InitialWeightsLock = new();
+
     public GradientEngine(TrainingOptions options, IReadOnlyList<SectionTensors> sections)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -40,8 +43,12 @@ public sealed class GradientEngine : IDisposable
 
         _options = options.Validate();
         _sections = sections;
-        manual_seed(options.Seed);                    // the initial weights are a function of the seed
-        Model = new UNet(options.Model);
+        lock (InitialWeightsLock)                      // the RNG is process-wide: in-process silos build replicas at once
+        {
+            manual_seed(options.Seed);                // the initial weights are a function of the seed
+            Model = new UNet(options.Model);
+        }
+
         _parameters = Model.parameters().ToList();
         _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");

@@ -1,17 +1,74 @@
+using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using StackExchange.Redis;
+using UNetCluster.Silo.Engines;
+using UNetCluster.Silo.Jobs;
+using UNetCluster.Silo.Placement;
 
 namespace UNetCluster.Silo.Hosting;
 
-/// <summary>Silo set-up. For now a single silo with localhost clustering; the cluster issue adds Redis and grains.</summary>
+/// <summary>Silo set-up: configuration, clustering, the training engine and the job services.</summary>
 public static class SiloHostingExtensions
 {
+    /// <summary>Adds the Orleans silo with UNetCluster's grains to the host, configured from <c>UNetCluster:*</c>.</summary>
     public static HostApplicationBuilder AddUNetSilo(this HostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.UseOrleans(silo => silo.UseLocalhostClustering(
-            siloPort: builder.Configuration.GetValue("Orleans:SiloPort", 11111),
-            gatewayPort: builder.Configuration.GetValue("Orleans:GatewayPort", 30000)));
+        var options = builder.Configuration.GetSection(UNetSiloOptions.Section).Get<UNetSiloOptions>() ?? new UNetSiloOptions();
+        builder.Services.AddSingleton(Options.Create(options));
+        builder.UseOrleans(silo => silo.AddUNetGrains(options));
         return builder;
+    }
+
+    /// <summary>Configures a silo builder: clustering, endpoints, timeouts, placement and the UNetCluster services.</summary>
+    public static ISiloBuilder AddUNetGrains(this ISiloBuilder silo, UNetSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(options);
+        var cluster = options.Cluster;
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = cluster.ClusterId;
+            o.ServiceId = cluster.ServiceId;
+        });
+        if (cluster.Clustering == ClusteringKind.Redis)
+        {
+            var redis = cluster.Redis ?? throw new OptionsValidationException(
+                "UNetCluster:Cluster:Redis", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is Redis but UNetCluster:Cluster:Redis (a connection string such as 127.0.0.1:6379) is not set."]);
+            silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+        }
+        else
+        {
+            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+        }
+
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);
+            o.NumMissedProbesLimit = cluster.MissedProbesLimit;
+        });
+        return silo.AddUNetServices(options);
+    }
+
+    /// <summary>The grains' services and settings without clustering (a test cluster brings its own).</summary>
+    public static ISiloBuilder AddUNetServices(this ISiloBuilder silo, UNetSiloOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(silo);
+        ArgumentNullException.ThrowIfNull(options);
+        var cluster = options.Cluster;
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(cluster.ResponseTimeoutSeconds));
+        silo.Services.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+        silo.Services.AddSingleton(Options.Create(options));
+        silo.Services.AddSingleton<DataCatalog>();
+        silo.Services.AddSingleton<JobSpecValidator>();
+        silo.Services.AddSingleton<JobStorage>();
+        silo.Services.AddSingleton<WorkerEngine>();
+        silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());
+        return silo;
     }
 }

@@ -1,0 +1,32 @@
+using UNetCluster.Contracts.Messages;
+
+namespace UNetCluster.Contracts.Grains;
+
+/// <summary>
+/// One shard of a job's flattened parameter vector and its optimizer state (key:
+/// <c>{job}/{generation}/{index}@{silo}</c>; placed on that silo). It averages the workers' gradients for its shard in
+/// worker order, applies the optimizer once per step, and serves the updated parameters.
+/// </summary>
+public interface IReducerGrain : IGrainWithStringKey
+{
+    Task SetupAsync(ReducerSetup setup);
+
+    /// <summary>Loads a bucket of the parameters or of an optimizer state vector during set-up.</summary>
+    Task LoadAsync(VectorBucket bucket);
+
+    /// <summary>Opens a step for workers 0..<paramref name="workers"/>-1; a new attempt drops the older attempt's contributions.</summary>
+    Task OpenStepAsync(long stepIndex, int attempt, int workers, double learningRate);
+
+    Task<ContributionOutcome> AddGradientAsync(GradientBucket bucket);
+
+    /// <summary>
+    /// A bucket of the parameters ("parameters") or of an optimizer state vector after <paramref name="version"/> steps,
+    /// or null while that version is not reached yet. Throws when the reducer has moved past it.
+    /// </summary>
+    Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length);
+
+    Task<ReducerState> GetStateAsync();
+
+    /// <summary>Drops the shard (the job ended or moved its reducers) and deactivates.</summary>
+    Task ReleaseAsync();
+}

@@ -1,0 +1,22 @@
+using UNetCluster.Contracts.Messages;
+
+namespace UNetCluster.Contracts.Grains;
+
+/// <summary>
+/// The worker of one silo (key: <c>worker@</c> and the silo's address; it is always placed on that silo). It hands
+/// work to the silo's training engine, which owns the TorchSharp replica; no training step runs in a grain turn.
+/// </summary>
+public interface IWorkerGrain : IGrainWithStringKey
+{
+    /// <summary>Queues a step on the engine and returns at once; the engine reports to the job's coordinator.</summary>
+    Task StartStepAsync(StepPlan plan);
+
+    /// <summary>Loads the job's latest checkpoint (or the seed's initial weights) and sets up the reducers from it.</summary>
+    Task<RestoreResult> RestoreAsync(RestorePlan plan);
+
+    /// <summary>Writes a checkpoint from this worker's replica and the reducers' optimizer state; returns its location.</summary>
+    Task<string> WriteCheckpointAsync(CheckpointPlan plan);
+
+    /// <summary>Drops the job's replica (the job has ended).</summary>
+    Task ReleaseAsync(string jobId);
+}

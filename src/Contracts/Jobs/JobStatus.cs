@@ -1,0 +1,88 @@
+namespace UNetCluster.Contracts.Jobs;
+
+/// <summary>Where a job is in its life.</summary>
+public enum JobState
+{
+    /// <summary>Accepted, waiting for a worker.</summary>
+    Pending,
+
+    /// <summary>Stepping.</summary>
+    Running,
+
+    /// <summary>All steps (or the time budget) done and the final checkpoint written.</summary>
+    Completed,
+
+    /// <summary>Stopped by a user at a step boundary, with a checkpoint.</summary>
+    Cancelled,
+
+    /// <summary>Stopped by an error it cannot recover from (see <see cref="JobStatus.Error"/>).</summary>
+    Failed,
+}
+
+/// <summary>A job as <c>unet status</c>, <c>watch</c> and <c>list</c> show it.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.JobStatus")]
+public sealed record JobStatus
+{
+    [Id(0)] public required string Id { get; init; }
+
+    [Id(1)] public required JobSpec Spec { get; init; }
+
+    [Id(2)] public JobState State { get; init; }
+
+    /// <summary>Steps committed: applied by every reducer. Each step is applied exactly once.</summary>
+    [Id(3)] public long Step { get; init; }
+
+    /// <summary>Steps the job runs to.</summary>
+    [Id(4)] public long Steps { get; init; }
+
+    /// <summary>Mean loss over the workers' tiles at the last committed step.</summary>
+    [Id(5)] public double? Loss { get; init; }
+
+    /// <summary>Exponentially smoothed loss (0.9).</summary>
+    [Id(6)] public double? SmoothedLoss { get; init; }
+
+    /// <summary>Tiles per second since the job (re)started.</summary>
+    [Id(7)] public double TilesPerSecond { get; init; }
+
+    /// <summary>The workers of the last step, in worker order.</summary>
+    [Id(8)] public IReadOnlyList<string> Workers { get; init; } = [];
+
+    /// <summary>Step attempts that were dropped and recomputed because a worker was lost or sent a bad gradient.</summary>
+    [Id(9)] public int RecomputedSteps { get; init; }
+
+    /// <summary>Times the job went back to its latest checkpoint because a reducer's state was lost.</summary>
+    [Id(10)] public int Restores { get; init; }
+
+    /// <summary>Step of the latest checkpoint written, if any.</summary>
+    [Id(11)] public long? CheckpointStep { get; init; }
+
+    /// <summary>Where the latest checkpoint is.</summary>
+    [Id(12)] public string? Checkpoint { get; init; }
+
+    [Id(13)] public string? Error { get; init; }
+
+    /// <summary>Why the job stopped: "all steps done", "time budget reached", "cancelled".</summary>
+    [Id(14)] public string? StopReason { get; init; }
+
+    [Id(15)] public DateTimeOffset Created { get; init; }
+
+    [Id(16)] public DateTimeOffset Updated { get; init; }
+
+    /// <summary>Wall time of the training loop since the job (re)started.</summary>
+    [Id(17)] public TimeSpan Elapsed { get; init; }
+
+    /// <summary>Parameters of the model.</summary>
+    [Id(18)] public long Parameters { get; init; }
+
+    /// <summary>Bytes of gradient and parameter messages the workers sent and received at the last step, per worker.</summary>
+    [Id(19)] public long BytesPerWorkerStep { get; init; }
+
+    public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed;
+}
+
+/// <summary>The answer to a submit: the new job, or why the spec was refused (nothing was created then).</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.SubmitResult")]
+public sealed record SubmitResult([property: Id(0)] string? JobId, [property: Id(1)] IReadOnlyList<string> Errors)
+{
+    public bool Accepted => JobId is not null;
+}

@@ -1,0 +1,107 @@
+namespace UNetCluster.Contracts.Messages;
+
+/// <summary>
+/// What a worker computes at a step: the job (its spec, to build the replica), the step, the attempt (a recomputed
+/// step gets a new one), the worker's index in the step's worker order, its global tile indexes, and where the
+/// reducers are. <see cref="Version"/> is the number of steps the parameters it starts from have seen.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.StepPlan")]
+public sealed record StepPlan(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] Jobs.JobSpec Spec,
+    [property: Id(2)] long Step,
+    [property: Id(3)] int Attempt,
+    [property: Id(4)] int WorkerIndex,
+    [property: Id(5)] IReadOnlyList<long> Tiles,
+    [property: Id(6)] IReadOnlyList<string> Reducers,
+    [property: Id(7)] int BucketBytes);
+
+/// <summary>A slice of a worker's gradient for one reducer: float32 little-endian values at <see cref="Offset"/> of the flat vector.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.GradientBucket")]
+public sealed record GradientBucket(
+    [property: Id(0)] long Step,
+    [property: Id(1)] int Attempt,
+    [property: Id(2)] int WorkerIndex,
+    [property: Id(3)] int Samples,
+    [property: Id(4)] long Offset,
+    [property: Id(5)] byte[] Values);
+
+/// <summary>What a reducer did with a gradient bucket.</summary>
+public enum ContributionOutcome
+{
+    /// <summary>Recorded for the open step.</summary>
+    Accepted,
+
+    /// <summary>The reducer already applied this step (a recomputed step reaching a reducer that had all it needed).</summary>
+    AlreadyApplied,
+
+    /// <summary>For an older attempt or a step not open; dropped.</summary>
+    Stale,
+
+    /// <summary>Held NaN or infinity; refused.</summary>
+    NotFinite,
+}
+
+/// <summary>A slice of a named float32 vector (parameters or an optimizer state vector) at a version (steps applied).</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.VectorBucket")]
+public sealed record VectorBucket(
+    [property: Id(0)] string Name,
+    [property: Id(1)] long Version,
+    [property: Id(2)] long Offset,
+    [property: Id(3)] byte[] Values);
+
+/// <summary>Sets up a reducer: its range of the flat vector, optimizer, and the version and optimizer step count its state starts at.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.ReducerSetup")]
+public sealed record ReducerSetup(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] Jobs.JobSpec Spec,
+    [property: Id(2)] int Index,
+    [property: Id(3)] long Offset,
+    [property: Id(4)] long Length,
+    [property: Id(5)] long Version,
+    [property: Id(6)] long OptimizerSteps);
+
+/// <summary>A reducer's state as the coordinator checks it after a fault.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.ReducerState")]
+public sealed record ReducerState(
+    [property: Id(0)] bool Ready,
+    [property: Id(1)] long Version,
+    [property: Id(2)] long Offset,
+    [property: Id(3)] long Length);
+
+/// <summary>A worker's report of a step it finished: its replica holds the parameters after the step.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.StepReport")]
+public sealed record StepReport(
+    [property: Id(0)] string Worker,
+    [property: Id(1)] long Step,
+    [property: Id(2)] int Attempt,
+    [property: Id(3)] int WorkerIndex,
+    [property: Id(4)] double Loss,
+    [property: Id(5)] int Samples,
+    [property: Id(6)] long BytesSent,
+    [property: Id(7)] long BytesReceived,
+    [property: Id(8)] TimeSpan ComputeTime,
+    [property: Id(9)] TimeSpan SyncTime,
+    [property: Id(10)] string? Error = null);
+
+/// <summary>Restore plan: load the job's latest checkpoint (or the seed's initial weights) and set up the reducers from it.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.RestorePlan")]
+public sealed record RestorePlan(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] Jobs.JobSpec Spec,
+    [property: Id(2)] IReadOnlyList<string> Reducers,
+    [property: Id(3)] int BucketBytes);
+
+/// <summary>Where the job's training restarts: the version (steps applied) the reducers now hold.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.RestoreResult")]
+public sealed record RestoreResult([property: Id(0)] long Version, [property: Id(1)] long Parameters, [property: Id(2)] string? Checkpoint);
+
+/// <summary>Write a checkpoint of the job at <see cref="Version"/> from the replica and the reducers' optimizer state.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.CheckpointPlan")]
+public sealed record CheckpointPlan(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] Jobs.JobSpec Spec,
+    [property: Id(2)] long Version,
+    [property: Id(3)] IReadOnlyList<string> Reducers,
+    [property: Id(4)] int BucketBytes,
+    [property: Id(5)] double? Loss);

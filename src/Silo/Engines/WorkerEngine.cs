@@ -1,0 +1,394 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using System.Threading.Channels;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Distributed;
+using UNetCluster.Model.Optimization;
+using UNetCluster.Silo.Hosting;
+using UNetCluster.Silo.Jobs;
+using UNetCluster.Silo.Placement;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Silo.Engines;
+
+/// <summary>
+/// The silo's training engine: owns the TorchSharp replica of each job this silo works on and runs, one at a time and
+/// outside any grain turn, the work the worker grain hands it: a step (pull parameters if stale, forward and backward,
+/// send the gradient's buckets to the reducers, pull the updated parameters, report), a restore (set the reducers up
+/// from the latest checkpoint or the seed's weights) and a checkpoint. A step whose attempt is superseded (the
+/// coordinator recomputes it) is abandoned at the next message.
+/// </summary>
+public sealed partial class WorkerEngine : BackgroundService
+{
+    private const int MaxInFlight = 8;
+
+    private readonly Channel<Func<CancellationToken, Task>> _queue = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly ConcurrentDictionary<string, (long Step, int Attempt)> _latest = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Replica> _replicas = new(StringComparer.Ordinal);   // the engine's loop only
+    private readonly IGrainFactory _grains;
+    private readonly DataCatalog _catalog;
+    private readonly JobStorage _storage;
+    private readonly ILocalSiloDetails _silo;
+    private readonly ILogger<WorkerEngine> _logger;
+    private readonly int _threads;
+
+    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, IOptions<UNetSiloOptions> options, ILogger<WorkerEngine> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _grains = grains;
+        _catalog = catalog;
+        _storage = storage;
+        _silo = silo;
+        _logger = logger;
+        _threads = options.Value.Worker.Threads > 0 ? options.Value.Worker.Threads : Environment.ProcessorCount;
+    }
+
+    /// <summary>This silo's worker grain key.</summary>
+    public string WorkerKey => SiloBoundPlacement.Key("worker", _silo.SiloAddress);
+
+    /// <summary>Queues a step; a newer attempt of the job supersedes any older one still queued or running.</summary>
+    public void EnqueueStep(StepPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        _latest[plan.JobId] = (plan.Step, plan.Attempt);
+        _queue.Writer.TryWrite(ct => RunStepAsync(plan, ct));
+    }
+
+    public Task<RestoreResult> RestoreAsync(RestorePlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Enqueue(ct => RestoreCoreAsync(plan, ct));
+    }
+
+    public Task<string> WriteCheckpointAsync(CheckpointPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Enqueue(ct => CheckpointCoreAsync(plan, ct));
+    }
+
+    public void Release(string jobId)
+    {
+        _latest.TryRemove(jobId, out _);
+        _queue.Writer.TryWrite(_ =>
+        {
+            if (_replicas.Remove(jobId, out var replica))
+            {
+                replica.Dispose();
+            }
+
+            return Task.CompletedTask;
+        });
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        await Task.Yield();
+        set_num_threads(_threads);
+        await foreach (var work in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+        {
+            try
+            {
+                await work(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                LogWorkFailed(e);
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        foreach (var replica in _replicas.Values)
+        {
+            replica.Dispose();
+        }
+
+        _replicas.Clear();
+        base.Dispose();
+    }
+
+    private Task<T> Enqueue<T>(Func<CancellationToken, Task<T>> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _queue.Writer.TryWrite(async ct =>
+        {
+            try
+            {
+                done.SetResult(await work(ct).ConfigureAwait(false));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        });
+        return done.Task;
+    }
+
+    private bool IsSuperseded(StepPlan plan) =>
+        !_latest.TryGetValue(plan.JobId, out var latest) || latest != (plan.Step, plan.Attempt);
+
+    private Replica GetReplica(string jobId, JobSpec spec)
+    {
+        if (_replicas.TryGetValue(jobId, out var replica) && replica.Spec == spec)
+        {
+            return replica;
+        }
+
+        replica?.Dispose();
+        _replicas.Remove(jobId);
+        var options = JobOptions.Build(spec);
+        var folders = _catalog.Find(spec.DataSet) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
+        var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
+        replica = new Replica(spec, options, dataSet);
+        _replicas[jobId] = replica;
+        return replica;
+    }
+
+    private async Task RunStepAsync(StepPlan plan, CancellationToken cancellationToken)
+    {
+        if (IsSuperseded(plan))
+        {
+            return;
+        }
+
+        var coordinator = _grains.GetGrain<ITrainingJobGrain>(plan.JobId);
+        try
+        {
+            var replica = GetReplica(plan.JobId, plan.Spec);
+            var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
+            var sync = new Stopwatch();
+            long received = 0;
+            if (replica.Version != plan.Step)
+            {
+                sync.Start();
+                var pulled = await PullAsync(plan.Reducers, shards, ShardReducer.ParametersName, plan.Step, plan.BucketBytes, replica.Parameters, () => IsSuperseded(plan)).ConfigureAwait(false);
+                sync.Stop();
+                if (pulled is null)
+                {
+                    return;
+                }
+
+                received += pulled.Value;
+                replica.AssignParameters();
+                replica.Version = plan.Step;
+            }
+
+            var compute = Stopwatch.StartNew();
+            var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
+            var finite = double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient);
+            result.Gradient.data<float>().CopyTo(replica.Gradient);
+            compute.Stop();
+            if (!finite)
+            {
+                await coordinator.ReportStepAsync(Report(plan, result.Loss, result.Samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite")).ConfigureAwait(false);
+                return;
+            }
+
+            sync.Start();
+            var sent = await SendGradientAsync(plan, shards, replica.Gradient, result.Samples).ConfigureAwait(false);
+            if (sent is null)
+            {
+                return;
+            }
+
+            var updated = await PullAsync(plan.Reducers, shards, ShardReducer.ParametersName, plan.Step + 1, plan.BucketBytes, replica.Parameters, () => IsSuperseded(plan)).ConfigureAwait(false);
+            if (updated is null)
+            {
+                return;
+            }
+
+            replica.AssignParameters();
+            replica.Version = plan.Step + 1;
+            sync.Stop();
+            await coordinator.ReportStepAsync(Report(plan, result.Loss, result.Samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null)).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogStepFailed(plan.JobId, plan.Step, plan.Attempt, e);
+            if (_replicas.TryGetValue(plan.JobId, out var replica))
+            {
+                replica.Version = -1;   // its parameters may be half-pulled
+            }
+
+            await coordinator.ReportStepAsync(Report(plan, double.NaN, 0, 0, 0, TimeSpan.Zero, TimeSpan.Zero, e.Message)).ConfigureAwait(false);
+        }
+    }
+
+    private StepReport Report(StepPlan plan, double loss, int samples, long sent, long received, TimeSpan compute, TimeSpan sync, string? error) =>
+        new(WorkerKey, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error);
+
+    /// <summary>Sends every bucket of the gradient to its reducer. Null when the attempt is stale.</summary>
+    private async Task<long?> SendGradientAsync(StepPlan plan, IReadOnlyList<ShardRange> shards, float[] gradient, int samples)
+    {
+        var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, plan.BucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
+        long sent = 0;
+        var stale = false;
+        await Parallel.ForEachAsync(buckets, new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (item, _) =>
+        {
+            var bytes = Replica.Bytes(gradient, item.Bucket.Offset, item.Bucket.Length);
+            var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[item.Shard]);
+            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, samples, item.Bucket.Offset, bytes)).ConfigureAwait(false);
+            switch (outcome)
+            {
+                case ContributionOutcome.Stale:
+                    stale = true;
+                    break;
+                case ContributionOutcome.NotFinite:
+                    throw new InvalidOperationException($"Reducer {plan.Reducers[item.Shard]} refused a bucket of step {plan.Step} as not finite.");
+                default:
+                    Interlocked.Add(ref sent, bytes.Length);
+                    break;
+            }
+        }).ConfigureAwait(false);
+        return stale ? null : sent;
+    }
+
+    /// <summary>
+    /// Pulls a vector at a version from the reducers into <paramref name="destination"/>, polling each bucket until
+    /// its reducer has reached the version. Null when <paramref name="abandon"/> turns true meanwhile.
+    /// </summary>
+    private async Task<long?> PullAsync(
+        IReadOnlyList<string> reducers, IReadOnlyList<ShardRange> shards, string name, long version, int bucketBytes, float[] destination, Func<bool> abandon)
+    {
+        var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, bucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
+        long received = 0;
+        var abandoned = false;
+        await Parallel.ForEachAsync(buckets, new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (item, _) =>
+        {
+            var reducer = _grains.GetGrain<IReducerGrain>(reducers[item.Shard]);
+            var wait = 1;
+            while (!Volatile.Read(ref abandoned))
+            {
+                var bucket = await reducer.GetBucketAsync(name, version, item.Bucket.Offset, (int)item.Bucket.Length).ConfigureAwait(false);
+                if (bucket is not null)
+                {
+                    MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(destination.AsSpan((int)item.Bucket.Offset, (int)item.Bucket.Length));
+                    Interlocked.Add(ref received, bucket.Values.Length);
+                    return;
+                }
+
+                if (abandon())
+                {
+                    Volatile.Write(ref abandoned, true);
+                    return;
+                }
+
+                await Task.Delay(wait, CancellationToken.None).ConfigureAwait(false);
+                wait = Math.Min(wait * 2, 32);
+            }
+        }).ConfigureAwait(false);
+        return abandoned ? null : received;
+    }
+
+    private async Task<RestoreResult> RestoreCoreAsync(RestorePlan plan, CancellationToken cancellationToken)
+    {
+        _replicas.Remove(plan.JobId, out var old);
+        old?.Dispose();
+        var replica = GetReplica(plan.JobId, plan.Spec);
+        var options = replica.Options;
+        var stateNames = FlatOptimizer.StateNames(options.Optimizer.Kind);
+        var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        long version = 0;
+        long optimizerSteps = 0;
+        string? directory = null;
+        using (var checkpoint = _storage.Checkpoints(plan.JobId).LoadLatest(message => LogCorruptCheckpoint(plan.JobId, message)))
+        {
+            if (checkpoint is not null)
+            {
+                if (checkpoint.Manifest.Model != options.Model || checkpoint.Manifest.Optimizer != options.Optimizer)
+                {
+                    throw new InvalidOperationException(
+                        $"The checkpoint '{checkpoint.Directory}' of job {plan.JobId} was trained with another layer plan or optimizer " +
+                        $"({checkpoint.Manifest.Model}, {checkpoint.Manifest.Optimizer}); it cannot be resumed with this spec.");
+                }
+
+                replica.Engine.Model.load_state_dict(checkpoint.Weights, strict: true);
+                replica.ReadParameters();
+                foreach (var name in stateNames)
+                {
+                    state[name] = checkpoint.OptimizerState[name].reshape(-1).data<float>().ToArray();
+                }
+
+                version = checkpoint.Manifest.Step;
+                optimizerSteps = checkpoint.OptimizerState.TryGetValue("step", out var steps) ? steps.item<long>() : version;
+                directory = checkpoint.Directory;
+            }
+        }
+
+        replica.Version = version;
+        var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
+        foreach (var shard in shards)
+        {
+            var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[shard.Index]);
+            await reducer.SetupAsync(new ReducerSetup(plan.JobId, plan.Spec, shard.Index, shard.Offset, shard.Length, version, optimizerSteps)).ConfigureAwait(false);
+            var vectors = state.Select(kv => (kv.Key, kv.Value)).Prepend((ShardReducer.ParametersName, replica.Parameters));
+            foreach (var (name, values) in vectors)
+            {
+                foreach (var bucket in ParameterShards.Buckets(shard, plan.BucketBytes))
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    await reducer.LoadAsync(new VectorBucket(name, version, bucket.Offset, Replica.Bytes(values, bucket.Offset, bucket.Length))).ConfigureAwait(false);
+                }
+            }
+        }
+
+        LogRestored(plan.JobId, version, plan.Reducers.Count, directory ?? "the seed's initial weights");
+        return new RestoreResult(version, replica.ParameterCount, directory);
+    }
+
+    private async Task<string> CheckpointCoreAsync(CheckpointPlan plan, CancellationToken cancellationToken)
+    {
+        var replica = _replicas.TryGetValue(plan.JobId, out var r) && r.Version == plan.Version
+            ? r
+            : throw new InvalidOperationException($"Worker {WorkerKey} does not hold job {plan.JobId} at step {plan.Version}.");
+        var options = replica.Options;
+        var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
+        using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
+        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
+            {
+                var values = new float[replica.ParameterCount];
+                _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
+                    ?? throw new OperationCanceledException(cancellationToken);
+                state[name] = tensor(values).DetachFromDisposeScope();
+            }
+
+            optimizer.Load(plan.Version, state);
+        }
+        finally
+        {
+            foreach (var t in state.Values)
+            {
+                t.Dispose();
+            }
+        }
+
+        var store = _storage.Checkpoints(plan.JobId);
+        var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
+        return store.Save(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
+    private partial void LogWorkFailed(Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} step {Step} attempt {Attempt} failed on this worker")]
+    private partial void LogStepFailed(string jobId, long step, int attempt, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: {Message}; using the previous checkpoint")]
+    private partial void LogCorruptCheckpoint(string jobId, string message);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: {Reducers} reducers set up at step {Version} from {Source}")]
+    private partial void LogRestored(string jobId, long version, int reducers, string source);
+}

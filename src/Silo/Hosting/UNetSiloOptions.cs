@@ -1,0 +1,88 @@
+namespace UNetCluster.Silo.Hosting;
+
+/// <summary>How silos find each other.</summary>
+public enum ClusteringKind
+{
+    /// <summary>One silo on this machine (the embedded default).</summary>
+    Localhost,
+
+    /// <summary>Membership in Redis (Microsoft.Orleans.Clustering.Redis): several processes or machines.</summary>
+    Redis,
+}
+
+/// <summary>The cluster part of the silo's configuration (section <c>UNetCluster:Cluster</c>).</summary>
+public sealed record ClusterSettings
+{
+    public string ClusterId { get; init; } = "unetcluster";
+
+    public string ServiceId { get; init; } = "unetcluster";
+
+    public ClusteringKind Clustering { get; init; } = ClusteringKind.Localhost;
+
+    /// <summary>StackExchange.Redis connection string, with <see cref="ClusteringKind.Redis"/>.</summary>
+    public string? Redis { get; init; }
+
+    public int SiloPort { get; init; } = 11111;
+
+    public int GatewayPort { get; init; } = 30000;
+
+    /// <summary>The address other silos and clients reach this one at (default: loopback).</summary>
+    public string AdvertisedAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>Seconds a membership probe may take; a silo that misses <see cref="MissedProbesLimit"/> in a row is declared dead.</summary>
+    public double ProbeTimeoutSeconds { get; init; } = 5;
+
+    public int MissedProbesLimit { get; init; } = 3;
+
+    /// <summary>Seconds a grain call may take before it fails.</summary>
+    public double ResponseTimeoutSeconds { get; init; } = 120;
+}
+
+/// <summary>Where the silo keeps job records and checkpoints (section <c>UNetCluster:Storage</c>).</summary>
+public sealed record StorageSettings
+{
+    /// <summary>
+    /// A folder shared by every silo of the cluster (the same machine, or a shared volume): job checkpoints go to
+    /// <c>{Root}/jobs/{job}/checkpoints</c>. Default: <c>runs/cluster</c> under the working directory.
+    /// </summary>
+    public string Root { get; init; } = Path.Combine("runs", "cluster");
+}
+
+/// <summary>One named data set given by its folders.</summary>
+public sealed record DataSetFolders
+{
+    public required string Images { get; init; }
+
+    public required string Masks { get; init; }
+}
+
+/// <summary>The data sets jobs may name (section <c>UNetCluster:Data</c>); the bundled <c>isbi2012-em</c> is always one.</summary>
+public sealed record DataSettings
+{
+    /// <summary>A folder whose sub-folders with <c>images/</c> and <c>masks/</c> are data sets named by the sub-folder.</summary>
+    public string? Root { get; init; }
+
+    /// <summary>Data sets by name.</summary>
+    public Dictionary<string, DataSetFolders> DataSets { get; init; } = [];
+}
+
+/// <summary>The training engine of the silo (section <c>UNetCluster:Worker</c>).</summary>
+public sealed record WorkerSettings
+{
+    /// <summary>Threads libtorch uses for this silo's replica; 0 for one per processor.</summary>
+    public int Threads { get; init; }
+}
+
+/// <summary>The silo's configuration, bound from appsettings.json and <c>UNetCluster__...</c> environment variables.</summary>
+public sealed record UNetSiloOptions
+{
+    public const string Section = "UNetCluster";
+
+    public ClusterSettings Cluster { get; init; } = new();
+
+    public StorageSettings Storage { get; init; } = new();
+
+    public DataSettings Data { get; init; } = new();
+
+    public WorkerSettings Worker { get; init; } = new();
+}

@@ -1,0 +1,85 @@
+using System.Text.RegularExpressions;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Model.Training;
+
+namespace UNetCluster.Silo.Jobs;
+
+/// <summary>
+/// Checks a job spec before anything is created: every field, the data set's name and files, and the training
+/// options it leads to. Each error names the field and says what is accepted.
+/// </summary>
+public sealed partial class JobSpecValidator(DataCatalog catalog)
+{
+    /// <summary>The errors of a spec; empty when it is valid.</summary>
+    public IReadOnlyList<string> Validate(JobSpec spec, string? jobId)
+    {
+        if (spec is null)
+        {
+            return ["The job spec is missing."];
+        }
+
+        var errors = new List<string>();
+        if (jobId is not null && !JobIdPattern().IsMatch(jobId))
+        {
+            errors.Add($"job id '{jobId}' is invalid: expected 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit.");
+        }
+
+        if (spec.Steps is <= 0)
+        {
+            errors.Add($"steps {spec.Steps} is invalid: expected an integer from 1 to 10000000.");
+        }
+
+        if (spec.Workers is <= 0 or > 1024)
+        {
+            errors.Add($"workers {spec.Workers} is invalid: expected an integer from 1 to 1024 (or none for every live worker).");
+        }
+
+        if (spec.Reducers is <= 0 or > 256)
+        {
+            errors.Add($"reducers {spec.Reducers} is invalid: expected an integer from 1 to 256 (or none for one per worker).");
+        }
+
+        if (spec.BucketKiB is <= 0 or > 65536)
+        {
+            errors.Add($"bucket-kib {spec.BucketKiB} is invalid: expected 1 to 65536 KiB, under Orleans' 100 MiB message limit.");
+        }
+
+        TrainingOptions? options = null;
+        if (errors.Count == 0 || spec.Steps is not <= 0)
+        {
+            try
+            {
+                options = JobOptions.Build(spec);
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add(e.Message.Replace(" (Parameter", " (field", StringComparison.Ordinal));
+            }
+        }
+
+        var folders = catalog.Find(spec.DataSet);
+        if (folders is null)
+        {
+            errors.Add($"data set '{spec.DataSet}' is unknown: expected one of {string.Join(", ", catalog.Names())}.");
+        }
+        else if (options is not null)
+        {
+            try
+            {
+                var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
+                TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
+            }
+            catch (Exception e) when (e is DataSetValidationException or InvalidImageException or ArgumentException or IOException)
+            {
+                errors.Add($"data set '{spec.DataSet}': {e.Message}");
+            }
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
+    private static partial Regex JobIdPattern();
+}
