@@ -21,6 +21,10 @@ public static class Cli
             PredictCommand.Create(output, error),
             EvaluateCommand.Create(output, error),
         };
+        foreach (var command in JobCommands.Create(output, error))
+        {
+            root.Subcommands.Add(command);
+        }
 
         var parsed = root.Parse(args);
         var configuration = new InvocationConfiguration

@@ -9,7 +9,7 @@ public sealed class InterruptTests
     {
         var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        stop.CancelAfter(TimeSpan.FromSeconds(8));
+        stop.CancelAfter(TimeSpan.FromSeconds(20));   // the in-process silo starts and the first steps run
         using var output = new StringWriter();
         using var error = new StringWriter();
 

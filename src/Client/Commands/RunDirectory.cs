@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text.Json;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Training;
 
 namespace UNetCluster.Client.Commands;
 
 /// <summary>Where a training run came from, stored as <c>run.json</c> in its folder so that <c>--resume</c> can go on.</summary>
-internal sealed record RunRecord(string Images, string Masks, string? Unlabelled, TrainingOptions Options, string Preset);
+internal sealed record RunRecord(string Images, string Masks, string? Unlabelled, TrainingOptions Options, string Preset, JobSpec Spec);
 
 /// <summary>
 /// A training run's folder: <c>run.json</c>, <c>checkpoints/</c> (see <see cref="LocalCheckpointStore"/>),
@@ -33,6 +34,13 @@ internal sealed class RunDirectory
     public string MetricsPath => System.IO.Path.Combine(Path, "metrics.json");
 
     public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(CheckpointsPath, LocalCheckpointStore.LatestPointer));
+
+    /// <summary>The step the <c>latest</c> checkpoint pointer names, or 0.</summary>
+    public long LatestCheckpointStep()
+    {
+        var pointer = System.IO.Path.Combine(CheckpointsPath, LocalCheckpointStore.LatestPointer);
+        return File.Exists(pointer) && long.TryParse(File.ReadAllText(pointer).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var step) ? step : 0;
+    }
 
     /// <summary>A new folder under runs/ named by the time, for a run without --out.</summary>
     public static RunDirectory CreateDefault() =>

@@ -1,7 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using UNetCluster.Client.Cluster;
 using UNetCluster.Client.Display;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Checkpoints;
@@ -10,6 +13,8 @@ using UNetCluster.Model.Losses;
 using UNetCluster.Model.Metrics;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
+using UNetCluster.Silo.Hosting;
+using UNetCluster.Silo.Jobs;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Client.Commands;
@@ -50,7 +55,7 @@ internal static class TrainCommand
         };
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
-            var overrides = new Overrides(
+            var overrides = new TrainingOverrides(
                 parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tile), parse.GetValue(batch), parse.GetValue(baseChannels),
                 parse.GetValue(learningRate), parse.GetValue(optimizer), parse.GetValue(loss), parse.GetValue(validation),
                 parse.GetValue(noClassBalance) ? false : null);
@@ -58,75 +63,95 @@ internal static class TrainCommand
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
                 parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides);
-            return Task.FromResult(Run(request, output, cancellationToken));
+            return RunAsync(request, output, cancellationToken);
         }));
         return command;
     }
 
-    internal sealed record Overrides(long? Steps, double? Minutes, int? Tile, int? Batch, int? BaseChannels, double? LearningRate, string? Optimizer, string? Loss, int? ValidationSections, bool? BalanceClasses)
-    {
-        public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                       Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null;
-    }
-
     internal sealed record Request(
-        string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, Overrides Overrides);
+        string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, TrainingOverrides Overrides);
 
-    private static int Run(Request request, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
+    private const string JobId = "train";
+
+    /// <summary>The name the embedded silo knows the run's data set by.</summary>
+    private const string DataSetName = "train";
+
+    private static async Task<int> RunAsync(Request request, TextWriter output, CancellationToken cancellationToken)
     {
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
-        var options = record.Options;
+        var options = JobOptions.Build(record.Spec);
         var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
         var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
 
         // Everything the user gave has been checked: only now is anything written.
-        run.WriteRecord(record);
+        run.WriteRecord(record with { Options = options });
         set_num_threads(Environment.ProcessorCount);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions), " +
             $"preset {record.Preset}, seed {options.Seed}: {dataSet.Sections.Count} labelled sections from {record.Images}, {options.ValidationSections} held out for validation."));
         output.WriteLine($"Run folder: {run.Path}");
-
-        using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
-        var store = new LocalCheckpointStore(run.CheckpointsPath);
-        using var trainer = new LocalTrainer(options, data, store);
         if (request.Resume)
         {
-            var from = trainer.Resume(message => output.WriteLine($"warning: {message}; using the previous checkpoint."));
+            var from = run.LatestCheckpointStep();
             output.WriteLine(from > 0 ? $"Resuming at step {from}." : "No usable checkpoint found: starting at step 0.");
         }
 
         var budget = options.Minutes is { } m ? string.Create(CultureInfo.InvariantCulture, $", at most {m:0.#} minutes") : string.Empty;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Training {trainer.ParameterCount:N0} parameters on {data.Training.Count} sections: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}."));
-        var display = new TrainingProgressDisplay(output);
-        var outcome = display.Run(options.Steps, trainer.Step, progress => trainer.Run(progress, cancellationToken));
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Stopped at step {outcome.Step} ({Describe(outcome.Stop)}) after {outcome.Elapsed:mm\\:ss}, {outcome.TilesPerSecond:F2} tiles/s, loss {outcome.SmoothedLoss:F4}."));
-        if (outcome.Checkpoint is not null)
+            $"Training on {dataSet.Sections.Count - options.ValidationSections} sections in an in-process silo: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}."));
+
+        // The embedded default: the same grains as a cluster, in a single silo of this process. Its start and the
+        // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
+        var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks } };
+        JobStatus status;
+        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, CancellationToken.None).ConfigureAwait(false))
         {
-            output.WriteLine($"Checkpoint: {outcome.Checkpoint}");
+            var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
+            if (!submitted.Accepted)
+            {
+                throw new UserInputException(string.Join(Environment.NewLine, submitted.Errors));
+            }
+
+            status = await JobWatcher.WatchAsync(cluster.Client, JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
         }
 
-        if (outcome.Stop == TrainingStop.Cancelled)
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Stopped at step {status.Step} ({Describe(status)}) after {status.Elapsed:mm\\:ss}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
+        if (status.State == JobState.Failed)
+        {
+            output.WriteLine($"error: training failed: {status.Error}");
+            return Cli.Failed;
+        }
+
+        if (status.Checkpoint is not null)
+        {
+            output.WriteLine($"Checkpoint: {status.Checkpoint}");
+        }
+
+        if (status.State == JobState.Cancelled)
         {
             output.WriteLine($"Continue with: unet train --resume --out {run.Path}");
             return Cli.Cancelled;
         }
 
+        using var checkpoint = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest()
+            ?? throw new InvalidOperationException($"The job ended without a checkpoint in {run.CheckpointsPath}.");
+        using var model = LocalCheckpointStore.CreateModel(checkpoint);
+        using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
         var tileSize = options.PredictionTileSize ?? options.TileSize;
         var calibration = ThresholdCalibration.Pick(data.Training, CalibrationSections);
-        var (threshold, trainingError) = ThresholdCalibration.Calibrate(trainer.Model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
-        var final = trainer.SaveWithThreshold(outcome.SmoothedLoss, threshold);
+        var (threshold, trainingError) = ThresholdCalibration.Calibrate(model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
+        var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, threshold);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Decision threshold {threshold:0.00} on the cell probability (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
-        var scores = Predictions.PredictLabelled(trainer.Model, tileSize, data.Validation, run.ValidationPredictions, threshold);
-        var overlays = Predictions.PredictImages(trainer.Model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold);
+        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold);
+        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
         File.WriteAllText(run.MetricsPath, JsonSerializer.Serialize(
-            new { step = outcome.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
+            new { step = status.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
             CheckpointManifest.JsonOptions));
         output.WriteLine($"Predictions: {run.ValidationPredictions}");
         foreach (var overlay in overlays)
@@ -149,7 +174,7 @@ internal static class TrainCommand
         var images = request.Images ?? BundledData.ImagesDirectory;
         var masks = request.Masks ?? BundledData.MasksDirectory;
         var unlabelled = request.Unlabelled ?? (bundled ? BundledData.UnlabelledDirectory : null);
-        var options = Apply(Presets.Get(request.Preset, request.Seed), request.Overrides).Validate();
+        var options = request.Overrides.ApplyTo(Presets.Get(request.Preset, request.Seed));
         var run = request.Out is null ? RunDirectory.CreateDefault() : new RunDirectory(request.Out);
         if (run.HasCheckpoint)
         {
@@ -157,7 +182,7 @@ internal static class TrainCommand
                 $"--out {run.Path} already holds a training run: pass --resume to continue it, or choose another --out (nothing was changed).");
         }
 
-        return (run, new RunRecord(images, masks, unlabelled, options, request.Preset));
+        return (run, new RunRecord(images, masks, unlabelled, options, request.Preset, JobOptions.Spec(DataSetName, request.Preset, request.Seed, request.Overrides)));
     }
 
     private static (RunDirectory, RunRecord) ResumeRecord(Request request)
@@ -177,52 +202,12 @@ internal static class TrainCommand
         }
 
         var record = run.ReadRecord();
-        var options = record.Options with
+        var spec = record.Spec with
         {
-            Steps = request.Overrides.Steps ?? record.Options.Steps,
-            Minutes = request.Overrides.Minutes ?? record.Options.Minutes,
+            Steps = request.Overrides.Steps ?? record.Spec.Steps,
+            Minutes = request.Overrides.Minutes ?? record.Spec.Minutes,
         };
-        return (run, record with { Options = options.Validate(), Unlabelled = request.Unlabelled ?? record.Unlabelled });
-    }
-
-    private static TrainingOptions Apply(TrainingOptions preset, Overrides o)
-    {
-        var model = o.BaseChannels is { } channels ? preset.Model with { BaseChannels = channels } : preset.Model;
-        var optimizer = preset.Optimizer;
-        if (o.Optimizer is { } name)
-        {
-            optimizer = name.ToLowerInvariant() switch
-            {
-                "sgd" => new OptimizerOptions(OptimizerKind.Sgd, LearningRate: 0.01, Momentum: 0.99),
-                "adam" => new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
-                _ => throw new UserInputException($"--optimizer '{name}' is unknown: expected sgd or adam."),
-            };
-        }
-
-        if (o.LearningRate is { } lr)
-        {
-            optimizer = optimizer with { LearningRate = lr };
-        }
-
-        var loss = o.Loss?.ToLowerInvariant() switch
-        {
-            null => preset.Loss,
-            "weighted-cross-entropy" => LossKind.WeightedCrossEntropy,
-            "soft-dice" => LossKind.SoftDice,
-            _ => throw new UserInputException($"--loss '{o.Loss}' is unknown: expected weighted-cross-entropy or soft-dice."),
-        };
-        return preset with
-        {
-            Model = model,
-            Optimizer = optimizer,
-            Loss = loss,
-            TileSize = o.Tile ?? preset.TileSize,
-            BatchSize = o.Batch ?? preset.BatchSize,
-            Steps = o.Steps ?? preset.Steps,
-            Minutes = o.Minutes ?? preset.Minutes,
-            ValidationSections = o.ValidationSections ?? preset.ValidationSections,
-            WeightMap = preset.WeightMap with { BalanceClasses = o.BalanceClasses ?? preset.WeightMap.BalanceClasses },
-        };
+        return (run, record with { Spec = spec, Options = JobOptions.Build(spec), Unlabelled = request.Unlabelled ?? record.Unlabelled });
     }
 
     private static IReadOnlyList<GrayImage> LoadUnlabelled(string path, bool firstOnly)
@@ -231,10 +216,10 @@ internal static class TrainCommand
         return firstOnly ? images.Take(1).ToList() : images;
     }
 
-    private static string Describe(TrainingStop stop) => stop switch
+    private static string Describe(JobStatus status) => status.State switch
     {
-        TrainingStop.Completed => "all steps done",
-        TrainingStop.TimeLimit => "time budget reached",
-        _ => "interrupted; checkpoint written",
+        JobState.Cancelled => status.Checkpoint is null ? "interrupted before the first step" : "interrupted; checkpoint written",
+        JobState.Failed => "failed",
+        _ => status.StopReason ?? "all steps done",
     };
 }

@@ -48,6 +48,35 @@ internal sealed class TrainingProgressDisplay
             });
     }
 
+    /// <summary>Runs an asynchronous <paramref name="train"/> (a job followed in a cluster) with the same display.</summary>
+    public async Task<T> RunAsync<T>(long totalSteps, long startStep, Func<IProgress<TrainingProgress>, Task<T>> train)
+    {
+        ArgumentNullException.ThrowIfNull(train);
+        if (!_interactive)
+        {
+            return await train(new Sink(Line)).ConfigureAwait(false);
+        }
+
+        return await AnsiConsole.Progress()
+            .AutoClear(false)
+            .Columns(
+                new TaskDescriptionColumn(),
+                new ProgressBarColumn(),
+                new PercentageColumn(),
+                new RemainingTimeColumn(),
+                new SpinnerColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask("training", maxValue: totalSteps);
+                task.Value = startStep;
+                return await train(new Sink(p =>
+                {
+                    task.Value = p.Step;
+                    task.Description = Describe(p);
+                })).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+    }
+
     private void Line(TrainingProgress p)
     {
         var now = DateTime.UtcNow;

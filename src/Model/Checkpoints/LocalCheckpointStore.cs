@@ -94,6 +94,25 @@ public sealed class LocalCheckpointStore
         return final;
     }
 
+    /// <summary>
+    /// Records a calibrated decision threshold in a checkpoint's manifest (rewritten atomically; the weights and their
+    /// hashes are unchanged). Returns the checkpoint folder.
+    /// </summary>
+    public static string SetThreshold(string directory, double threshold)
+    {
+        var path = Path.Combine(directory, CheckpointManifest.FileName);
+        var manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllText(path), CheckpointManifest.JsonOptions)
+            ?? throw new InvalidDataException($"{path} is empty.");
+        var temporary = path + ".tmp";
+        using (var stream = File.Create(temporary))
+        {
+            JsonSerializer.Serialize(stream, manifest with { Threshold = threshold }, CheckpointManifest.JsonOptions);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+        return directory;
+    }
+
     /// <summary>The step folders present, oldest first.</summary>
     public IReadOnlyList<string> List() =>
         Directory.Exists(Root)

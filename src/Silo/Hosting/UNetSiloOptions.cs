@@ -46,6 +46,9 @@ public sealed record StorageSettings
     /// <c>{Root}/jobs/{job}/checkpoints</c>. Default: <c>runs/cluster</c> under the working directory.
     /// </summary>
     public string Root { get; init; } = Path.Combine("runs", "cluster");
+
+    /// <summary>Where under <see cref="Root"/> a job's checkpoints go; <c>{job}</c> is replaced by the job id.</summary>
+    public string Checkpoints { get; init; } = "jobs/{job}/checkpoints";
 }
 
 /// <summary>One named data set given by its folders.</summary>

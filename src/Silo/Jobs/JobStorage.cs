@@ -4,12 +4,17 @@ using UNetCluster.Silo.Hosting;
 
 namespace UNetCluster.Silo.Jobs;
 
-/// <summary>The job folders under the shared storage root: <c>{Root}/jobs/{job}/checkpoints</c> (DESIGN.md's blob layout).</summary>
+/// <summary>
+/// The job folders under the shared storage root: by default <c>{Root}/jobs/{job}/checkpoints</c> (DESIGN.md's blob
+/// layout); the embedded <c>unet train</c> puts them in its run folder's <c>checkpoints/</c>.
+/// </summary>
 public sealed class JobStorage(IOptions<UNetSiloOptions> options)
 {
+    private readonly string _pattern = options.Value.Storage.Checkpoints;
+
     public string Root { get; } = Path.GetFullPath(options.Value.Storage.Root);
 
-    public string JobDirectory(string jobId) => Path.Combine(Root, "jobs", jobId);
+    public string CheckpointsDirectory(string jobId) => Path.Combine(Root, _pattern.Replace("{job}", jobId, StringComparison.Ordinal));
 
-    public LocalCheckpointStore Checkpoints(string jobId) => new(Path.Combine(JobDirectory(jobId), "checkpoints"));
+    public LocalCheckpointStore Checkpoints(string jobId) => new(CheckpointsDirectory(jobId));
 }

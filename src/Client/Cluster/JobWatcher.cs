@@ -1,0 +1,65 @@
+using UNetCluster.Client.Display;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Model.Training;
+
+namespace UNetCluster.Client.Cluster;
+
+/// <summary>Follows a job's status until it finishes, driving the progress display.</summary>
+internal static class JobWatcher
+{
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>
+    /// Polls the job until it is finished. When <paramref name="cancellationToken"/> fires: with
+    /// <paramref name="cancelJobOnInterrupt"/> the job is asked to stop (and is still followed until it has), otherwise
+    /// watching stops and the last status is returned (the job goes on).
+    /// </summary>
+    public static async Task<JobStatus> WatchAsync(
+        IGrainFactory grains, string jobId, TrainingProgressDisplay display, bool cancelJobOnInterrupt, CancellationToken cancellationToken)
+    {
+        var job = grains.GetGrain<ITrainingJobGrain>(jobId);
+        var first = await job.GetStatusAsync().ConfigureAwait(false);
+        return await display.RunAsync(first.Steps, first.Step, async progress =>
+        {
+            var cancelSent = false;
+            var status = first;
+            long reported = -1;
+            while (!status.IsFinished)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    if (!cancelJobOnInterrupt)
+                    {
+                        return status;
+                    }
+
+                    if (!cancelSent)
+                    {
+                        await job.CancelAsync().ConfigureAwait(false);
+                        cancelSent = true;
+                    }
+                }
+
+                await Task.Delay(Poll, CancellationToken.None).ConfigureAwait(false);
+                status = await job.GetStatusAsync().ConfigureAwait(false);
+                if (status.Step != reported && status.Step > 0)
+                {
+                    reported = status.Step;
+                    progress.Report(ToProgress(status));
+                }
+            }
+
+            return status;
+        }).ConfigureAwait(false);
+    }
+
+    public static TrainingProgress ToProgress(JobStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var rate = status.TilesPerSecond;
+        var batch = status.Step > 0 && status.Elapsed > TimeSpan.Zero ? rate * status.Elapsed.TotalSeconds / Math.Max(status.Step, 1) : 0;
+        var remaining = rate > 0 && batch > 0 ? TimeSpan.FromSeconds((status.Steps - status.Step) * batch / rate) : TimeSpan.Zero;
+        return new TrainingProgress(status.Step, status.Steps, status.Loss ?? double.NaN, status.SmoothedLoss ?? double.NaN, rate, status.Elapsed, remaining);
+    }
+}

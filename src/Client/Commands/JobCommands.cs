@@ -1,0 +1,243 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using UNetCluster.Client.Cluster;
+using UNetCluster.Client.Display;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Model.Checkpoints;
+
+namespace UNetCluster.Client.Commands;
+
+/// <summary>
+/// The verbs that work against a running cluster through its gateway: <c>submit</c>, <c>status</c>, <c>watch</c>,
+/// <c>list</c> and <c>cancel</c>. The cluster is found with <c>--gateway</c> (default 127.0.0.1:30000) or
+/// <c>--redis</c>, or the environment variables UNET_GATEWAY, UNET_REDIS and UNET_CLUSTER_ID.
+/// </summary>
+internal static class JobCommands
+{
+    public static IEnumerable<Command> Create(TextWriter output, TextWriter error)
+    {
+        yield return Submit(output, error);
+        yield return Status(output, error);
+        yield return Watch(output, error);
+        yield return List(output, error);
+        yield return Cancel(output, error);
+    }
+
+    private sealed class Connection
+    {
+        public Option<string?> Gateway { get; } = new("--gateway") { Description = $"Gateway of the cluster as address:port (default: UNET_GATEWAY or {ClusterAddress.DefaultGateway})." };
+
+        public Option<string?> Redis { get; } = new("--redis") { Description = "Redis connection string of the cluster's membership (default: UNET_REDIS); overrides --gateway." };
+
+        public Option<string?> ClusterId { get; } = new("--cluster-id") { Description = "The cluster's id (default: UNET_CLUSTER_ID or unetcluster)." };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Gateway);
+            command.Options.Add(Redis);
+            command.Options.Add(ClusterId);
+        }
+
+        public ClusterAddress Address(ParseResult parse) => new(
+            parse.GetValue(Gateway) ?? Environment.GetEnvironmentVariable("UNET_GATEWAY"),
+            parse.GetValue(Redis) ?? Environment.GetEnvironmentVariable("UNET_REDIS"),
+            parse.GetValue(ClusterId) ?? Environment.GetEnvironmentVariable("UNET_CLUSTER_ID") ?? "unetcluster");
+    }
+
+    private static Command Submit(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var data = new Option<string>("--data") { Description = "Name of a data set known to the cluster.", DefaultValueFactory = _ => "isbi2012-em" };
+        var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
+        var preset = new Option<string>("--preset") { Description = "Training preset: quick, quality, paper or tiny.", DefaultValueFactory = _ => "quick" };
+        var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tiles and augmentation.", DefaultValueFactory = _ => 42 };
+        var steps = new Option<long?>("--steps") { Description = "Optimizer steps." };
+        var minutes = new Option<double?>("--minutes") { Description = "Time budget of the training loop in minutes." };
+        var tile = new Option<int?>("--tile") { Description = "Input tile size." };
+        var batch = new Option<int?>("--batch") { Description = "Tiles per step over all workers." };
+        var baseChannels = new Option<int?>("--base-channels") { Description = "Channels of the first level." };
+        var lr = new Option<double?>("--lr") { Description = "Learning rate." };
+        var optimizer = new Option<string?>("--optimizer") { Description = "sgd or adam." };
+        var loss = new Option<string?>("--loss") { Description = "weighted-cross-entropy or soft-dice." };
+        var workers = new Option<int?>("--workers") { Description = "At most this many workers (default: every live silo)." };
+        var reducers = new Option<int?>("--reducers") { Description = "Reducer grains (default: one per worker)." };
+        var bucket = new Option<int?>("--bucket-kib") { Description = "Gradient and parameter message size in KiB (default 4096)." };
+        var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every this many steps." };
+        var watch = new Option<bool>("--watch") { Description = "Follow the job with a progress bar until it ends." };
+        var command = new Command("submit", "Submit a training job to a running cluster; prints the job id.")
+        {
+            data, id, preset, seed, steps, minutes, tile, batch, baseChannels, lr, optimizer, loss, workers, reducers, bucket, checkpointEvery, watch,
+        };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            var spec = new JobSpec
+            {
+                DataSet = parse.GetValue(data)!,
+                Preset = parse.GetValue(preset)!,
+                Seed = parse.GetValue(seed),
+                Steps = parse.GetValue(steps),
+                Minutes = parse.GetValue(minutes),
+                TileSize = parse.GetValue(tile),
+                BatchSize = parse.GetValue(batch),
+                BaseChannels = parse.GetValue(baseChannels),
+                LearningRate = parse.GetValue(lr),
+                Optimizer = parse.GetValue(optimizer),
+                Loss = parse.GetValue(loss),
+                Workers = parse.GetValue(workers),
+                Reducers = parse.GetValue(reducers),
+                BucketKiB = parse.GetValue(bucket),
+                CheckpointEvery = parse.GetValue(checkpointEvery),
+            };
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, parse.GetValue(id)).ConfigureAwait(false);
+            if (!result.Accepted)
+            {
+                await error.WriteLineAsync("error: the job was refused (nothing was created):").ConfigureAwait(false);
+                foreach (var message in result.Errors)
+                {
+                    await error.WriteLineAsync($"  {message}").ConfigureAwait(false);
+                }
+
+                return Cli.BadInput;
+            }
+
+            await output.WriteLineAsync(result.JobId).ConfigureAwait(false);
+            return parse.GetValue(watch) ? await WatchAsync(cluster, result.JobId!, output, cancellationToken).ConfigureAwait(false) : Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Status(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var id = new Argument<string>("job") { Description = "The job id." };
+        var json = new Option<bool>("--json") { Description = "Print the status as JSON." };
+        var command = new Command("status", "Show a job's state, step, loss, workers and checkpoint.") { id, json };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var status = await FindAsync(cluster, parse.GetValue(id)!).ConfigureAwait(false);
+            await output.WriteLineAsync(parse.GetValue(json) ? JsonSerializer.Serialize(status, CheckpointManifest.JsonOptions) : Describe(status)).ConfigureAwait(false);
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Watch(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var id = new Argument<string>("job") { Description = "The job id." };
+        var command = new Command("watch", "Follow a job with a live progress bar until it ends (Ctrl+C stops watching; the job goes on).") { id };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var jobId = parse.GetValue(id)!;
+            await FindAsync(cluster, jobId).ConfigureAwait(false);
+            return await WatchAsync(cluster, jobId, output, cancellationToken).ConfigureAwait(false);
+        }));
+        return command;
+    }
+
+    private static Command List(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var command = new Command("list", "List the cluster's jobs.");
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var jobs = await cluster.Client.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false);
+            if (jobs.Count == 0)
+            {
+                await output.WriteLineAsync("No jobs.").ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
+            await output.WriteLineAsync($"{"JOB",-28} {"STATE",-10} {"STEP",13} {"LOSS",8} {"WORKERS",7}  DATA").ConfigureAwait(false);
+            foreach (var job in jobs)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{job.Id,-28} {job.State.ToString().ToLowerInvariant(),-10} {$"{job.Step}/{job.Steps}",13} {job.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-",8} {job.Workers.Count,7}  {job.Spec.DataSet}")).ConfigureAwait(false);
+            }
+
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Cancel(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var id = new Argument<string>("job") { Description = "The job id." };
+        var command = new Command("cancel", "Stop a job at its next step boundary; it writes a checkpoint.") { id };
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var jobId = parse.GetValue(id)!;
+            var status = await FindAsync(cluster, jobId).ConfigureAwait(false);
+            if (status.IsFinished)
+            {
+                await output.WriteLineAsync($"Job {jobId} has already ended ({status.State.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
+            await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).CancelAsync().ConfigureAwait(false);
+            await output.WriteLineAsync($"Job {jobId} stops at its next step boundary and writes a checkpoint.").ConfigureAwait(false);
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static async Task<JobStatus> FindAsync(ClusterConnection cluster, string jobId)
+    {
+        if (!await cluster.Client.GetGrain<IJobRegistryGrain>(0).ExistsAsync(jobId).ConfigureAwait(false))
+        {
+            throw new UserInputException($"job '{jobId}' is unknown: 'unet list' shows the cluster's jobs.");
+        }
+
+        return await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).GetStatusAsync().ConfigureAwait(false);
+    }
+
+    private static async Task<int> WatchAsync(ClusterConnection cluster, string jobId, TextWriter output, CancellationToken cancellationToken)
+    {
+        var status = await JobWatcher.WatchAsync(cluster.Client, jobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: false, cancellationToken).ConfigureAwait(false);
+        await output.WriteLineAsync(Describe(status)).ConfigureAwait(false);
+        return status.State switch
+        {
+            JobState.Completed => Cli.Ok,
+            JobState.Failed => Cli.Failed,
+            _ => Cli.Cancelled,
+        };
+    }
+
+    /// <summary>A job's status as lines for people.</summary>
+    public static string Describe(JobStatus status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var lines = new List<string>
+        {
+            $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{(status.StopReason is { } reason ? $" ({reason})" : string.Empty)}",
+            string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
+            $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
+            $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",
+            $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}",
+        };
+        if (status.Checkpoint is not null)
+        {
+            lines.Add($"  checkpoint at step {status.CheckpointStep}: {status.Checkpoint}");
+        }
+
+        if (status.Error is not null)
+        {
+            lines.Add($"  error: {status.Error}");
+        }
+
+        return string.Join(Environment.NewLine, lines);
+    }
+}
