@@ -2,12 +2,14 @@
 # Installs what a fresh Debian 12 machine with the .NET 10 SDK lacks for building and testing UNetCluster.
 # Idempotent: installs only what is missing. NuGet packages come with 'dotnet restore'.
 #   patchelf, gcc, python3: the build's TorchSharp fix-up (build/patch-libtorchsharp.sh)
+#   redis-server: Orleans membership for the multi-process cluster tests (tests/UNetCluster.EndToEnd.Tests)
 set -euo pipefail
 
 missing=()
 command -v patchelf >/dev/null || missing+=(patchelf)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)
+[ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || missing+=(redis-server)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

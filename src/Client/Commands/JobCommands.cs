@@ -23,6 +23,7 @@ internal static class JobCommands
         yield return Watch(output, error);
         yield return List(output, error);
         yield return Cancel(output, error);
+        yield return Silos(output, error);
     }
 
     private sealed class Connection
@@ -194,14 +195,36 @@ internal static class JobCommands
         return command;
     }
 
+    private static Command Silos(TextWriter output, TextWriter error)
+    {
+        var connection = new Connection();
+        var command = new Command("silos", "List the cluster's silos and their membership status (each active silo runs one worker).");
+        connection.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
+        {
+            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            var hosts = await cluster.Client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: false).ConfigureAwait(false);
+            foreach (var (silo, status) in hosts.OrderBy(h => h.Key.ToParsableString(), StringComparer.Ordinal))
+            {
+                await output.WriteLineAsync($"{silo.ToParsableString(),-40} {status.ToString().ToLowerInvariant()}").ConfigureAwait(false);
+            }
+
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    /// <summary>The job's status from its coordinator (not the registry, whose list is rebuilt if its silo is lost).</summary>
     private static async Task<JobStatus> FindAsync(ClusterConnection cluster, string jobId)
     {
-        if (!await cluster.Client.GetGrain<IJobRegistryGrain>(0).ExistsAsync(jobId).ConfigureAwait(false))
+        try
         {
-            throw new UserInputException($"job '{jobId}' is unknown: 'unet list' shows the cluster's jobs.");
+            return await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).GetStatusAsync().ConfigureAwait(false);
         }
-
-        return await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).GetStatusAsync().ConfigureAwait(false);
+        catch (KeyNotFoundException e)
+        {
+            throw new UserInputException(e.Message, e);
+        }
     }
 
     private static async Task<int> WatchAsync(ClusterConnection cluster, string jobId, TextWriter output, CancellationToken cancellationToken)

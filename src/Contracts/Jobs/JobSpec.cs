@@ -41,7 +41,10 @@ public sealed record JobSpec
 
     [Id(13)] public int? CheckpointEvery { get; init; }
 
-    /// <summary>At most this many workers (one per silo) train the job; null for every live worker.</summary>
+    /// <summary>
+    /// Workers (one per silo) the job waits for before its first step and uses at most; it goes on with fewer when
+    /// some are lost. Null: every live worker, starting with one.
+    /// </summary>
     [Id(14)] public int? Workers { get; init; }
 
     /// <summary>Reducer grains the parameter vector is cut into; null for one per live worker.</summary>

@@ -77,6 +77,9 @@ public sealed record JobStatus
     /// <summary>Bytes of gradient and parameter messages the workers sent and received at the last step, per worker.</summary>
     [Id(19)] public long BytesPerWorkerStep { get; init; }
 
+    /// <summary>The silo the job's coordinator runs on (its address).</summary>
+    [Id(20)] public string? Coordinator { get; init; }
+
     public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed;
 }
 

@@ -18,9 +18,10 @@ namespace UNetCluster.Silo.Grains;
 /// reducer produced. A lost worker or a refused gradient makes it recompute s with a new attempt over the survivors;
 /// when a reducer's state is lost, every reducer is set up again from the latest checkpoint. Each step is applied once.
 /// </summary>
-public sealed partial class TrainingJobGrain(IClusterMembershipService membership, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
+public sealed partial class TrainingJobGrain(IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
 {
     private const int MaxFailuresPerStep = 5;
+    private const int MaxSetupFailures = 120;
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
@@ -57,18 +58,32 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         _options = JobOptions.Build(spec);
         _cancelRequested = false;
         var now = DateTimeOffset.UtcNow;
-        _status = new JobStatus { Id = Id, Spec = spec, State = JobState.Pending, Steps = _options.Steps, Created = now, Updated = now };
+        _status = new JobStatus { Id = Id, Spec = spec, State = JobState.Pending, Steps = _options.Steps, Created = now, Updated = now, Coordinator = silo.SiloAddress.ToParsableString() };
         this.DelayDeactivation(TimeSpan.FromDays(30));
         await PublishAsync(force: true);
         _ = RunAsync();
     }
 
-    public Task<JobStatus> GetStatusAsync() =>
-        Task.FromResult(_status ?? throw new InvalidOperationException($"Job {Id} was never submitted."));
+    public Task<JobStatus> GetStatusAsync()
+    {
+        if (_status is null)
+        {
+            DeactivateOnIdle();   // asked about an id that was never submitted: keep nothing
+            throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
+        }
+
+        return Task.FromResult(_status);
+    }
 
     public Task<JobStatus> CancelAsync()
     {
-        var status = _status ?? throw new InvalidOperationException($"Job {Id} was never submitted.");
+        if (_status is null)
+        {
+            DeactivateOnIdle();
+            throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
+        }
+
+        var status = _status;
         if (!status.IsFinished)
         {
             _cancelRequested = true;
@@ -100,6 +115,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         long? startVersion = null;
         var needSetup = true;
         var failures = 0;
+        var setupFailures = 0;
         double? smoothed = null;
         List<string> committedBy = [];
         var stop = "all steps done";
@@ -113,8 +129,9 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                     break;
                 }
 
+                // The first step waits for the workers the spec asks for; later steps go on with the live ones.
                 var workers = LiveWorkers(spec.Workers);
-                if (workers.Count == 0)
+                if (workers.Count == 0 || (startVersion is null && workers.Count < (spec.Workers ?? 1)))
                 {
                     await WaitAsync(TimeSpan.FromSeconds(1));
                     continue;
@@ -122,7 +139,19 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
 
                 if (needSetup)
                 {
-                    await SetUpReducersAsync(workers, spec, bucketBytes);
+                    try
+                    {
+                        await SetUpReducersAsync(workers, spec, bucketBytes);
+                    }
+                    catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException && ++setupFailures <= MaxSetupFailures)
+                    {
+                        // Membership views differ for a moment after a silo joins or dies: try again with a fresh view.
+                        LogSetUpRetry(Id, setupFailures, e);
+                        await WaitAsync(TimeSpan.FromSeconds(1));
+                        continue;
+                    }
+
+                    setupFailures = 0;
                     needSetup = false;
                     startVersion ??= _version;
                     committedBy = [];
@@ -372,6 +401,9 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: {Reducers} reducers set up at step {Version} over {Workers} workers")]
     private partial void LogSetUp(string jobId, int reducers, long version, int workers);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: setting the reducers up failed (attempt {Attempt}); retrying")]
+    private partial void LogSetUpRetry(string jobId, int attempt, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: step {Step} is recomputed: {Reason}")]
     private partial void LogRecompute(string jobId, long step, string reason);

@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace UNetCluster.EndToEnd.Tests;
+
+/// <summary>
+/// A real <c>redis-server</c> on loopback (Debian's, installed by scripts/setup.sh) and three silo processes that use it
+/// for membership, each with its own silo and gateway ports: what a user runs on several machines, on one machine.
+/// </summary>
+public sealed class RedisClusterFixture : IAsyncLifetime
+{
+    public const int SiloCount = 3;
+
+    private readonly List<ChildProcess> _silos = [];
+    private ChildProcess? _redis;
+
+    public string ClusterId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];
+
+    public string StorageRoot { get; } = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "e2e-" + Guid.NewGuid().ToString("N"));
+
+    public int RedisPort { get; } = ChildProcess.FreePort();
+
+    public string Redis => $"127.0.0.1:{RedisPort}";
+
+    public IReadOnlyList<ChildProcess> Silos => _silos;
+
+    public IReadOnlyList<int> GatewayPorts { get; private set; } = [];
+
+    public async ValueTask InitializeAsync()
+    {
+        var server = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
+        _redis = new ChildProcess("redis-server", new ProcessStartInfo(server)
+        {
+            ArgumentList = { "--port", RedisPort.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", string.Empty, "--appendonly", "no" },
+        });
+        await ChildProcess.WaitForPortAsync(RedisPort, _redis, TimeSpan.FromSeconds(20));
+
+        var gateways = new List<int>();
+        for (var i = 0; i < SiloCount; i++)
+        {
+            var gateway = ChildProcess.FreePort();
+            gateways.Add(gateway);
+            _silos.Add(StartSilo(i, ChildProcess.FreePort(), gateway));
+        }
+
+        GatewayPorts = gateways;
+        for (var i = 0; i < SiloCount; i++)
+        {
+            await ChildProcess.WaitForPortAsync(gateways[i], _silos[i], TimeSpan.FromSeconds(90));
+        }
+
+        await WaitForActiveSilosAsync();
+    }
+
+    /// <summary>Starts a new silo process in place of <paramref name="dead"/> and waits until it is an active member.</summary>
+    public async Task ReplaceAsync(ChildProcess dead)
+    {
+        var index = _silos.IndexOf(dead);
+        var gateway = ChildProcess.FreePort();
+        var silo = StartSilo(index, ChildProcess.FreePort(), gateway);
+        _silos[index] = silo;
+        dead.Dispose();
+        await ChildProcess.WaitForPortAsync(gateway, silo, TimeSpan.FromSeconds(90));
+        await WaitForActiveSilosAsync();
+    }
+
+    private async Task WaitForActiveSilosAsync()
+    {
+        // Listening is not membership: wait until the cluster itself lists every silo as active.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (true)
+        {
+            var (code, output, _) = await UnetAsync("silos");
+            if (code == 0 && output.Split('\n').Count(l => l.TrimEnd().EndsWith(" active", StringComparison.Ordinal)) == SiloCount)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"The silos did not all become active:\n{output}\n{Diagnostics()}");
+            }
+
+            await Task.Delay(500);
+        }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var silo in _silos)
+        {
+            silo.Dispose();
+        }
+
+        _redis?.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Runs the <c>unet</c> CLI as a process against this cluster; returns its exit code and output.</summary>
+    public async Task<(int ExitCode, string Output, string Error)> UnetAsync(params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "unet.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.ArgumentList.Add("--redis");
+        start.ArgumentList.Add(Redis);
+        start.ArgumentList.Add("--cluster-id");
+        start.ArgumentList.Add(ClusterId);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var error = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
+        return (process.ExitCode, await output, await error);
+    }
+
+    public string Diagnostics() => string.Join("\n\n", _silos.Select(s => $"--- {s.Name}\n{Tail(s.Output)}"));
+
+    private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;
+
+    private ChildProcess StartSilo(int index, int siloPort, int gatewayPort)
+    {
+        var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
+        var settings = new Dictionary<string, string>
+        {
+            ["UNetCluster__Cluster__Clustering"] = "Redis",
+            ["UNetCluster__Cluster__Redis"] = Redis,
+            ["UNetCluster__Cluster__ClusterId"] = ClusterId,
+            ["UNetCluster__Cluster__ServiceId"] = ClusterId,
+            ["UNetCluster__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__ProbeTimeoutSeconds"] = "1",
+            ["UNetCluster__Cluster__MissedProbesLimit"] = "2",
+            ["UNetCluster__Cluster__ResponseTimeoutSeconds"] = "20",
+            ["UNetCluster__Storage__Root"] = StorageRoot,
+            ["UNetCluster__Worker__Threads"] = "1",
+        };
+        foreach (var (key, value) in settings)
+        {
+            start.Environment[key] = value;
+        }
+
+        return new ChildProcess($"silo {index} (silo port {siloPort}, gateway {gatewayPort})", start, siloPort);
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class RedisClusterTests : ICollectionFixture<RedisClusterFixture>
+{
+    public const string Name = "redis cluster";
+}
