@@ -7,6 +7,12 @@ using static TorchSharp.torch;
 // The training-step benchmark (TorchSharp side): one JSON line on stdout, progress on stderr.
 // bench/run.sh runs it next to bench/pytorch/unet_step.py with the same options.
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "worker")
+{
+    TorchRuntime.EnsureConfigured();
+    return WorkerBenchmark.Run(args[1..]);   // bench/sync.py: a cluster worker's step without synchronisation
+}
+
 BenchOptions options;
 try
 {

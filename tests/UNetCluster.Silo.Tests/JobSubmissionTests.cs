@@ -8,7 +8,7 @@ public sealed class JobSubmissionTests(ClusterFixture fixture)
 {
     [Theory]
     [InlineData("no-such-data", null, null, null, "data set 'no-such-data' is unknown: expected one of isbi2012-em")]
-    [InlineData("isbi2012-em", 125, null, null, "--tile 125 is invalid")]
+    [InlineData("isbi2012-em", 125, null, null, "The --tile 125 is not valid for this U-Net")]
     [InlineData("isbi2012-em", null, 0, null, "workers 0 is invalid: expected an integer from 1 to 1024")]
     [InlineData("isbi2012-em", null, null, -5L, "steps -5 is invalid: expected an integer from 1 to 10000000")]
     [InlineData("../etc", null, null, null, "data set '../etc' is unknown")]

@@ -80,6 +80,12 @@ public sealed record JobStatus
     /// <summary>The silo the job's coordinator runs on (its address).</summary>
     [Id(20)] public string? Coordinator { get; init; }
 
+    /// <summary>Seconds the slowest worker spent in forward and backward at the last step.</summary>
+    [Id(21)] public double ComputeSeconds { get; init; }
+
+    /// <summary>Seconds the slowest worker spent sending its gradient and pulling the new parameters at the last step.</summary>
+    [Id(22)] public double SyncSeconds { get; init; }
+
     public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed;
 }
 

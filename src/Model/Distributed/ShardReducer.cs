@@ -18,6 +18,7 @@ public sealed class ShardReducer : IDisposable
     private readonly Tensor _parameters;
     private readonly float[] _parameterValues;
     private readonly double[] _average;
+    private readonly Stack<float[]> _spare = new();   // gradient buffers of earlier steps: one per worker, reused
 
     public ShardReducer(ShardRange range, float[] initialParameters, OptimizerOptions optimizer)
     {
@@ -85,7 +86,7 @@ public sealed class ShardReducer : IDisposable
 
         if (!_contributions.TryGetValue(worker, out var contribution))
         {
-            contribution = new Contribution(samples, new float[Range.Length]);
+            contribution = new Contribution(samples, _spare.TryPop(out var buffer) ? buffer : new float[Range.Length]);
             _contributions[worker] = contribution;
         }
 
@@ -98,14 +99,22 @@ public sealed class ShardReducer : IDisposable
     public bool IsComplete(int workers) =>
         _contributions.Count == workers && _contributions.Keys.Max() == workers - 1 && _contributions.Values.All(c => c.IsComplete);
 
-    /// <summary>Forgets the open step's contributions (the step is recomputed by other workers).</summary>
-    public void Discard() => _contributions.Clear();
+    /// <summary>Forgets the open step's contributions (the step is recomputed by other workers); keeps their buffers.</summary>
+    public void Discard()
+    {
+        foreach (var contribution in _contributions.Values)
+        {
+            _spare.Push(contribution.Gradient);
+        }
+
+        _contributions.Clear();
+    }
 
     /// <summary>
     /// Averages the whole contributions in worker order, weighted by samples, applies the optimizer with the step's
-    /// learning rate, clears the contributions and returns the new parameter shard as bytes.
+    /// learning rate and clears the contributions. The new parameters are in <see cref="ParameterValues"/>.
     /// </summary>
-    public byte[] Apply(double learningRate)
+    public void Apply(double learningRate)
     {
         var complete = _contributions.Where(c => c.Value.IsComplete).ToList();   // ascending worker index
         if (complete.Count == 0)
@@ -125,7 +134,7 @@ public sealed class ShardReducer : IDisposable
             }
         }
 
-        var mean = complete[0].Value.Gradient;   // reused as the float32 mean: the contributions are dropped below
+        var mean = complete[0].Value.Gradient;   // reused as the float32 mean: the contributions are discarded below
         for (var i = 0; i < mean.Length; i++)
         {
             mean[i] = (float)_average[i];
@@ -134,11 +143,10 @@ public sealed class ShardReducer : IDisposable
         using (var scope = NewDisposeScope())
         {
             _optimizer.Step(_parameters, tensor(mean), learningRate);
-            _parameters.data<float>().CopyTo(_parameterValues);
+            ParameterVector.CopyTo(_parameters, _parameterValues);
         }
 
-        _contributions.Clear();
-        return Parameters();
+        Discard();
     }
 
     /// <summary>Replaces a range of the parameters or of an optimizer state vector (set-up from a checkpoint).</summary>

@@ -67,4 +67,19 @@ public static class ParameterVector
             offset += count;
         }
     }
+
+    /// <summary>
+    /// Copies a contiguous float32 CPU tensor into <paramref name="destination"/> with one memory copy (TorchSharp's
+    /// element accessor is far slower for vectors of millions of values).
+    /// </summary>
+    public static void CopyTo(Tensor source, Span<float> destination)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        if (source.dtype != ScalarType.Float32 || !source.is_contiguous() || source.numel() != destination.Length)
+        {
+            throw new ArgumentException($"Expected a contiguous float32 CPU tensor of {destination.Length} values; got {source.dtype} with {source.numel()}.", nameof(source));
+        }
+
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(source.bytes).CopyTo(destination);
+    }
 }

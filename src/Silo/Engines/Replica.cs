@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
+using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
 using static TorchSharp.torch;
 
@@ -23,7 +24,7 @@ internal sealed class Replica : IDisposable
         Parameters = new float[Engine.ParameterCount];
         Gradient = new float[Engine.ParameterCount];
         using var flat = Engine.FlattenParameters();
-        flat.data<float>().CopyTo(Parameters);
+        ParameterVector.CopyTo(flat, Parameters);
     }
 
     public JobSpec Spec { get; }
@@ -53,7 +54,7 @@ internal sealed class Replica : IDisposable
     public void ReadParameters()
     {
         using var flat = Engine.FlattenParameters();
-        flat.data<float>().CopyTo(Parameters);
+        ParameterVector.CopyTo(flat, Parameters);
     }
 
     /// <summary>A range of a float vector as the bytes of a message.</summary>

@@ -186,7 +186,7 @@ public sealed partial class WorkerEngine : BackgroundService
             var compute = Stopwatch.StartNew();
             var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
             var finite = double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient);
-            result.Gradient.data<float>().CopyTo(replica.Gradient);
+            ParameterVector.CopyTo(result.Gradient, replica.Gradient);
             compute.Stop();
             if (!finite)
             {

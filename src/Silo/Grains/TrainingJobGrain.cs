@@ -190,6 +190,8 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                         Elapsed = clock.Elapsed,
                         TilesPerSecond = done * options.BatchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
                         BytesPerWorkerStep = (long)reports.Average(r => r.BytesSent + r.BytesReceived),
+                        ComputeSeconds = reports.Max(r => r.ComputeTime.TotalSeconds),
+                        SyncSeconds = reports.Max(r => r.SyncTime.TotalSeconds),
                     };
                     if (_version % options.CheckpointEvery == 0)
                     {

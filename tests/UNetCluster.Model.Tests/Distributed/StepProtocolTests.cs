@@ -123,7 +123,11 @@ public sealed class StepProtocolTests
                     Assert.True(reducerList[group.Key.Reducer].Add(group.Key.Worker, group.First().Samples, bytes));
                 }
 
-                var updated = reducerList.SelectMany(r => MemoryMarshal.Cast<byte, float>(r.Apply(options.LearningRateAt((double)step / options.Steps))).ToArray()).ToArray();
+                var updated = reducerList.SelectMany(r =>
+                {
+                    r.Apply(options.LearningRateAt((double)step / options.Steps));
+                    return r.ParameterValues.ToArray();
+                }).ToArray();
                 using var flat = tensor(updated);
                 foreach (var worker in live)
                 {

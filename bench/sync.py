@@ -1,0 +1,210 @@
+#!/usr/bin/python3
+"""Sync overhead of data-parallel training, ours (Orleans silos) and PyTorch DDP (gloo), measured in one run.
+
+For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Adam) and 1 and 2 workers:
+  - ours synced:   a real cluster (redis-server + one silo process per worker, each with cores/W libtorch threads),
+                   a job submitted with the unet CLI; tiles/s from the coordinator's clock between two steps after
+                   warm-up; bytes per worker per step from the job status (gradient + parameter messages) and from
+                   the loopback interface counter over the same steps;
+  - ours unsynced: the same worker code (GradientEngine with the same tile sampling and augmentation, plus a local
+                   optimizer update) in W concurrent processes with the same threads, nothing exchanged;
+  - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
+The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
+usage: bench/sync.py [--steps 4] [--warmup 2] [--bases 16,64] [--workers 1,2] [--out results.jsonl]
+Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "src", "Client", "bin", "Release", "net10.0")
+SILO = os.path.join(ROOT, "src", "Silo", "bin", "Release", "net10.0", "UNetCluster.Silo.dll")
+UNET = os.path.join(BIN, "unet.dll")
+BENCH = os.path.join(ROOT, "bench", "UNetCluster.Bench", "bin", "Release", "net10.0", "UNetCluster.Bench")
+DDP = os.path.join(ROOT, "bench", "pytorch", "ddp_sync.py")
+
+
+def log(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def loopback_tx_bytes():
+    with open("/proc/net/dev", encoding="ascii") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name.strip() == "lo":
+                return int(rest.split()[8])
+    return 0
+
+
+def wait_port(port, timeout=90):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def unet(args, redis, cluster):
+    out = subprocess.run(["dotnet", UNET, *args, "--redis", redis, "--cluster-id", cluster],
+                         capture_output=True, text=True, timeout=600)
+    return out.returncode, out.stdout, out.stderr
+
+
+def ours_synced(base, workers, warmup, steps, threads):
+    cluster = f"bench-{os.getpid()}-{base}-{workers}"
+    storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
+    redis_port = free_port()
+    redis = f"127.0.0.1:{redis_port}"
+    processes = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_port(redis_port)
+        for i in range(workers):
+            gateway = free_port()
+            env = dict(os.environ,
+                       UNetCluster__Cluster__Clustering="Redis", UNetCluster__Cluster__Redis=redis,
+                       UNetCluster__Cluster__ClusterId=cluster, UNetCluster__Cluster__ServiceId=cluster,
+                       UNetCluster__Cluster__SiloPort=str(free_port()), UNetCluster__Cluster__GatewayPort=str(gateway),
+                       UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
+                       Logging__LogLevel__Default="Warning")
+            processes.append(subprocess.Popen(["dotnet", SILO], env=env, cwd=os.path.dirname(SILO),
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(gateway)
+        total = warmup + steps
+        code, out, err = unet(["submit", "--preset", "quick", "--base-channels", str(base), "--batch", str(workers),
+                               "--workers", str(workers), "--reducers", str(workers), "--steps", str(total),
+                               "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync"], redis, cluster)
+        if code != 0:
+            raise RuntimeError(f"submit failed: {err}")
+
+        def status():
+            code, out, err = unet(["status", "sync", "--json"], redis, cluster)
+            if code != 0:
+                raise RuntimeError(err)
+            return json.loads(out)
+
+        first = None
+        while True:
+            s = status()
+            if s["state"] in ("Failed", "Cancelled", 3, 4):
+                raise RuntimeError(f"job ended: {s}")
+            if first is None and s["step"] >= warmup:
+                first, tx = s, loopback_tx_bytes()
+            if s["step"] >= total or s["state"] in ("Completed", 2):
+                break
+            time.sleep(0.1)
+        tx = loopback_tx_bytes() - tx
+        last = s
+        elapsed = _seconds(last["elapsed"]) - _seconds(first["elapsed"])
+        done = last["step"] - first["step"]
+        return {
+            "framework": "unetcluster", "mode": "synced", "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "parameters": last["parameters"], "timed_steps": done,
+            "tiles_per_s": round(done * workers / elapsed, 4),
+            "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
+            "loopback_bytes_per_worker_step": round(tx / max(done, 1) / workers),
+            "model_bytes": last["parameters"] * 4,
+        }
+    finally:
+        for p in reversed(processes):
+            p.kill()
+            p.wait()
+        shutil.rmtree(storage, ignore_errors=True)
+
+
+def _seconds(span):
+    # TimeSpan as System.Text.Json writes it: [d.]hh:mm:ss[.fffffff]
+    days = 0
+    if "." in span.split(":")[0]:
+        d, span = span.split(".", 1)
+        days = int(d)
+    h, m, s = span.split(":")
+    return days * 86400 + int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def ours_unsynced(base, workers, warmup, steps, threads):
+    command = [BENCH, "worker", "--base", str(base), "--tile", "572", "--batch", "1", "--warmup", str(warmup),
+               "--steps", str(steps), "--threads", str(threads)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
+    rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in processes]
+    return {"framework": "unetcluster", "mode": "unsynced", "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "parameters": rows[0]["parameters"], "tiles_per_s": round(sum(r["tiles_per_s"] for r in rows), 4)}
+
+
+def pytorch(mode, base, workers, warmup, steps, threads):
+    out = subprocess.run(["/usr/bin/python3", DDP, "--world", str(workers), "--base", str(base), "--warmup", str(warmup),
+                          "--steps", str(steps), "--threads", str(threads), "--mode", mode, "--port", str(free_port())],
+                         capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--bases", default="16,64")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--out")
+    args = parser.parse_args(argv)
+    subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
+                   check=True, stdout=sys.stderr)
+    cores = len(os.sched_getaffinity(0))
+    log(f"{cores} CPUs, load average {open('/proc/loadavg').read().split()[:3]}")
+    rows = []
+    for base in [int(b) for b in args.bases.split(",")]:
+        for workers in [int(w) for w in args.workers.split(",")]:
+            threads = max(1, cores // workers)
+            for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
+                              ("ours synced", lambda: ours_synced(base, workers, args.warmup, args.steps, threads)),
+                              ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
+                              ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
+                log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each")
+                row = run()
+                log(f"   {json.dumps(row)}")
+                rows.append(row)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.writelines(json.dumps(r) + "\n" for r in rows)
+
+    def find(framework, mode, base, workers):
+        return next((r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
+                     and r["base_channels"] == base and r["workers"] == workers), None)
+
+    print("| base | workers | ours synced tiles/s | ours unsynced | ours ratio | ours bytes/worker/step (messages, loopback) "
+          "| PyTorch DDP synced | unsynced | DDP ratio | DDP loopback bytes/worker/step | 2 x model bytes |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for base in sorted({r["base_channels"] for r in rows}):
+        for workers in sorted({r["workers"] for r in rows}):
+            s, u = find("unetcluster", "synced", base, workers), find("unetcluster", "unsynced", base, workers)
+            ps, pu = find("pytorch", "synced", base, workers), find("pytorch", "unsynced", base, workers)
+            if not (s and u and ps and pu):
+                continue
+            print(f"| {base} | {workers} | {s['tiles_per_s']:.3f} | {u['tiles_per_s']:.3f} | {s['tiles_per_s'] / u['tiles_per_s']:.3f} "
+                  f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
+                  f"| {ps['tiles_per_s']:.3f} | {pu['tiles_per_s']:.3f} | {ps['tiles_per_s'] / pu['tiles_per_s']:.3f} "
+                  f"| {ps['loopback_bytes_per_worker_step'] / 1e6:.1f} MB | {2 * s['model_bytes'] / 1e6:.1f} MB |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
