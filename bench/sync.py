@@ -10,7 +10,7 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 4] [--warmup 2] [--bases 16,64] [--workers 1,2] [--out results.jsonl]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
 
@@ -95,33 +95,28 @@ def ours_synced(base, workers, warmup, steps, threads):
         if code != 0:
             raise RuntimeError(f"submit failed: {err}")
 
-        def status():
-            code, out, err = unet(["status", "sync", "--json"], redis, cluster)
-            if code != 0:
-                raise RuntimeError(err)
-            return json.loads(out)
-
-        first = None
-        while True:
-            s = status()
-            if s["state"] in ("Failed", "Cancelled", 3, 4):
-                raise RuntimeError(f"job ended: {s}")
-            if first is None and s["step"] >= warmup:
-                first, tx = s, loopback_tx_bytes()
-            if s["step"] >= total or s["state"] in ("Completed", 2):
-                break
-            time.sleep(0.1)
+        # Follow the job with one CLI process (cheap grain polls), not a process per poll: starting a .NET process
+        # costs a core-second, which would be charged to the workers on a 2-core machine.
+        tx = loopback_tx_bytes()
+        code, out, err = unet(["watch", "sync"], redis, cluster)
         tx = loopback_tx_bytes() - tx
-        last = s
-        elapsed = _seconds(last["elapsed"]) - _seconds(first["elapsed"])
-        done = last["step"] - first["step"]
+        code, out, err = unet(["status", "sync", "--json"], redis, cluster)
+        if code != 0:
+            raise RuntimeError(err)
+        last = json.loads(out)
+        if last["step"] != total:
+            raise RuntimeError(f"job ended early: {last}")
+        done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
             "framework": "unetcluster", "mode": "synced", "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
-            "tiles_per_s": round(done * workers / elapsed, 4),
+            "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
-            "loopback_bytes_per_worker_step": round(tx / max(done, 1) / workers),
+            "loopback_bytes_per_worker_step": round(tx / total / workers),   # whole job, set-up included
             "model_bytes": last["parameters"] * 4,
+            "last_step_compute_s": last.get("computeSeconds"), "last_step_sync_s": last.get("syncSeconds"),
+            "last_step_s": last.get("stepSeconds"), "last_step_open_s": last.get("openSeconds"),
+
         }
     finally:
         for p in reversed(processes):
@@ -160,7 +155,7 @@ def pytorch(mode, base, workers, warmup, steps, threads):
 
 def main(argv):
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--bases", default="16,64")
     parser.add_argument("--workers", default="1,2")

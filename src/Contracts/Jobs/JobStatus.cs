@@ -86,6 +86,18 @@ public sealed record JobStatus
     /// <summary>Seconds the slowest worker spent sending its gradient and pulling the new parameters at the last step.</summary>
     [Id(22)] public double SyncSeconds { get; init; }
 
+    /// <summary>Seconds of the last step as the coordinator saw it: from opening it to every worker's report.</summary>
+    [Id(23)] public double StepSeconds { get; init; }
+
+    /// <summary>Seconds of the last step spent opening it on the reducers and starting the workers.</summary>
+    [Id(24)] public double OpenSeconds { get; init; }
+
+    /// <summary>Tiles per second over the last <see cref="RecentWindow"/> committed steps (current throughput).</summary>
+    [Id(25)] public double RecentTilesPerSecond { get; init; }
+
+    /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
+    public const int RecentWindow = 5;
+
     public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed;
 }
 

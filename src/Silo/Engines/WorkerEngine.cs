@@ -39,17 +39,16 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly JobStorage _storage;
     private readonly ILocalSiloDetails _silo;
     private readonly ILogger<WorkerEngine> _logger;
-    private readonly int _threads;
+    private readonly TorchThread _torch;
 
-    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, IOptions<UNetSiloOptions> options, ILogger<WorkerEngine> logger)
+    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, TorchThread torch, ILogger<WorkerEngine> logger)
     {
-        ArgumentNullException.ThrowIfNull(options);
         _grains = grains;
         _catalog = catalog;
         _storage = storage;
         _silo = silo;
         _logger = logger;
-        _threads = options.Value.Worker.Threads > 0 ? options.Value.Worker.Threads : Environment.ProcessorCount;
+        _torch = torch;
     }
 
     /// <summary>This silo's worker grain key.</summary>
@@ -78,21 +77,12 @@ public sealed partial class WorkerEngine : BackgroundService
     public void Release(string jobId)
     {
         _latest.TryRemove(jobId, out _);
-        _queue.Writer.TryWrite(_ =>
-        {
-            if (_replicas.Remove(jobId, out var replica))
-            {
-                replica.Dispose();
-            }
-
-            return Task.CompletedTask;
-        });
+        _queue.Writer.TryWrite(_ => _replicas.Remove(jobId, out var replica) ? _torch.RunAsync(replica.Dispose) : Task.CompletedTask);
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        set_num_threads(_threads);
         await foreach (var work in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
         {
             try
@@ -108,11 +98,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
     public override void Dispose()
     {
-        foreach (var replica in _replicas.Values)
-        {
-            replica.Dispose();
-        }
-
+        // The torch thread may be gone at shutdown: the replicas' native memory goes with the process.
         _replicas.Clear();
         base.Dispose();
     }
@@ -137,19 +123,23 @@ public sealed partial class WorkerEngine : BackgroundService
     private bool IsSuperseded(StepPlan plan) =>
         !_latest.TryGetValue(plan.JobId, out var latest) || latest != (plan.Step, plan.Attempt);
 
-    private Replica GetReplica(string jobId, JobSpec spec)
+    private async Task<Replica> GetReplicaAsync(string jobId, JobSpec spec)
     {
         if (_replicas.TryGetValue(jobId, out var replica) && replica.Spec == spec)
         {
             return replica;
         }
 
-        replica?.Dispose();
+        if (replica is not null)
+        {
+            await _torch.RunAsync(replica.Dispose).ConfigureAwait(false);
+        }
+
         _replicas.Remove(jobId);
         var options = JobOptions.Build(spec);
         var folders = _catalog.Find(spec.DataSet) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
         var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
-        replica = new Replica(spec, options, dataSet);
+        replica = await _torch.RunAsync(() => new Replica(spec, options, dataSet)).ConfigureAwait(false);
         _replicas[jobId] = replica;
         return replica;
     }
@@ -164,7 +154,7 @@ public sealed partial class WorkerEngine : BackgroundService
         var coordinator = _grains.GetGrain<ITrainingJobGrain>(plan.JobId);
         try
         {
-            var replica = GetReplica(plan.JobId, plan.Spec);
+            var replica = await GetReplicaAsync(plan.JobId, plan.Spec).ConfigureAwait(false);
             var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
             var sync = new Stopwatch();
             long received = 0;
@@ -179,23 +169,26 @@ public sealed partial class WorkerEngine : BackgroundService
                 }
 
                 received += pulled.Value;
-                replica.AssignParameters();
+                await _torch.RunAsync(replica.AssignParameters).ConfigureAwait(false);
                 replica.Version = plan.Step;
             }
 
             var compute = Stopwatch.StartNew();
-            var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
-            var finite = double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient);
-            ParameterVector.CopyTo(result.Gradient, replica.Gradient);
+            var (loss, samples, finite) = await _torch.RunAsync(() =>
+            {
+                var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
+                ParameterVector.CopyTo(result.Gradient, replica.Gradient);
+                return (result.Loss, result.Samples, double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient));
+            }).ConfigureAwait(false);
             compute.Stop();
             if (!finite)
             {
-                await coordinator.ReportStepAsync(Report(plan, result.Loss, result.Samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite")).ConfigureAwait(false);
+                await coordinator.ReportStepAsync(Report(plan, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite")).ConfigureAwait(false);
                 return;
             }
 
             sync.Start();
-            var sent = await SendGradientAsync(plan, shards, replica.Gradient, result.Samples).ConfigureAwait(false);
+            var sent = await SendGradientAsync(plan, shards, replica.Gradient, samples).ConfigureAwait(false);
             if (sent is null)
             {
                 return;
@@ -207,10 +200,10 @@ public sealed partial class WorkerEngine : BackgroundService
                 return;
             }
 
-            replica.AssignParameters();
+            await _torch.RunAsync(replica.AssignParameters).ConfigureAwait(false);
             replica.Version = plan.Step + 1;
             sync.Stop();
-            await coordinator.ReportStepAsync(Report(plan, result.Loss, result.Samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null)).ConfigureAwait(false);
+            await coordinator.ReportStepAsync(Report(plan, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -292,38 +285,44 @@ public sealed partial class WorkerEngine : BackgroundService
 
     private async Task<RestoreResult> RestoreCoreAsync(RestorePlan plan, CancellationToken cancellationToken)
     {
-        _replicas.Remove(plan.JobId, out var old);
-        old?.Dispose();
-        var replica = GetReplica(plan.JobId, plan.Spec);
+        if (_replicas.Remove(plan.JobId, out var old))
+        {
+            await _torch.RunAsync(old.Dispose).ConfigureAwait(false);
+        }
+
+        var replica = await GetReplicaAsync(plan.JobId, plan.Spec).ConfigureAwait(false);
         var options = replica.Options;
         var stateNames = FlatOptimizer.StateNames(options.Optimizer.Kind);
         var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
         long version = 0;
         long optimizerSteps = 0;
         string? directory = null;
-        using (var checkpoint = _storage.Checkpoints(plan.JobId).LoadLatest(message => LogCorruptCheckpoint(plan.JobId, message)))
+        var store = _storage.Checkpoints(plan.JobId);
+        (version, optimizerSteps, directory) = await _torch.RunAsync(() =>
         {
-            if (checkpoint is not null)
+            using var checkpoint = store.LoadLatest(message => LogCorruptCheckpoint(plan.JobId, message));
+            if (checkpoint is null)
             {
-                if (checkpoint.Manifest.Model != options.Model || checkpoint.Manifest.Optimizer != options.Optimizer)
-                {
-                    throw new InvalidOperationException(
-                        $"The checkpoint '{checkpoint.Directory}' of job {plan.JobId} was trained with another layer plan or optimizer " +
-                        $"({checkpoint.Manifest.Model}, {checkpoint.Manifest.Optimizer}); it cannot be resumed with this spec.");
-                }
-
-                replica.Engine.Model.load_state_dict(checkpoint.Weights, strict: true);
-                replica.ReadParameters();
-                foreach (var name in stateNames)
-                {
-                    state[name] = checkpoint.OptimizerState[name].reshape(-1).data<float>().ToArray();
-                }
-
-                version = checkpoint.Manifest.Step;
-                optimizerSteps = checkpoint.OptimizerState.TryGetValue("step", out var steps) ? steps.item<long>() : version;
-                directory = checkpoint.Directory;
+                return (0L, 0L, (string?)null);
             }
-        }
+
+            if (checkpoint.Manifest.Model != options.Model || checkpoint.Manifest.Optimizer != options.Optimizer)
+            {
+                throw new InvalidOperationException(
+                    $"The checkpoint '{checkpoint.Directory}' of job {plan.JobId} was trained with another layer plan or optimizer " +
+                    $"({checkpoint.Manifest.Model}, {checkpoint.Manifest.Optimizer}); it cannot be resumed with this spec.");
+            }
+
+            replica.Engine.Model.load_state_dict(checkpoint.Weights, strict: true);
+            replica.ReadParameters();
+            foreach (var name in stateNames)
+            {
+                state[name] = checkpoint.OptimizerState[name].reshape(-1).contiguous().data<float>().ToArray();
+            }
+
+            var steps = checkpoint.OptimizerState.TryGetValue("step", out var s) ? s.item<long>() : checkpoint.Manifest.Step;
+            return (checkpoint.Manifest.Step, steps, (string?)checkpoint.Directory);
+        }).ConfigureAwait(false);
 
         replica.Version = version;
         var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
@@ -353,31 +352,24 @@ public sealed partial class WorkerEngine : BackgroundService
             : throw new InvalidOperationException($"Worker {WorkerKey} does not hold job {plan.JobId} at step {plan.Version}.");
         var options = replica.Options;
         var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
-        using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
-        var state = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        try
+        var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
         {
-            foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
-            {
-                var values = new float[replica.ParameterCount];
-                _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
-                    ?? throw new OperationCanceledException(cancellationToken);
-                state[name] = tensor(values).DetachFromDisposeScope();
-            }
-
-            optimizer.Load(plan.Version, state);
-        }
-        finally
-        {
-            foreach (var t in state.Values)
-            {
-                t.Dispose();
-            }
+            var values = new float[replica.ParameterCount];
+            _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
+                ?? throw new OperationCanceledException(cancellationToken);
+            state[name] = values;
         }
 
         var store = _storage.Checkpoints(plan.JobId);
         var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
-        return store.Save(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
+        return await _torch.RunAsync(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
+            optimizer.Load(plan.Version, state.ToDictionary(kv => kv.Key, kv => tensor(kv.Value)));
+            return store.Save(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
+        }).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]

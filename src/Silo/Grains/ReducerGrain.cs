@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
+using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
 
@@ -12,7 +13,7 @@ namespace UNetCluster.Silo.Grains;
 /// Applies a step once: when every worker of the open attempt has sent its whole gradient for the shard.
 /// </summary>
 [SiloBoundPlacement]
-public sealed partial class ReducerGrain(ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
+public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
 {
     private ShardReducer? _reducer;
     private long _version;
@@ -21,21 +22,26 @@ public sealed partial class ReducerGrain(ILogger<ReducerGrain> logger) : Grain, 
     private int _workers;
     private double _learningRate;
 
-    public Task SetupAsync(ReducerSetup setup)
+    public async Task SetupAsync(ReducerSetup setup)
     {
         ArgumentNullException.ThrowIfNull(setup);
         var options = JobOptions.Build(setup.Spec);
-        _reducer?.Dispose();
-        _reducer = new ShardReducer(new ShardRange(setup.Index, setup.Offset, setup.Length), new float[setup.Length], options.Optimizer);
-        _reducer.SetStepCount(setup.OptimizerSteps);
+        var old = _reducer;
+        _reducer = null;
+        _reducer = await torch.RunAsync(() =>
+        {
+            old?.Dispose();
+            var reducer = new ShardReducer(new ShardRange(setup.Index, setup.Offset, setup.Length), new float[setup.Length], options.Optimizer);
+            reducer.SetStepCount(setup.OptimizerSteps);
+            return reducer;
+        });
         _version = setup.Version;
         _openStep = -1;
         _openAttempt = -1;
         this.DelayDeactivation(TimeSpan.FromDays(30));
-        return Task.CompletedTask;
     }
 
-    public Task LoadAsync(VectorBucket bucket)
+    public async Task LoadAsync(VectorBucket bucket)
     {
         ArgumentNullException.ThrowIfNull(bucket);
         var reducer = Require();
@@ -44,8 +50,7 @@ public sealed partial class ReducerGrain(ILogger<ReducerGrain> logger) : Grain, 
             throw new InvalidOperationException($"Reducer {this.GetPrimaryKeyString()} is set up at step {_version}, not {bucket.Version}.");
         }
 
-        reducer.Load(bucket.Name, bucket.Offset, bucket.Values);
-        return Task.CompletedTask;
+        await torch.RunAsync(() => reducer.Load(bucket.Name, bucket.Offset, bucket.Values));
     }
 
     public Task OpenStepAsync(long stepIndex, int attempt, int workers, double learningRate)
@@ -70,41 +75,42 @@ public sealed partial class ReducerGrain(ILogger<ReducerGrain> logger) : Grain, 
         return Task.CompletedTask;
     }
 
-    public Task<ContributionOutcome> AddGradientAsync(GradientBucket bucket)
+    public async Task<ContributionOutcome> AddGradientAsync(GradientBucket bucket)
     {
         ArgumentNullException.ThrowIfNull(bucket);
         var reducer = Require();
         if (bucket.Step < _version)
         {
-            return Task.FromResult(ContributionOutcome.AlreadyApplied);
+            return ContributionOutcome.AlreadyApplied;
         }
 
         if (bucket.Step != _openStep || bucket.Attempt != _openAttempt || bucket.WorkerIndex >= _workers)
         {
-            return Task.FromResult(ContributionOutcome.Stale);
+            return ContributionOutcome.Stale;
         }
 
         if (!reducer.AddBucket(bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Values))
         {
             LogNotFinite(this.GetPrimaryKeyString(), bucket.WorkerIndex, bucket.Step);
-            return Task.FromResult(ContributionOutcome.NotFinite);
+            return ContributionOutcome.NotFinite;
         }
 
         if (reducer.IsComplete(_workers))
         {
-            reducer.Apply(_learningRate);
+            var learningRate = _learningRate;
+            await torch.RunAsync(() => reducer.Apply(learningRate));
             _version++;
         }
 
-        return Task.FromResult(ContributionOutcome.Accepted);
+        return ContributionOutcome.Accepted;
     }
 
-    public Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length)
+    public async Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length)
     {
         var reducer = Require();
         if (version > _version)
         {
-            return Task.FromResult<VectorBucket?>(null);
+            return null;
         }
 
         if (version < _version)
@@ -112,31 +118,37 @@ public sealed partial class ReducerGrain(ILogger<ReducerGrain> logger) : Grain, 
             throw new InvalidOperationException($"Reducer {this.GetPrimaryKeyString()} has moved on to step {_version}; step {version} is gone.");
         }
 
-        return Task.FromResult<VectorBucket?>(new VectorBucket(name, version, offset, reducer.Read(name, offset, length)));
+        // Parameters are a managed copy; optimizer state is read from its tensor, on the torch thread.
+        var values = name == ShardReducer.ParametersName ? reducer.Read(name, offset, length) : await torch.RunAsync(() => reducer.Read(name, offset, length));
+        return new VectorBucket(name, version, offset, values);
     }
 
     public Task<ReducerState> GetStateAsync() => Task.FromResult(
         _reducer is null ? new ReducerState(false, -1, 0, 0) : new ReducerState(true, _version, _reducer.Range.Offset, _reducer.Range.Length));
 
-    public Task ReleaseAsync()
+    public async Task ReleaseAsync()
     {
-        _reducer?.Dispose();
-        _reducer = null;
+        await DisposeReducerAsync();
         DeactivateOnIdle();
-        return Task.CompletedTask;
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        _reducer?.Dispose();
-        _reducer = null;
-        return base.OnDeactivateAsync(reason, cancellationToken);
+        await DisposeReducerAsync();
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     public void Dispose()
     {
         _reducer?.Dispose();
         _reducer = null;
+    }
+
+    private Task DisposeReducerAsync()
+    {
+        var reducer = _reducer;
+        _reducer = null;
+        return reducer is null ? Task.CompletedTask : torch.RunAsync(reducer.Dispose);
     }
 
     private ShardReducer Require() =>

@@ -27,6 +27,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
 
     private readonly Dictionary<int, StepReport> _reports = [];
+    private readonly Queue<(TimeSpan At, int Tiles)> _recent = new();
     private JobStatus? _status;
     private JobSpec? _spec;
     private TrainingOptions? _options;
@@ -38,6 +39,8 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
     private int _attempt;
     private bool _cancelRequested;
     private DateTimeOffset _published;
+    private double _openSeconds;
+    private double _stepSeconds;
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -155,6 +158,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                     needSetup = false;
                     startVersion ??= _version;
                     committedBy = [];
+                    _recent.Clear();
                     clock.Restart();
                 }
 
@@ -180,6 +184,15 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                     _version++;
                     committedBy = active;
                     var done = _version - startVersion!.Value;
+                    _recent.Enqueue((clock.Elapsed, options.BatchSize));
+                    while (_recent.Count > JobStatus.RecentWindow + 1)
+                    {
+                        _recent.Dequeue();
+                    }
+
+                    var recent = _recent.Count > 1
+                        ? _recent.Skip(1).Sum(r => r.Tiles) / Math.Max((_recent.Last().At - _recent.Peek().At).TotalSeconds, 1e-9)
+                        : 0;
                     _status = _status! with
                     {
                         State = JobState.Running,
@@ -189,9 +202,12 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                         Workers = active,
                         Elapsed = clock.Elapsed,
                         TilesPerSecond = done * options.BatchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9),
+                        RecentTilesPerSecond = recent,
                         BytesPerWorkerStep = (long)reports.Average(r => r.BytesSent + r.BytesReceived),
                         ComputeSeconds = reports.Max(r => r.ComputeTime.TotalSeconds),
                         SyncSeconds = reports.Max(r => r.SyncTime.TotalSeconds),
+                        StepSeconds = _stepSeconds,
+                        OpenSeconds = _openSeconds,
                     };
                     if (_version % options.CheckpointEvery == 0)
                     {
@@ -245,6 +261,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         _attemptStep = _version;
         _attempt++;
         _reports.Clear();
+        var clock = Stopwatch.StartNew();
         try
         {
             await Task.WhenAll(_reducers.Select(r => GrainFactory.GetGrain<IReducerGrain>(r).OpenStepAsync(_version, _attempt, active.Count, learningRate))).WaitAsync(CheckTimeout);
@@ -256,7 +273,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
             return $"opening the step failed: {e.Message}";
         }
 
-        var clock = Stopwatch.StartNew();
+        _openSeconds = clock.Elapsed.TotalSeconds;
         while (true)
         {
             if (_reports.Values.FirstOrDefault(r => r.Error is not null) is { } failed)
@@ -266,6 +283,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
 
             if (_reports.Count == active.Count)
             {
+                _stepSeconds = clock.Elapsed.TotalSeconds;
                 return null;
             }
 

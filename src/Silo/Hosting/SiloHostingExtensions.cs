@@ -67,6 +67,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<DataCatalog>();
         silo.Services.AddSingleton<JobSpecValidator>();
         silo.Services.AddSingleton<JobStorage>();
+        silo.Services.AddSingleton<TorchThread>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());
         return silo;
