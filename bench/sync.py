@@ -10,7 +10,7 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--out results.jsonl]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
 
@@ -31,6 +31,9 @@ UNET = os.path.join(BIN, "unet.dll")
 BENCH = os.path.join(ROOT, "bench", "UNetCluster.Bench", "bin", "Release", "net10.0", "UNetCluster.Bench")
 DDP = os.path.join(ROOT, "bench", "pytorch", "ddp_sync.py")
 
+sys.path.insert(0, os.path.dirname(DDP))
+from ddp_sync import loopback_tx_bytes  # noqa: E402  (the same counter on both sides)
+
 
 def log(message):
     print(message, file=sys.stderr, flush=True)
@@ -40,15 +43,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def loopback_tx_bytes():
-    with open("/proc/net/dev", encoding="ascii") as f:
-        for line in f:
-            name, _, rest = line.partition(":")
-            if name.strip() == "lo":
-                return int(rest.split()[8])
-    return 0
 
 
 def wait_port(port, timeout=90):
@@ -160,6 +154,7 @@ def main(argv):
     parser.add_argument("--bases", default="16,64")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--out")
+    parser.add_argument("--sides", default="ours,pytorch", help="ours, pytorch or both")
     args = parser.parse_args(argv)
     subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
                    check=True, stdout=sys.stderr)
@@ -173,6 +168,8 @@ def main(argv):
                               ("ours synced", lambda: ours_synced(base, workers, args.warmup, args.steps, threads)),
                               ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
                               ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
+                if name.split()[0] not in args.sides.split(","):
+                    continue
                 log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each")
                 row = run()
                 log(f"   {json.dumps(row)}")
@@ -192,7 +189,12 @@ def main(argv):
         for workers in sorted({r["workers"] for r in rows}):
             s, u = find("unetcluster", "synced", base, workers), find("unetcluster", "unsynced", base, workers)
             ps, pu = find("pytorch", "synced", base, workers), find("pytorch", "unsynced", base, workers)
-            if not (s and u and ps and pu):
+            if not (s and u):
+                continue
+            if not (ps and pu):
+                print(f"| {base} | {workers} | {s['tiles_per_s']:.3f} | {u['tiles_per_s']:.3f} | {s['tiles_per_s'] / u['tiles_per_s']:.3f} "
+                      f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB | - | - | - | - "
+                      f"| {2 * s['model_bytes'] / 1e6:.1f} MB |")
                 continue
             print(f"| {base} | {workers} | {s['tiles_per_s']:.3f} | {u['tiles_per_s']:.3f} | {s['tiles_per_s'] / u['tiles_per_s']:.3f} "
                   f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "

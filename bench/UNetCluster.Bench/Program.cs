@@ -9,6 +9,7 @@ using static TorchSharp.torch;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 if (args.Length > 0 && args[0] == "worker")
 {
+    TorchRuntime.PreferPassiveOpenMp();   // as a silo does
     TorchRuntime.EnsureConfigured();
     return WorkerBenchmark.Run(args[1..]);   // bench/sync.py: a cluster worker's step without synchronisation
 }

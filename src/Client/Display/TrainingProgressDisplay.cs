@@ -28,15 +28,7 @@ internal sealed class TrainingProgressDisplay
             return train(new Sink(Line));
         }
 
-        return AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(
-                new TaskDescriptionColumn(),
-                new ProgressBarColumn(),
-                new PercentageColumn(),
-                new RemainingTimeColumn(),
-                new SpinnerColumn())
-            .Start(context =>
+        return Bar().Start(context =>
             {
                 var task = context.AddTask("training", maxValue: totalSteps);
                 task.Value = startStep;
@@ -57,15 +49,7 @@ internal sealed class TrainingProgressDisplay
             return await train(new Sink(Line)).ConfigureAwait(false);
         }
 
-        return await AnsiConsole.Progress()
-            .AutoClear(false)
-            .Columns(
-                new TaskDescriptionColumn(),
-                new ProgressBarColumn(),
-                new PercentageColumn(),
-                new RemainingTimeColumn(),
-                new SpinnerColumn())
-            .StartAsync(async context =>
+        return await Bar().StartAsync(async context =>
             {
                 var task = context.AddTask("training", maxValue: totalSteps);
                 task.Value = startStep;
@@ -76,6 +60,10 @@ internal sealed class TrainingProgressDisplay
                 })).ConfigureAwait(false);
             }).ConfigureAwait(false);
     }
+
+    private static Progress Bar() => AnsiConsole.Progress()
+        .AutoClear(false)
+        .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn());
 
     private void Line(TrainingProgress p)
     {

@@ -29,6 +29,22 @@ public static partial class TorchRuntime
     /// <summary>Applies the settings once per process; later calls return at once.</summary>
     public static void EnsureConfigured() => _ = Configured.Value;
 
+    /// <summary>
+    /// Makes libtorch's OpenMP threads sleep at once when a parallel region ends instead of spinning (GNU OpenMP's
+    /// OMP_WAIT_POLICY=PASSIVE), unless the environment already sets a policy. Spinning threads take the cores that
+    /// a silo's messaging, the augmentation code between operations and a second worker need: measured in a silo at
+    /// 16 base channels, a step's forward and backward took 0.69-1.05 s spinning and 0.33 s passive. Must run before
+    /// libtorch is loaded (the first tensor): libgomp reads the variable once, from the C environment, which
+    /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach.
+    /// </summary>
+    public static void PreferPassiveOpenMp()
+    {
+        if (OperatingSystem.IsLinux() && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+        {
+            _ = SetEnvironment("OMP_WAIT_POLICY", "PASSIVE", 0);
+        }
+    }
+
     /// <summary>Whether libtorch will use oneDNN (mkldnn) kernels, as libtorch itself reports it.</summary>
     public static bool MkldnnEnabled
     {
@@ -76,6 +92,9 @@ public static partial class TorchRuntime
 
         return true;
     }
+
+    [LibraryImport("libc", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int SetEnvironment(string name, string value, int overwrite);
 
     [LibraryImport("torch_cpu", EntryPoint = "_ZN2at13globalContextEv")]
     private static partial IntPtr GlobalContext();
