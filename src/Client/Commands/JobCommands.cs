@@ -6,6 +6,7 @@ using UNetCluster.Client.Display;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Silo.Jobs;
 
 namespace UNetCluster.Client.Commands;
 
@@ -54,43 +55,25 @@ internal static class JobCommands
         var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
         var preset = new Option<string>("--preset") { Description = "Training preset: quick, quality, paper or tiny.", DefaultValueFactory = _ => "quick" };
         var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tiles and augmentation.", DefaultValueFactory = _ => 42 };
-        var steps = new Option<long?>("--steps") { Description = "Optimizer steps." };
-        var minutes = new Option<double?>("--minutes") { Description = "Time budget of the training loop in minutes." };
-        var tile = new Option<int?>("--tile") { Description = "Input tile size." };
-        var batch = new Option<int?>("--batch") { Description = "Tiles per step over all workers." };
-        var baseChannels = new Option<int?>("--base-channels") { Description = "Channels of the first level." };
-        var lr = new Option<double?>("--lr") { Description = "Learning rate." };
-        var optimizer = new Option<string?>("--optimizer") { Description = "sgd or adam." };
-        var loss = new Option<string?>("--loss") { Description = "weighted-cross-entropy or soft-dice." };
-        var workers = new Option<int?>("--workers") { Description = "At most this many workers (default: every live silo)." };
+        var workers = new Option<int?>("--workers") { Description = "Workers the job waits for before its first step and uses at most (default: every live silo, starting with one)." };
         var reducers = new Option<int?>("--reducers") { Description = "Reducer grains (default: one per worker)." };
         var bucket = new Option<int?>("--bucket-kib") { Description = "Gradient and parameter message size in KiB (default 4096)." };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every this many steps." };
         var watch = new Option<bool>("--watch") { Description = "Follow the job with a progress bar until it ends." };
         var command = new Command("submit", "Submit a training job to a running cluster; prints the job id.")
         {
-            data, id, preset, seed, steps, minutes, tile, batch, baseChannels, lr, optimizer, loss, workers, reducers, bucket, checkpointEvery, watch,
+            data, id, preset, seed, workers, reducers, bucket, checkpointEvery, watch,
         };
+        var overrideOptions = new TrainingOverrideOptions();
+        overrideOptions.AddTo(command);
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            var spec = new JobSpec
+            var spec = JobOptions.Spec(parse.GetValue(data)!, parse.GetValue(preset)!, parse.GetValue(seed), overrideOptions.Parse(parse, checkpointEvery: parse.GetValue(checkpointEvery))) with
             {
-                DataSet = parse.GetValue(data)!,
-                Preset = parse.GetValue(preset)!,
-                Seed = parse.GetValue(seed),
-                Steps = parse.GetValue(steps),
-                Minutes = parse.GetValue(minutes),
-                TileSize = parse.GetValue(tile),
-                BatchSize = parse.GetValue(batch),
-                BaseChannels = parse.GetValue(baseChannels),
-                LearningRate = parse.GetValue(lr),
-                Optimizer = parse.GetValue(optimizer),
-                Loss = parse.GetValue(loss),
                 Workers = parse.GetValue(workers),
                 Reducers = parse.GetValue(reducers),
                 BucketKiB = parse.GetValue(bucket),
-                CheckpointEvery = parse.GetValue(checkpointEvery),
             };
             await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
             var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, parse.GetValue(id)).ConfigureAwait(false);

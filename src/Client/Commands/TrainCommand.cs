@@ -34,31 +34,22 @@ internal static class TrainCommand
         var images = new Option<DirectoryInfo?>("--images") { Description = "Folder of training images (default: the bundled ISBI 2012 sections)." };
         var masks = new Option<DirectoryInfo?>("--masks") { Description = "Folder of their masks, paired by file name (255 or 1 = cell, 0 = membrane)." };
         var unlabelled = new Option<FileSystemInfo?>("--unlabelled") { Description = "Image or folder to predict after training (default: the first bundled unlabelled section)." };
-        var steps = new Option<long?>("--steps") { Description = "Optimizer steps (overrides the preset)." };
-        var minutes = new Option<double?>("--minutes") { Description = "Time budget of the training loop in minutes (overrides the preset)." };
         var preset = new Option<string>("--preset") { Description = $"Training preset: {string.Join(", ", Presets.Names.Select(n => $"{n} ({Presets.Describe(n)})"))}.", DefaultValueFactory = _ => Presets.Default };
         var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tile positions and augmentation.", DefaultValueFactory = _ => 42 };
         var outDir = new Option<DirectoryInfo?>("--out") { Description = "Run folder for checkpoints, predictions and metrics (default: runs/train-<time>)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
-        var tile = new Option<int?>("--tile") { Description = "Input tile size (must be valid for the network, e.g. 572)." };
-        var batch = new Option<int?>("--batch") { Description = "Tiles per step." };
-        var baseChannels = new Option<int?>("--base-channels") { Description = "Channels of the first level (the paper: 64)." };
-        var learningRate = new Option<double?>("--lr") { Description = "Learning rate." };
-        var optimizer = new Option<string?>("--optimizer") { Description = "sgd (momentum 0.99, as the paper) or adam." };
-        var loss = new Option<string?>("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, steps, minutes, preset, seed, outDir, resume, tile, batch, baseChannels, learningRate, optimizer, loss, validation, noClassBalance,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance,
         };
+        var overrideOptions = new TrainingOverrideOptions();
+        overrideOptions.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
-            var overrides = new TrainingOverrides(
-                parse.GetValue(steps), parse.GetValue(minutes), parse.GetValue(tile), parse.GetValue(batch), parse.GetValue(baseChannels),
-                parse.GetValue(learningRate), parse.GetValue(optimizer), parse.GetValue(loss), parse.GetValue(validation),
-                parse.GetValue(noClassBalance) ? false : null);
+            var overrides = overrideOptions.Parse(parse, parse.GetValue(validation), parse.GetValue(noClassBalance) ? false : null);
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
