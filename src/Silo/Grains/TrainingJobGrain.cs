@@ -67,15 +67,19 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         _ = RunAsync();
     }
 
-    public Task<JobStatus> GetStatusAsync()
+    public async Task<JobStatus> GetStatusAsync()
     {
-        if (_status is null)
+        if (_status is not null)
         {
-            DeactivateOnIdle();   // asked about an id that was never submitted: keep nothing
-            throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
+            return _status;
         }
 
-        return Task.FromResult(_status);
+        // Not this activation's job. Either the id was never submitted, or the grain directory lost this grain's
+        // entry with a dead silo and this is a second activation while the first still runs the job: the registry
+        // holds the status the running coordinator publishes every second.
+        DeactivateOnIdle();
+        var published = (await GrainFactory.GetGrain<IJobRegistryGrain>(0).ListAsync()).FirstOrDefault(j => j.Id == Id);
+        return published ?? throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
     }
 
     public Task<JobStatus> CancelAsync()
