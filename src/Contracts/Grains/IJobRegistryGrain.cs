@@ -3,7 +3,10 @@ using UNetCluster.Contracts.Jobs;
 
 namespace UNetCluster.Contracts.Grains;
 
-/// <summary>The cluster's list of jobs (one grain, key 0): validates and creates jobs, and lists them.</summary>
+/// <summary>
+/// The cluster's jobs (one grain, key 0): validates and creates jobs, and lists them from their records in the
+/// cluster's storage (so a new activation of it on another silo knows every job).
+/// </summary>
 public interface IJobRegistryGrain : IGrainWithIntegerKey
 {
     /// <summary>
@@ -15,11 +18,7 @@ public interface IJobRegistryGrain : IGrainWithIntegerKey
     [AlwaysInterleave]
     Task<IReadOnlyList<JobStatus>> ListAsync();
 
-    /// <summary>True when a job with this id was submitted.</summary>
+    /// <summary>True when a job with this id has a record.</summary>
     [AlwaysInterleave]
     Task<bool> ExistsAsync(string jobId);
-
-    /// <summary>A job grain's latest status, for <see cref="ListAsync"/>. Interleaves: a job publishes while it is being submitted.</summary>
-    [AlwaysInterleave]
-    Task UpdateAsync(JobStatus status);
 }

@@ -95,6 +95,9 @@ public sealed record JobStatus
     /// <summary>Tiles per second over the last <see cref="RecentWindow"/> committed steps (current throughput).</summary>
     [Id(25)] public double RecentTilesPerSecond { get; init; }
 
+    /// <summary>Times a coordinator on another silo took the job over from its record (its coordinator's silo died).</summary>
+    [Id(26)] public int Takeovers { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

@@ -1,56 +1,80 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Orleans.Runtime;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.Storage;
 using UNetCluster.Silo.Jobs;
 
 namespace UNetCluster.Silo.Grains;
 
 /// <summary>
-/// Validates and creates jobs and keeps their latest status for listing. A refused spec creates nothing. The list is
-/// held in memory: job records in storage (DESIGN.md's <c>jobs/{job}/record.json</c>) come with the blob store.
+/// Validates and creates jobs, and lists them from their records (DESIGN.md's <c>jobs/{job}/record.json</c>). A refused
+/// spec creates nothing. A job is created by writing its record only if it is absent; the job's coordinator owns the
+/// record from then on. The registry holds no state of its own.
 /// </summary>
-public sealed class JobRegistryGrain(JobSpecValidator validator) : Grain, IJobRegistryGrain
+public sealed class JobRegistryGrain(JobSpecValidator validator, JobRecordStore records, IClusterMembershipService membership) : Grain, IJobRegistryGrain
 {
-    private readonly Dictionary<string, JobStatus> _jobs = new(StringComparer.Ordinal);
-
     public async Task<SubmitResult> SubmitAsync(JobSpec spec, string? jobId = null)
     {
         // Reading the data set's files to check them is I/O, kept off the grain's scheduler thread.
         var errors = await Task.Run(() => validator.Validate(spec, jobId)).ConfigureAwait(true);
-        if (jobId is not null && _jobs.TryGetValue(jobId, out var existing) && !existing.IsFinished)
-        {
-            errors = [.. errors, $"job id '{jobId}' is taken by a job that is {existing.State.ToString().ToLowerInvariant()}."];
-        }
-
         if (errors.Count > 0)
         {
             return new SubmitResult(null, errors);
         }
 
         var id = jobId ?? NewId();
-        var job = GrainFactory.GetGrain<ITrainingJobGrain>(id);
-        await job.StartAsync(spec).ConfigureAwait(true);
-        _jobs[id] = await job.GetStatusAsync().ConfigureAwait(true);
-        this.DelayDeactivation(TimeSpan.FromDays(30));
+        var now = DateTimeOffset.UtcNow;
+        var record = new JobRecord(new JobStatus { Id = id, Spec = spec, State = JobState.Pending, Created = now, Updated = now }, Owner: string.Empty, Epoch: 0);
+        try
+        {
+            await records.CreateAsync(record).ConfigureAwait(true);
+        }
+        catch (BlobConflictException)
+        {
+            // The id has a record. A finished job may be submitted again: it goes on from its latest checkpoint (this is
+            // how 'unet train --resume' continues a run). So may a job whose coordinator's silo is gone and that nobody
+            // took over yet. A running job may not.
+            var stored = await records.ReadAsync(id).ConfigureAwait(true);
+            if (stored is null)
+            {
+                return new SubmitResult(null, [$"job id '{id}' was being created by another submit; try again."]);
+            }
+
+            var existing = stored.Record.Status;
+            var orphaned = !existing.IsFinished && !IsActive(existing.Coordinator);
+            if (!existing.IsFinished && !orphaned)
+            {
+                return new SubmitResult(null, [$"job id '{id}' is taken by a job that is {existing.State.ToString().ToLowerInvariant()}."]);
+            }
+
+            if (existing.IsFinished)
+            {
+                var restarted = stored.Record with { Status = existing with { Spec = spec, State = JobState.Pending, Error = null, StopReason = null, Updated = now } };
+                try
+                {
+                    await records.ReplaceAsync(restarted, stored.ETag).ConfigureAwait(true);
+                }
+                catch (BlobConflictException)
+                {
+                    return new SubmitResult(null, [$"job id '{id}' changed while it was being submitted again; try again."]);
+                }
+            }
+        }
+
+        // Activating the job's grain makes it take the record over and start.
+        await GrainFactory.GetGrain<ITrainingJobGrain>(id).StartAsync(spec).ConfigureAwait(true);
         return new SubmitResult(id, []);
     }
 
-    public Task<IReadOnlyList<JobStatus>> ListAsync() =>
-        Task.FromResult<IReadOnlyList<JobStatus>>(_jobs.Values.OrderBy(j => j.Created).ToList());
+    public async Task<IReadOnlyList<JobStatus>> ListAsync() =>
+        (await records.ListAsync().ConfigureAwait(true)).Select(r => r.Status).ToList();
 
-    public Task<bool> ExistsAsync(string jobId) => Task.FromResult(_jobs.ContainsKey(jobId));
+    public async Task<bool> ExistsAsync(string jobId) => await records.ReadAsync(jobId).ConfigureAwait(true) is not null;
 
-    public Task UpdateAsync(JobStatus status)
-    {
-        ArgumentNullException.ThrowIfNull(status);
-        if (!_jobs.TryGetValue(status.Id, out var known) || known.Updated <= status.Updated)
-        {
-            _jobs[status.Id] = status;
-        }
-
-        return Task.CompletedTask;
-    }
+    private bool IsActive(string? silo) =>
+        silo is not null && membership.CurrentSnapshot.Members.Values.Any(m => m.Status == SiloStatus.Active && m.SiloAddress.ToParsableString() == silo);
 
     private static string NewId() =>
         string.Create(CultureInfo.InvariantCulture, $"job-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(2))}");

@@ -4,6 +4,7 @@ using Orleans.Runtime;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Data.Storage;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Training;
 using UNetCluster.Silo.Jobs;
@@ -17,8 +18,12 @@ namespace UNetCluster.Silo.Grains;
 /// step on every reducer, starts the workers, and commits s once every worker has pulled the parameters that every
 /// reducer produced. A lost worker or a refused gradient makes it recompute s with a new attempt over the survivors;
 /// when a reducer's state is lost, every reducer is set up again from the latest checkpoint. Each step is applied once.
+/// The job's record (<see cref="JobRecordStore"/>) is its state: an activation takes an unfinished job over by
+/// writing the record with its own owner tag (ETag-conditioned) and resumes from the latest checkpoint; it writes its
+/// status there about once a second, and stops at once if another coordinator has taken the record.
 /// </summary>
-public sealed partial class TrainingJobGrain(IClusterMembershipService membership, ILocalSiloDetails silo, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
+public sealed partial class TrainingJobGrain(
+    IClusterMembershipService membership, ILocalSiloDetails silo, JobRecordStore records, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
 {
     private const int MaxFailuresPerStep = 5;
     private const int MaxSetupFailures = 120;
@@ -41,13 +46,23 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
     private DateTimeOffset _published;
     private double _openSeconds;
     private double _stepSeconds;
+    private string? _etag;
+    private long _epoch;
+    private bool _running;
+    private bool _fenced;
 
     private string Id => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        await TakeOverIfUnfinishedAsync(cancellationToken);
+        await base.OnActivateAsync(cancellationToken);
+    }
 
     public async Task StartAsync(JobSpec spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        if (_status is { IsFinished: false })
+        if (_running)
         {
             if (_spec == spec)
             {
@@ -57,47 +72,107 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
             throw new InvalidOperationException($"Job {Id} is already running with another spec.");
         }
 
-        _spec = spec;
-        _options = JobOptions.Build(spec);
-        _cancelRequested = false;
-        var now = DateTimeOffset.UtcNow;
-        _status = new JobStatus { Id = Id, Spec = spec, State = JobState.Pending, Steps = _options.Steps, Created = now, Updated = now, Coordinator = silo.SiloAddress.ToParsableString() };
-        this.DelayDeactivation(TimeSpan.FromDays(30));
-        await PublishAsync(force: true);
-        _ = RunAsync();
+        // The registry has just written (or rewritten) the record: take it over.
+        if (!await TakeOverIfUnfinishedAsync(CancellationToken.None))
+        {
+            throw new InvalidOperationException($"Job {Id} could not be started: {(_status is null ? "it has no record" : $"it is {_status.State.ToString().ToLowerInvariant()}")}.");
+        }
     }
 
     public async Task<JobStatus> GetStatusAsync()
     {
+        if (_status is null || (!_running && !_status.IsFinished))
+        {
+            await TakeOverIfUnfinishedAsync(CancellationToken.None);
+        }
+
         if (_status is not null)
         {
             return _status;
         }
 
-        // Not this activation's job. Either the id was never submitted, or the grain directory lost this grain's
-        // entry with a dead silo and this is a second activation while the first still runs the job: the registry
-        // holds the status the running coordinator publishes every second.
         DeactivateOnIdle();
-        var published = (await GrainFactory.GetGrain<IJobRegistryGrain>(0).ListAsync()).FirstOrDefault(j => j.Id == Id);
-        return published ?? throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
+        throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
     }
 
-    public Task<JobStatus> CancelAsync()
+    public async Task<JobStatus> CancelAsync()
     {
-        if (_status is null)
-        {
-            DeactivateOnIdle();
-            throw new KeyNotFoundException($"job '{Id}' is unknown: 'unet list' shows the cluster's jobs.");
-        }
-
-        var status = _status;
+        var status = await GetStatusAsync();
         if (!status.IsFinished)
         {
             _cancelRequested = true;
             _signal.TrySetResult();
         }
 
-        return Task.FromResult(status);
+        return status;
+    }
+
+    /// <summary>
+    /// Reads the job's record; when the job is unfinished and no loop runs here, takes it over (the record's write is
+    /// conditioned on the ETag just read) and starts the loop, which resumes from the latest checkpoint. True when the
+    /// loop runs here afterwards.
+    /// </summary>
+    private async Task<bool> TakeOverIfUnfinishedAsync(CancellationToken cancellationToken)
+    {
+        if (_running)
+        {
+            return true;
+        }
+
+        StoredJobRecord? stored;
+        try
+        {
+            stored = await records.ReadAsync(Id, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or Azure.RequestFailedException)
+        {
+            LogRecordUnreadable(Id, e);
+            return false;
+        }
+
+        if (stored is null)
+        {
+            return false;
+        }
+
+        _status = stored.Record.Status;
+        if (_status.IsFinished)
+        {
+            return false;
+        }
+
+        var takeover = stored.Record.Owner.Length > 0;
+        _epoch = stored.Record.Epoch + 1;
+        _status = _status with
+        {
+            State = JobState.Pending,
+            Coordinator = silo.SiloAddress.ToParsableString(),
+            Takeovers = _status.Takeovers + (takeover ? 1 : 0),
+            Updated = DateTimeOffset.UtcNow,
+        };
+        try
+        {
+            _etag = await records.ReplaceAsync(new JobRecord(_status, $"{silo.SiloAddress.ToParsableString()}#{this.GetGrainId()}#{_epoch}", _epoch), stored.ETag, cancellationToken);
+        }
+        catch (BlobConflictException)
+        {
+            LogTakeOverLost(Id);
+            return false;
+        }
+
+        if (takeover)
+        {
+            LogTakenOver(Id, stored.Record.Owner, _status.Step);
+        }
+
+        _spec = _status.Spec;
+        _options = JobOptions.Build(_spec);
+        _cancelRequested = false;
+        _fenced = false;
+        _running = true;
+        this.DelayDeactivation(TimeSpan.FromDays(30));
+        _ = RunAsync();
+        return true;
     }
 
     public Task ReportStepAsync(StepReport report)
@@ -134,6 +209,12 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                 {
                     stop = "cancelled";
                     break;
+                }
+
+                if (_fenced)
+                {
+                    // Another coordinator took the job's record over: it goes on from the latest checkpoint.
+                    return;
                 }
 
                 // The first step waits for the workers the spec asks for; later steps go on with the live ones.
@@ -251,9 +332,18 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
             LogFailed(Id, e);
             _status = _status! with { State = JobState.Failed, Error = e.Message, StopReason = "failed" };
         }
+        finally
+        {
+            _running = false;
+        }
+
+        if (_fenced)
+        {
+            return;
+        }
 
         await ReleaseAsync(spec);
-        await PublishAsync(force: true);
+        await PublishFinalAsync();
     }
 
     /// <summary>Runs one attempt of the open step. Null when it committed; otherwise why it must be recomputed.</summary>
@@ -312,7 +402,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         _generation++;
         var silos = workers.Select(SiloBoundPlacement.SiloOf).ToList();
         var count = spec.Reducers ?? workers.Count;
-        _reducers = Enumerable.Range(0, count).Select(k => SiloBoundPlacement.Key($"{Id}/{_generation}/{k}", silos[k % silos.Count])).ToList();
+        _reducers = Enumerable.Range(0, count).Select(k => SiloBoundPlacement.Key($"{Id}/{_epoch}.{_generation}/{k}", silos[k % silos.Count])).ToList();
         var result = await GrainFactory.GetGrain<IWorkerGrain>(workers[0]).RestoreAsync(new RestorePlan(Id, spec, _reducers, bucketBytes));
         _version = result.Version;
         _status = _status! with { Step = _version, Parameters = result.Parameters, CheckpointStep = result.Checkpoint is null ? _status.CheckpointStep : _version, Checkpoint = result.Checkpoint ?? _status.Checkpoint };
@@ -403,25 +493,62 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
         }
     }
 
-    private async Task PublishAsync(bool force)
+    /// <summary>
+    /// Writes the status into the job's record, at most once a second unless forced. A conflict means another
+    /// coordinator owns the job now: this one stops. Storage being unreachable is reported and does not stop training.
+    /// </summary>
+    private async Task PublishAsync(bool force) => await TryPublishAsync(force);
+
+    /// <summary>True when the status was written (or another coordinator owns the record).</summary>
+    private async Task<bool> TryPublishAsync(bool force)
     {
         var now = DateTimeOffset.UtcNow;
-        if (!force && now - _published < TimeSpan.FromSeconds(1))
+        if (_fenced || (!force && now - _published < TimeSpan.FromSeconds(1)))
         {
-            return;
+            return _fenced;
         }
 
         _published = now;
         _status = _status! with { Updated = now };
         try
         {
-            await GrainFactory.GetGrain<IJobRegistryGrain>(0).UpdateAsync(_status);
+            _etag = await records.ReplaceAsync(new JobRecord(_status, $"{silo.SiloAddress.ToParsableString()}#{this.GetGrainId()}#{_epoch}", _epoch), _etag!);
+            return true;
         }
-        catch (Exception e) when (e is OrleansException or TimeoutException)
+        catch (BlobConflictException)
+        {
+            LogFenced(Id);
+            _fenced = true;
+            _signal.TrySetResult();
+            return true;
+        }
+        catch (Exception e) when (e is IOException or Azure.RequestFailedException or TimeoutException or OperationCanceledException)
         {
             LogPublishFailed(Id, e);
+            return false;
         }
     }
+
+    /// <summary>The final state must reach the record, or a later activation would resume a finished job: retried with backoff.</summary>
+    private async Task PublishFinalAsync()
+    {
+        for (var attempt = 0; !await TryPublishAsync(force: true); attempt++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(Math.Min(30, 1 << Math.Min(attempt, 5))));
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: taken over from {Owner} at step {Step}; resuming from its latest checkpoint")]
+    private partial void LogTakenOver(string jobId, string owner, long step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: another coordinator took the record first")]
+    private partial void LogTakeOverLost(string jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: another coordinator owns the job's record now; this one stops")]
+    private partial void LogFenced(string jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Job {JobId}: its record cannot be read")]
+    private partial void LogRecordUnreadable(string jobId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: {Reducers} reducers set up at step {Version} over {Workers} workers")]
     private partial void LogSetUp(string jobId, int reducers, long version, int workers);

@@ -63,10 +63,19 @@ public static class SiloHostingExtensions
         var cluster = options.Cluster;
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(cluster.ResponseTimeoutSeconds));
         silo.Services.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
+
+        // The strongly consistent grain directory: when a silo dies, the entries it held are recovered from the
+        // surviving silos instead of being lost, so a job's coordinator keeps its single activation (the default,
+        // eventually consistent directory let a second, empty activation of a running job appear after kill -9).
+#pragma warning disable ORLEANSEXP003 // evaluation API in Orleans 10.4; the default directory gives duplicate coordinators
+        silo.AddDistributedGrainDirectory();
+#pragma warning restore ORLEANSEXP003
         silo.Services.AddSingleton(Options.Create(options));
         silo.Services.AddSingleton<DataCatalog>();
         silo.Services.AddSingleton<JobSpecValidator>();
         silo.Services.AddSingleton<JobStorage>();
+        silo.Services.AddSingleton<JobRecordStore>();
+        silo.Services.AddHostedService<JobKeeper>();
         silo.Services.AddSingleton<TorchThread>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());

@@ -49,6 +49,15 @@ public sealed record StorageSettings
 
     /// <summary>Where under <see cref="Root"/> a job's checkpoints go; <c>{job}</c> is replaced by the job id.</summary>
     public string Checkpoints { get; init; } = "jobs/{job}/checkpoints";
+
+    /// <summary>
+    /// An Azure Blob storage connection string (Azurite's works). When set, job records go to the container
+    /// <see cref="Container"/> instead of the folder <see cref="Root"/>.
+    /// </summary>
+    public string? Blob { get; init; }
+
+    /// <summary>The blob container of <see cref="Blob"/>; created when missing.</summary>
+    public string Container { get; init; } = "unetcluster";
 }
 
 /// <summary>One named data set given by its folders.</summary>
