@@ -143,9 +143,12 @@ public sealed partial class TrainingJobGrain(
 
         var takeover = stored.Record.Owner.Length > 0;
         _epoch = stored.Record.Epoch + 1;
+        _spec = _status.Spec;
+        _options = JobOptions.Build(_spec);
         _status = _status with
         {
             State = JobState.Pending,
+            Steps = _options.Steps,
             Coordinator = silo.SiloAddress.ToParsableString(),
             Takeovers = _status.Takeovers + (takeover ? 1 : 0),
             Updated = DateTimeOffset.UtcNow,
@@ -165,8 +168,6 @@ public sealed partial class TrainingJobGrain(
             LogTakenOver(Id, stored.Record.Owner, _status.Step);
         }
 
-        _spec = _status.Spec;
-        _options = JobOptions.Build(_spec);
         _cancelRequested = false;
         _fenced = false;
         _running = true;
