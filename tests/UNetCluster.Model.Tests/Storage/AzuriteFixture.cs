@@ -101,7 +101,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
         }
     }
 
-    /// <summary>Stops Azurite (kills the process this fixture started) and waits until it has exited.</summary>
+    /// <summary>Stops the Azurite process this fixture started (SIGTERM, SIGKILL after 15 s) and waits until it has exited.</summary>
     public async Task StopAsync()
     {
         var process = _process;
@@ -113,10 +113,25 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
         if (!process.HasExited)
         {
-            process.Kill(entireProcessTree: true);
+            // SIGTERM: Azurite saves its metadata to --location and closes, so a restart finds the blobs again
+            // (SIGKILL would lose what was written since its last periodic save).
+            using (var term = Process.Start("/bin/kill", ["-TERM", process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync().ConfigureAwait(false);
+            }
         }
 
-        await process.WaitForExitAsync().ConfigureAwait(false);
         process.Dispose();
     }
 
