@@ -3,6 +3,9 @@
 # Idempotent: installs only what is missing. NuGet packages come with 'dotnet restore'.
 #   patchelf, gcc, python3: the build's TorchSharp fix-up (build/patch-libtorchsharp.sh)
 #   redis-server: Orleans membership for the multi-process cluster tests (tests/UNetCluster.EndToEnd.Tests)
+#   python3-torch: PyTorch (1.13 on Debian 12) for /usr/bin/python3, which checks that PyTorch loads our safetensors
+#     (tests/UNetCluster.Model.Tests/Python/unet_reference.py)
+#   nodejs, npm + tools/azurite (npm ci): the Azure Storage emulator for the Blob tests
 set -euo pipefail
 
 missing=()
@@ -10,6 +13,9 @@ command -v patchelf >/dev/null || missing+=(patchelf)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || missing+=(redis-server)
+/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
@@ -17,4 +23,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Azurite, pinned by tools/azurite/package-lock.json; installed only when missing.
+azurite_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/azurite"
+if [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
+  echo "setup: installing Azurite (npm ci in tools/azurite)"
+  (cd "$azurite_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -113,14 +113,23 @@ public sealed class AzureBlobStore : IBlobStore
                 _ => null,
             },
         };
-        try
+        for (var attempt = 0; ; attempt++)
         {
-            var response = await blob.UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
-            return response.Value.ETag.ToString();
-        }
-        catch (RequestFailedException e) when (condition.Kind != BlobConditionKind.None && e.Status is 409 or 412 or 404)
-        {
-            throw new BlobConflictException(name, condition, e);
+            try
+            {
+                var response = await blob.UploadAsync(BinaryData.FromBytes(content), options, cancellationToken).ConfigureAwait(false);
+                return response.Value.ETag.ToString();
+            }
+            catch (RequestFailedException e) when (e.ErrorCode == "ContainerNotFound" && attempt == 0)
+            {
+                // The container went away since it was created (deleted, or an emulator reset): create it again, once.
+                _created = null;
+                await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RequestFailedException e) when (condition.Kind != BlobConditionKind.None && e.Status is 409 or 412 or 404)
+            {
+                throw new BlobConflictException(name, condition, e);
+            }
         }
     }
 

@@ -10,10 +10,9 @@ namespace UNetCluster.Data.Storage;
 /// of their condition to the rename: compare-and-swap is real. A blob cannot also be a "folder" of other blobs
 /// (<c>a</c> and <c>a/b</c>), which Azure allows.
 /// </summary>
-public sealed class FileBlobStore : IBlobStore, IDisposable
+public sealed class FileBlobStore : IBlobStore
 {
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(60);
-    private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly string _internal;
 
     public FileBlobStore(string root)
@@ -118,8 +117,6 @@ public sealed class FileBlobStore : IBlobStore, IDisposable
         return etag;
     }
 
-    public void Dispose() => _gate.Dispose();
-
     private string PathOf(string name) => Path.Combine(Root, name.Replace('/', Path.DirectorySeparatorChar));
 
     private static string ETagOf(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content))[..32];
@@ -133,41 +130,22 @@ public sealed class FileBlobStore : IBlobStore, IDisposable
         }
     }
 
-    /// <summary>Takes this instance's gate, then the OS lock on the lock file (other instances and processes).</summary>
+    /// <summary>Takes the OS lock on the lock file, which excludes other writers of this store, in this process or another.</summary>
     private async Task<IDisposable> LockAsync(CancellationToken cancellationToken)
     {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        Directory.CreateDirectory(_internal);
+        var lockPath = Path.Combine(_internal, "lock");
+        var deadline = DateTime.UtcNow + LockTimeout;
+        while (true)
         {
-            Directory.CreateDirectory(_internal);
-            var lockPath = Path.Combine(_internal, "lock");
-            var deadline = DateTime.UtcNow + LockTimeout;
-            while (true)
+            try
             {
-                try
-                {
-                    var stream = new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-                    return new Held(stream, _gate);
-                }
-                catch (IOException) when (DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(5, cancellationToken).ConfigureAwait(false);
-                }
+                return new FileStream(lockPath, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-        }
-        catch
-        {
-            _gate.Release();
-            throw;
-        }
-    }
-
-    private sealed class Held(FileStream stream, SemaphoreSlim gate) : IDisposable
-    {
-        public void Dispose()
-        {
-            stream.Dispose();
-            gate.Release();
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(2, cancellationToken).ConfigureAwait(false);
+            }
         }
     }
 }

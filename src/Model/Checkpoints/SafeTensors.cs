@@ -72,17 +72,31 @@ public static class SafeTensors
     }
 
     /// <summary>Reads every tensor and the metadata; throws <see cref="InvalidDataException"/> for a malformed file.</summary>
-    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path)
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(string path) =>
+        Read(File.ReadAllBytes(path), path);
+
+    /// <summary>Parses a safetensors file held in memory; <paramref name="source"/> names it in error messages.</summary>
+    public static (Dictionary<string, Tensor> Tensors, Dictionary<string, string> Metadata) Read(byte[] bytes, string source)
     {
-        var bytes = File.ReadAllBytes(path);
+        ArgumentNullException.ThrowIfNull(bytes);
         try
         {
             return Parse(bytes);
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or InvalidOperationException or ArgumentException or FormatException or IndexOutOfRangeException or KeyNotFoundException or NullReferenceException)
         {
-            throw new InvalidDataException($"'{path}' is not a valid safetensors file: {e.Message}", e);
+            throw new InvalidDataException($"'{source}' is not a valid safetensors file: {e.Message}", e);
         }
+    }
+
+    /// <summary>Serializes tensors to a byte array (see <see cref="Write"/>).</summary>
+    public static byte[] ToBytes(IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        var dataBytes = tensors.Sum(t => t.Tensor.numel() * ElementSize(t.Tensor.dtype, t.Name));
+        using var stream = new MemoryStream(checked((int)(dataBytes + 8 + 256 + (128L * tensors.Count))));
+        Write(stream, tensors, metadata);
+        return stream.ToArray();
     }
 
     private static (Dictionary<string, Tensor>, Dictionary<string, string>) Parse(byte[] bytes)

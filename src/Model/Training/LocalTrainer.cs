@@ -19,9 +19,9 @@ public sealed class LocalTrainer : IDisposable
     private readonly GradientEngine _engine;
     private readonly FlatOptimizer _optimizer;
     private readonly Tensor _parameters;
-    private readonly LocalCheckpointStore _store;
+    private readonly CheckpointStore _store;
 
-    public LocalTrainer(TrainingOptions options, TrainingData data, LocalCheckpointStore store)
+    public LocalTrainer(TrainingOptions options, TrainingData data, CheckpointStore store)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(data);

@@ -1,0 +1,40 @@
+using System.Globalization;
+using System.Text.Json;
+using UNetCluster.Model.Modules;
+using UNetCluster.Model.Optimization;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Model.Checkpoints;
+
+/// <summary>
+/// A checkpoint taken in memory: the serialized weights and optimizer state (safetensors bytes) and what the manifest
+/// says about them. Taking it is the only part of a checkpoint that blocks training; hashing and uploading it
+/// (<see cref="CheckpointStore.SaveAsync"/>, <see cref="CheckpointUploader"/>) can run on another thread, because it
+/// shares nothing with the live model.
+/// </summary>
+public sealed record CheckpointSnapshot(
+    long Step,
+    long Seed,
+    UNetOptions Model,
+    OptimizerOptions Optimizer,
+    JsonElement? Training,
+    double? Loss,
+    double? Threshold,
+    byte[] ModelBytes,
+    byte[] OptimizerBytes)
+{
+    /// <summary>Serializes the model's state dict and the optimizer's state (with its step count) on the calling thread.</summary>
+    public static CheckpointSnapshot Capture(long step, UNet model, FlatOptimizer optimizer, long seed, JsonElement? training, double? loss, double? threshold = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(optimizer);
+        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["step"] = step.ToString(CultureInfo.InvariantCulture) };
+        var weights = SafeTensors.ToBytes(model.state_dict().Select(kv => (kv.Key, kv.Value)).ToList(), metadata);
+        using var steps = tensor(new[] { optimizer.StepCount });
+        var state = SafeTensors.ToBytes(optimizer.State.Select(kv => (kv.Key, kv.Value)).Append(("step", steps)).ToList());
+        return new CheckpointSnapshot(step, seed, model.Options, optimizer.Options, training, loss is { } l && double.IsFinite(l) ? l : null, threshold, weights, state);
+    }
+
+    /// <summary>Bytes held by the snapshot.</summary>
+    public long Size => ModelBytes.LongLength + OptimizerBytes.LongLength;
+}
