@@ -43,7 +43,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         var status = await cluster.UnetAsync("status", "e2e-refused");
         Assert.Equal(2, status.ExitCode);
         Assert.Contains("job 'e2e-refused' is unknown", status.Error, StringComparison.Ordinal);
-        Assert.False(Directory.Exists(Path.Combine(cluster.StorageRoot, "jobs", "e2e-refused")));
+        Assert.Empty(await cluster.Blobs.ListAsync("jobs/e2e-refused/", TestContext.Current.CancellationToken));
         Assert.Empty(output.Trim());
     }
 
@@ -102,7 +102,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
         // The final checkpoint's optimizer has applied exactly `steps` updates: a step applied twice (or lost) would
         // show in Adam's step counter, which travels with the reducers' state through restores.
-        using var checkpoint = new LocalCheckpointStore(Path.Combine(cluster.StorageRoot, "jobs", "e2e-kill", "checkpoints")).LoadLatest();
+        using var checkpoint = CheckpointStore.ForJob(cluster.Blobs, "e2e-kill").LoadLatest();
         Assert.NotNull(checkpoint);
         Assert.Equal(steps, checkpoint.Manifest.Step);
         Assert.Equal(steps, checkpoint.OptimizerState["step"].item<long>());
@@ -112,6 +112,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
     }
 
     [Fact]
+    [Trait("Category", "Blob")]
     public async Task KillCoordinatorSilo_MidJob_JobResumesFromLatestOnAnotherSiloAndCompletes()
     {
         const int steps = 60;
@@ -142,7 +143,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
         // Steps after the latest checkpoint were recomputed from it, never applied on top of the lost state: Adam's step
         // counter in the final checkpoint is exactly the number of steps.
-        using var checkpoint = new LocalCheckpointStore(Path.Combine(cluster.StorageRoot, "jobs", "e2e-coordinator", "checkpoints")).LoadLatest();
+        using var checkpoint = CheckpointStore.ForJob(cluster.Blobs, "e2e-coordinator").LoadLatest();
         Assert.NotNull(checkpoint);
         Assert.Equal(steps, checkpoint.Manifest.Step);
         Assert.Equal(steps, checkpoint.OptimizerState["step"].item<long>());

@@ -5,13 +5,16 @@ namespace UNetCluster.EndToEnd.Tests;
 
 /// <summary>
 /// A real <c>redis-server</c> on loopback (Debian's, installed by scripts/setup.sh) and three silo processes that use it
-/// for membership, each with its own silo and gateway ports: what a user runs on several machines, on one machine.
+/// for membership, each with its own silo and gateway ports, keeping job records and checkpoints in a real Azurite
+/// (the npm package pinned in tools/azurite): what a user runs on several machines, on one machine.
 /// </summary>
 public sealed class RedisClusterFixture : IAsyncLifetime
 {
     public const int SiloCount = 3;
+    public const string Container = "e2e";
 
     private readonly List<ChildProcess> _silos = [];
+    private readonly UNetCluster.Model.Tests.Storage.AzuriteFixture _azurite = new();
     private ChildProcess? _redis;
 
     public string ClusterId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];
@@ -26,8 +29,13 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
     public IReadOnlyList<int> GatewayPorts { get; private set; } = [];
 
+    /// <summary>The cluster's blob store (job records, checkpoints), as the silos see it.</summary>
+    public UNetCluster.Data.Storage.IBlobStore Blobs => UNetCluster.Data.Storage.AzureBlobStore.Connect(_azurite.ConnectionString, Container);
+
     public async ValueTask InitializeAsync()
     {
+        await _azurite.InitializeAsync();
+        _ = _azurite.ConnectionString;   // throws with the reason when Azurite did not start
         var server = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
         _redis = new ChildProcess("redis-server", new ProcessStartInfo(server)
         {
@@ -93,7 +101,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         }
 
         _redis?.Dispose();
-        return ValueTask.CompletedTask;
+        return _azurite.DisposeAsync();
     }
 
     /// <summary>Runs the <c>unet</c> CLI as a process against this cluster; returns its exit code and output.</summary>
@@ -137,6 +145,8 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Cluster__MissedProbesLimit"] = "2",
             ["UNetCluster__Cluster__ResponseTimeoutSeconds"] = "20",
             ["UNetCluster__Storage__Root"] = StorageRoot,
+            ["UNetCluster__Storage__Blob"] = _azurite.ConnectionString,
+            ["UNetCluster__Storage__Container"] = Container,
             ["UNetCluster__Worker__Threads"] = "1",
         };
         foreach (var (key, value) in settings)

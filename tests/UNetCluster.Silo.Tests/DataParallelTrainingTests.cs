@@ -73,7 +73,7 @@ public sealed class DataParallelTrainingTests(ClusterFixture fixture)
 
     private Tensor FinalParameters(string jobId)
     {
-        var store = new LocalCheckpointStore(Path.Combine(fixture.StorageRoot, "jobs", jobId, "checkpoints"));
+        var store = CheckpointStore.ForJob(new UNetCluster.Data.Storage.FileBlobStore(fixture.StorageRoot), jobId);
         using var checkpoint = store.LoadLatest() ?? throw new InvalidOperationException($"job {jobId} wrote no checkpoint");
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
         return ParameterVector.Flatten(model.parameters().ToList());

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using UNetCluster.Model.Checkpoints;
 using UNetCluster.Silo.Hosting;
 
 namespace UNetCluster.Client.Cluster;
@@ -36,7 +37,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
                 SiloPort = FreePort(),
                 GatewayPort = FreePort(),
             },
-            Storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints },
+            Storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints, Latest = checkpoints + "/" + CheckpointStore.LatestPointer },
             Data = new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value) },
         };
         var builder = Host.CreateApplicationBuilder([]);

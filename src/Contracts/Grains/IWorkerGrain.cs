@@ -15,7 +15,7 @@ public interface IWorkerGrain : IGrainWithStringKey
     Task<RestoreResult> RestoreAsync(RestorePlan plan);
 
     /// <summary>Writes a checkpoint from this worker's replica and the reducers' optimizer state; returns its location.</summary>
-    Task<string> WriteCheckpointAsync(CheckpointPlan plan);
+    Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan);
 
     /// <summary>Drops the job's replica (the job has ended).</summary>
     Task ReleaseAsync(string jobId);

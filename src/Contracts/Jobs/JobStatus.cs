@@ -98,6 +98,21 @@ public sealed record JobStatus
     /// <summary>Times a coordinator on another silo took the job over from its record (its coordinator's silo died).</summary>
     [Id(26)] public int Takeovers { get; init; }
 
+    /// <summary>Step of the newest checkpoint handed to the background upload (it may not be written yet).</summary>
+    [Id(27)] public long? CheckpointRequestedStep { get; init; }
+
+    /// <summary>Failed checkpoint upload attempts since the last written checkpoint (they are retried with backoff).</summary>
+    [Id(28)] public int CheckpointFailures { get; init; }
+
+    /// <summary>The last checkpoint upload error, while uploads fail.</summary>
+    [Id(29)] public string? CheckpointError { get; init; }
+
+    /// <summary>Seconds the last checkpoint held training: pulling the optimizer state and taking the snapshot (not the upload).</summary>
+    [Id(30)] public double CheckpointStallSeconds { get; init; }
+
+    /// <summary>Bytes of the latest written checkpoint.</summary>
+    [Id(31)] public long CheckpointBytes { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

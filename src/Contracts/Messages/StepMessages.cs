@@ -104,4 +104,20 @@ public sealed record CheckpointPlan(
     [property: Id(2)] long Version,
     [property: Id(3)] IReadOnlyList<string> Reducers,
     [property: Id(4)] int BucketBytes,
-    [property: Id(5)] double? Loss);
+    [property: Id(5)] double? Loss,
+    [property: Id(6)] bool WaitForUpload = false);
+
+/// <summary>
+/// A checkpoint request's outcome: the snapshot was handed to the worker's background upload (<see cref="Requested"/>),
+/// and the newest checkpoint that upload has written so far, if any (with the pointer moved to it). Failed upload
+/// attempts since the last written checkpoint, and the last error, are reported too: they are retried, never dropped.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.CheckpointResult")]
+public sealed record CheckpointResult(
+    [property: Id(0)] long Requested,
+    [property: Id(1)] long? WrittenStep,
+    [property: Id(2)] string? Written,
+    [property: Id(3)] long WrittenBytes,
+    [property: Id(4)] int FailedAttempts,
+    [property: Id(5)] string? LastError,
+    [property: Id(6)] double SnapshotSeconds);

@@ -34,6 +34,7 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly Channel<Func<CancellationToken, Task>> _queue = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, (long Step, int Attempt)> _latest = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Replica> _replicas = new(StringComparer.Ordinal);   // the engine's loop only
+    private readonly Dictionary<string, JobUploads> _uploads = new(StringComparer.Ordinal);   // the engine's loop only
     private readonly IGrainFactory _grains;
     private readonly DataCatalog _catalog;
     private readonly JobStorage _storage;
@@ -68,7 +69,7 @@ public sealed partial class WorkerEngine : BackgroundService
         return Enqueue(ct => RestoreCoreAsync(plan, ct));
     }
 
-    public Task<string> WriteCheckpointAsync(CheckpointPlan plan)
+    public Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
         return Enqueue(ct => CheckpointCoreAsync(plan, ct));
@@ -77,7 +78,16 @@ public sealed partial class WorkerEngine : BackgroundService
     public void Release(string jobId)
     {
         _latest.TryRemove(jobId, out _);
-        _queue.Writer.TryWrite(_ => _replicas.Remove(jobId, out var replica) ? _torch.RunAsync(replica.Dispose) : Task.CompletedTask);
+        _queue.Writer.TryWrite(cancellationToken =>
+        {
+            if (_uploads.Remove(jobId, out var uploads))
+            {
+                // A checkpoint still uploading is finished in the background (storage may be down for a while), not dropped.
+                _ = uploads.CloseAsync();
+            }
+
+            return _replicas.Remove(jobId, out var replica) ? _torch.RunAsync(replica.Dispose) : Task.CompletedTask;
+        });
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -285,6 +295,12 @@ public sealed partial class WorkerEngine : BackgroundService
 
     private async Task<RestoreResult> RestoreCoreAsync(RestorePlan plan, CancellationToken cancellationToken)
     {
+        if (_uploads.TryGetValue(plan.JobId, out var uploads))
+        {
+            // A checkpoint this worker is still uploading is the newest state there is: let it land first (bounded wait).
+            await uploads.WaitForAsync(uploads.Requested, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
+
         if (_replicas.Remove(plan.JobId, out var old))
         {
             await _torch.RunAsync(old.Dispose).ConfigureAwait(false);
@@ -297,7 +313,7 @@ public sealed partial class WorkerEngine : BackgroundService
         long version = 0;
         long optimizerSteps = 0;
         string? directory = null;
-        var store = _storage.Checkpoints(plan.JobId);
+        var store = _storage.Checkpoints(plan.JobId, _logger);
         (version, optimizerSteps, directory) = await _torch.RunAsync(() =>
         {
             using var checkpoint = store.LoadLatest(message => LogCorruptCheckpoint(plan.JobId, message));
@@ -345,31 +361,55 @@ public sealed partial class WorkerEngine : BackgroundService
         return new RestoreResult(version, replica.ParameterCount, directory);
     }
 
-    private async Task<string> CheckpointCoreAsync(CheckpointPlan plan, CancellationToken cancellationToken)
+    /// <summary>
+    /// Pulls the optimizer state at the plan's version from the reducers, takes an in-memory snapshot and hands it to the
+    /// job's background upload (one in flight; a newer snapshot replaces a waiting one). Training goes on while it
+    /// uploads; only the pull and the snapshot hold the step. With <see cref="CheckpointPlan.WaitForUpload"/> it also
+    /// waits (a bounded time) for the upload, so the coordinator can make sure a job's final checkpoint is written.
+    /// </summary>
+    private async Task<CheckpointResult> CheckpointCoreAsync(CheckpointPlan plan, CancellationToken cancellationToken)
     {
-        var replica = _replicas.TryGetValue(plan.JobId, out var r) && r.Version == plan.Version
-            ? r
-            : throw new InvalidOperationException($"Worker {WorkerKey} does not hold job {plan.JobId} at step {plan.Version}.");
-        var options = replica.Options;
-        var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
-        var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
-        foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
+        if (!_uploads.TryGetValue(plan.JobId, out var uploads))
         {
-            var values = new float[replica.ParameterCount];
-            _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
-                ?? throw new OperationCanceledException(cancellationToken);
-            state[name] = values;
+            uploads = new JobUploads(_storage.Checkpoints(plan.JobId, _logger), _logger);
+            _uploads[plan.JobId] = uploads;
         }
 
-        var store = _storage.Checkpoints(plan.JobId);
-        var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
-        return await _torch.RunAsync(() =>
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        if (uploads.Requested < plan.Version)
         {
-            using var scope = NewDisposeScope();
-            using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
-            optimizer.Load(plan.Version, state.ToDictionary(kv => kv.Key, kv => tensor(kv.Value)));
-            return store.Save(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
-        }).ConfigureAwait(false);
+            var replica = _replicas.TryGetValue(plan.JobId, out var r) && r.Version == plan.Version
+                ? r
+                : throw new InvalidOperationException($"Worker {WorkerKey} does not hold job {plan.JobId} at step {plan.Version}.");
+            var options = replica.Options;
+            var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
+            var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
+            foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
+            {
+                var values = new float[replica.ParameterCount];
+                _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
+                    ?? throw new OperationCanceledException(cancellationToken);
+                state[name] = values;
+            }
+
+            var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
+            var snapshot = await _torch.RunAsync(() =>
+            {
+                using var scope = NewDisposeScope();
+                using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
+                optimizer.Load(plan.Version, state.ToDictionary(kv => kv.Key, kv => tensor(kv.Value)));
+                return CheckpointSnapshot.Capture(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
+            }).ConfigureAwait(false);
+            uploads.Enqueue(snapshot);
+        }
+
+        var snapshotSeconds = clock.Elapsed.TotalSeconds;
+        if (plan.WaitForUpload)
+        {
+            await uploads.WaitForAsync(plan.Version, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
+        }
+
+        return uploads.Result(snapshotSeconds);
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]

@@ -30,6 +30,7 @@ public sealed partial class TrainingJobGrain(
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan FinalCheckpointPatience = TimeSpan.FromMinutes(10);
 
     private readonly Dictionary<int, StepReport> _reports = [];
     private readonly Queue<(TimeSpan At, int Tiles)> _recent = new();
@@ -196,6 +197,7 @@ public sealed partial class TrainingJobGrain(
         var clock = Stopwatch.StartNew();
         var budget = options.Minutes is { } minutes ? TimeSpan.FromMinutes(minutes) : (TimeSpan?)null;
         long? startVersion = null;
+        var resumed = _status!.Step > 0;
         var needSetup = true;
         var failures = 0;
         var setupFailures = 0;
@@ -218,9 +220,10 @@ public sealed partial class TrainingJobGrain(
                     return;
                 }
 
-                // The first step waits for the workers the spec asks for; later steps go on with the live ones.
+                // The job's first step waits for the workers the spec asks for; later steps, and a job taken over after
+                // its coordinator's silo died, go on with the live ones.
                 var workers = LiveWorkers(spec.Workers);
-                if (workers.Count == 0 || (startVersion is null && workers.Count < (spec.Workers ?? 1)))
+                if (workers.Count == 0 || (startVersion is null && !resumed && workers.Count < (spec.Workers ?? 1)))
                 {
                     await WaitAsync(TimeSpan.FromSeconds(1));
                     continue;
@@ -323,7 +326,7 @@ public sealed partial class TrainingJobGrain(
 
             if (_version > 0 && _status!.CheckpointStep != _version && committedBy.Count > 0)
             {
-                await CheckpointAsync(committedBy, spec, bucketBytes, smoothed);
+                await FinalCheckpointAsync(committedBy, spec, bucketBytes, smoothed);
             }
 
             _status = _status! with { State = stop == "cancelled" ? JobState.Cancelled : JobState.Completed, StopReason = stop, Elapsed = clock.Elapsed };
@@ -430,16 +433,57 @@ public sealed partial class TrainingJobGrain(
         }
     }
 
-    private async Task CheckpointAsync(List<string> workers, JobSpec spec, int bucketBytes, double? loss)
+    /// <summary>
+    /// Has the first worker snapshot the committed step and upload it in the background. Training goes on meanwhile;
+    /// the status shows the newest written checkpoint and any failing uploads (retried by the worker).
+    /// </summary>
+    private async Task<CheckpointResult?> CheckpointAsync(List<string> workers, JobSpec spec, int bucketBytes, double? loss, bool wait = false)
     {
         try
         {
-            var path = await GrainFactory.GetGrain<IWorkerGrain>(workers[0]).WriteCheckpointAsync(new CheckpointPlan(Id, spec, _version, _reducers, bucketBytes, loss));
-            _status = _status! with { CheckpointStep = _version, Checkpoint = path };
+            var result = await GrainFactory.GetGrain<IWorkerGrain>(workers[0]).WriteCheckpointAsync(new CheckpointPlan(Id, spec, _version, _reducers, bucketBytes, loss, wait));
+            _status = _status! with
+            {
+                CheckpointRequestedStep = result.Requested,
+                CheckpointStep = result.WrittenStep ?? _status.CheckpointStep,
+                Checkpoint = result.Written ?? _status.Checkpoint,
+                CheckpointBytes = result.WrittenStep is null ? _status.CheckpointBytes : result.WrittenBytes,
+                CheckpointFailures = result.FailedAttempts,
+                CheckpointError = result.LastError,
+                CheckpointStallSeconds = result.SnapshotSeconds,
+            };
+            return result;
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException or IOException)
         {
             LogCheckpointFailed(Id, _version, e);
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The job's last checkpoint must be written before the job counts as finished: asks again (the worker re-uses the
+    /// snapshot it holds) until the upload has landed, for at most <see cref="FinalCheckpointPatience"/>.
+    /// </summary>
+    private async Task FinalCheckpointAsync(List<string> workers, JobSpec spec, int bucketBytes, double? loss)
+    {
+        var deadline = DateTime.UtcNow + FinalCheckpointPatience;
+        while (true)
+        {
+            var result = await CheckpointAsync(workers, spec, bucketBytes, loss, wait: true);
+            if (result?.WrittenStep == _version)
+            {
+                return;
+            }
+
+            await PublishAsync(force: false);
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException(
+                    $"The final checkpoint (step {_version}) was not written within {FinalCheckpointPatience.TotalMinutes} minutes: {result?.LastError ?? "the worker did not answer"}.");
+            }
+
+            await WaitAsync(TimeSpan.FromSeconds(2));
         }
     }
 

@@ -32,7 +32,7 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task<RestoreResult> RestoreAsync(RestorePlan plan) => engine.RestoreAsync(plan);
 
-    public Task<string> WriteCheckpointAsync(CheckpointPlan plan) => engine.WriteCheckpointAsync(plan);
+    public Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan) => engine.WriteCheckpointAsync(plan);
 
     public Task ReleaseAsync(string jobId)
     {

@@ -50,9 +50,15 @@ public sealed record StorageSettings
     /// <summary>Where under <see cref="Root"/> a job's checkpoints go; <c>{job}</c> is replaced by the job id.</summary>
     public string Checkpoints { get; init; } = "jobs/{job}/checkpoints";
 
+    /// <summary>The blob (under <see cref="Root"/> or in <see cref="Container"/>) naming a job's latest checkpoint; written last.</summary>
+    public string Latest { get; init; } = "jobs/{job}/latest";
+
+    /// <summary>Checkpoints a job keeps: the last <see cref="KeepLast"/> and the one with the lowest loss.</summary>
+    public int KeepLast { get; init; } = 3;
+
     /// <summary>
-    /// An Azure Blob storage connection string (Azurite's works). When set, job records go to the container
-    /// <see cref="Container"/> instead of the folder <see cref="Root"/>.
+    /// An Azure Blob storage connection string (Azurite's works). When set, job records and checkpoints go to the
+    /// container <see cref="Container"/> instead of the folder <see cref="Root"/>.
     /// </summary>
     public string? Blob { get; init; }
 

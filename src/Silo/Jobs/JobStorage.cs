@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using UNetCluster.Data.Storage;
 using UNetCluster.Model.Checkpoints;
@@ -7,24 +8,26 @@ namespace UNetCluster.Silo.Jobs;
 
 /// <summary>
 /// The cluster's shared storage (DESIGN.md's blob layout): job records <c>jobs/{job}/record.json</c> in an Azure Blob
-/// container when <c>UNetCluster:Storage:Blob</c> is set, otherwise under the folder <c>UNetCluster:Storage:Root</c>;
-/// checkpoints in <c>{Root}/jobs/{job}/checkpoints</c> (the embedded <c>unet train</c> puts them in its run folder's
-/// <c>checkpoints/</c>).
+/// container when <c>UNetCluster:Storage:Blob</c> is set, otherwise under the folder <c>UNetCluster:Storage:Root</c>, and
+/// checkpoints beside them in <c>jobs/{job}/checkpoints/{step}/</c> with the pointer <c>jobs/{job}/latest</c> (the
+/// embedded <c>unet train</c> puts them in its run folder's <c>checkpoints/</c>).
 /// </summary>
-public sealed class JobStorage : IDisposable
+public sealed class JobStorage
 {
     private readonly string _pattern;
-    private readonly FileBlobStore? _files;
+    private readonly string _latest;
+    private readonly int _keepLast;
 
     public JobStorage(IOptions<UNetSiloOptions> options)
     {
         var storage = options.Value.Storage;
         _pattern = storage.Checkpoints;
+        _latest = storage.Latest;
+        _keepLast = storage.KeepLast;
         Root = Path.GetFullPath(storage.Root);
         if (string.IsNullOrWhiteSpace(storage.Blob))
         {
-            _files = new FileBlobStore(Root);
-            Blobs = _files;
+            Blobs = new FileBlobStore(Root);
         }
         else
         {
@@ -39,9 +42,8 @@ public sealed class JobStorage : IDisposable
     /// <summary>Where job records live: a folder or a blob container.</summary>
     public IBlobStore Blobs { get; }
 
-    public string CheckpointsDirectory(string jobId) => Path.Combine(Root, _pattern.Replace("{job}", jobId, StringComparison.Ordinal));
-
-    public LocalCheckpointStore Checkpoints(string jobId) => new(CheckpointsDirectory(jobId));
-
-    public void Dispose() => _files?.Dispose();
+    /// <summary>A job's checkpoints: <c>{Checkpoints}/{step}/</c> and the <c>{Latest}</c> pointer, in <see cref="Blobs"/>.</summary>
+    public CheckpointStore Checkpoints(string jobId, ILogger? logger = null) =>
+        new(Blobs, _pattern.Replace("{job}", jobId, StringComparison.Ordinal), _latest.Replace("{job}", jobId, StringComparison.Ordinal),
+            new CheckpointRetention(_keepLast), logger);
 }

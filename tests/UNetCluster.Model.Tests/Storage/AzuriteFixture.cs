@@ -4,8 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using UNetCluster.Data.Storage;
 
-[assembly: AssemblyFixture(typeof(UNetCluster.Model.Tests.Storage.AzuriteFixture))]
-
 namespace UNetCluster.Model.Tests.Storage;
 
 /// <summary>
