@@ -8,6 +8,7 @@ using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Training;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -178,6 +179,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                 }
 
                 var active = workers.Take(Math.Min(workers.Count, options.BatchSize)).ToList();
+                using var stepSpan = UNetTelemetry.StartStep(Id, _version);
                 var outcome = await RunStepAsync(active, options, spec, bucketBytes, clock.Elapsed, budget);
                 if (outcome is null)
                 {
@@ -213,6 +215,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                         StepSeconds = _stepSeconds,
                         OpenSeconds = _openSeconds,
                     };
+                    UNetTelemetry.StepCommitted(GrainFactory, _status, reports);
                     if (_version % options.CheckpointEvery == 0)
                     {
                         await CheckpointAsync(committedBy, spec, bucketBytes, smoothed);
@@ -225,6 +228,7 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
                 failures++;
                 _status = _status! with { RecomputedSteps = _status.RecomputedSteps + 1 };
                 LogRecompute(Id, _version, outcome);
+                UNetTelemetry.StepRecomputed(Id);
                 if (failures > MaxFailuresPerStep)
                 {
                     throw new InvalidOperationException($"Step {_version} failed {failures} times; the last error: {outcome}");
@@ -341,10 +345,12 @@ public sealed partial class TrainingJobGrain(IClusterMembershipService membershi
 
     private async Task CheckpointAsync(List<string> workers, JobSpec spec, int bucketBytes, double? loss)
     {
+        var started = Stopwatch.GetTimestamp();
         try
         {
             var path = await GrainFactory.GetGrain<IWorkerGrain>(workers[0]).WriteCheckpointAsync(new CheckpointPlan(Id, spec, _version, _reducers, bucketBytes, loss));
             _status = _status! with { CheckpointStep = _version, Checkpoint = path };
+            UNetTelemetry.CheckpointWritten(GrainFactory, Id, _version, path, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception e) when (e is OrleansException or TimeoutException or InvalidOperationException or IOException)
         {

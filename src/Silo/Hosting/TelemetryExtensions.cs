@@ -1,0 +1,39 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+using UNetCluster.Silo.Telemetry;
+
+namespace UNetCluster.Silo.Hosting;
+
+/// <summary>
+/// OpenTelemetry for the silo: the <c>UNetCluster</c> meter and activity source plus Orleans' own, a Prometheus
+/// scraping endpoint always (mapped by <see cref="HttpExtensions"/>), and OTLP export of metrics and traces when
+/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads the standard <c>OTEL_*</c> variables).
+/// </summary>
+public static class TelemetryExtensions
+{
+    /// <summary>Orleans' meter.</summary>
+    public const string OrleansMeter = "Microsoft.Orleans";
+
+    /// <summary>Orleans' activity sources: grain calls made by application code and by the runtime.</summary>
+    public static readonly string[] OrleansSources = ["Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
+
+    public static TBuilder AddUNetTelemetry<TBuilder>(this TBuilder builder, string serviceName)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
+            .WithMetrics(metrics => metrics.AddMeter(UNetTelemetry.Name, OrleansMeter).AddPrometheusExporter())
+            .WithTracing(tracing => tracing.AddSource(UNetTelemetry.Name).AddSource(OrleansSources));
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            telemetry.UseOtlpExporter();
+        }
+
+        return builder;
+    }
+}
