@@ -3,6 +3,7 @@
 # Idempotent: installs only what is missing. NuGet packages come with 'dotnet restore'.
 #   patchelf, gcc, python3: the build's TorchSharp fix-up (build/patch-libtorchsharp.sh)
 #   redis-server: Orleans membership for the multi-process cluster tests (tests/UNetCluster.EndToEnd.Tests)
+#   chromium, chromium-driver: the dashboard's browser tests (tests/UNetCluster.Ops.Tests), headless
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,8 @@ command -v patchelf >/dev/null || missing+=(patchelf)
 command -v cc >/dev/null || missing+=(gcc)
 command -v python3 >/dev/null || missing+=(python3)
 [ -x /usr/bin/redis-server ] || command -v redis-server >/dev/null || missing+=(redis-server)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

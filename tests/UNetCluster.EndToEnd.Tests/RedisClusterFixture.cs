@@ -138,6 +138,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Cluster__ResponseTimeoutSeconds"] = "20",
             ["UNetCluster__Storage__Root"] = StorageRoot,
             ["UNetCluster__Worker__Threads"] = "1",
+            ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",   // each silo its own HTTP port
         };
         foreach (var (key, value) in settings)
         {

@@ -59,7 +59,7 @@ public static class OperationsApi
             return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);
         }
 
-        var status = await grains.GetGrain<ITrainingJobGrain>(result.JobId).GetStatusAsync().ConfigureAwait(false);
+        var status = await grains.GetGrain<ITrainingJobGrain>(result.JobId!).GetStatusAsync().ConfigureAwait(false);
         return TypedResults.Created($"/api/jobs/{Uri.EscapeDataString(result.JobId!)}", status);
     }
 

@@ -27,7 +27,7 @@ public static class TrainingDashboard
         return endpoints;
     }
 
-    private static IResult Serve((byte[] Bytes, string Type) content) => TypedResults.Bytes(content.Bytes, content.Type);
+    private static Microsoft.AspNetCore.Http.HttpResults.FileContentHttpResult Serve((byte[] Bytes, string Type) content) => TypedResults.Bytes(content.Bytes, content.Type);
 
     private static byte[] Read(string name)
     {

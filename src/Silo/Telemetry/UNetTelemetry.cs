@@ -21,8 +21,14 @@ public static class UNetTelemetry
 
     private static readonly Meter Meter = new(Name);
 
+    /// <summary>Bucket bounds in seconds for step, reduce and checkpoint times: milliseconds on a GPU to minutes on a CPU.</summary>
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
+    };
+
     private static readonly Histogram<double> StepDuration = Meter.CreateHistogram<double>(
-        "unet.step.duration", "s", "Seconds of a committed step as the coordinator saw it, from opening it to every worker's report.");
+        "unet.step.duration", "s", "Seconds of a committed step as the coordinator saw it, from opening it to every worker's report.", tags: null, advice: Seconds);
 
     private static readonly Counter<long> StepsCommitted = Meter.CreateCounter<long>("unet.steps.committed", null, "Steps committed.");
 
@@ -33,10 +39,10 @@ public static class UNetTelemetry
     private static readonly Gauge<double> TilesPerSecond = Meter.CreateGauge<double>("unet.tiles_per_second", null, "Tiles per second over the last committed steps.");
 
     private static readonly Histogram<double> WorkerCompute = Meter.CreateHistogram<double>(
-        "unet.worker.compute.duration", "s", "Seconds a worker spent in forward and backward at a step.");
+        "unet.worker.compute.duration", "s", "Seconds a worker spent in forward and backward at a step.", tags: null, advice: Seconds);
 
     private static readonly Histogram<double> WorkerSync = Meter.CreateHistogram<double>(
-        "unet.worker.sync.duration", "s", "Seconds a worker spent sending its gradient and pulling the new parameters at a step.");
+        "unet.worker.sync.duration", "s", "Seconds a worker spent sending its gradient and pulling the new parameters at a step.", tags: null, advice: Seconds);
 
     private static readonly Counter<long> WorkerBytes = Meter.CreateCounter<long>(
         "unet.worker.transferred", "By", "Bytes of gradient and parameter messages a worker sent and received.");
@@ -45,10 +51,10 @@ public static class UNetTelemetry
         "unet.reducer.reduced", "By", "Bytes of gradient a reducer accepted and averaged.");
 
     private static readonly Histogram<double> ReduceDuration = Meter.CreateHistogram<double>(
-        "unet.reducer.reduce.duration", "s", "Seconds a reducer took from the first gradient bucket of a step to the applied update.");
+        "unet.reducer.reduce.duration", "s", "Seconds a reducer took from the first gradient bucket of a step to the applied update.", tags: null, advice: Seconds);
 
     private static readonly Histogram<double> CheckpointDuration = Meter.CreateHistogram<double>(
-        "unet.checkpoint.duration", "s", "Seconds to write a checkpoint, pulling the optimizer state included.");
+        "unet.checkpoint.duration", "s", "Seconds to write a checkpoint, pulling the optimizer state included.", tags: null, advice: Seconds);
 
     private static readonly Gauge<long> CheckpointSize = Meter.CreateGauge<long>("unet.checkpoint.size", "By", "Bytes of the latest checkpoint.");
 
@@ -92,7 +98,7 @@ public static class UNetTelemetry
     /// <summary>Records a reducer's update of its shard: a span parented to the step that opened it, and the metrics.</summary>
     public static void RecordReduce(string jobId, int shard, long step, ActivityContext parent, DateTimeOffset started, TimeSpan duration)
     {
-        var tags = new TagList { { "job", jobId }, { "reducer", shard } };
+        var tags = new TagList { { "job_id", jobId }, { "reducer", shard } };
         ReduceDuration.Record(duration.TotalSeconds, tags);
         using var activity = Source.StartActivity("unet.reducer.reduce", ActivityKind.Internal, parent, startTime: started);
         if (activity is not null)
@@ -105,7 +111,7 @@ public static class UNetTelemetry
     }
 
     public static void RecordReducedBytes(string jobId, int shard, long bytes) =>
-        ReducedBytes.Add(bytes, new TagList { { "job", jobId }, { "reducer", shard } });
+        ReducedBytes.Add(bytes, new TagList { { "job_id", jobId }, { "reducer", shard } });
 
     /// <summary>Records a committed step's metrics and feeds the job's history (one-way call).</summary>
     public static void StepCommitted(IGrainFactory grains, JobStatus status, IReadOnlyCollection<StepReport> reports)
@@ -113,7 +119,7 @@ public static class UNetTelemetry
         ArgumentNullException.ThrowIfNull(grains);
         ArgumentNullException.ThrowIfNull(status);
         ArgumentNullException.ThrowIfNull(reports);
-        var job = new TagList { { "job", status.Id } };
+        var job = new TagList { { "job_id", status.Id } };
         StepsCommitted.Add(1, job);
         StepDuration.Record(status.StepSeconds, job);
         if (status.Loss is { } loss)
@@ -131,7 +137,7 @@ public static class UNetTelemetry
         var workers = new List<WorkerStepPoint>(reports.Count);
         foreach (var report in reports)
         {
-            var tags = new TagList { { "job", status.Id }, { "worker", report.Worker } };
+            var tags = new TagList { { "job_id", status.Id }, { "worker", report.Worker } };
             WorkerCompute.Record(report.ComputeTime.TotalSeconds, tags);
             WorkerSync.Record(report.SyncTime.TotalSeconds, tags);
             WorkerBytes.Add(report.BytesSent + report.BytesReceived, tags);
@@ -142,13 +148,13 @@ public static class UNetTelemetry
         _ = grains.GetGrain<IJobHistoryGrain>(status.Id).AppendStepAsync(point);
     }
 
-    public static void StepRecomputed(string jobId) => StepsRecomputed.Add(1, new TagList { { "job", jobId } });
+    public static void StepRecomputed(string jobId) => StepsRecomputed.Add(1, new TagList { { "job_id", jobId } });
 
     /// <summary>Records a written checkpoint: its duration, its size on disk (when the folder is readable here) and the history entry.</summary>
     public static void CheckpointWritten(IGrainFactory grains, string jobId, long step, string location, TimeSpan duration)
     {
         ArgumentNullException.ThrowIfNull(grains);
-        var job = new TagList { { "job", jobId } };
+        var job = new TagList { { "job_id", jobId } };
         CheckpointDuration.Record(duration.TotalSeconds, job);
         var bytes = SizeOf(location);
         if (bytes > 0)
