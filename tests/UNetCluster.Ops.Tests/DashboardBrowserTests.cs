@@ -28,8 +28,10 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             Assert.Equal(id, browser.Driver.FindElement(By.Id("job-id")).Text);   // a running job is selected on load
 
             // The loss curve gains points as steps commit, without reloading the page.
-            var first = browser.WaitFor(d => Points(d, "loss-chart") is var n && n >= 2 ? n : (int?)null, Patience, "two points on the loss curve");
-            var later = browser.WaitFor(d => Points(d, "loss-chart") is var n && n >= first + 3 ? n : (int?)null, Patience, "the loss curve growing");
+            browser.WaitFor(d => Points(d, "loss-chart") >= 2, Patience, "two points on the loss curve");
+            var first = Points(browser.Driver, "loss-chart");
+            browser.WaitFor(d => Points(d, "loss-chart") >= first + 3, Patience, "the loss curve growing");
+            var later = Points(browser.Driver, "loss-chart");
             Assert.True(later > first);
             Assert.True(Points(browser.Driver, "throughput-chart") >= later);
             Assert.NotEmpty(browser.Driver.FindElements(By.CssSelector("#loss-chart path.smooth")));

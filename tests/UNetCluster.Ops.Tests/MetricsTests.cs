@@ -11,6 +11,8 @@ namespace UNetCluster.Ops.Tests;
 [Trait("Category", "Api")]
 public sealed partial class MetricsTests(SiloFixture silo)
 {
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     private static string GrafanaPath => Path.Combine(SiloFixture.RepositoryRoot, "deploy", "grafana", "unetcluster.json");
 
     [Fact]
@@ -20,7 +22,7 @@ public sealed partial class MetricsTests(SiloFixture silo)
         var done = await silo.WaitForAsync(id, s => s.IsFinished, TimeSpan.FromMinutes(2));
         Assert.Equal(4, done.Step);
 
-        var scrape = await silo.Http.GetStringAsync("metrics");
+        var scrape = await silo.Http.GetStringAsync("metrics", Ct);
         var exported = ExportedNames(scrape);
         var queried = QueriedMetrics();
         Assert.True(queried.Count >= 10, $"the dashboard queries only {queried.Count} metrics: {string.Join(", ", queried)}");

@@ -15,18 +15,18 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [Fact]
     public async Task PostJobs_WithoutToken_Returns401AndCreatesNothing()
     {
-        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", null, """{"id": "api-no-token", "preset": "tiny", "steps": 2}"""));
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", null, """{"id": "api-no-token", "preset": "tiny", "steps": 2}"""), Ct);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
-        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-no-token")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-no-token", Ct)).StatusCode);
     }
 
     [Fact]
     public async Task PostJobs_WrongToken_Returns403AndCreatesNothing()
     {
-        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", "not-" + SiloFixture.Token, """{"id": "api-wrong-token", "preset": "tiny", "steps": 2}"""));
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", "not-" + SiloFixture.Token, """{"id": "api-wrong-token", "preset": "tiny", "steps": 2}"""), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-wrong-token")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-wrong-token", Ct)).StatusCode);
     }
 
     [Theory]
@@ -39,7 +39,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [InlineData("""{"preset": "tiny", """, "not valid JSON")]
     public async Task PostJobs_MalformedBody_Returns400NamingTheField(string body, string expected)
     {
-        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, body));
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, body), Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = await ErrorsAsync(response);
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
@@ -49,26 +49,26 @@ public sealed class OperationsApiTests(SiloFixture silo)
     public async Task PostJobs_SpecTheClusterRefuses_Returns400WithEveryValidationErrorAndCreatesNothing()
     {
         using var response = await silo.Http.SendAsync(SiloFixture.Request(
-            HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-refused", "dataSet": "nowhere", "preset": "tiny", "workers": 0}"""));
+            HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-refused", "dataSet": "nowhere", "preset": "tiny", "workers": 0}"""), Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = await ErrorsAsync(response);
         Assert.Contains(errors, e => e.Contains("data set 'nowhere' is unknown", StringComparison.Ordinal));
         Assert.Contains(errors, e => e.Contains("workers 0 is invalid", StringComparison.Ordinal));
-        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-refused")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-refused", Ct)).StatusCode);
         Assert.False(Directory.Exists(Path.Combine(silo.StorageRoot, "jobs", "api-refused")));
     }
 
     [Fact]
     public async Task PostJobs_ValidSpecWithToken_Returns201AndTheJobIsListedReadableAndRuns()
     {
-        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-created", "preset": "tiny", "steps": 3}"""));
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-created", "preset": "tiny", "steps": 3}"""), Ct);
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         Assert.Equal("/api/jobs/api-created", response.Headers.Location?.ToString());
-        var created = (await response.Content.ReadFromJsonAsync<JobStatus>(SiloFixture.Json))!;
+        var created = (await response.Content.ReadFromJsonAsync<JobStatus>(SiloFixture.Json, Ct))!;
         Assert.Equal("api-created", created.Id);
         Assert.Equal("tiny", created.Spec.Preset);
 
-        var list = (await silo.Http.GetFromJsonAsync<List<JobStatus>>("api/jobs", SiloFixture.Json))!;
+        var list = (await silo.Http.GetFromJsonAsync<List<JobStatus>>("api/jobs", SiloFixture.Json, Ct))!;
         Assert.Contains(list, j => j.Id == "api-created");
         var done = await silo.WaitForAsync("api-created", s => s.IsFinished, TimeSpan.FromMinutes(2));
         Assert.Equal(JobState.Completed, done.State);
@@ -81,7 +81,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
         await silo.SubmitAsync("api-duplicate", 400);
         try
         {
-            using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-duplicate", "preset": "tiny"}"""));
+            using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-duplicate", "preset": "tiny"}"""), Ct);
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
             Assert.Contains(await ErrorsAsync(response), e => e.Contains("job id 'api-duplicate' is taken", StringComparison.Ordinal));
         }
@@ -94,7 +94,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [Fact]
     public async Task GetJob_UnknownId_Returns404()
     {
-        using var response = await silo.Http.GetAsync("api/jobs/no-such-job");
+        using var response = await silo.Http.GetAsync("api/jobs/no-such-job", Ct);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains(await ErrorsAsync(response), e => e.Contains("job 'no-such-job' is unknown", StringComparison.Ordinal));
     }
@@ -105,23 +105,23 @@ public sealed class OperationsApiTests(SiloFixture silo)
         var id = await silo.SubmitAsync("api-cancel", 400);
         await silo.WaitForAsync(id, s => s.Step >= 1, TimeSpan.FromMinutes(2));
 
-        using (var none = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", null)))
+        using (var none = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", null), Ct))
         {
             Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
         }
 
-        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", "wrong")))
+        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", "wrong"), Ct))
         {
             Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
         }
 
-        using (var unknown = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/no-such-job/cancel", SiloFixture.Token)))
+        using (var unknown = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/no-such-job/cancel", SiloFixture.Token), Ct))
         {
             Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
         }
 
         Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);   // the refused requests changed nothing
-        using (var accepted = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", SiloFixture.Token)))
+        using (var accepted = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", SiloFixture.Token), Ct))
         {
             Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
         }
@@ -134,7 +134,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [Fact]
     public async Task GetCluster_RunningSilo_Returns200WithTheActiveSilo()
     {
-        var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("api/cluster");
+        var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("api/cluster", Ct);
         var members = cluster.GetProperty("members").EnumerateArray().ToList();
         var self = Assert.Single(members);
         Assert.Equal("Active", self.GetProperty("status").GetString());
@@ -195,7 +195,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [Fact]
     public async Task GetEvents_UnknownJob_Returns404()
     {
-        using var response = await silo.Http.GetAsync("api/jobs/no-such-job/events");
+        using var response = await silo.Http.GetAsync("api/jobs/no-such-job/events", Ct);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
     }
 
@@ -212,26 +212,28 @@ public sealed class OperationsApiTests(SiloFixture silo)
             (HttpMethod.Get, "api/cluster", null),
         })
         {
-            using var response = await silo.Http.SendAsync(SiloFixture.Request(method, path, SiloFixture.Token, body));
-            bodies.Add(await response.Content.ReadAsStringAsync());
+            using var response = await silo.Http.SendAsync(SiloFixture.Request(method, path, SiloFixture.Token, body), Ct);
+            bodies.Add(await response.Content.ReadAsStringAsync(Ct));
             bodies.Add(response.Headers.ToString());
         }
 
-        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/api-token-leak/cancel", SiloFixture.Token + "x")))
+        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/api-token-leak/cancel", SiloFixture.Token + "x"), Ct))
         {
-            bodies.Add(await wrong.Content.ReadAsStringAsync());
+            bodies.Add(await wrong.Content.ReadAsStringAsync(Ct));
         }
 
-        bodies.Add(await silo.Http.GetStringAsync("metrics"));
+        bodies.Add(await silo.Http.GetStringAsync("metrics", Ct));
         await silo.WaitForAsync("api-token-leak", s => s.IsFinished, TimeSpan.FromMinutes(1));
         Assert.DoesNotContain(bodies, b => b.Contains(SiloFixture.Token, StringComparison.Ordinal));
         Assert.Contains("bearer token required and configured", silo.Silo.Output, StringComparison.Ordinal);   // the log is there...
         Assert.DoesNotContain(SiloFixture.Token, silo.Silo.Output, StringComparison.Ordinal);                  // ...the token is not
     }
 
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     private static async Task<IReadOnlyList<string>> ErrorsAsync(HttpResponseMessage response)
     {
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>();
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
         Assert.Equal((int)response.StatusCode, body.GetProperty("status").GetInt32());
         return body.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
     }

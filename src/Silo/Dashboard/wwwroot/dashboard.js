@@ -116,9 +116,12 @@ function drawJob() {
     { values: state.points.map((p) => p.smoothedLoss), cls: "smooth" },
   ]);
   drawChart($("#throughput-chart"), steps, [{ values: state.points.map((p) => p.tilesPerSecond), cls: "tput" }]);
-  $("#checkpoints tbody").innerHTML = state.checkpoints.slice().reverse().map((c) => `
+  const shown = state.checkpoints.slice(-8).reverse();
+  const older = state.checkpoints.length - shown.length;
+  $("#checkpoints tbody").innerHTML = shown.map((c) => `
     <tr><td class="num">${c.step}</td><td>${new Date(c.at).toLocaleTimeString()}</td><td class="num">${fmt(c.seconds, 2)}</td>
         <td class="num">${c.bytes ? (c.bytes / 1048576).toFixed(1) + " MiB" : "–"}</td><td title="${esc(c.location)}">${esc(c.location)}</td></tr>`).join("")
+    + (older > 0 ? `<tr><td colspan="5" class="empty">and ${older} older</td></tr>` : "")
     || `<tr><td colspan="5" class="empty">none yet</td></tr>`;
 }
 
