@@ -21,6 +21,9 @@ public sealed class SiloFixture : IAsyncLifetime
 
     private ChildProcess? _silo;
 
+    /// <summary>Where the silo exports traces and metrics over OTLP (it is started with OTEL_EXPORTER_OTLP_ENDPOINT).</summary>
+    public OtlpReceiver Otlp { get; } = new(ChildProcess.FreePort());
+
     public int HttpPort { get; } = ChildProcess.FreePort();
 
     public Uri BaseAddress => new($"http://127.0.0.1:{HttpPort}/");
@@ -46,6 +49,10 @@ public sealed class SiloFixture : IAsyncLifetime
             ["UNetCluster__Storage__Root"] = StorageRoot,
             ["UNetCluster__Worker__Threads"] = "1",
             ["Logging__LogLevel__Default"] = "Information",
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.Endpoint,
+            ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+            ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
+            ["OTEL_METRIC_EXPORT_INTERVAL"] = "2000",
         };
         foreach (var (key, value) in settings)
         {
@@ -77,6 +84,7 @@ public sealed class SiloFixture : IAsyncLifetime
     {
         Http?.Dispose();
         _silo?.Dispose();
+        Otlp.Dispose();
         return ValueTask.CompletedTask;
     }
 
