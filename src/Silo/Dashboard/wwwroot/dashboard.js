@@ -47,20 +47,31 @@ async function refreshJobs() {
   }
 
   $("#no-jobs").hidden = state.jobs.length > 0;
-  const rows = state.jobs.slice().reverse().map((job) => {
-    const finished = ["completed", "cancelled", "failed"].includes(job.state);
-    return `
-      <tr class="selectable${job.id === state.selected ? " selected" : ""}" data-job="${esc(job.id)}">
-        <td>${esc(job.id)}</td>
-        <td><span class="state ${esc(job.state)}">${esc(job.state)}</span></td>
-        <td class="num">${job.step} / ${job.steps}</td>
-        <td class="num">${fmt(job.smoothedLoss ?? job.loss, 4)}</td>
-        <td class="num">${fmt(job.recentTilesPerSecond || job.tilesPerSecond, 2)}</td>
-        <td class="num">${job.workers.length}</td>
-        <td><button class="cancel" data-job="${esc(job.id)}" ${finished ? "disabled" : ""}>Cancel</button></td>
-      </tr>`;
+  // Rows are updated in place, keyed by job id: a row (and its cancel button) stays the same element while the
+  // page refreshes, so a click is never lost to a re-render.
+  const body = $("#jobs tbody");
+  const newestFirst = state.jobs.slice().reverse();
+  newestFirst.forEach((job, index) => {
+    let row = body.querySelector(`tr[data-job="${CSS.escape(job.id)}"]`);
+    if (!row) {
+      row = document.createElement("tr");
+      row.className = "selectable";
+      row.dataset.job = job.id;
+      row.innerHTML = `<td>${esc(job.id)}</td><td><span class="state"></span></td><td class="num"></td><td class="num"></td>
+        <td class="num"></td><td class="num"></td><td><button class="cancel" data-job="${esc(job.id)}">Cancel</button></td>`;
+    }
+    if (body.children[index] !== row) { body.insertBefore(row, body.children[index] ?? null); }
+    const cells = row.children;
+    const badge = cells[1].firstElementChild;
+    badge.textContent = job.state;
+    badge.className = `state ${job.state}`;
+    cells[2].textContent = `${job.step} / ${job.steps}`;
+    cells[3].textContent = fmt(job.smoothedLoss ?? job.loss, 4);
+    cells[4].textContent = fmt(job.recentTilesPerSecond || job.tilesPerSecond, 2);
+    cells[5].textContent = String(job.workers.length);
+    cells[6].firstElementChild.disabled = ["completed", "cancelled", "failed"].includes(job.state);
+    row.classList.toggle("selected", job.id === state.selected);
   });
-  $("#jobs tbody").innerHTML = rows.join("");
   if (!state.selected && state.jobs.length > 0) {
     const running = state.jobs.filter((j) => j.state === "running" || j.state === "pending");
     select((running[running.length - 1] ?? state.jobs[state.jobs.length - 1]).id);
