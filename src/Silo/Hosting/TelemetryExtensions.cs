@@ -10,7 +10,7 @@ namespace UNetCluster.Silo.Hosting;
 
 /// <summary>
 /// OpenTelemetry for the silo: the <c>UNetCluster</c> meter and activity source plus Orleans' own, a Prometheus
-/// scraping endpoint always (mapped by <see cref="HttpExtensions"/>), and OTLP export of metrics and traces when
+/// scraping endpoint always (mapped by <see cref="HttpExtensions"/>), and traces plus OTLP export of metrics and traces when
 /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads the standard <c>OTEL_*</c> variables).
 /// </summary>
 public static class TelemetryExtensions
@@ -27,11 +27,12 @@ public static class TelemetryExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
-            .WithMetrics(metrics => metrics.AddMeter(UNetTelemetry.Name, OrleansMeter).AddPrometheusExporter())
-            .WithTracing(tracing => tracing.AddSource(UNetTelemetry.Name).AddSource(OrleansSources));
+            .WithMetrics(metrics => metrics.AddMeter(UNetTelemetry.Name, OrleansMeter).AddPrometheusExporter());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
-            telemetry.UseOtlpExporter();
+            // Spans are only created when something exports them: without a listener the step, worker and reducer
+            // spans and Orleans' span per grain call (several per bucket) cost nothing.
+            telemetry.WithTracing(tracing => tracing.AddSource(UNetTelemetry.Name).AddSource(OrleansSources)).UseOtlpExporter();
         }
 
         return builder;
