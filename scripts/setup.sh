@@ -6,6 +6,7 @@
 #   python3-torch: PyTorch (1.13 on Debian 12) for /usr/bin/python3, which checks that PyTorch loads our safetensors
 #     (tests/UNetCluster.Model.Tests/Python/unet_reference.py)
 #   nodejs, npm + tools/azurite (npm ci): the Azure Storage emulator for the Blob tests
+#   chromium, chromium-driver: the dashboard's browser tests (tests/UNetCluster.Ops.Tests), headless
 set -euo pipefail
 
 missing=()
@@ -16,6 +17,8 @@ command -v python3 >/dev/null || missing+=(python3)
 /usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || missing+=(python3-torch)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"

@@ -1,6 +1,8 @@
 using UNetCluster.Silo.Hosting;
 
 UNetCluster.Data.Runtime.TorchRuntime.PreferPassiveOpenMp();   // before libtorch loads
-var builder = Host.CreateApplicationBuilder(args);
-builder.AddUNetSilo();
-await builder.Build().RunAsync().ConfigureAwait(false);
+var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(args);
+builder.AddUNetSilo().AddUNetTelemetry("unetcluster-silo").AddUNetHttp();
+var app = builder.Build();
+app.MapUNetOperations();
+await app.RunAsync().ConfigureAwait(false);

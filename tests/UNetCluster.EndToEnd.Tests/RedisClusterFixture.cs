@@ -148,6 +148,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Storage__Blob"] = _azurite.ConnectionString,
             ["UNetCluster__Storage__Container"] = Container,
             ["UNetCluster__Worker__Threads"] = "1",
+            ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",   // each silo its own HTTP port
         };
         foreach (var (key, value) in settings)
         {

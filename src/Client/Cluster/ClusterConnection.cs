@@ -46,8 +46,10 @@ internal sealed class ClusterConnection : IAsyncDisposable
         var gateway = address.Redis is null ? address.GatewayEndPoint() : null;
         var builder = Host.CreateApplicationBuilder([]);
         builder.Logging.ClearProviders();
+        builder.AddUNetClientTelemetry();
         builder.UseOrleansClient(client =>
         {
+            client.AddActivityPropagation();
             client.Configure<ClusterOptions>(o =>
             {
                 o.ClusterId = address.ClusterId;

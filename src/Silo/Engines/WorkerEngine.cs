@@ -16,6 +16,7 @@ using UNetCluster.Model.Optimization;
 using UNetCluster.Silo.Hosting;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Silo.Telemetry;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Silo.Engines;
@@ -156,6 +157,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
     private async Task RunStepAsync(StepPlan plan, CancellationToken cancellationToken)
     {
+        using var span = UNetTelemetry.StartWorkerStep(plan);
         if (IsSuperseded(plan))
         {
             return;

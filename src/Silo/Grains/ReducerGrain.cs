@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
@@ -5,6 +6,7 @@ using UNetCluster.Model.Distributed;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -21,6 +23,9 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
     private int _openAttempt = -1;
     private int _workers;
     private double _learningRate;
+    private string _jobId = string.Empty;
+    private ActivityContext _stepParent;
+    private DateTimeOffset? _firstBucket;
 
     public async Task SetupAsync(ReducerSetup setup)
     {
@@ -36,6 +41,7 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             return reducer;
         });
         _version = setup.Version;
+        _jobId = setup.JobId;
         _openStep = -1;
         _openAttempt = -1;
         this.DelayDeactivation(TimeSpan.FromDays(30));
@@ -72,6 +78,7 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
         }
 
         (_openStep, _openAttempt, _workers, _learningRate) = (stepIndex, attempt, workers, learningRate);
+        (_stepParent, _firstBucket) = (Activity.Current?.Context ?? default, null);
         return Task.CompletedTask;
     }
 
@@ -95,10 +102,13 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             return ContributionOutcome.NotFinite;
         }
 
+        _firstBucket ??= DateTimeOffset.UtcNow;
+        UNetTelemetry.RecordReducedBytes(_jobId, reducer.Range.Index, bucket.Values.Length);
         if (reducer.IsComplete(_workers))
         {
             var learningRate = _learningRate;
             await torch.RunAsync(() => reducer.Apply(learningRate));
+            UNetTelemetry.RecordReduce(_jobId, reducer.Range.Index, bucket.Step, _stepParent, _firstBucket.Value, DateTimeOffset.UtcNow - _firstBucket.Value);
             _version++;
         }
 

@@ -9,6 +9,7 @@ using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Training;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -263,6 +264,7 @@ public sealed partial class TrainingJobGrain(
                 }
 
                 var active = workers.Take(Math.Min(workers.Count, options.BatchSize)).ToList();
+                using var stepSpan = UNetTelemetry.StartStep(Id, _version);
                 var outcome = await RunStepAsync(active, options, spec, bucketBytes, clock.Elapsed, budget);
                 if (outcome is null)
                 {
@@ -298,6 +300,7 @@ public sealed partial class TrainingJobGrain(
                         StepSeconds = _stepSeconds,
                         OpenSeconds = _openSeconds,
                     };
+                    UNetTelemetry.StepCommitted(GrainFactory, _status, reports);
                     if (_version % options.CheckpointEvery == 0)
                     {
                         await CheckpointAsync(committedBy, spec, bucketBytes, smoothed);
@@ -310,6 +313,7 @@ public sealed partial class TrainingJobGrain(
                 failures++;
                 _status = _status! with { RecomputedSteps = _status.RecomputedSteps + 1 };
                 LogRecompute(Id, _version, outcome);
+                UNetTelemetry.StepRecomputed(Id);
                 if (failures > MaxFailuresPerStep)
                 {
                     throw new InvalidOperationException($"Step {_version} failed {failures} times; the last error: {outcome}");
@@ -442,6 +446,12 @@ public sealed partial class TrainingJobGrain(
         try
         {
             var result = await GrainFactory.GetGrain<IWorkerGrain>(workers[0]).WriteCheckpointAsync(new CheckpointPlan(Id, spec, _version, _reducers, bucketBytes, loss, wait));
+            if (result.WrittenStep is { } written && written != _status!.CheckpointStep)
+            {
+                // Metrics and the dashboard's list: a newly written checkpoint, its size and how long it held training.
+                UNetTelemetry.CheckpointWritten(GrainFactory, Id, written, result.Written!, result.WrittenBytes, TimeSpan.FromSeconds(result.SnapshotSeconds));
+            }
+
             _status = _status! with
             {
                 CheckpointRequestedStep = result.Requested,

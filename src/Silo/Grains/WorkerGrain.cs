@@ -3,6 +3,7 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -26,6 +27,7 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task StartStepAsync(StepPlan plan)
     {
+        UNetTelemetry.RememberStepParent(plan);
         engine.EnqueueStep(plan);
         return Task.CompletedTask;
     }

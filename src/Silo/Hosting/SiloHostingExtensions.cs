@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using StackExchange.Redis;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
@@ -15,12 +16,21 @@ namespace UNetCluster.Silo.Hosting;
 public static class SiloHostingExtensions
 {
     /// <summary>Adds the Orleans silo with UNetCluster's grains to the host, configured from <c>UNetCluster:*</c>.</summary>
-    public static HostApplicationBuilder AddUNetSilo(this HostApplicationBuilder builder)
+    public static TBuilder AddUNetSilo<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
         var options = builder.Configuration.GetSection(UNetSiloOptions.Section).Get<UNetSiloOptions>() ?? new UNetSiloOptions();
         builder.Services.AddSingleton(Options.Create(options));
-        builder.UseOrleans(silo => silo.AddUNetGrains(options));
+        builder.UseOrleans(silo =>
+        {
+            silo.AddUNetGrains(options);
+            silo.AddActivityPropagation();
+            if (options.Http.OrleansDashboard)
+            {
+                silo.AddDashboard();
+            }
+        });
         return builder;
     }
 

@@ -1,0 +1,39 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace UNetCluster.Silo.Api;
+
+/// <summary>
+/// The bearer token state-changing requests must carry (<c>UNetCluster:Http:Token</c>). Compared in constant time
+/// (fixed-length hashes of both sides, so neither the content nor the length leaks); never logged or echoed.
+/// </summary>
+public sealed class BearerToken(string? token)
+{
+    private readonly byte[]? _expected = token is { Length: > 0 } ? SHA256.HashData(Encoding.UTF8.GetBytes(token)) : null;
+
+    public bool IsConfigured => _expected is not null;
+
+    /// <summary>Null when the request may change state; otherwise the 401 (no token) or 403 (wrong token, or none configured) to answer.</summary>
+    public IResult? Refuse(HttpRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var header = request.Headers.Authorization.ToString();
+        const string scheme = "Bearer ";
+        if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
+        {
+            request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+            return ApiErrors.Problem(StatusCodes.Status401Unauthorized, "this request changes state: send 'Authorization: Bearer <token>' with the token configured as UNetCluster:Http:Token.");
+        }
+
+        if (_expected is null)
+        {
+            return ApiErrors.Problem(StatusCodes.Status403Forbidden, "this silo has no token configured (UNetCluster:Http:Token), so it accepts no state-changing request.");
+        }
+
+        var given = SHA256.HashData(Encoding.UTF8.GetBytes(header[scheme.Length..].Trim()));
+        return CryptographicOperations.FixedTimeEquals(given, _expected)
+            ? null
+            : ApiErrors.Problem(StatusCodes.Status403Forbidden, "the bearer token is wrong.");
+    }
+}

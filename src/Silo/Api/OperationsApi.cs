@@ -1,0 +1,236 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Runtime;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Silo.Placement;
+
+namespace UNetCluster.Silo.Api;
+
+/// <summary>A silo of the cluster as <c>GET /api/cluster</c> shows it, with its worker's part of the latest step it took part in.</summary>
+public sealed record ClusterMemberView(string Address, string? Name, string Status, bool ThisSilo, string? Job, long? Step, double? ComputeSeconds, double? SyncSeconds, DateTimeOffset? At);
+
+public sealed record ClusterView(string ThisSilo, IReadOnlyList<ClusterMemberView> Members);
+
+/// <summary>
+/// The REST API: jobs (submit, list, status, cancel, history, server-sent events) and the cluster's members. Reading is
+/// open; submitting and cancelling need the bearer token (<see cref="BearerToken"/>).
+/// </summary>
+public static class OperationsApi
+{
+    private static readonly TimeSpan EventPoll = TimeSpan.FromMilliseconds(500);
+
+    public static IEndpointRouteBuilder MapOperationsApi(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var api = endpoints.MapGroup("/api");
+        api.MapPost("/jobs", SubmitAsync);
+        api.MapGet("/jobs", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false)));
+        api.MapGet("/jobs/{id}", GetAsync);
+        api.MapPost("/jobs/{id}/cancel", CancelAsync);
+        api.MapGet("/jobs/{id}/history", HistoryAsync);
+        api.MapGet("/jobs/{id}/events", EventsAsync);
+        api.MapGet("/cluster", ClusterAsync);
+        return endpoints;
+    }
+
+    private static async Task<IResult> SubmitAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (token.Refuse(request) is { } refused)
+        {
+            return refused;
+        }
+
+        var (spec, id, errors) = await JobSpecReader.ReadAsync(request.Body, cancellationToken).ConfigureAwait(false);
+        if (spec is null)
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, errors);
+        }
+
+        var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);
+        if (!result.Accepted)
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);
+        }
+
+        var status = await grains.GetGrain<ITrainingJobGrain>(result.JobId!).GetStatusAsync().ConfigureAwait(false);
+        return TypedResults.Created($"/api/jobs/{Uri.EscapeDataString(result.JobId!)}", status);
+    }
+
+    private static async Task<IResult> GetAsync(string id, IGrainFactory grains) =>
+        await FindAsync(grains, id).ConfigureAwait(false) is { } status ? TypedResults.Ok(status) : UnknownJob(id);
+
+    private static async Task<IResult> CancelAsync(string id, HttpRequest request, BearerToken token, IGrainFactory grains)
+    {
+        if (token.Refuse(request) is { } refused)
+        {
+            return refused;
+        }
+
+        if (!await grains.GetGrain<IJobRegistryGrain>(0).ExistsAsync(id).ConfigureAwait(false))
+        {
+            return UnknownJob(id);
+        }
+
+        var status = await grains.GetGrain<ITrainingJobGrain>(id).CancelAsync().ConfigureAwait(false);
+        return TypedResults.Accepted($"/api/jobs/{Uri.EscapeDataString(id)}", status);
+    }
+
+    private static async Task<IResult> HistoryAsync(string id, IGrainFactory grains, long? after)
+    {
+        if (!await grains.GetGrain<IJobRegistryGrain>(0).ExistsAsync(id).ConfigureAwait(false))
+        {
+            return UnknownJob(id);
+        }
+
+        return TypedResults.Ok(await grains.GetGrain<IJobHistoryGrain>(id).GetAsync(after ?? -1).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Server-sent events of a job: <c>status</c> when its status changes, <c>step</c> for each committed step (with the
+    /// step as the event id; <c>?after=N</c> or <c>Last-Event-ID</c> skips steps up to N), <c>checkpoint</c> for each
+    /// checkpoint, and <c>end</c> once the job has finished.
+    /// </summary>
+    private static async Task EventsAsync(string id, HttpContext context, IGrainFactory grains, IOptions<JsonOptions> json, long? after)
+    {
+        var response = context.Response;
+        var cancellationToken = context.RequestAborted;
+        if (await FindAsync(grains, id).ConfigureAwait(false) is null)
+        {
+            await UnknownJob(id).ExecuteAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        var options = json.Value.SerializerOptions;
+        var lastStep = after ?? (long.TryParse(context.Request.Headers["Last-Event-ID"], out var resumed) ? resumed : -1);
+        var checkpoints = 0;
+        DateTimeOffset? lastUpdate = null;
+        response.Headers.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var status = await FindAsync(grains, id).ConfigureAwait(false);
+                var history = await grains.GetGrain<IJobHistoryGrain>(id).GetAsync(lastStep).ConfigureAwait(false);
+                var text = new StringBuilder();
+                foreach (var point in history.Steps)
+                {
+                    Append(text, "step", point.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), JsonSerializer.Serialize(point, options));
+                    lastStep = point.Step;
+                }
+
+                foreach (var checkpoint in history.Checkpoints.Skip(checkpoints))
+                {
+                    Append(text, "checkpoint", null, JsonSerializer.Serialize(checkpoint, options));
+                }
+
+                checkpoints = history.Checkpoints.Count;
+                if (status is not null && status.Updated != lastUpdate)
+                {
+                    Append(text, "status", null, JsonSerializer.Serialize(status, options));
+                    lastUpdate = status.Updated;
+                }
+
+                var finished = status is { IsFinished: true };
+                if (finished)
+                {
+                    Append(text, "end", null, JsonSerializer.Serialize(new { state = status!.State }, options));
+                }
+
+                if (text.Length > 0)
+                {
+                    await response.WriteAsync(text.ToString(), cancellationToken).ConfigureAwait(false);
+                    await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                if (finished)
+                {
+                    return;
+                }
+
+                await Task.Delay(EventPoll, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+    }
+
+    private static void Append(StringBuilder text, string type, string? id, string data)
+    {
+        text.Append("event: ").Append(type).Append('\n');
+        if (id is not null)
+        {
+            text.Append("id: ").Append(id).Append('\n');
+        }
+
+        text.Append("data: ").Append(data).Append("\n\n");
+    }
+
+    private static async Task<IResult> ClusterAsync(IClusterMembershipService membership, ILocalSiloDetails silo, IGrainFactory grains)
+    {
+        // Each worker's latest step time: from the last step of the most recent jobs it worked on.
+        var jobs = await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false);
+        var latest = new Dictionary<SiloAddress, (string Job, StepPoint Point, WorkerStepPoint Worker)>();
+        foreach (var job in jobs.OrderByDescending(j => j.Updated).Take(8))
+        {
+            var history = await grains.GetGrain<IJobHistoryGrain>(job.Id).GetAsync(job.Step - 2).ConfigureAwait(false);
+            if (history.Steps.Count == 0)
+            {
+                continue;
+            }
+
+            var point = history.Steps[^1];
+            foreach (var worker in point.Workers)
+            {
+                var address = SiloBoundPlacement.SiloOf(worker.Worker);
+                if (!latest.TryGetValue(address, out var known) || known.Point.At < point.At)
+                {
+                    latest[address] = (job.Id, point, worker);
+                }
+            }
+        }
+
+        var members = membership.CurrentSnapshot.Members.Values
+            .OrderBy(m => m.SiloAddress.ToParsableString(), StringComparer.Ordinal)
+            .Select(m =>
+            {
+                var found = latest.TryGetValue(m.SiloAddress, out var l);
+                return new ClusterMemberView(
+                    m.SiloAddress.ToParsableString(), m.Name, m.Status.ToString(), m.SiloAddress.Equals(silo.SiloAddress),
+                    found ? l.Job : null, found ? l.Point.Step : null, found ? l.Worker.ComputeSeconds : null, found ? l.Worker.SyncSeconds : null, found ? l.Point.At : null);
+            })
+            .ToList();
+        return TypedResults.Ok(new ClusterView(silo.SiloAddress.ToParsableString(), members));
+    }
+
+    private static async Task<JobStatus?> FindAsync(IGrainFactory grains, string id)
+    {
+        if (!await grains.GetGrain<IJobRegistryGrain>(0).ExistsAsync(id).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        try
+        {
+            return await grains.GetGrain<ITrainingJobGrain>(id).GetStatusAsync().ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private static IResult UnknownJob(string id) =>
+        ApiErrors.Problem(StatusCodes.Status404NotFound, $"job '{id}' is unknown: GET /api/jobs lists the cluster's jobs.");
+}

@@ -1,0 +1,101 @@
+using System.Globalization;
+using OpenQA.Selenium;
+using UNetCluster.Contracts.Jobs;
+
+namespace UNetCluster.Ops.Tests;
+
+/// <summary>The training dashboard in headless chromium against a real silo process running a job.</summary>
+[Collection(SiloTests.Name)]
+[Trait("Category", "Browser")]
+public sealed class DashboardBrowserTests(SiloFixture silo)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(90);
+
+    [Fact]
+    public async Task Dashboard_RunningJob_ShowsMembersJobLiveCurvesAndCheckpoints()
+    {
+        var id = await silo.SubmitAsync("browser-live", 400, checkpointEvery: 3);
+        try
+        {
+            await silo.WaitForAsync(id, s => s.Step >= 1, Patience);
+            using var browser = new Browser();
+            browser.Driver.Navigate().GoToUrl(silo.BaseAddress);
+            Assert.Equal("UNetCluster", browser.Driver.Title);
+
+            browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr .state")).Text == "active", Patience, "the silo listed as active");
+            var row = browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}']")), Patience, "the job's row");
+            browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "running", Patience, "the job shown running");
+            Assert.Equal(id, browser.Driver.FindElement(By.Id("job-id")).Text);   // a running job is selected on load
+
+            // The loss curve gains points as steps commit, without reloading the page.
+            browser.WaitFor(d => Points(d, "loss-chart") >= 2, Patience, "two points on the loss curve");
+            var first = Points(browser.Driver, "loss-chart");
+            browser.WaitFor(d => Points(d, "loss-chart") >= first + 3, Patience, "the loss curve growing");
+            var later = Points(browser.Driver, "loss-chart");
+            Assert.True(later > first);
+            Assert.True(Points(browser.Driver, "throughput-chart") >= later);
+            Assert.NotEmpty(browser.Driver.FindElements(By.CssSelector("#loss-chart path.smooth")));
+            Assert.Contains("L", browser.Driver.FindElement(By.CssSelector("#loss-chart path.raw")).GetAttribute("d"), StringComparison.Ordinal);
+
+            // The checkpoint list and the members' step times follow the job.
+            browser.WaitFor(d => d.FindElements(By.CssSelector("#checkpoints tbody tr td.num")).Count > 0, Patience, "a checkpoint listed");
+            var checkpointStep = long.Parse(browser.Driver.FindElement(By.CssSelector("#checkpoints tbody tr td.num")).Text, CultureInfo.InvariantCulture);
+            Assert.Equal(0, checkpointStep % 3);
+            browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr td:nth-child(3)")).Text == id, Patience, "the silo's worker on the job");
+            var screenshot = browser.Screenshot("dashboard-running-job");
+            Assert.True(new FileInfo(screenshot).Length > 10_000);
+
+            // The Orleans Dashboard is mounted beside it.
+            browser.Driver.Navigate().GoToUrl(new Uri(silo.BaseAddress, "orleans/"));
+            browser.WaitFor(d => d.FindElement(By.TagName("body")).Text.Length > 20, Patience, "the Orleans Dashboard rendered");
+            browser.Screenshot("orleans-dashboard");
+        }
+        finally
+        {
+            await silo.CancelAsync(id);
+        }
+    }
+
+    [Fact]
+    public async Task CancelButton_WithoutOrWithWrongToken_IsRefused_WithTheToken_CancelsTheJob()
+    {
+        var id = await silo.SubmitAsync("browser-cancel", 400);
+        try
+        {
+            await silo.WaitForAsync(id, s => s.Step >= 1, Patience);
+            using var browser = new Browser();
+            browser.Driver.Navigate().GoToUrl(silo.BaseAddress);
+            var button = By.CssSelector($"button.cancel[data-job='{id}']");
+            browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "running", Patience, "the job shown running");
+
+            browser.Driver.FindElement(button).Click();
+            var refused = browser.WaitFor(d => d.FindElement(By.Id("message")) is var m && m.Displayed && m.Text.Contains("refused", StringComparison.Ordinal) ? m.Text : null, Patience, "the refusal");
+            Assert.Contains("401", refused, StringComparison.Ordinal);
+            Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
+
+            browser.Driver.FindElement(By.Id("token")).SendKeys("not-the-token");
+            browser.Driver.FindElement(button).Click();
+            browser.WaitFor(d => d.FindElement(By.Id("message")).Text.Contains("403", StringComparison.Ordinal), Patience, "the 403 refusal");
+            Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
+
+            var token = browser.Driver.FindElement(By.Id("token"));
+            token.Clear();
+            token.SendKeys(SiloFixture.Token);
+            browser.Driver.FindElement(button).Click();
+            browser.WaitFor(d => d.FindElement(By.Id("message")).Text.Contains("stopping", StringComparison.Ordinal), Patience, "the cancel accepted");
+            var stopped = await silo.WaitForAsync(id, s => s.IsFinished, Patience);
+            Assert.Equal(JobState.Cancelled, stopped.State);
+            browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "cancelled", Patience, "the job shown cancelled");
+            Assert.False(browser.Driver.FindElement(button).Enabled);
+            Assert.DoesNotContain(SiloFixture.Token, browser.Driver.PageSource, StringComparison.Ordinal);
+            browser.Screenshot("dashboard-cancelled-job");
+        }
+        finally
+        {
+            await silo.CancelAsync(id);
+        }
+    }
+
+    private static int Points(IWebDriver driver, string chart) =>
+        int.Parse(driver.FindElement(By.Id(chart)).GetAttribute("data-points") ?? "0", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,240 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using UNetCluster.Contracts.Jobs;
+
+namespace UNetCluster.Ops.Tests;
+
+/// <summary>The REST API of a real silo process: every status code it answers, and the token rules.</summary>
+[Collection(SiloTests.Name)]
+[Trait("Category", "Api")]
+public sealed class OperationsApiTests(SiloFixture silo)
+{
+    private const string ValidSpec = """{"preset": "tiny", "steps": 2}""";
+
+    [Fact]
+    public async Task PostJobs_WithoutToken_Returns401AndCreatesNothing()
+    {
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", null, """{"id": "api-no-token", "preset": "tiny", "steps": 2}"""), Ct);
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-no-token", Ct)).StatusCode);
+    }
+
+    [Fact]
+    public async Task PostJobs_WrongToken_Returns403AndCreatesNothing()
+    {
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", "not-" + SiloFixture.Token, """{"id": "api-wrong-token", "preset": "tiny", "steps": 2}"""), Ct);
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-wrong-token", Ct)).StatusCode);
+    }
+
+    [Theory]
+    [InlineData("""{"preset": "tiny", "steps": "many"}""", "steps: expected an integer")]
+    [InlineData("""{"preset": "tiny", "workers": 1.5}""", "workers: expected an integer")]
+    [InlineData("""{"preset": 7}""", "preset: expected a string")]
+    [InlineData("""{"preset": "tiny", "colour": "blue"}""", "colour: unknown field")]
+    [InlineData("""{"id": 12, "preset": "tiny"}""", "id: expected a string")]
+    [InlineData("""[1, 2]""", "must be a JSON object")]
+    [InlineData("""{"preset": "tiny", """, "not valid JSON")]
+    public async Task PostJobs_MalformedBody_Returns400NamingTheField(string body, string expected)
+    {
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, body), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = await ErrorsAsync(response);
+        Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PostJobs_SpecTheClusterRefuses_Returns400WithEveryValidationErrorAndCreatesNothing()
+    {
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(
+            HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-refused", "dataSet": "nowhere", "preset": "tiny", "workers": 0}"""), Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var errors = await ErrorsAsync(response);
+        Assert.Contains(errors, e => e.Contains("data set 'nowhere' is unknown", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.Contains("workers 0 is invalid", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-refused", Ct)).StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(silo.StorageRoot, "jobs", "api-refused")));
+    }
+
+    [Fact]
+    public async Task PostJobs_ValidSpecWithToken_Returns201AndTheJobIsListedReadableAndRuns()
+    {
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-created", "preset": "tiny", "steps": 3}"""), Ct);
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        Assert.Equal("/api/jobs/api-created", response.Headers.Location?.ToString());
+        var created = (await response.Content.ReadFromJsonAsync<JobStatus>(SiloFixture.Json, Ct))!;
+        Assert.Equal("api-created", created.Id);
+        Assert.Equal("tiny", created.Spec.Preset);
+
+        var list = (await silo.Http.GetFromJsonAsync<List<JobStatus>>("api/jobs", SiloFixture.Json, Ct))!;
+        Assert.Contains(list, j => j.Id == "api-created");
+        var done = await silo.WaitForAsync("api-created", s => s.IsFinished, TimeSpan.FromMinutes(2));
+        Assert.Equal(JobState.Completed, done.State);
+        Assert.Equal(3, done.Step);
+    }
+
+    [Fact]
+    public async Task PostJobs_SameIdAsARunningJob_Returns400()
+    {
+        await silo.SubmitAsync("api-duplicate", 400);
+        try
+        {
+            using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, """{"id": "api-duplicate", "preset": "tiny"}"""), Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Contains(await ErrorsAsync(response), e => e.Contains("job id 'api-duplicate' is taken", StringComparison.Ordinal));
+        }
+        finally
+        {
+            await silo.CancelAsync("api-duplicate");
+        }
+    }
+
+    [Fact]
+    public async Task GetJob_UnknownId_Returns404()
+    {
+        using var response = await silo.Http.GetAsync("api/jobs/no-such-job", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("job 'no-such-job' is unknown", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task CancelJob_WithoutToken401_WrongToken403_UnknownJob404_WithToken202AndTheJobStops()
+    {
+        var id = await silo.SubmitAsync("api-cancel", 400);
+        await silo.WaitForAsync(id, s => s.Step >= 1, TimeSpan.FromMinutes(2));
+
+        using (var none = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", null), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        }
+
+        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", "wrong"), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
+        }
+
+        using (var unknown = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/no-such-job/cancel", SiloFixture.Token), Ct))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        }
+
+        Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);   // the refused requests changed nothing
+        using (var accepted = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, $"api/jobs/{id}/cancel", SiloFixture.Token), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Accepted, accepted.StatusCode);
+        }
+
+        var stopped = await silo.WaitForAsync(id, s => s.IsFinished, TimeSpan.FromMinutes(1));
+        Assert.Equal(JobState.Cancelled, stopped.State);
+        Assert.True(stopped.Step < 400);
+    }
+
+    [Fact]
+    public async Task GetCluster_RunningSilo_Returns200WithTheActiveSilo()
+    {
+        var cluster = await silo.Http.GetFromJsonAsync<JsonElement>("api/cluster", Ct);
+        var members = cluster.GetProperty("members").EnumerateArray().ToList();
+        var self = Assert.Single(members);
+        Assert.Equal("Active", self.GetProperty("status").GetString());
+        Assert.True(self.GetProperty("thisSilo").GetBoolean());
+        Assert.Equal(cluster.GetProperty("thisSilo").GetString(), self.GetProperty("address").GetString());
+    }
+
+    [Fact]
+    public async Task GetEvents_RunningJob_StreamsStepsInOrderThenStatusAndEndWhenCancelled()
+    {
+        var id = await silo.SubmitAsync("api-events", 400);
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            using var response = await silo.Http.GetAsync($"api/jobs/{id}/events", HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(timeout.Token));
+            var steps = new List<long>();
+            var events = new List<string>();
+            string? type = null;
+            while (await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith("event: ", StringComparison.Ordinal))
+                {
+                    type = line["event: ".Length..];
+                    events.Add(type);
+                }
+                else if (line.StartsWith("data: ", StringComparison.Ordinal) && type == "step")
+                {
+                    var point = JsonSerializer.Deserialize<StepPoint>(line["data: ".Length..], SiloFixture.Json)!;
+                    Assert.True(double.IsFinite(point.Loss));
+                    Assert.Single(point.Workers);
+                    steps.Add(point.Step);
+                    if (steps.Count == 3)
+                    {
+                        await silo.CancelAsync(id);
+                    }
+                }
+                else if (type == "end")
+                {
+                    break;
+                }
+            }
+
+            Assert.True(steps.Count >= 3, string.Join(",", events));
+            Assert.Equal(steps.Order().Distinct(), steps);
+            Assert.Equal(1, steps[0]);
+            Assert.Contains("status", events);
+            Assert.Equal("end", events[^1]);
+        }
+        finally
+        {
+            await silo.CancelAsync(id);
+        }
+    }
+
+    [Fact]
+    public async Task GetEvents_UnknownJob_Returns404()
+    {
+        using var response = await silo.Http.GetAsync("api/jobs/no-such-job/events", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Token_AfterRequestsThatCarriedIt_NeverAppearsInTheSilosLogsOrResponses()
+    {
+        var bodies = new List<string>();
+        foreach (var (method, path, body) in new[]
+        {
+            (HttpMethod.Post, "api/jobs", ValidSpec.Replace("{", """{"id": "api-token-leak", """, StringComparison.Ordinal)),
+            (HttpMethod.Post, "api/jobs", """{"steps": "x"}"""),
+            (HttpMethod.Post, "api/jobs/api-token-leak/cancel", null),
+            (HttpMethod.Get, "api/jobs", null),
+            (HttpMethod.Get, "api/cluster", null),
+        })
+        {
+            using var response = await silo.Http.SendAsync(SiloFixture.Request(method, path, SiloFixture.Token, body), Ct);
+            bodies.Add(await response.Content.ReadAsStringAsync(Ct));
+            bodies.Add(response.Headers.ToString());
+        }
+
+        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs/api-token-leak/cancel", SiloFixture.Token + "x"), Ct))
+        {
+            bodies.Add(await wrong.Content.ReadAsStringAsync(Ct));
+        }
+
+        bodies.Add(await silo.Http.GetStringAsync("metrics", Ct));
+        await silo.WaitForAsync("api-token-leak", s => s.IsFinished, TimeSpan.FromMinutes(1));
+        Assert.DoesNotContain(bodies, b => b.Contains(SiloFixture.Token, StringComparison.Ordinal));
+        Assert.Contains("bearer token required and configured", silo.Silo.Output, StringComparison.Ordinal);   // the log is there...
+        Assert.DoesNotContain(SiloFixture.Token, silo.Silo.Output, StringComparison.Ordinal);                  // ...the token is not
+    }
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static async Task<IReadOnlyList<string>> ErrorsAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal((int)response.StatusCode, body.GetProperty("status").GetInt32());
+        return body.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+    }
+}
