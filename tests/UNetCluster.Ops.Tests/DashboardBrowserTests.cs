@@ -38,8 +38,10 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             Assert.Contains("L", browser.Driver.FindElement(By.CssSelector("#loss-chart path.raw")).GetAttribute("d"), StringComparison.Ordinal);
 
             // The checkpoint list and the members' step times follow the job.
-            browser.WaitFor(d => d.FindElements(By.CssSelector("#checkpoints tbody tr td.num")).Count > 0, Patience, "a checkpoint listed");
-            var checkpointStep = long.Parse(browser.Driver.FindElement(By.CssSelector("#checkpoints tbody tr td.num")).Text, CultureInfo.InvariantCulture);
+            // The list is re-rendered as checkpoints land: read the step inside the wait, which retries a stale element.
+            var checkpointStep = long.Parse(
+                browser.WaitFor(d => d.FindElement(By.CssSelector("#checkpoints tbody tr td.num")).Text is { Length: > 0 } text ? text : null, Patience, "a checkpoint listed")!,
+                CultureInfo.InvariantCulture);
             Assert.Equal(0, checkpointStep % 3);
             browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr td:nth-child(3)")).Text == id, Patience, "the silo's worker on the job");
             var screenshot = browser.Screenshot("dashboard-running-job");
