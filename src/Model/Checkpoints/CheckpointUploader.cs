@@ -90,7 +90,7 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
         _logger = logger ?? NullLogger.Instance;
     }
 
-    /// <summary>Raised on the background task for every outcome; handlers must be quick and must not throw.</summary>
+    /// <summary>Raised on the background task (or in <see cref="Enqueue"/> for a replaced snapshot) for every outcome; handlers must be quick. A handler that throws is logged and ignored.</summary>
     public event EventHandler<CheckpointUploadEventArgs>? Changed;
 
     /// <summary>The last snapshot written, or null.</summary>
@@ -291,7 +291,15 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
                 break;
         }
 
-        Changed?.Invoke(this, e);
+        try
+        {
+            Changed?.Invoke(this, e);
+        }
+        catch (Exception handlerError)
+        {
+            // A subscriber's bug must not stop the uploads (and so hang FlushAsync): it is logged.
+            LogHandlerFailed(e.Kind, e.Step, handlerError);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Checkpoint of step {Step} written to {Location} (attempt {Attempt}, latest: {IsLatest})")]
@@ -302,6 +310,9 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of step {Step} was not written: the newer checkpoint of step {Newer} replaced it")]
     private partial void LogSuperseded(long step, long newer);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A handler of the checkpoint uploader's {Kind} event for step {Step} threw")]
+    private partial void LogHandlerFailed(CheckpointUploadEventKind kind, long step, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Checkpoint of step {Step} was not written: the uploader stopped")]
     private partial void LogAbandoned(long step);
