@@ -14,10 +14,11 @@ if (args.Length > 0 && args[0] == "worker")
     return WorkerBenchmark.Run(args[1..]);   // bench/sync.py: a cluster worker's step without synchronisation
 }
 
+var checkpoint = args.Length > 0 && args[0] == "checkpoint";   // the checkpoint stall (CheckpointBenchmark)
 BenchOptions options;
 try
 {
-    options = BenchOptions.Parse(args);
+    options = BenchOptions.Parse(checkpoint ? args[1..] : args);
 }
 catch (ArgumentException e)
 {
@@ -27,6 +28,11 @@ catch (ArgumentException e)
 
 TorchRuntime.EnsureConfigured();
 set_num_threads(options.Threads);
+if (checkpoint)
+{
+    return CheckpointBenchmark.Run(options);
+}
+
 using var bench = new StepBenchmark(options);
 var version = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}";
 var optimizer = options.Optimizer.ToString().ToLowerInvariant();

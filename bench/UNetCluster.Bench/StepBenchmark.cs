@@ -45,6 +45,12 @@ public sealed class StepBenchmark : IDisposable
 
     public long ParameterCount => _model.ParameterCount;
 
+    /// <summary>The network being trained (its weights change with every <see cref="Step"/>).</summary>
+    public UNet Model => _model;
+
+    /// <summary>The flat optimizer and its state (Adam's moments).</summary>
+    public FlatOptimizer Optimizer => _optimizer;
+
     /// <summary>
     /// Runs one step and releases its tensors. Returns its loss (read back, so the step has finished) and the seconds
     /// spent in the update: flattening and checking the gradient, the optimizer, assigning the parameters back.

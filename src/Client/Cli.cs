@@ -20,6 +20,7 @@ public static class Cli
             TrainCommand.Create(output, error),
             PredictCommand.Create(output, error),
             EvaluateCommand.Create(output, error),
+            DataSetCommands.Create(output, error),
         };
         foreach (var command in JobCommands.Create(output, error))
         {

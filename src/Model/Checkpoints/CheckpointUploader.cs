@@ -9,7 +9,7 @@ public enum CheckpointUploadEventKind
     /// <summary>The snapshot was written (see <see cref="CheckpointUploadEventArgs.Saved"/>).</summary>
     Uploaded,
 
-    /// <summary>An attempt failed; the same snapshot is retried after <see cref="CheckpointUploadEventArgs.RetryIn"/>.</summary>
+    /// <summary>An attempt failed; after <see cref="CheckpointUploadEventArgs.RetryIn"/> the same snapshot is retried, or a newer one that arrived meanwhile is tried instead.</summary>
     AttemptFailed,
 
     /// <summary>The snapshot was not written because a newer one replaced it (it was pending, or failing when the newer one came).</summary>
@@ -66,8 +66,8 @@ public sealed record CheckpointUploadOptions(TimeSpan InitialDelay, TimeSpan Max
 /// Saves checkpoint snapshots to a <see cref="CheckpointStore"/> on a background task, so that the training thread
 /// only pays for <see cref="CheckpointSnapshot.Capture"/>. At most one upload is in flight; one more snapshot may wait,
 /// and a newer request replaces a waiting one (the older is reported <see cref="CheckpointUploadEventKind.Superseded"/>:
-/// it is never dropped silently). A failed attempt is retried with exponential backoff for as long as it takes,
-/// unless a newer snapshot has arrived meanwhile, which is then uploaded instead (the failing one is reported
+/// it is never dropped silently). A failed attempt is retried with exponential backoff for as long as it takes;
+/// if a newer snapshot has arrived by the end of the wait, it is uploaded instead (the failing one is reported
 /// superseded). Every outcome is an event and a log entry. <see cref="FlushAsync"/> waits until nothing is left.
 /// </summary>
 public sealed partial class CheckpointUploader : IAsyncDisposable
@@ -81,6 +81,7 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
     private Task? _worker;
     private TaskCompletionSource? _idle;
     private int _superseded;
+    private TimeSpan _delay;
 
     public CheckpointUploader(CheckpointStore store, CheckpointUploadOptions? options = null, ILogger? logger = null)
     {
@@ -88,10 +89,14 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
         _store = store;
         _options = options ?? new CheckpointUploadOptions();
         _logger = logger ?? NullLogger.Instance;
+        _delay = _options.InitialDelay;
     }
 
-    /// <summary>Raised on the background task for every outcome; handlers must be quick and must not throw.</summary>
+    /// <summary>Raised on the background task (or in <see cref="Enqueue"/> for a replaced snapshot) for every outcome; handlers must be quick. A handler that throws is logged and ignored.</summary>
     public event EventHandler<CheckpointUploadEventArgs>? Changed;
+
+    /// <summary>The store the snapshots go to.</summary>
+    public CheckpointStore Store => _store;
 
     /// <summary>The last snapshot written, or null.</summary>
     public SavedCheckpoint? LastSaved { get; private set; }
@@ -222,15 +227,19 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
         }
     }
 
-    /// <summary>Uploads one snapshot, retrying until it is written, superseded by a newer one, or the uploader stops.</summary>
+    /// <summary>
+    /// Uploads one snapshot, retrying until it is written, superseded by a newer one, or the uploader stops. The
+    /// backoff belongs to the storage, not to a snapshot: it goes on growing when a newer snapshot takes over after a
+    /// failure, and starts again from <see cref="CheckpointUploadOptions.InitialDelay"/> after a success.
+    /// </summary>
     private async Task UploadAsync(CheckpointSnapshot snapshot)
     {
-        var delay = _options.InitialDelay;
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 var saved = await _store.SaveAsync(snapshot, _stopping.Token).ConfigureAwait(false);
+                _delay = _options.InitialDelay;
                 LastSaved = saved;
                 Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Uploaded, snapshot.Step, attempt, saved: saved));
                 return;
@@ -243,9 +252,20 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
             catch (Exception e)
             {
                 FailedAttempts++;
-                Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.AttemptFailed, snapshot.Step, attempt, e, delay));
+                Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.AttemptFailed, snapshot.Step, attempt, e, _delay));
             }
 
+            try
+            {
+                await Task.Delay(_delay, _stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Abandoned, snapshot.Step, attempt));
+                return;
+            }
+
+            _delay = TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, _options.MaxDelay.Ticks));
             long? newer;
             lock (_lock)
             {
@@ -257,18 +277,6 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
                 Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Superseded, snapshot.Step, attempt, supersededBy: newer));
                 return;
             }
-
-            try
-            {
-                await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Abandoned, snapshot.Step, attempt));
-                return;
-            }
-
-            delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxDelay.Ticks));
         }
     }
 
@@ -291,17 +299,28 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
                 break;
         }
 
-        Changed?.Invoke(this, e);
+        try
+        {
+            Changed?.Invoke(this, e);
+        }
+        catch (Exception handlerError)
+        {
+            // A subscriber's bug must not stop the uploads (and so hang FlushAsync): it is logged.
+            LogHandlerFailed(e.Kind, e.Step, handlerError);
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Checkpoint of step {Step} written to {Location} (attempt {Attempt}, latest: {IsLatest})")]
     private partial void LogUploaded(long step, string location, int attempt, bool isLatest);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of step {Step}: attempt {Attempt} failed; retrying in {RetryIn} unless a newer checkpoint comes")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of step {Step}: attempt {Attempt} failed; trying again in {RetryIn} (a newer checkpoint instead, if one came meanwhile)")]
     private partial void LogAttemptFailed(long step, int attempt, TimeSpan retryIn, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint of step {Step} was not written: the newer checkpoint of step {Newer} replaced it")]
     private partial void LogSuperseded(long step, long newer);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A handler of the checkpoint uploader's {Kind} event for step {Step} threw")]
+    private partial void LogHandlerFailed(CheckpointUploadEventKind kind, long step, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Checkpoint of step {Step} was not written: the uploader stopped")]
     private partial void LogAbandoned(long step);

@@ -20,6 +20,37 @@ public static class SafeTensors
     public static void Write(Stream stream, IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(stream);
+        var (header, _) = Header(tensors, metadata);
+        stream.Write(header);
+        foreach (var (_, tensor) in tensors)
+        {
+            // The raw little-endian bytes of the CPU tensor, written straight from native memory.
+            using var contiguous = tensor.detach().cpu().contiguous();
+            stream.Write(contiguous.bytes);
+        }
+    }
+
+    /// <summary>Serializes tensors into one array of exactly the file's size (see <see cref="Write"/>), copying each tensor once.</summary>
+    public static byte[] ToBytes(IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var (header, dataBytes) = Header(tensors, metadata);
+        var result = GC.AllocateUninitializedArray<byte>(checked((int)(header.Length + dataBytes)));
+        header.CopyTo(result.AsSpan());
+        var offset = header.Length;
+        foreach (var (_, tensor) in tensors)
+        {
+            using var contiguous = tensor.detach().cpu().contiguous();
+            var bytes = contiguous.bytes;
+            bytes.CopyTo(result.AsSpan(offset));
+            offset += bytes.Length;
+        }
+
+        return result;
+    }
+
+    /// <summary>The 8-byte length, the JSON header and its padding; and the size of the data section.</summary>
+    private static (byte[] Header, long DataBytes) Header(IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata)
+    {
         ArgumentNullException.ThrowIfNull(tensors);
         var header = new JsonObject();
         if (metadata is { Count: > 0 })
@@ -48,27 +79,11 @@ public static class SafeTensors
 
         var json = Encoding.UTF8.GetBytes(header.ToJsonString());
         var padding = (8 - (json.Length % 8)) % 8; // align the data section to 8 bytes, padded with spaces
-        Span<byte> length = stackalloc byte[8];
-        BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)(json.Length + padding));
-        stream.Write(length);
-        stream.Write(json);
-        for (var i = 0; i < padding; i++)
-        {
-            stream.WriteByte((byte)' ');
-        }
-
-        foreach (var (_, tensor) in tensors)
-        {
-            using var contiguous = tensor.detach().cpu().contiguous();
-            if (contiguous.dtype == ScalarType.Float32)
-            {
-                stream.Write(MemoryMarshal.AsBytes(contiguous.data<float>().ToArray().AsSpan()));
-            }
-            else
-            {
-                stream.Write(MemoryMarshal.AsBytes(contiguous.data<long>().ToArray().AsSpan()));
-            }
-        }
+        var result = new byte[8 + json.Length + padding];
+        BinaryPrimitives.WriteUInt64LittleEndian(result, (ulong)(json.Length + padding));
+        json.CopyTo(result, 8);
+        result.AsSpan(8 + json.Length).Fill((byte)' ');
+        return (result, offset);
     }
 
     /// <summary>Reads every tensor and the metadata; throws <see cref="InvalidDataException"/> for a malformed file.</summary>
@@ -87,16 +102,6 @@ public static class SafeTensors
         {
             throw new InvalidDataException($"'{source}' is not a valid safetensors file: {e.Message}", e);
         }
-    }
-
-    /// <summary>Serializes tensors to a byte array (see <see cref="Write"/>).</summary>
-    public static byte[] ToBytes(IReadOnlyList<(string Name, Tensor Tensor)> tensors, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        ArgumentNullException.ThrowIfNull(tensors);
-        var dataBytes = tensors.Sum(t => t.Tensor.numel() * ElementSize(t.Tensor.dtype, t.Name));
-        using var stream = new MemoryStream(checked((int)(dataBytes + 8 + 256 + (128L * tensors.Count))));
-        Write(stream, tensors, metadata);
-        return stream.ToArray();
     }
 
     private static (Dictionary<string, Tensor>, Dictionary<string, string>) Parse(byte[] bytes)

@@ -20,14 +20,24 @@ public sealed class LocalTrainer : IDisposable
     private readonly FlatOptimizer _optimizer;
     private readonly Tensor _parameters;
     private readonly CheckpointStore _store;
+    private readonly CheckpointUploader? _uploader;
 
-    public LocalTrainer(TrainingOptions options, TrainingData data, CheckpointStore store)
+    /// <param name="uploader">If given (it must write to <paramref name="store"/>), the periodic checkpoints are
+    /// snapshots handed to it, uploaded in the background; the one at the end of <see cref="Run"/> waits until it and
+    /// everything before it is written. Without it every checkpoint is written before training goes on.</param>
+    public LocalTrainer(TrainingOptions options, TrainingData data, CheckpointStore store, CheckpointUploader? uploader = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(store);
+        if (uploader is not null && !ReferenceEquals(uploader.Store, store))
+        {
+            throw new ArgumentException("The checkpoint uploader writes to another store than the trainer's.", nameof(uploader));
+        }
+
         _options = options.Validate();
         _store = store;
+        _uploader = uploader;
         _engine = new GradientEngine(options, data.Training);
         _parameters = _engine.FlattenParameters().DetachFromDisposeScope();
         _optimizer = new FlatOptimizer(options.Optimizer, _parameters.numel());
@@ -117,14 +127,17 @@ public sealed class LocalTrainer : IDisposable
 
             if (Step % _options.CheckpointEvery == 0)
             {
-                checkpoint = Save(smoothed);
+                checkpoint = _uploader is null ? Save(smoothed) : Enqueue(smoothed);
             }
         }
 
         if (Step > 0 && (checkpoint is null || Step % _options.CheckpointEvery != 0))
         {
-            checkpoint = Save(smoothed);
+            checkpoint = _uploader is null ? Save(smoothed) : Enqueue(smoothed);
         }
+
+        // The run's last checkpoint is written before Run returns, however long storage takes to come back.
+        _uploader?.FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
         var trained = Step - startStep;
         return new TrainingOutcome(Step, stop, smoothed, clock.Elapsed, trained * _options.BatchSize / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), checkpoint);
@@ -156,6 +169,13 @@ public sealed class LocalTrainer : IDisposable
 
     /// <summary>Rewrites the current step's checkpoint with a calibrated decision threshold (see <see cref="ThresholdCalibration"/>).</summary>
     public string SaveWithThreshold(double smoothedLoss, double threshold) => Save(smoothedLoss, threshold);
+
+    private string Enqueue(double loss)
+    {
+        _uploader!.Enqueue(CheckpointSnapshot.Capture(Step, _engine.Model, _optimizer, _options.Seed,
+            JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), loss));
+        return _store.Describe(Step);
+    }
 
     private string Save(double loss, double? threshold = null) =>
         _store.Save(Step, _engine.Model, _optimizer, _options.Seed, JsonSerializer.SerializeToElement(_options, CheckpointManifest.JsonOptions), double.IsFinite(loss) ? loss : null, threshold);

@@ -1,10 +1,8 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using UNetCluster.Data.Storage;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Modules;
-using UNetCluster.Model.Optimization;
-using static TorchSharp.torch;
+using UNetCluster.Model.Training;
 
 namespace UNetCluster.Model.Tests.Storage;
 
@@ -43,104 +41,87 @@ public sealed class CheckpointUploaderTests(AzuriteFixture azurite)
     }
 
     [Fact]
-    public async Task CheckpointUploader_AzuriteDownFor30Seconds_TrainingGoesOnAndTheNextCheckpointBecomesLatest()
+    public async Task LocalTrainerWithUploader_AzuriteDownFor30Seconds_TrainingGoesOnAndTheNextCheckpointBecomesLatest()
     {
         var ct = TestContext.Current.CancellationToken;
-        var store = CheckpointStore.ForJob(azurite.CreateStore(maxRetries: 0), "job-outage");
+        var store = CheckpointStore.ForJob(azurite.CreateStore(maxRetries: 0), "job-outage", new CheckpointRetention(KeepLast: 1_000_000));
         await using var uploader = new CheckpointUploader(store, new CheckpointUploadOptions(TimeSpan.FromMilliseconds(200), TimeSpan.FromSeconds(2)));
         var events = new ConcurrentQueue<CheckpointUploadEventArgs>();
-        uploader.Changed += (_, e) => events.Enqueue(e);
-        using var model = new UNet(Small);
-        using var optimizer = CheckpointStoreBlobTests.NewOptimizer(model);
-        manual_seed(3);
-        using var input = randn(1, 1, 124, 124);
-        var enqueued = new List<long>();
-        long step = 0;
-        var slowestEnqueue = TimeSpan.Zero;
-
-        void Checkpoint()
+        var firstUpload = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        uploader.Changed += (_, e) =>
         {
-            var snapshot = CheckpointSnapshot.Capture(step, model, optimizer, 1, null, null);
-            var watch = Stopwatch.StartNew();
-            uploader.Enqueue(snapshot);
-            slowestEnqueue = watch.Elapsed > slowestEnqueue ? watch.Elapsed : slowestEnqueue;
-            enqueued.Add(step);
-        }
+            events.Enqueue(e);
+            if (e.Kind == CheckpointUploadEventKind.Uploaded)
+            {
+                firstUpload.TrySetResult();
+            }
+        };
+        var options = Presets.Get("tiny") with { Steps = 1_000_000, CheckpointEvery = 5 };
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        using var trainer = new LocalTrainer(options, data, store, uploader);
+        using var stop = new CancellationTokenSource();
+        long lastStep = 0;
+        var stepsAfterRestart = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        long restartStep = long.MaxValue;
+        var progress = new Recorder(p =>
+        {
+            Volatile.Write(ref lastStep, p.Step);
+            if (p.Step >= Volatile.Read(ref restartStep) + 10)
+            {
+                stepsAfterRestart.TrySetResult();
+            }
+        });
 
-        TrainStep(model, optimizer, input);
-        step++;
-        Checkpoint();
-        await uploader.FlushAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
-        Assert.Equal(1, await store.ReadLatestStepAsync(ct));
-
+        var training = Task.Factory.StartNew(() => trainer.Run(progress, stop.Token), ct, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        await firstUpload.Task.WaitAsync(TimeSpan.FromMinutes(2), ct);
         await azurite.StopAsync();
-        var outage = Stopwatch.StartNew();
-        var stepsWhileUploadsFailed = 0;
-        while (outage.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            TrainStep(model, optimizer, input);
-            step++;
-            if (uploader.FailedAttempts > 0 && uploader.IsBusy)
-            {
-                stepsWhileUploadsFailed++;
-            }
-
-            if (step % 10 == 0)
-            {
-                Checkpoint();
-            }
-        }
-
-        var requestsDuringOutage = enqueued.Count - 1;
+        var stepAtStop = Volatile.Read(ref lastStep);
+        await Task.Delay(TimeSpan.FromSeconds(30), ct); // the outage itself
+        var stepBeforeRestart = Volatile.Read(ref lastStep);
+        var failedDuringOutage = uploader.FailedAttempts;
+        var supersededDuringOutage = uploader.Superseded;
         await azurite.StartAsync();
-        TrainStep(model, optimizer, input);
-        step++;
-        Checkpoint();
-        using var expected = CheckpointStoreBlobTests.Flat(model);
+        Volatile.Write(ref restartStep, Volatile.Read(ref lastStep));
+        await stepsAfterRestart.Task.WaitAsync(TimeSpan.FromMinutes(2), ct);
+        await stop.CancelAsync();
+        TrainingOutcome outcome;
         try
         {
-            await uploader.FlushAsync(ct).WaitAsync(TimeSpan.FromMinutes(2), ct);
+            outcome = await training.WaitAsync(TimeSpan.FromMinutes(2), ct);
         }
-        catch (TimeoutException e)
+        catch (TimeoutException)
         {
-            Assert.Fail($"The last checkpoint was not written within 2 minutes of Azurite's restart ({e.Message}). Events: " +
-                string.Join("; ", events.Select(x => $"{x.Kind} {x.Step} attempt {x.Attempt} {x.Error?.GetType().Name} {x.Error?.Message}")));
+            Assert.Fail("Training did not finish within 2 minutes of Azurite's restart. Events: " +
+                string.Join("; ", events.Select(x => $"{x.Kind} {x.Step} attempt {x.Attempt} {x.Error?.GetType().Name}")));
+            throw;
         }
 
         TestContext.Current.TestOutputHelper?.WriteLine(
-            $"outage: {stepsWhileUploadsFailed} steps while uploads failed, {requestsDuringOutage} checkpoint requests, {uploader.FailedAttempts} failed attempts, " +
-            $"{uploader.Superseded} superseded, slowest Enqueue {slowestEnqueue.TotalMilliseconds:F3} ms");
-        Assert.True(requestsDuringOutage >= 2, $"only {requestsDuringOutage} checkpoint requests during the outage; the test needs several");
-        Assert.True(stepsWhileUploadsFailed >= 10, $"only {stepsWhileUploadsFailed} training steps ran while uploads were failing");
-        Assert.True(slowestEnqueue < TimeSpan.FromSeconds(1), $"Enqueue blocked the training loop for {slowestEnqueue}");
-        Assert.Contains(events, e => e.Kind == CheckpointUploadEventKind.AttemptFailed);
+            $"outage: steps {stepAtStop} -> {stepBeforeRestart} during 30 s, {failedDuringOutage} failed attempts, {supersededDuringOutage} superseded; " +
+            $"final step {outcome.Step}");
+        Assert.True(stepBeforeRestart - stepAtStop >= 10, $"training went from step {stepAtStop} to {stepBeforeRestart} during the 30 s outage");
+        Assert.True(failedDuringOutage >= 2, $"{failedDuringOutage} failed upload attempts during the outage");
+        Assert.True(supersededDuringOutage >= 1, "no checkpoint request was superseded during the outage: it did not get several");
         Assert.DoesNotContain(events, e => e.Kind == CheckpointUploadEventKind.Abandoned);
         // Every request is accounted for: written, or replaced by a newer one and reported so.
-        Assert.Equal(enqueued, events.Where(e => e.Kind is CheckpointUploadEventKind.Uploaded or CheckpointUploadEventKind.Superseded)
-            .Select(e => e.Step).Order());
-        Assert.Equal(step, await store.ReadLatestStepAsync(ct));
+        var requested = events.Where(e => e.Kind is CheckpointUploadEventKind.Uploaded or CheckpointUploadEventKind.Superseded).Select(e => e.Step).Order().ToList();
+        Assert.Equal(requested.Distinct(), requested);
+        Assert.Equal(outcome.Step, requested[^1]);
+        Assert.Equal(outcome.Step, await store.ReadLatestStepAsync(ct));
         using var loaded = await store.LoadLatestAsync(cancellationToken: ct);
-        Assert.Equal(step, loaded!.Manifest.Step);
+        Assert.Equal(outcome.Step, loaded!.Manifest.Step);
         using var restored = CheckpointStore.CreateModel(loaded);
         using var restoredWeights = CheckpointStoreBlobTests.Flat(restored);
-        Assert.True(restoredWeights.Equals(expected));
-        using var beforeOutage = await store.LoadAsync(1, ct); // written before Azurite's restart: its --location kept it
-        Assert.Equal(1, beforeOutage.Manifest.Step);
+        using var trainedWeights = CheckpointStoreBlobTests.Flat(trainer.Model);
+        Assert.True(restoredWeights.Equals(trainedWeights));
+        var first = events.First(e => e.Kind == CheckpointUploadEventKind.Uploaded).Step;
+        using var beforeOutage = await store.LoadAsync(first, ct); // written before Azurite's restart: its --location kept it
+        Assert.Equal(first, beforeOutage.Manifest.Step);
     }
 
-    /// <summary>One step of training-like work: forward, a loss, backward, an optimizer step on the flat parameters.</summary>
-    private static void TrainStep(UNet model, FlatOptimizer optimizer, Tensor input)
+    private sealed class Recorder(Action<TrainingProgress> onReport) : IProgress<TrainingProgress>
     {
-        using var scope = NewDisposeScope();
-        var parameters = model.parameters().ToList();
-        model.zero_grad();
-        var loss = model.call(input).square().mean();
-        loss.backward();
-        var flat = ParameterVector.Flatten(parameters);
-        var gradient = zeros_like(flat);
-        ParameterVector.CopyGradients(parameters, gradient);
-        optimizer.Step(flat, gradient);
-        ParameterVector.Assign(parameters, flat);
+        public void Report(TrainingProgress value) => onReport(value);
     }
 
     /// <summary>Holds the first write until released, so a test can act while an upload is in flight.</summary>

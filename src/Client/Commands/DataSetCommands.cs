@@ -1,0 +1,162 @@
+using System.CommandLine;
+using System.Globalization;
+using UNetCluster.Data.Storage;
+
+namespace UNetCluster.Client.Commands;
+
+/// <summary>
+/// <c>unet dataset upload NAME --images DIR --masks DIR | list | show NAME | delete NAME</c>: labelled data sets in
+/// blob storage (<see cref="DataSetStore"/>). The storage is Azure Blob (or Azurite) with <c>--blob CONNECTION</c> or
+/// UNET_BLOB and <c>--container</c> (default UNET_BLOB_CONTAINER or unetcluster), or a local folder with <c>--root</c>.
+/// </summary>
+internal static class DataSetCommands
+{
+    public const string DefaultContainer = "unetcluster";
+
+    public static Command Create(TextWriter output, TextWriter error)
+    {
+        var command = new Command("dataset", "Upload, list, show and delete labelled data sets in blob storage.");
+        command.Subcommands.Add(Upload(output, error));
+        command.Subcommands.Add(List(output, error));
+        command.Subcommands.Add(Show(output, error));
+        command.Subcommands.Add(Delete(output, error));
+        return command;
+    }
+
+    private sealed class Storage
+    {
+        public Option<string?> Blob { get; } = new("--blob") { Description = "Azure Blob Storage connection string (default: UNET_BLOB), e.g. Azurite's development connection string." };
+
+        public Option<string?> Container { get; } = new("--container") { Description = $"Blob container (default: UNET_BLOB_CONTAINER or {DefaultContainer})." };
+
+        public Option<string?> Root { get; } = new("--root") { Description = "A local folder to use as the store instead of Azure Blob storage." };
+
+        public void AddTo(Command command)
+        {
+            command.Options.Add(Blob);
+            command.Options.Add(Container);
+            command.Options.Add(Root);
+        }
+
+        public DataSetStore Open(ParseResult parse)
+        {
+            if (parse.GetValue(Root) is { } root)
+            {
+                return new DataSetStore(new FileBlobStore(root));
+            }
+
+            var connection = parse.GetValue(Blob) ?? Environment.GetEnvironmentVariable("UNET_BLOB");
+            if (string.IsNullOrWhiteSpace(connection))
+            {
+                throw new UserInputException("No blob storage given: pass --blob CONNECTION_STRING (or set UNET_BLOB), or --root FOLDER for a local folder.");
+            }
+
+            var container = parse.GetValue(Container) ?? Environment.GetEnvironmentVariable("UNET_BLOB_CONTAINER") ?? DefaultContainer;
+            try
+            {
+                return new DataSetStore(AzureBlobStore.Connect(connection, container));
+            }
+            catch (FormatException e)
+            {
+                throw new UserInputException($"--blob is not a valid Azure Storage connection string: {e.Message}", e);
+            }
+        }
+    }
+
+    private static Command Upload(TextWriter output, TextWriter error)
+    {
+        var storage = new Storage();
+        var name = new Argument<string>("NAME") { Description = DataSetStore.NameRule };
+        var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
+        var masks = new Option<string>("--masks") { Description = "Folder of binary masks, same file names as the images.", Required = true };
+        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks };
+        storage.AddTo(command);
+        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        {
+            var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
+            var store = storage.Open(parse);
+            DataSetManifest manifest;
+            try
+            {
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, cancellationToken: ct).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new UserInputException(e.Message, e);
+            }
+
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB.")).ConfigureAwait(false);
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command List(TextWriter output, TextWriter error)
+    {
+        var storage = new Storage();
+        var command = new Command("list", "List the data sets.");
+        storage.AddTo(command);
+        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        {
+            var all = await storage.Open(parse).ListAsync(ct).ConfigureAwait(false);
+            if (all.Count == 0)
+            {
+                await output.WriteLineAsync("No data sets.").ConfigureAwait(false);
+            }
+
+            foreach (var manifest in all)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"{manifest.Name,-32} {manifest.Items.Count,5} items {manifest.Sections,6} sections {manifest.Bytes / 1e6,9:F1} MB  {manifest.CreatedUtc:yyyy-MM-dd HH:mm}Z")).ConfigureAwait(false);
+            }
+
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Show(TextWriter output, TextWriter error)
+    {
+        var storage = new Storage();
+        var name = new Argument<string>("NAME") { Description = "The data set's name." };
+        var command = new Command("show", "Show a data set's items: size, bit depth, pages, sha256.") { name };
+        storage.AddTo(command);
+        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        {
+            var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
+            var manifest = await storage.Open(parse).GetAsync(dataSetName, ct).ConfigureAwait(false)
+                ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
+            await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
+            foreach (var item in manifest.Items)
+            {
+                await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"  {item.Id,-24} {item.Width}x{item.Height} {item.BitDepth}-bit {item.Pages} page(s)  image {item.Image.Sha256[..12]}  mask {item.Mask.Sha256[..12]}")).ConfigureAwait(false);
+            }
+
+            return Cli.Ok;
+        }));
+        return command;
+    }
+
+    private static Command Delete(TextWriter output, TextWriter error)
+    {
+        var storage = new Storage();
+        var name = new Argument<string>("NAME") { Description = "The data set's name." };
+        var command = new Command("delete", "Delete a data set (its manifest first, then its files).") { name };
+        storage.AddTo(command);
+        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        {
+            var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
+            if (!await storage.Open(parse).DeleteAsync(dataSetName, ct).ConfigureAwait(false))
+            {
+                throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
+            }
+
+            await output.WriteLineAsync($"Deleted data set '{dataSetName}'.").ConfigureAwait(false);
+            return Cli.Ok;
+        }));
+        return command;
+    }
+}

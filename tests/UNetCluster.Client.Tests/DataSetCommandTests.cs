@@ -1,0 +1,61 @@
+using UNetCluster.Data.DataSets;
+
+namespace UNetCluster.Client.Tests;
+
+public sealed class DataSetCommandTests
+{
+    [Fact]
+    public async Task DatasetUpload_ThenListShowDelete_WorksOnALocalFolderStore()
+    {
+        var root = CliRunner.TemporaryDirectory();
+
+        var upload = await CliRunner.RunAsync("dataset", "upload", "isbi", "--images", BundledData.ImagesDirectory, "--masks", BundledData.MasksDirectory, "--root", root);
+        var list = await CliRunner.RunAsync("dataset", "list", "--root", root);
+        var show = await CliRunner.RunAsync("dataset", "show", "isbi", "--root", root);
+        var delete = await CliRunner.RunAsync("dataset", "delete", "isbi", "--root", root);
+        var after = await CliRunner.RunAsync("dataset", "show", "isbi", "--root", root);
+
+        Assert.Equal((0, ""), (upload.ExitCode, upload.Error));
+        Assert.Contains("24 items", upload.Output, StringComparison.Ordinal);
+        Assert.StartsWith("isbi ", list.Output, StringComparison.Ordinal);
+        Assert.Contains("slice-23", show.Output, StringComparison.Ordinal);
+        Assert.Equal(0, delete.ExitCode);
+        Assert.Equal(2, after.ExitCode);
+        Assert.Contains("no data set named 'isbi'", after.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DatasetUpload_BadPairs_ExitsWithTwoListingEveryBadFileAndStoresNothing()
+    {
+        var root = CliRunner.TemporaryDirectory();
+        var source = CliRunner.TemporaryDirectory();
+        var images = Directory.CreateDirectory(Path.Combine(source, "images")).FullName;
+        var masks = Directory.CreateDirectory(Path.Combine(source, "masks")).FullName;
+        foreach (var name in new[] { "slice-00.png", "slice-01.png", "slice-02.png" })
+        {
+            File.Copy(Path.Combine(BundledData.ImagesDirectory, name), Path.Combine(images, name));
+            File.Copy(Path.Combine(BundledData.MasksDirectory, name), Path.Combine(masks, name));
+        }
+
+        File.WriteAllBytes(Path.Combine(images, "slice-01.png"), [1, 2, 3]);
+        File.Copy(Path.Combine(BundledData.MasksDirectory, "slice-05.png"), Path.Combine(masks, "slice-05.png"));
+
+        var (code, _, error) = await CliRunner.RunAsync("dataset", "upload", "two-bad", "--images", images, "--masks", masks, "--root", root);
+
+        Assert.Equal(2, code);
+        Assert.Contains("2 problems", error, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(images, "slice-01.png"), error, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(masks, "slice-05.png"), error, StringComparison.Ordinal);
+        Assert.DoesNotContain(CliRunner.Snapshot(root).Keys, k => !k.StartsWith(".blobstore", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task DatasetList_NoStorageGiven_SaysHowToGiveIt()
+    {
+        var (code, _, error) = await CliRunner.RunAsync("dataset", "list", "--blob", "");
+
+        Assert.Equal(2, code);
+        Assert.Contains("--blob", error, StringComparison.Ordinal);
+        Assert.Contains("UNET_BLOB", error, StringComparison.Ordinal);
+    }
+}
