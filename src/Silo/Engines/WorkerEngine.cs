@@ -148,7 +148,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
         _replicas.Remove(jobId);
         var options = JobOptions.Build(spec);
-        var folders = _catalog.Find(spec.DataSet) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
+        var folders = await _catalog.ResolveAsync(spec.DataSet).ConfigureAwait(false) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
         var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
         replica = await _torch.RunAsync(() => new Replica(spec, options, dataSet)).ConfigureAwait(false);
         _replicas[jobId] = replica;

@@ -82,6 +82,12 @@ public sealed record DataSettings
 
     /// <summary>Data sets by name.</summary>
     public Dictionary<string, DataSetFolders> DataSets { get; init; } = [];
+
+    /// <summary>
+    /// Where a silo keeps the files of data sets uploaded to the cluster's storage (<c>unet dataset upload</c>), after
+    /// checking each file's sha256 against the data set's manifest. Default: <c>unetcluster-data</c> in the temp folder.
+    /// </summary>
+    public string? Cache { get; init; }
 }
 
 /// <summary>The training engine of the silo (section <c>UNetCluster:Worker</c>).</summary>

@@ -1,19 +1,29 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Options;
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Storage;
 using UNetCluster.Silo.Hosting;
 
 namespace UNetCluster.Silo.Jobs;
 
 /// <summary>
-/// The data sets a job may name: the bundled ISBI 2012 sections (<c>isbi2012-em</c>), those configured by name, and
-/// the sub-folders of the data root that hold <c>images/</c> and <c>masks/</c>.
+/// The data sets a job may name: the bundled ISBI 2012 sections (<c>isbi2012-em</c>), those configured by name, the
+/// sub-folders of the data root that hold <c>images/</c> and <c>masks/</c>, and those uploaded to the cluster's storage
+/// with <c>unet dataset upload</c> (DESIGN.md's <c>datasets/{name}/</c>). A stored data set is fetched into this silo's
+/// cache once, every file checked against the sha256 its manifest gives; a file already cached with the right hash
+/// is not fetched again.
 /// </summary>
-public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options)
+public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options, JobStorage storage)
 {
     public const string Bundled = "isbi2012-em";
 
     private readonly DataSettings _settings = options.Value.Data;
+    private readonly DataSetStore _stored = new(storage.Blobs);
+    private readonly ConcurrentDictionary<string, SemaphoreSlim> _fetching = new(StringComparer.Ordinal);
+
+    private string CacheRoot => _settings.Cache ?? Path.Combine(Path.GetTempPath(), "unetcluster-data");
 
     /// <summary>The known names, sorted.</summary>
     public IReadOnlyList<string> Names()
@@ -28,7 +38,90 @@ public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options)
                 .Where(IsValidName));
         }
 
+        try
+        {
+            names.UnionWith(_stored.ListAsync().GetAwaiter().GetResult().Select(m => m.Name));
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or Azure.RequestFailedException)
+        {
+            // Storage unreachable: the local data sets are still listed.
+        }
+
         return [.. names];
+    }
+
+    /// <summary>
+    /// The folders of a data set: a local one (<see cref="Find"/>), or a stored one fetched into the cache (verified).
+    /// Null when the name is unknown. Throws <see cref="InvalidDataException"/> when a stored file is missing or corrupted.
+    /// </summary>
+    public async Task<DataSetFolders?> ResolveAsync(string name, CancellationToken cancellationToken = default)
+    {
+        if (Find(name) is { } local)
+        {
+            return local;
+        }
+
+        if (!IsValidName(name) || name.Contains('.', StringComparison.Ordinal) || name.Contains('_', StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var manifest = await _stored.GetAsync(name, cancellationToken).ConfigureAwait(false);
+        if (manifest is null)
+        {
+            return null;
+        }
+
+        var gate = _fetching.GetOrAdd(name, _ => new SemaphoreSlim(1, 1));
+        await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var version = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+                string.Join('\n', manifest.Items.Select(i => $"{i.Id} {i.Image.Sha256} {i.Mask.Sha256}")))))[..16];
+            var folder = Path.Combine(CacheRoot, name, version);
+            var folders = new DataSetFolders { Images = Path.Combine(folder, "images"), Masks = Path.Combine(folder, "masks") };
+            Directory.CreateDirectory(folders.Images);
+            Directory.CreateDirectory(folders.Masks);
+            foreach (var item in manifest.Items)
+            {
+                await FetchAsync(item.Image, Path.Combine(folders.Images, LocalName(item.Image.Blob, ".image")), cancellationToken).ConfigureAwait(false);
+                await FetchAsync(item.Mask, Path.Combine(folders.Masks, LocalName(item.Mask.Blob, ".mask")), cancellationToken).ConfigureAwait(false);
+            }
+
+            return folders;
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Synchronous <see cref="ResolveAsync"/>, for callers already off the grain scheduler.</summary>
+    public DataSetFolders? Resolve(string name) => ResolveAsync(name).GetAwaiter().GetResult();
+
+    /// <summary><c>datasets/x/items/slice-01.image.png</c> with marker <c>.image</c> is <c>slice-01.png</c>.</summary>
+    private static string LocalName(string blob, string marker)
+    {
+        var file = blob[(blob.LastIndexOf('/') + 1)..];
+        var at = file.LastIndexOf(marker, StringComparison.Ordinal);
+        return at < 0 ? file : file[..at] + file[(at + marker.Length)..];
+    }
+
+    private async Task FetchAsync(DataSetFile file, string path, CancellationToken cancellationToken)
+    {
+        if (File.Exists(path))
+        {
+            await using var cached = File.OpenRead(path);
+            if (Convert.ToHexStringLower(await SHA256.HashDataAsync(cached, cancellationToken).ConfigureAwait(false)) == file.Sha256)
+            {
+                return;
+            }
+        }
+
+        var bytes = await _stored.ReadFileAsync(file, cancellationToken).ConfigureAwait(false);   // checks size and sha256
+        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        await File.WriteAllBytesAsync(temporary, bytes, cancellationToken).ConfigureAwait(false);
+        File.Move(temporary, path, overwrite: true);
     }
 
     public static bool IsValidName(string name) => name is not null && NamePattern().IsMatch(name);

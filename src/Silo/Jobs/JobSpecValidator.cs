@@ -3,6 +3,7 @@ using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Training;
+using UNetCluster.Silo.Hosting;
 
 namespace UNetCluster.Silo.Jobs;
 
@@ -59,7 +60,17 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             }
         }
 
-        var folders = catalog.Find(spec.DataSet);
+        DataSetFolders? folders;
+        try
+        {
+            folders = catalog.Resolve(spec.DataSet);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or Azure.RequestFailedException)
+        {
+            errors.Add($"data set '{spec.DataSet}' cannot be read from the cluster's storage: {e.Message}");
+            return errors;
+        }
+
         if (folders is null)
         {
             errors.Add($"data set '{spec.DataSet}' is unknown: expected one of {string.Join(", ", catalog.Names())}.");
