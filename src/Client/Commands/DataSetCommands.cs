@@ -63,6 +63,21 @@ internal static class DataSetCommands
         }
     }
 
+    /// <summary>As <see cref="CommandRunner.RunAsync"/>, and storage that cannot be reached is one line, exit code 1.</summary>
+    private static Task<int> RunAsync(TextWriter error, Func<Task<int>> body) => CommandRunner.RunAsync(error, async () =>
+    {
+        try
+        {
+            return await body().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Azure.RequestFailedException or AggregateException or HttpRequestException)
+        {
+            var reason = (e as AggregateException)?.InnerExceptions.LastOrDefault()?.Message ?? e.Message;
+            await error.WriteLineAsync($"error: the blob storage request failed: {reason.Split('\n')[0].Trim()}").ConfigureAwait(false);
+            return Cli.Failed;
+        }
+    });
+
     private static Command Upload(TextWriter output, TextWriter error)
     {
         var storage = new Storage();
@@ -71,7 +86,7 @@ internal static class DataSetCommands
         var masks = new Option<string>("--masks") { Description = "Folder of binary masks, same file names as the images.", Required = true };
         var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks };
         storage.AddTo(command);
-        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             var store = storage.Open(parse);
@@ -97,7 +112,7 @@ internal static class DataSetCommands
         var storage = new Storage();
         var command = new Command("list", "List the data sets.");
         storage.AddTo(command);
-        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var all = await storage.Open(parse).ListAsync(ct).ConfigureAwait(false);
             if (all.Count == 0)
@@ -122,7 +137,7 @@ internal static class DataSetCommands
         var name = new Argument<string>("NAME") { Description = "The data set's name." };
         var command = new Command("show", "Show a data set's items: size, bit depth, pages, sha256.") { name };
         storage.AddTo(command);
-        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             var manifest = await storage.Open(parse).GetAsync(dataSetName, ct).ConfigureAwait(false)
@@ -146,7 +161,7 @@ internal static class DataSetCommands
         var name = new Argument<string>("NAME") { Description = "The data set's name." };
         var command = new Command("delete", "Delete a data set (its manifest first, then its files).") { name };
         storage.AddTo(command);
-        command.SetAction((parse, ct) => CommandRunner.RunAsync(error, async () =>
+        command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             if (!await storage.Open(parse).DeleteAsync(dataSetName, ct).ConfigureAwait(false))
