@@ -151,6 +151,56 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
             $"killed the coordinator's silo at step {running.Step} (checkpoint {running.CheckpointStep}); resumed on {resumed.Coordinator} at step {resumed.Step}");
     }
 
+    [Fact]
+    [Trait("Category", "Blob")]
+    public async Task UploadedDataSet_NamedByAJob_IsFetchedVerifiedAndTrainedOn()
+    {
+        var (images, masks) = CopyBundledPairs(8);
+        var upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-cells", "--images", images, "--masks", masks,
+            "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
+        Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
+
+        var (code, output, error) = await cluster.UnetAsync("submit", "--data", "e2e-cells", "--preset", "tiny", "--steps", "4", "--batch", "3",
+            "--workers", "3", "--id", "e2e-dataset", "--watch");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}\n{cluster.Diagnostics()}");
+        var status = await StatusAsync("e2e-dataset");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(4, status.Step);
+        Assert.Equal(3, status.Workers.Count);
+
+        // A stored file that no longer matches its manifest's sha256 is refused, naming it; no job is created.
+        var (badImages, badMasks) = CopyBundledPairs(8);
+        upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-damaged", "--images", badImages, "--masks", badMasks,
+            "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
+        Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
+        var blobs = cluster.Blobs;
+        var victim = (await blobs.ListAsync("datasets/e2e-damaged/items/", TestContext.Current.CancellationToken)).First(b => b.Name.Contains(".image", StringComparison.Ordinal));
+        var content = (await blobs.ReadAsync(victim.Name, TestContext.Current.CancellationToken))!.Content;
+        content[^20] ^= 0xFF;
+        await blobs.WriteAsync(victim.Name, content, UNetCluster.Data.Storage.BlobCondition.None, TestContext.Current.CancellationToken);
+
+        var refused = await cluster.UnetAsync("submit", "--data", "e2e-damaged", "--preset", "tiny", "--steps", "2", "--id", "e2e-damaged-job");
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("corrupted", refused.Error, StringComparison.Ordinal);
+        Assert.Contains(victim.Name, refused.Error, StringComparison.Ordinal);
+        Assert.Empty(await cluster.Blobs.ListAsync("jobs/e2e-damaged-job/", TestContext.Current.CancellationToken));
+    }
+
+    private static (string Images, string Masks) CopyBundledPairs(int count)
+    {
+        var root = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "dataset-" + Guid.NewGuid().ToString("N"));
+        var images = Directory.CreateDirectory(Path.Combine(root, "images")).FullName;
+        var masks = Directory.CreateDirectory(Path.Combine(root, "masks")).FullName;
+        foreach (var file in Directory.GetFiles(UNetCluster.Data.DataSets.BundledData.ImagesDirectory).Order(StringComparer.Ordinal).Take(count))
+        {
+            var name = Path.GetFileName(file);
+            File.Copy(file, Path.Combine(images, name));
+            File.Copy(Path.Combine(UNetCluster.Data.DataSets.BundledData.MasksDirectory, name), Path.Combine(masks, name));
+        }
+
+        return (images, masks);
+    }
+
     private async Task<JobStatus> StatusAsync(string jobId)
     {
         var (code, output, error) = await cluster.UnetAsync("status", jobId, "--json");

@@ -104,8 +104,16 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         return _azurite.DisposeAsync();
     }
 
+    /// <summary>The Azurite connection string the silos use.</summary>
+    public string BlobConnection => _azurite.ConnectionString;
+
     /// <summary>Runs the <c>unet</c> CLI as a process against this cluster; returns its exit code and output.</summary>
-    public async Task<(int ExitCode, string Output, string Error)> UnetAsync(params string[] args)
+    public Task<(int ExitCode, string Output, string Error)> UnetAsync(params string[] args) => RunUnetAsync(args, ["--redis", Redis, "--cluster-id", ClusterId]);
+
+    /// <summary>Runs the <c>unet</c> CLI as a process with exactly these arguments.</summary>
+    public static Task<(int ExitCode, string Output, string Error)> UnetPlainAsync(params string[] args) => RunUnetAsync(args, []);
+
+    private static async Task<(int ExitCode, string Output, string Error)> RunUnetAsync(string[] args, string[] cluster)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "unet.dll"));
@@ -114,10 +122,10 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             start.ArgumentList.Add(arg);
         }
 
-        start.ArgumentList.Add("--redis");
-        start.ArgumentList.Add(Redis);
-        start.ArgumentList.Add("--cluster-id");
-        start.ArgumentList.Add(ClusterId);
+        foreach (var arg in cluster)
+        {
+            start.ArgumentList.Add(arg);
+        }
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
