@@ -12,8 +12,9 @@ for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "== $name"
   dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-    2>&1 | tee "$results/$name.log" | grep -E "^\s*(Passed|Failed)!|^\s+Failed |Error Message|^\s+Assert" || true
-  [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+    2>&1 | tee "$results/$name.log" | grep -E "^\s*(Passed|Failed)!|^\s+Failed |Error Message|^\s+Assert"
+  code=${PIPESTATUS[0]}   # read at once: any later command (even '|| true') replaces PIPESTATUS
+  [ "$code" -eq 0 ] || status=1
 done
 
 passed=0; failed=0; skipped=0
@@ -25,6 +26,7 @@ for trx in "$results"/*.trx; do
   passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0})); skipped=$((skipped + ${t:-0} - ${e:-0}))
 done
 [ "$passed" -gt 0 ] || status=1
+[ "$failed" -eq 0 ] || status=1
 [ "$status" -eq 0 ] || [ "$failed" -gt 0 ] || failed=1
 echo "$passed passed, $failed failed, $skipped skipped"
 exit $status

@@ -32,6 +32,25 @@ public sealed class Browser : IDisposable
     public ChromeDriver Driver { get; }
 
     /// <summary>Waits until <paramref name="condition"/> returns a value (not null, not false).</summary>
+    /// <summary>
+    /// Reads from the page, again if an element went stale under it: the dashboard re-renders its tables and charts as
+    /// steps commit, so an element found a moment ago may already be replaced.
+    /// </summary>
+    public T Read<T>(Func<IWebDriver, T> read)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return read(Driver);
+            }
+            catch (StaleElementReferenceException) when (attempt < 20)
+            {
+                Thread.Sleep(50);
+            }
+        }
+    }
+
     public T WaitFor<T>(Func<IWebDriver, T> condition, TimeSpan timeout, string what)
     {
         var wait = new WebDriverWait(Driver, timeout) { PollingInterval = TimeSpan.FromMilliseconds(200), Message = what };

@@ -25,17 +25,17 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr .state")).Text == "active", Patience, "the silo listed as active");
             var row = browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}']")), Patience, "the job's row");
             browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "running", Patience, "the job shown running");
-            Assert.Equal(id, browser.Driver.FindElement(By.Id("job-id")).Text);   // a running job is selected on load
+            Assert.Equal(id, browser.Read(d => d.FindElement(By.Id("job-id")).Text));   // a running job is selected on load
 
             // The loss curve gains points as steps commit, without reloading the page.
             browser.WaitFor(d => Points(d, "loss-chart") >= 2, Patience, "two points on the loss curve");
-            var first = Points(browser.Driver, "loss-chart");
+            var first = browser.Read(d => Points(d, "loss-chart"));
             browser.WaitFor(d => Points(d, "loss-chart") >= first + 3, Patience, "the loss curve growing");
-            var later = Points(browser.Driver, "loss-chart");
+            var later = browser.Read(d => Points(d, "loss-chart"));
             Assert.True(later > first);
-            Assert.True(Points(browser.Driver, "throughput-chart") >= later);
-            Assert.NotEmpty(browser.Driver.FindElements(By.CssSelector("#loss-chart path.smooth")));
-            Assert.Contains("L", browser.Driver.FindElement(By.CssSelector("#loss-chart path.raw")).GetAttribute("d"), StringComparison.Ordinal);
+            Assert.True(browser.Read(d => Points(d, "throughput-chart")) >= later);
+            Assert.NotEmpty(browser.Read(d => d.FindElements(By.CssSelector("#loss-chart path.smooth"))));
+            Assert.Contains("L", browser.Read(d => d.FindElement(By.CssSelector("#loss-chart path.raw")).GetAttribute("d")), StringComparison.Ordinal);
 
             // The checkpoint list and the members' step times follow the job.
             // The list is re-rendered as checkpoints land: read the step inside the wait, which retries a stale element.
@@ -70,25 +70,25 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             var button = By.CssSelector($"button.cancel[data-job='{id}']");
             browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "running", Patience, "the job shown running");
 
-            browser.Driver.FindElement(button).Click();
+            browser.Read(d => { d.FindElement(button).Click(); return true; });
             var refused = browser.WaitFor(d => d.FindElement(By.Id("message")) is var m && m.Displayed && m.Text.Contains("refused", StringComparison.Ordinal) ? m.Text : null, Patience, "the refusal");
             Assert.Contains("401", refused, StringComparison.Ordinal);
             Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
 
             browser.Driver.FindElement(By.Id("token")).SendKeys("not-the-token");
-            browser.Driver.FindElement(button).Click();
+            browser.Read(d => { d.FindElement(button).Click(); return true; });
             browser.WaitFor(d => d.FindElement(By.Id("message")).Text.Contains("403", StringComparison.Ordinal), Patience, "the 403 refusal");
             Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
 
             var token = browser.Driver.FindElement(By.Id("token"));
             token.Clear();
             token.SendKeys(SiloFixture.Token);
-            browser.Driver.FindElement(button).Click();
+            browser.Read(d => { d.FindElement(button).Click(); return true; });
             browser.WaitFor(d => d.FindElement(By.Id("message")).Text.Contains("stopping", StringComparison.Ordinal), Patience, "the cancel accepted");
             var stopped = await silo.WaitForAsync(id, s => s.IsFinished, Patience);
             Assert.Equal(JobState.Cancelled, stopped.State);
             browser.WaitFor(d => d.FindElement(By.CssSelector($"#jobs tr[data-job='{id}'] .state")).Text == "cancelled", Patience, "the job shown cancelled");
-            Assert.False(browser.Driver.FindElement(button).Enabled);
+            Assert.False(browser.Read(d => d.FindElement(button).Enabled));
             Assert.DoesNotContain(SiloFixture.Token, browser.Driver.PageSource, StringComparison.Ordinal);
             browser.Screenshot("dashboard-cancelled-job");
         }

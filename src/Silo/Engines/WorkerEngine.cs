@@ -394,6 +394,7 @@ public sealed partial class WorkerEngine : BackgroundService
                 state[name] = values;
             }
 
+            var pulled = clock.Elapsed.TotalSeconds;
             var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
             var snapshot = await _torch.RunAsync(() =>
             {
@@ -403,6 +404,7 @@ public sealed partial class WorkerEngine : BackgroundService
                 return CheckpointSnapshot.Capture(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
             }).ConfigureAwait(false);
             uploads.Enqueue(snapshot);
+            LogSnapshot(plan.JobId, plan.Version, pulled, clock.Elapsed.TotalSeconds - pulled, snapshot.Size);
         }
 
         var snapshotSeconds = clock.Elapsed.TotalSeconds;
@@ -413,6 +415,9 @@ public sealed partial class WorkerEngine : BackgroundService
 
         return uploads.Result(snapshotSeconds);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} handed to the upload: optimizer state pulled in {PullSeconds:F3} s, snapshot taken in {CaptureSeconds:F3} s, {Bytes} bytes")]
+    private partial void LogSnapshot(string jobId, long step, double pullSeconds, double captureSeconds, long bytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);
