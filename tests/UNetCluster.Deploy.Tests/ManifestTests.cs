@@ -60,13 +60,15 @@ public sealed class ManifestTests
     [InlineData("replicas: 2", "replicas: two", "replicas must be integer")]
     [InlineData("terminationGracePeriodSeconds: 60", "terminationGracePeriodSeconds: soon", "terminationGracePeriodSeconds must be integer")]
     [InlineData("kind: NetworkPolicy", "kind: NetworkPolicyy", "unknown apiVersion/kind networking.k8s.io/v1/NetworkPolicyy")]
-    [InlineData("- name: UNetCluster__Http__Token", "- nme: UNetCluster__Http__Token", "must have required property 'name'")]
+    [InlineData("- name: UNetCluster__Http__Token", "- nme: UNetCluster__Http__Token", "env/5 must have required property name")]
     public void Validate_DeliberatelyBrokenObject_IsRejected(string valid, string broken, string reason)
     {
         var yaml = Manifests.Render("overlays/dev");
         Assert.Contains(valid, yaml, StringComparison.Ordinal);
 
-        var (code, report) = Manifests.Validate(yaml.Replace(valid, broken, StringComparison.Ordinal));
+        var at = yaml.IndexOf(valid, StringComparison.Ordinal);   // the first object that has it, only
+
+        var (code, report) = Manifests.Validate(string.Concat(yaml.AsSpan(0, at), broken, yaml.AsSpan(at + valid.Length)));
 
         Assert.Equal(1, code);
         Assert.Contains(reason, report, StringComparison.Ordinal);
