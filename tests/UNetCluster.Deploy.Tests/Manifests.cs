@@ -28,8 +28,12 @@ public static class Manifests
 
     public static string ValidatorDirectory => Path.Combine(RepositoryRoot, "tools", "k8s-validate");
 
-    /// <summary>The YAML stream <c>kubectl kustomize deploy/k8s/{kustomization}</c> prints.</summary>
-    public static string Render(string kustomization)
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<string>> _rendered = new();
+
+    /// <summary>The YAML stream <c>kubectl kustomize deploy/k8s/{kustomization}</c> prints (rendered once per test run).</summary>
+    public static string Render(string kustomization) => _rendered.GetOrAdd(kustomization, k => new Lazy<string>(() => RenderNow(k))).Value;
+
+    private static string RenderNow(string kustomization)
     {
         var (code, output, error) = Run("kubectl", ["kustomize", Path.Combine(RepositoryRoot, "deploy", "k8s", kustomization)]);
         Assert.True(code == 0, $"kubectl kustomize deploy/k8s/{kustomization} failed ({code}): {error}");
