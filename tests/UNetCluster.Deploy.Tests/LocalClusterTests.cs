@@ -96,6 +96,7 @@ public sealed class LocalClusterTests : IAsyncLifetime
         var submit = StartContainer("unet-submit", unet, jobEnvironment);
         var exited = submit.Process.WaitForExit(TimeSpan.FromSeconds(200));
         Assert.True(exited, $"the submit Job did not finish in 200 s:\n{submit.Output}\n{Tail(pods)}");
+        submit.Process.WaitForExit();   // and its output has been read to the end
         Assert.True(submit.Process.ExitCode == 0, $"the submit Job failed ({submit.Process.ExitCode}):\n{submit.Output}\n{Tail(pods)}");
 
         // The job it submitted completed every step it asked for, as the REST API of a silo reports it.
