@@ -106,6 +106,7 @@ public sealed class LocalClusterTests : IAsyncLifetime
         var status = await http.GetFromJsonAsync<JsonElement>(new Uri($"http://127.0.0.1:{pods[0].HttpPort}/api/jobs/{jobId}"), TestContext.Current.CancellationToken);
         Assert.Equal("completed", status.GetProperty("state").GetString(), ignoreCase: true);
         Assert.Equal(steps, status.GetProperty("step").GetInt64());
+        Assert.Equal(replicas, status.GetProperty("workers").GetArrayLength());   // the pods formed one cluster through Redis
 
         // Its record and checkpoints are in the blob store of the Secret (Azurite standing in for the azurite Service).
         var container0 = PodEnvironment.Resolve(container, objects, new Dictionary<string, string> { ["metadata.name"] = "x", ["metadata.namespace"] = "x", ["status.podIP"] = "127.0.0.1" }, secrets)["UNetCluster__Storage__Container"];
