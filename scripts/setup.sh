@@ -6,6 +6,9 @@
 #   python3-torch: PyTorch (1.13 on Debian 12) for /usr/bin/python3, which checks that PyTorch loads our safetensors
 #     (tests/UNetCluster.Model.Tests/Python/unet_reference.py)
 #   nodejs, npm + tools/azurite (npm ci): the Azure Storage emulator for the Blob tests
+#   tools/k8s-validate (npm ci): the Kubernetes API schema validator of the deployment tests (tests/UNetCluster.Deploy.Tests)
+#   kubectl (with kustomize): renders deploy/k8s for the deployment tests; Debian has no package, so it must be installed
+#     by hand (https://kubernetes.io/docs/tasks/tools/); the tests fail naming it when it is missing
 #   chromium, chromium-driver: the dashboard's browser tests (tests/UNetCluster.Ops.Tests), headless
 set -euo pipefail
 
@@ -34,3 +37,11 @@ if [ ! -x "$azurite_dir/node_modules/.bin/azurite-blob" ]; then
   echo "setup: installing Azurite (npm ci in tools/azurite)"
   (cd "$azurite_dir" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# The Kubernetes manifest validator, pinned by tools/k8s-validate/package-lock.json; installed only when missing.
+validate_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tools/k8s-validate"
+if [ ! -d "$validate_dir/node_modules/kubernetes-models" ]; then
+  echo "setup: installing the Kubernetes schema validator (npm ci in tools/k8s-validate)"
+  (cd "$validate_dir" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+command -v kubectl >/dev/null || echo "setup: kubectl is not installed: the deployment tests (tests/UNetCluster.Deploy.Tests) will fail" >&2

@@ -39,6 +39,7 @@ public static partial class HttpExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         var http = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<UNetSiloOptions>>().Value.Http;
+        app.MapUNetHealth();
         app.MapOperationsApi();
         app.MapTrainingDashboard();
         app.MapPrometheusScrapingEndpoint();

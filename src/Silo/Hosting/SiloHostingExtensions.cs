@@ -57,6 +57,11 @@ public static class SiloHostingExtensions
             silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
         }
 
+        if (cluster.Kubernetes)
+        {
+            silo.UseKubernetesHosting();
+        }
+
         silo.Configure<ClusterMembershipOptions>(o =>
         {
             o.ProbeTimeout = TimeSpan.FromSeconds(cluster.ProbeTimeoutSeconds);

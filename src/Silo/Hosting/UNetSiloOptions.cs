@@ -36,6 +36,14 @@ public sealed record ClusterSettings
 
     /// <summary>Seconds a grain call may take before it fails.</summary>
     public double ResponseTimeoutSeconds { get; init; } = 120;
+
+    /// <summary>
+    /// Whether the silo runs in a Kubernetes pod (deploy/k8s sets it): Orleans' Kubernetes hosting
+    /// (Microsoft.Orleans.Hosting.Kubernetes) then names the silo after POD_NAME, listens on every address, and watches
+    /// the silo pods through the in-cluster Kubernetes API (the pod RBAC of deploy/k8s/base/rbac.yaml). Off for local
+    /// runs, which have no Kubernetes API.
+    /// </summary>
+    public bool Kubernetes { get; init; }
 }
 
 /// <summary>Where the silo keeps job records and checkpoints (section <c>UNetCluster:Storage</c>).</summary>

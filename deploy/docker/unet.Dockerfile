@@ -1,0 +1,46 @@
+# syntax=docker/dockerfile:1
+# The unet CLI (submit, status, watch, list, cancel against a cluster; train, predict, evaluate locally), CPU and CUDA
+# variants of one build (build from the repository root):
+#   docker build -f deploy/docker/unet.Dockerfile --target cpu  -t unetcluster/unet:cpu  .
+#   docker build -f deploy/docker/unet.Dockerfile --target cuda -t unetcluster/unet:cuda .
+# Runs as the non-root user 'app' (uid 1654). It finds the cluster through UNET_REDIS (or UNET_GATEWAY) and
+# UNET_CLUSTER_ID, as deploy/k8s/submit/job.yaml sets them.
+
+ARG DOTNET_VERSION=10.0
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION}-noble AS source
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends patchelf gcc binutils && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+
+# CPU: TorchSharp-cpu (the default).
+FROM source AS build
+RUN dotnet publish src/Client/UNetCluster.Client.csproj -c Release -o /app
+
+# CUDA: TorchSharp-cuda-linux, through the opt-in build property UNetGpu (Directory.Build.props).
+FROM source AS build-cuda
+RUN dotnet publish src/Client/UNetCluster.Client.csproj -c Release -p:UNetGpu=true -o /app-cuda
+
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}-noble AS cpu
+WORKDIR /app
+COPY --from=build /app .
+# The bundled ISBI 2012 data set, for 'unet train' in the container.
+COPY --from=source /src/data /data
+USER app
+ENTRYPOINT ["dotnet", "unet.dll"]
+
+FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}-noble AS dotnet-runtime
+
+FROM ${CUDA_IMAGE} AS cuda
+COPY --from=dotnet-runtime /usr/share/dotnet /usr/share/dotnet
+RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
+ && apt-get update -qq && apt-get install -y -qq --no-install-recommends libicu74 ca-certificates && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 1654 app && useradd --uid 1654 --gid 1654 --no-create-home --shell /usr/sbin/nologin app
+ENV NVIDIA_VISIBLE_DEVICES=all \
+    NVIDIA_DRIVER_CAPABILITIES=compute,utility
+WORKDIR /app
+COPY --from=build-cuda /app-cuda .
+COPY --from=source /src/data /data
+USER app
+ENTRYPOINT ["dotnet", "unet.dll"]
