@@ -25,6 +25,13 @@ public interface IReducerGrain : IGrainWithStringKey
     /// </summary>
     Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length);
 
+    /// <summary>
+    /// Keeps a copy of the shard's optimizer state vectors <paramref name="names"/> at <paramref name="version"/>, so
+    /// that <see cref="GetBucketAsync"/> can serve them for that version after the reducer has moved on (a checkpoint
+    /// is pulled while training continues). False when the reducer is not at that version. Replaces an older copy.
+    /// </summary>
+    Task<bool> SnapshotAsync(long version, IReadOnlyList<string> names);
+
     Task<ReducerState> GetStateAsync();
 
     /// <summary>Drops the shard (the job ended or moved its reducers) and deactivates.</summary>

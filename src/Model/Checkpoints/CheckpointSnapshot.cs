@@ -28,11 +28,24 @@ public sealed record CheckpointSnapshot(
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
+        return new CheckpointSnapshot(step, seed, model.Options, optimizer.Options, training, loss is { } l && double.IsFinite(l) ? l : null, threshold,
+            SerializeModel(step, model), SerializeOptimizer(optimizer));
+    }
+
+    /// <summary>The model's state dict as <c>model.safetensors</c> bytes (PyTorch-style names, <c>format: pt</c>).</summary>
+    public static byte[] SerializeModel(long step, UNet model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
         var metadata = new Dictionary<string, string> { ["format"] = "pt", ["step"] = step.ToString(CultureInfo.InvariantCulture) };
-        var weights = SafeTensors.ToBytes(model.state_dict().Select(kv => (kv.Key, kv.Value)).ToList(), metadata);
+        return SafeTensors.ToBytes(model.state_dict().Select(kv => (kv.Key, kv.Value)).ToList(), metadata);
+    }
+
+    /// <summary>The optimizer's state vectors and step count as <c>optimizer.safetensors</c> bytes.</summary>
+    public static byte[] SerializeOptimizer(FlatOptimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
         using var steps = tensor(new[] { optimizer.StepCount });
-        var state = SafeTensors.ToBytes(optimizer.State.Select(kv => (kv.Key, kv.Value)).Append(("step", steps)).ToList());
-        return new CheckpointSnapshot(step, seed, model.Options, optimizer.Options, training, loss is { } l && double.IsFinite(l) ? l : null, threshold, weights, state);
+        return SafeTensors.ToBytes(optimizer.State.Select(kv => (kv.Key, kv.Value)).Append(("step", steps)).ToList());
     }
 
     /// <summary>Bytes held by the snapshot.</summary>

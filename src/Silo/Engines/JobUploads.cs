@@ -23,13 +23,43 @@ internal sealed class JobUploads : IAsyncDisposable
         _uploader.Changed += OnChanged;
     }
 
-    /// <summary>The step of the newest snapshot handed to the upload (-1: none).</summary>
+    /// <summary>The step of the newest checkpoint requested (-1: none); its snapshot may still be being captured.</summary>
     public long Requested { get; private set; } = -1;
 
-    public void Enqueue(CheckpointSnapshot snapshot)
+    /// <summary>Seconds the newest requested checkpoint held training.</summary>
+    public double StallSeconds { get; private set; }
+
+    /// <summary>Completes when the newest capture has handed its snapshot to the upload (or failed, which is reported).</summary>
+    public Task CaptureDone { get; private set; } = Task.CompletedTask;
+
+    /// <summary>Takes a capture running in the background; its snapshot goes to the upload when it is ready.</summary>
+    public void Capture(long step, double stallSeconds, Task<CheckpointSnapshot> capture)
     {
-        Requested = snapshot.Step;
-        _uploader.Enqueue(snapshot);
+        Requested = step;
+        StallSeconds = stallSeconds;
+        CaptureDone = EnqueueWhenCapturedAsync(step, capture);
+    }
+
+    private async Task EnqueueWhenCapturedAsync(long step, Task<CheckpointSnapshot> capture)
+    {
+        try
+        {
+            _uploader.Enqueue(await capture.ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            lock (_lock)
+            {
+                _failures++;
+                _lastError = $"the checkpoint of step {step} could not be captured: {e.Message}";
+            }
+
+            // Asked again for this step (the job's final checkpoint is), the capture is tried again.
+            if (Requested == step)
+            {
+                Requested = -1;
+            }
+        }
     }
 
     /// <summary>Waits until a checkpoint of at least <paramref name="step"/> is written, at most <paramref name="timeout"/>.</summary>

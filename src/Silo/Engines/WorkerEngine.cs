@@ -11,6 +11,7 @@ using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Training;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Silo.Hosting;
@@ -299,7 +300,9 @@ public sealed partial class WorkerEngine : BackgroundService
     {
         if (_uploads.TryGetValue(plan.JobId, out var uploads))
         {
-            // A checkpoint this worker is still uploading is the newest state there is: let it land first (bounded wait).
+            // A checkpoint this worker is still capturing or uploading is the newest state there is: let it land first
+            // (bounded waits).
+            await uploads.CaptureDone.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             await uploads.WaitForAsync(uploads.Requested, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
 
@@ -364,10 +367,12 @@ public sealed partial class WorkerEngine : BackgroundService
     }
 
     /// <summary>
-    /// Pulls the optimizer state at the plan's version from the reducers, takes an in-memory snapshot and hands it to the
-    /// job's background upload (one in flight; a newer snapshot replaces a waiting one). Training goes on while it
-    /// uploads; only the pull and the snapshot hold the step. With <see cref="CheckpointPlan.WaitForUpload"/> it also
-    /// waits (a bounded time) for the upload, so the coordinator can make sure a job's final checkpoint is written.
+    /// Checkpoints the committed step without holding training for more than memory copies: the reducers keep a copy of
+    /// their optimizer state at the plan's version, and the model's weights are serialized from the replica (it holds
+    /// exactly that version until the next step starts). Then it returns; in the background it pulls the optimizer
+    /// state from the reducers' copies while training goes on, builds the snapshot and hands it to the job's upload
+    /// (one in flight; a newer snapshot replaces a waiting one). With <see cref="CheckpointPlan.WaitForUpload"/> it
+    /// also waits (a bounded time) for the upload, so the coordinator can make sure a job's final checkpoint is written.
     /// </summary>
     private async Task<CheckpointResult> CheckpointCoreAsync(CheckpointPlan plan, CancellationToken cancellationToken)
     {
@@ -380,44 +385,65 @@ public sealed partial class WorkerEngine : BackgroundService
         var clock = System.Diagnostics.Stopwatch.StartNew();
         if (uploads.Requested < plan.Version)
         {
+            // One capture at a time per job: a capture still pulling (storage is not involved yet) is let finish first.
+            await uploads.CaptureDone.ConfigureAwait(false);
             var replica = _replicas.TryGetValue(plan.JobId, out var r) && r.Version == plan.Version
                 ? r
                 : throw new InvalidOperationException($"Worker {WorkerKey} does not hold job {plan.JobId} at step {plan.Version}.");
             var options = replica.Options;
-            var shards = ParameterShards.Split(replica.ParameterCount, plan.Reducers.Count);
-            var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
-            foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
+            var names = FlatOptimizer.StateNames(options.Optimizer.Kind).ToList();
+            var kept = await Task.WhenAll(plan.Reducers.Select(k => _grains.GetGrain<IReducerGrain>(k).SnapshotAsync(plan.Version, names))).ConfigureAwait(false);
+            if (kept.Any(k => !k))
             {
-                var values = new float[replica.ParameterCount];
-                _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false)
-                    ?? throw new OperationCanceledException(cancellationToken);
-                state[name] = values;
+                throw new InvalidOperationException($"The reducers of job {plan.JobId} are no longer at step {plan.Version}.");
             }
 
-            var pulled = clock.Elapsed.TotalSeconds;
-            var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
-            var snapshot = await _torch.RunAsync(() =>
-            {
-                using var scope = NewDisposeScope();
-                using var optimizer = new FlatOptimizer(options.Optimizer, replica.ParameterCount);
-                optimizer.Load(plan.Version, state.ToDictionary(kv => kv.Key, kv => tensor(kv.Value)));
-                return CheckpointSnapshot.Capture(plan.Version, replica.Engine.Model, optimizer, options.Seed, training, plan.Loss);
-            }).ConfigureAwait(false);
-            uploads.Enqueue(snapshot);
-            LogSnapshot(plan.JobId, plan.Version, pulled, clock.Elapsed.TotalSeconds - pulled, snapshot.Size);
+            var weights = await _torch.RunAsync(() => CheckpointSnapshot.SerializeModel(plan.Version, replica.Engine.Model)).ConfigureAwait(false);
+            var held = clock.Elapsed.TotalSeconds;
+            uploads.Capture(plan.Version, held, CaptureInBackgroundAsync(plan, replica.ParameterCount, options, weights, held));
         }
 
-        var snapshotSeconds = clock.Elapsed.TotalSeconds;
+        var stall = uploads.Requested == plan.Version ? uploads.StallSeconds : 0;
         if (plan.WaitForUpload)
         {
+            await uploads.CaptureDone.WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
             await uploads.WaitForAsync(plan.Version, TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
 
-        return uploads.Result(snapshotSeconds);
+        return uploads.Result(stall);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} handed to the upload: optimizer state pulled in {PullSeconds:F3} s, snapshot taken in {CaptureSeconds:F3} s, {Bytes} bytes")]
-    private partial void LogSnapshot(string jobId, long step, double pullSeconds, double captureSeconds, long bytes);
+    /// <summary>Pulls the optimizer state of a checkpoint from the reducers' copies and hands the snapshot to the upload.</summary>
+    private async Task<CheckpointSnapshot> CaptureInBackgroundAsync(CheckpointPlan plan, long parameters, TrainingOptions options, byte[] weights, double held)
+    {
+        await Task.Yield();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var shards = ParameterShards.Split(parameters, plan.Reducers.Count);
+        var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
+        {
+            var values = new float[parameters];
+            _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => false).ConfigureAwait(false);
+            state[name] = values;
+        }
+
+        var pulled = clock.Elapsed.TotalSeconds;
+        var optimizerBytes = await _torch.RunAsync(() =>
+        {
+            using var scope = NewDisposeScope();
+            using var optimizer = new FlatOptimizer(options.Optimizer, parameters);
+            optimizer.Load(plan.Version, state.ToDictionary(kv => kv.Key, kv => tensor(kv.Value)));
+            return CheckpointSnapshot.SerializeOptimizer(optimizer);
+        }).ConfigureAwait(false);
+        var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
+        var snapshot = new CheckpointSnapshot(plan.Version, options.Seed, options.Model, options.Optimizer, training,
+            plan.Loss is { } l && double.IsFinite(l) ? l : null, null, weights, optimizerBytes);
+        LogSnapshot(plan.JobId, plan.Version, held, pulled, snapshot.Size);
+        return snapshot;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} held training {HeldSeconds:F3} s; its optimizer state was pulled in the background in {PullSeconds:F3} s; {Bytes} bytes handed to the upload")]
+    private partial void LogSnapshot(string jobId, long step, double heldSeconds, double pullSeconds, long bytes);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);

@@ -26,6 +26,7 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
     private string _jobId = string.Empty;
     private ActivityContext _stepParent;
     private DateTimeOffset? _firstBucket;
+    private (long Version, Dictionary<string, byte[]> Vectors)? _snapshot;
 
     public async Task SetupAsync(ReducerSetup setup)
     {
@@ -41,6 +42,7 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             return reducer;
         });
         _version = setup.Version;
+        _snapshot = null;
         _jobId = setup.JobId;
         _openStep = -1;
         _openAttempt = -1;
@@ -115,9 +117,30 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
         return ContributionOutcome.Accepted;
     }
 
+    public async Task<bool> SnapshotAsync(long version, IReadOnlyList<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        var reducer = Require();
+        if (version != _version)
+        {
+            return false;
+        }
+
+        _snapshot = null;
+        var vectors = await torch.RunAsync(() => names.ToDictionary(n => n, n => reducer.Read(n, reducer.Range.Offset, (int)reducer.Range.Length), StringComparer.Ordinal));
+        _snapshot = (version, vectors);
+        return true;
+    }
+
     public async Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length)
     {
         var reducer = Require();
+        if (_snapshot is { } snapshot && snapshot.Version == version && snapshot.Vectors.TryGetValue(name, out var kept))
+        {
+            var start = checked((int)((offset - reducer.Range.Offset) * sizeof(float)));
+            return new VectorBucket(name, version, offset, kept.AsSpan(start, checked(length * sizeof(float))).ToArray());
+        }
+
         if (version > _version)
         {
             return null;
