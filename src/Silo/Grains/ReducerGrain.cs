@@ -126,8 +126,22 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             return false;
         }
 
+        // The previous copy's buffers are reused: its checkpoint was pulled before this one was asked for.
+        var vectors = _snapshot?.Vectors ?? new Dictionary<string, byte[]>(StringComparer.Ordinal);
         _snapshot = null;
-        var vectors = await torch.RunAsync(() => names.ToDictionary(n => n, n => reducer.Read(n, reducer.Range.Offset, (int)reducer.Range.Length), StringComparer.Ordinal));
+        var bytes = checked((int)reducer.Range.Length * sizeof(float));
+        await torch.RunAsync(() =>
+        {
+            foreach (var name in names)
+            {
+                if (!vectors.TryGetValue(name, out var buffer) || buffer.Length != bytes)
+                {
+                    vectors[name] = buffer = GC.AllocateUninitializedArray<byte>(bytes);
+                }
+
+                reducer.CopyState(name, buffer);
+            }
+        });
         _snapshot = (version, vectors);
         return true;
     }
