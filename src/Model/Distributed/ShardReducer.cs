@@ -197,11 +197,6 @@ public sealed class ShardReducer : IDisposable
         }
 
         var state = _optimizer.State.TryGetValue(name, out var s) ? s : throw new ArgumentException($"The optimizer has no state vector '{name}'.", nameof(name));
-        if (start == 0 && length == Range.Length && state.is_contiguous())
-        {
-            return state.bytes.ToArray();   // the whole shard: one copy out of native memory
-        }
-
         using var slice = state.narrow(0, start, length).contiguous();
         return MemoryMarshal.AsBytes(slice.data<float>().ToArray().AsSpan()).ToArray();
     }

@@ -157,7 +157,7 @@ public sealed partial class TrainingJobGrain(
         };
         try
         {
-            _etag = await records.ReplaceAsync(new JobRecord(_status, $"{silo.SiloAddress.ToParsableString()}#{this.GetGrainId()}#{_epoch}", _epoch), stored.ETag, cancellationToken);
+            _etag = await records.ReplaceAsync(OwnedRecord(), stored.ETag, cancellationToken);
         }
         catch (BlobConflictException)
         {
@@ -567,7 +567,7 @@ public sealed partial class TrainingJobGrain(
         _status = _status! with { Updated = now };
         try
         {
-            _etag = await records.ReplaceAsync(new JobRecord(_status, $"{silo.SiloAddress.ToParsableString()}#{this.GetGrainId()}#{_epoch}", _epoch), _etag!);
+            _etag = await records.ReplaceAsync(OwnedRecord(), _etag!);
             return true;
         }
         catch (BlobConflictException)
@@ -583,6 +583,9 @@ public sealed partial class TrainingJobGrain(
             return false;
         }
     }
+
+    /// <summary>The record as this activation owns it: its status, its owner tag (silo, activation, epoch) and epoch.</summary>
+    private JobRecord OwnedRecord() => new(_status!, $"{silo.SiloAddress.ToParsableString()}#{this.GetGrainId()}#{_epoch}", _epoch);
 
     /// <summary>The final state must reach the record, or a later activation would resume a finished job: retried with backoff.</summary>
     private async Task PublishFinalAsync()
