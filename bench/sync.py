@@ -10,7 +10,7 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--out results.jsonl]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--rounds 1] [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
 
@@ -78,6 +78,7 @@ def ours_synced(base, workers, warmup, steps, threads):
                        UNetCluster__Cluster__ClusterId=cluster, UNetCluster__Cluster__ServiceId=cluster,
                        UNetCluster__Cluster__SiloPort=str(free_port()), UNetCluster__Cluster__GatewayPort=str(gateway),
                        UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
+                       UNetCluster__Http__Urls=f"http://127.0.0.1:{free_port()}",   # each silo its own HTTP port
                        Logging__LogLevel__Default="Warning")
             processes.append(subprocess.Popen(["dotnet", SILO], env=env, cwd=os.path.dirname(SILO),
                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -155,6 +156,9 @@ def main(argv):
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--out")
     parser.add_argument("--sides", default="ours,pytorch", help="ours, pytorch or both")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
+                             "(this machine's speed drifts by tens of percent between minutes)")
     args = parser.parse_args(argv)
     subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
                    check=True, stdout=sys.stderr)
@@ -164,42 +168,53 @@ def main(argv):
     for base in [int(b) for b in args.bases.split(",")]:
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
-            for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
-                              ("ours synced", lambda: ours_synced(base, workers, args.warmup, args.steps, threads)),
-                              ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
-                              ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
-                if name.split()[0] not in args.sides.split(","):
-                    continue
-                log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each")
-                row = run()
-                log(f"   {json.dumps(row)}")
-                rows.append(row)
+            for round_ in range(args.rounds):
+                for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
+                                  ("ours synced", lambda: ours_synced(base, workers, args.warmup, args.steps, threads)),
+                                  ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
+                                  ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
+                    if name.split()[0] not in args.sides.split(","):
+                        continue
+                    log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each, round {round_ + 1}/{args.rounds}")
+                    row = dict(run(), round=round_)
+                    log(f"   {json.dumps(row)}")
+                    rows.append(row)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
 
     def find(framework, mode, base, workers):
-        return next((r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
-                     and r["base_channels"] == base and r["workers"] == workers), None)
+        return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
+                and r["base_channels"] == base and r["workers"] == workers]
 
-    print("| base | workers | ours synced tiles/s | ours unsynced | ours ratio | ours bytes/worker/step (messages, loopback) "
-          "| PyTorch DDP synced | unsynced | DDP ratio | DDP loopback bytes/worker/step | 2 x model bytes |")
+    def median(values):
+        values = sorted(values)
+        n = len(values)
+        return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+    def ratio(framework, base, workers):
+        synced, unsynced = find(framework, "synced", base, workers), find(framework, "unsynced", base, workers)
+        if not (synced and unsynced):
+            return None
+        per_round = [s["tiles_per_s"] / u["tiles_per_s"] for s, u in zip(synced, unsynced)]
+        return (median(r["tiles_per_s"] for r in synced), median(r["tiles_per_s"] for r in unsynced), median(per_round),
+                " ".join(f"{r:.3f}" for r in per_round), synced[-1])
+
+    print(f"Rounds: {args.rounds}; tiles/s are medians over the rounds, the ratio is the median of the rounds' ratios.")
+    print("| base | workers | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
+          "| PyTorch DDP synced | unsynced | DDP ratio (rounds) | DDP loopback bytes/worker/step | 2 x model bytes |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for base in sorted({r["base_channels"] for r in rows}):
         for workers in sorted({r["workers"] for r in rows}):
-            s, u = find("unetcluster", "synced", base, workers), find("unetcluster", "unsynced", base, workers)
-            ps, pu = find("pytorch", "synced", base, workers), find("pytorch", "unsynced", base, workers)
-            if not (s and u):
+            ours, ddp = ratio("unetcluster", base, workers), ratio("pytorch", base, workers)
+            if not ours:
                 continue
-            if not (ps and pu):
-                print(f"| {base} | {workers} | {s['tiles_per_s']:.3f} | {u['tiles_per_s']:.3f} | {s['tiles_per_s'] / u['tiles_per_s']:.3f} "
-                      f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB | - | - | - | - "
-                      f"| {2 * s['model_bytes'] / 1e6:.1f} MB |")
-                continue
-            print(f"| {base} | {workers} | {s['tiles_per_s']:.3f} | {u['tiles_per_s']:.3f} | {s['tiles_per_s'] / u['tiles_per_s']:.3f} "
+            s_rate, u_rate, r, rounds, s = ours
+            ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
+                         if ddp else "| - | - | - | - ")
+            print(f"| {base} | {workers} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
                   f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
-                  f"| {ps['tiles_per_s']:.3f} | {pu['tiles_per_s']:.3f} | {ps['tiles_per_s'] / pu['tiles_per_s']:.3f} "
-                  f"| {ps['loopback_bytes_per_worker_step'] / 1e6:.1f} MB | {2 * s['model_bytes'] / 1e6:.1f} MB |")
+                  f"{ddp_cells}| {2 * s['model_bytes'] / 1e6:.1f} MB |")
     return 0
 
 

@@ -153,37 +153,85 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
     [Fact]
     [Trait("Category", "Blob")]
-    public async Task UploadedDataSet_NamedByAJob_IsFetchedVerifiedAndTrainedOn()
+    public async Task UploadedDataSet_NamedByAJob_EachWorkerFetchesOnlyTheItemsOfItsTiles_DamagedItemsAreCaught()
     {
         var (images, masks) = CopyBundledPairs(8);
         var upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-cells", "--images", images, "--masks", masks,
             "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
         Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
 
-        var (code, output, error) = await cluster.UnetAsync("submit", "--data", "e2e-cells", "--preset", "tiny", "--steps", "4", "--batch", "3",
+        const int steps = 4, batch = 3;
+        var (code, output, error) = await cluster.UnetAsync("submit", "--data", "e2e-cells", "--preset", "tiny", "--steps", $"{steps}", "--batch", $"{batch}",
             "--workers", "3", "--id", "e2e-dataset", "--watch");
         Assert.True(code == 0, $"exit {code}\n{output}\n{error}\n{cluster.Diagnostics()}");
         var status = await StatusAsync("e2e-dataset");
         Assert.Equal(JobState.Completed, status.State);
-        Assert.Equal(4, status.Step);
+        Assert.Equal(steps, status.Step);
         Assert.Equal(3, status.Workers.Count);
 
-        // A stored file that no longer matches its manifest's sha256 is refused, naming it; no job is created.
+        // The items the job's tiles are drawn from (the same draw the workers make), and what each silo fetched: together
+        // exactly those items, and no silo all of the training items (each computes a third of the tiles).
+        var options = UNetCluster.Silo.Jobs.JobOptions.Build(new JobSpec { DataSet = "e2e-cells", Preset = "tiny", Steps = steps, BatchSize = batch });
+        var held = UNetCluster.Model.Training.TrainingData.ValidationIndexes(8, options.ValidationSections);
+        var training = Enumerable.Range(0, 8).Where(i => !held.Contains(i)).ToArray();
+        var needed = (from step in Enumerable.Range(0, steps)
+                      from tile in Enumerable.Range(0, batch)
+                      select $"slice-{training[UNetCluster.Model.Training.GradientEngine.SectionOf(options.Seed, step, tile, training.Length)]:D2}.png")
+                     .ToHashSet(StringComparer.Ordinal);
+        var fetched = Enumerable.Range(0, cluster.Silos.Count).Select(i => CachedImages(cluster.CacheOf(i), "e2e-cells")).ToList();
+        Assert.Equal(needed.Order(StringComparer.Ordinal), fetched.SelectMany(f => f).Distinct().Order(StringComparer.Ordinal));
+        Assert.All(fetched, f => Assert.True(f.Count < training.Length, $"a silo fetched {f.Count} of {training.Length} training items"));
+        Assert.All(held, i => Assert.DoesNotContain(fetched.SelectMany(f => f), f => f == $"slice-{i:D2}.png"));   // validation items never
+        TestContext.Current.SendDiagnosticMessage(
+            $"training items {training.Length}, needed {needed.Count}, fetched per silo {string.Join(", ", fetched.Select(f => f.Count))}");
+
+        // A stored file whose size no longer matches its manifest is refused at submit, naming it; no job is created.
         var (badImages, badMasks) = CopyBundledPairs(8);
-        upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-damaged", "--images", badImages, "--masks", badMasks,
+        upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-truncated", "--images", badImages, "--masks", badMasks,
             "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
         Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
         var blobs = cluster.Blobs;
-        var victim = (await blobs.ListAsync("datasets/e2e-damaged/items/", TestContext.Current.CancellationToken)).First(b => b.Name.Contains(".image", StringComparison.Ordinal));
-        var content = (await blobs.ReadAsync(victim.Name, TestContext.Current.CancellationToken))!.Content;
-        content[^20] ^= 0xFF;
-        await blobs.WriteAsync(victim.Name, content, UNetCluster.Data.Storage.BlobCondition.None, TestContext.Current.CancellationToken);
+        var ct = TestContext.Current.CancellationToken;
+        var truncated = (await blobs.ListAsync("datasets/e2e-truncated/items/", ct)).First(b => b.Name.Contains(".image", StringComparison.Ordinal));
+        await blobs.WriteAsync(truncated.Name, (await blobs.ReadAsync(truncated.Name, ct))!.Content.AsMemory(0, 1000), UNetCluster.Data.Storage.BlobCondition.None, ct);
 
-        var refused = await cluster.UnetAsync("submit", "--data", "e2e-damaged", "--preset", "tiny", "--steps", "2", "--id", "e2e-damaged-job");
+        var refused = await cluster.UnetAsync("submit", "--data", "e2e-truncated", "--preset", "tiny", "--steps", "2", "--id", "e2e-truncated-job");
         Assert.Equal(2, refused.ExitCode);
         Assert.Contains("corrupted", refused.Error, StringComparison.Ordinal);
-        Assert.Contains(victim.Name, refused.Error, StringComparison.Ordinal);
-        Assert.Empty(await cluster.Blobs.ListAsync("jobs/e2e-damaged-job/", TestContext.Current.CancellationToken));
+        Assert.Contains(truncated.Name, refused.Error, StringComparison.Ordinal);
+        Assert.Empty(await cluster.Blobs.ListAsync("jobs/e2e-truncated-job/", ct));
+
+        // A stored file changed in place (same size) is caught by its sha256 where a worker fetches it: every item of this
+        // set is damaged, so the first step fails on every attempt and the job fails, naming a damaged blob.
+        (badImages, badMasks) = CopyBundledPairs(8);
+        upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-flipped", "--images", badImages, "--masks", badMasks,
+            "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
+        Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
+        var victims = (await blobs.ListAsync("datasets/e2e-flipped/items/", ct)).Where(b => b.Name.Contains(".image", StringComparison.Ordinal)).ToList();
+        foreach (var victim in victims)
+        {
+            var content = (await blobs.ReadAsync(victim.Name, ct))!.Content;
+            content[^20] ^= 0xFF;
+            await blobs.WriteAsync(victim.Name, content, UNetCluster.Data.Storage.BlobCondition.None, ct);
+        }
+
+        (code, output, error) = await cluster.UnetAsync("submit", "--data", "e2e-flipped", "--preset", "tiny", "--steps", "2", "--id", "e2e-flipped-job");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+        var failed = await WaitForAsync("e2e-flipped-job", s => s.State is JobState.Failed or JobState.Completed, TimeSpan.FromMinutes(3));
+        Assert.Equal(JobState.Failed, failed.State);
+        Assert.Contains("corrupted", failed.Error, StringComparison.Ordinal);
+        Assert.Contains(victims, v => failed.Error!.Contains(v.Name, StringComparison.Ordinal));
+        Assert.Equal(0, failed.Step);
+    }
+
+    private static List<string> CachedImages(string cache, string dataSet)
+    {
+        var root = Path.Combine(cache, dataSet);
+        return Directory.Exists(root)
+            ? [.. Directory.EnumerateFiles(root, "*.png", SearchOption.AllDirectories)
+                .Where(f => Path.GetFileName(Path.GetDirectoryName(f)) == "images")
+                .Select(f => Path.GetFileName(f))]
+            : [];
     }
 
     private static (string Images, string Masks) CopyBundledPairs(int count)

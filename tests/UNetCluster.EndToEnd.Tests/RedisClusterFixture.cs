@@ -27,6 +27,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
     public IReadOnlyList<ChildProcess> Silos => _silos;
 
+    /// <summary>The folder silo <paramref name="index"/> (and any silo started in its place) caches stored data sets in.</summary>
+    public string CacheOf(int index) => Path.Combine(StorageRoot, $"cache-{index}");
+
     public IReadOnlyList<int> GatewayPorts { get; private set; } = [];
 
     /// <summary>The cluster's blob store (job records, checkpoints), as the silos see it.</summary>
@@ -155,6 +158,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Storage__Root"] = StorageRoot,
             ["UNetCluster__Storage__Blob"] = _azurite.ConnectionString,
             ["UNetCluster__Storage__Container"] = Container,
+            ["UNetCluster__Data__Cache"] = CacheOf(index),                                    // each silo its own data cache
             ["UNetCluster__Worker__Threads"] = "1",
             ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",   // each silo its own HTTP port
         };

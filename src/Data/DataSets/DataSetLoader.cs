@@ -74,6 +74,28 @@ public static class DataSetLoader
     }
 
     /// <summary>
+    /// One labelled item: an image file (one section, or one per page of a TIFF stack) and its mask file, checked by
+    /// the same rules as <see cref="LoadLabelled"/>; sections are named after <paramref name="stem"/>.
+    /// </summary>
+    /// <exception cref="DataSetValidationException">Listing every problem of the pair, each naming its file.</exception>
+    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(stem);
+        ArgumentException.ThrowIfNullOrEmpty(imageFile);
+        ArgumentException.ThrowIfNullOrEmpty(maskFile);
+        var problems = new List<string>();
+        var imagePages = TryRead(imageFile, problems);
+        var maskPages = TryRead(maskFile, problems);
+        var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, problems);
+        if (problems.Count > 0)
+        {
+            throw new DataSetValidationException($"The labelled item '{stem}' ('{imageFile}', '{maskFile}') is not valid", problems);
+        }
+
+        return sections;
+    }
+
+    /// <summary>
     /// Reads the images to predict on: one file (every page of a TIFF stack) or every image file of a folder, in
     /// file-name order (ordinal). Images may have any size.
     /// </summary>

@@ -144,6 +144,32 @@ public sealed partial class DataSetStore(IBlobStore blobs)
         return deleted;
     }
 
+    /// <summary>
+    /// Checks, with one listing and without reading any content, that every file of a data set is stored with the
+    /// size its manifest gives; the problems found, each naming its blob (empty when none). Contents are checked
+    /// against their sha256 when they are read (<see cref="ReadFileAsync"/>).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> CheckFilesAsync(DataSetManifest manifest, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(manifest);
+        var stored = (await blobs.ListAsync($"{Root}/{manifest.Name}/", cancellationToken).ConfigureAwait(false))
+            .ToDictionary(b => b.Name, b => b.Length, StringComparer.Ordinal);
+        var problems = new List<string>();
+        foreach (var file in manifest.Items.SelectMany(i => new[] { i.Image, i.Mask }))
+        {
+            if (!stored.TryGetValue(file.Blob, out var length))
+            {
+                problems.Add($"{blobs.Describe(file.Blob)} is missing.");
+            }
+            else if (length != file.Bytes)
+            {
+                problems.Add($"{blobs.Describe(file.Blob)} is corrupted: {length} bytes, its manifest says {file.Bytes}.");
+            }
+        }
+
+        return problems;
+    }
+
     /// <summary>Reads one stored file, checking its size and sha256 against the manifest.</summary>
     public async Task<byte[]> ReadFileAsync(DataSetFile file, CancellationToken cancellationToken = default)
     {

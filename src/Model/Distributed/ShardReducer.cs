@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using UNetCluster.Model.Optimization;
 using static TorchSharp.torch;
@@ -16,8 +17,9 @@ public sealed class ShardReducer : IDisposable
     private readonly SortedDictionary<int, Contribution> _contributions = [];
     private readonly FlatOptimizer _optimizer;
     private readonly Tensor _parameters;
+    private Tensor? _mean;
     private readonly float[] _parameterValues;
-    private readonly double[] _average;
+    private readonly double[] _average = new double[AverageChunk];   // the running sums of one chunk, in double
     private readonly Stack<float[]> _spare = new();   // gradient buffers of earlier steps: one per worker, reused
 
     public ShardReducer(ShardRange range, float[] initialParameters, OptimizerOptions optimizer)
@@ -32,7 +34,6 @@ public sealed class ShardReducer : IDisposable
         _parameterValues = (float[])initialParameters.Clone();
         _parameters = tensor(initialParameters).DetachFromDisposeScope();
         _optimizer = new FlatOptimizer(optimizer, range.Length);
-        _average = new double[range.Length];
     }
 
     public ShardRange Range { get; }
@@ -76,12 +77,9 @@ public sealed class ShardReducer : IDisposable
                 $"A bucket of {gradient.Length} bytes at {offset} does not fit shard {Range.Index} [{Range.Offset}, {Range.Offset + Range.Length}).", nameof(gradient));
         }
 
-        foreach (var v in values)
+        if (!AllFinite(values))
         {
-            if (!float.IsFinite(v))
-            {
-                return false;
-            }
+            return false;
         }
 
         if (!_contributions.TryGetValue(worker, out var contribution))
@@ -123,28 +121,19 @@ public sealed class ShardReducer : IDisposable
         }
 
         var total = complete.Sum(c => c.Value.Samples);
-        Array.Clear(_average);
-        foreach (var (_, contribution) in complete)
-        {
-            var weight = (double)contribution.Samples / total;
-            var gradient = contribution.Gradient;
-            for (var i = 0; i < _average.Length; i++)
-            {
-                _average[i] += weight * gradient[i];
-            }
-        }
-
         var mean = complete[0].Value.Gradient;   // reused as the float32 mean: the contributions are discarded below
-        for (var i = 0; i < mean.Length; i++)
+        if (complete.Count > 1)
         {
-            mean[i] = (float)_average[i];
+            var weights = complete.Select(c => (double)c.Value.Samples / total).ToArray();
+            Average(complete.Select(c => c.Value.Gradient).ToArray(), weights, mean, _average);
         }
 
-        using (var scope = NewDisposeScope())
-        {
-            _optimizer.Step(_parameters, tensor(mean), learningRate);
-            ParameterVector.CopyTo(_parameters, _parameterValues);
-        }
+        // One contribution is its own mean: (float)(1.0 * g) is g, so it is used as it is.
+        // Into a tensor kept across steps: a fresh one of the shard's size is page-faulted in on every step.
+        _mean ??= empty(Range.Length, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        MemoryMarshal.AsBytes(mean.AsSpan()).CopyTo(_mean.bytes);
+        _optimizer.Step(_parameters, _mean, learningRate);
+        ParameterVector.CopyTo(_parameters, _parameterValues);
 
         Discard();
     }
@@ -222,6 +211,78 @@ public sealed class ShardReducer : IDisposable
     {
         _optimizer.Dispose();
         _parameters.Dispose();
+        _mean?.Dispose();
+    }
+
+    /// <summary>Values averaged per chunk: the chunk's double sums stay in the cache.</summary>
+    private const int AverageChunk = 16 * 1024;
+
+    /// <summary>
+    /// True when no value is NaN or infinite: v - v is 0 for a finite v and NaN otherwise, and NaN survives a sum.
+    /// </summary>
+    public static bool AllFinite(ReadOnlySpan<float> values)
+    {
+        var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
+        var sum = Vector<float>.Zero;
+        foreach (var v in vectors)
+        {
+            sum += v - v;
+        }
+
+        var finite = Vector.EqualsAll(sum, Vector<float>.Zero);
+        foreach (var v in values[(vectors.Length * Vector<float>.Count)..])
+        {
+            finite &= float.IsFinite(v);
+        }
+
+        return finite;
+    }
+
+    /// <summary>
+    /// mean[i] = (float)(sum over k in order of weights[k] * gradients[k][i]), the sum in double: per value the same
+    /// operations in the same order whatever the vector width (no fused multiply-add), so it is deterministic.
+    /// <paramref name="mean"/> may be one of the gradients.
+    /// </summary>
+    public static void Average(float[][] gradients, double[] weights, Span<float> mean, double[] sums)
+    {
+        var width = Vector<float>.Count;
+        for (var start = 0; start < mean.Length; start += sums.Length)
+        {
+            var length = Math.Min(sums.Length, mean.Length - start);
+            var chunk = sums.AsSpan(0, length);
+            chunk.Clear();
+            for (var k = 0; k < gradients.Length; k++)
+            {
+                var weight = new Vector<double>(weights[k]);
+                var gradient = gradients[k].AsSpan(start, length);
+                var i = 0;
+                for (; i <= length - width; i += width)
+                {
+                    Vector.Widen(new Vector<float>(gradient[i..]), out var low, out var high);
+                    var l = chunk.Slice(i, width / 2);
+                    var h = chunk.Slice(i + (width / 2), width / 2);
+                    (new Vector<double>(l) + (weight * low)).CopyTo(l);
+                    (new Vector<double>(h) + (weight * high)).CopyTo(h);
+                }
+
+                for (; i < length; i++)
+                {
+                    chunk[i] += weights[k] * gradient[i];
+                }
+            }
+
+            var target = mean.Slice(start, length);
+            var j = 0;
+            for (; j <= length - width; j += width)
+            {
+                Vector.Narrow(new Vector<double>(chunk[j..]), new Vector<double>(chunk[(j + (width / 2))..])).CopyTo(target[j..]);
+            }
+
+            for (; j < length; j++)
+            {
+                target[j] = (float)chunk[j];
+            }
+        }
     }
 
     private sealed class Contribution(int samples, float[] gradient)

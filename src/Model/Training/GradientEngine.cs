@@ -70,6 +70,16 @@ public sealed class GradientEngine : IDisposable
     /// <summary>The seed of global tile <paramref name="tileIndex"/> at <paramref name="step"/>.</summary>
     public static long TileSeed(long jobSeed, long step, long tileIndex) => TileSampler.DeriveSeed(jobSeed, step, tileIndex);
 
+    /// <summary>
+    /// The training section (an index among <paramref name="sections"/>) that global tile <paramref name="tileIndex"/>
+    /// of <paramref name="step"/> is drawn from: a worker knows before a step which sections its tiles need.
+    /// </summary>
+    public static int SectionOf(long jobSeed, long step, long tileIndex, int sections)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(sections);
+        return (int)((ulong)TileSampler.DeriveSeed(TileSeed(jobSeed, step, tileIndex), 7) % (ulong)sections);
+    }
+
     /// <summary>Forward and backward over the given global tile indexes of a step; leaves the weights unchanged.</summary>
     public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, CancellationToken cancellationToken = default)
     {
@@ -89,7 +99,7 @@ public sealed class GradientEngine : IDisposable
         foreach (var index in tileIndexes)
         {
             var seed = TileSeed(_options.Seed, step, index);
-            var section = _sections[(int)((ulong)TileSampler.DeriveSeed(seed, 7) % (ulong)_sections.Count)];
+            var section = _sections[SectionOf(_options.Seed, step, index, _sections.Count)];
             var tile = _sampler.Sample(section.Image, section.Mask, section.Weights, seed);
             images.Add(tile.Image);
             masks.Add(tile.Mask);

@@ -60,7 +60,7 @@ public sealed class TrainingData : IDisposable
             }
             else
             {
-                training.Add(ToTensors(section, weightMap));
+                training.Add(Tensors(section, weightMap));
             }
         }
 
@@ -74,8 +74,10 @@ public sealed class TrainingData : IDisposable
         return tensor(image.Normalised(), [1, image.Height, image.Width]);
     }
 
-    private static SectionTensors ToTensors(LabelledSection section, WeightMapOptions weightMap)
+    /// <summary>A training section as tensors, with its weight map computed.</summary>
+    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap)
     {
+        ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
         var mask = section.Mask.Select(v => (long)v).ToArray();   // LabelledSection masks are already 0/1
         var weights = WeightMap.Compute(section.Mask, width, height, weightMap);

@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Jobs;
-using UNetCluster.Data.DataSets;
+using UNetCluster.Silo.Jobs;
+using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
 using static TorchSharp.torch;
@@ -9,20 +10,36 @@ namespace UNetCluster.Silo.Engines;
 
 /// <summary>
 /// A silo's copy of a job's model and training data: the gradient engine, the flat parameters as float32 values,
-/// and the version (steps applied) those parameters are at; -1 when unknown (a new replica must pull them).
+/// and the version (steps applied) those parameters are at; -1 when unknown (a new replica must pull them). The
+/// training sections of a local data set are all made ready at once; those of a stored data set are fetched and made
+/// ready before the step whose tiles are first drawn from them (<see cref="PrepareAsync"/>).
 /// </summary>
 internal sealed class Replica : IDisposable
 {
-    private readonly TrainingData _data;
+    private readonly DataSetSections _data;
+    private readonly int[] _training;              // data-set section index of each training section
+    private readonly SectionTensors?[] _tensors;   // by training section; null until a step needs it
+    private Tensor? _flat;                         // the parameters on their way into the model
+    private byte[][]? _buckets;                    // the gradient's messages, refilled each step
 
-    public Replica(JobSpec spec, TrainingOptions options, LabelledDataSet dataSet)
+    public Replica(JobSpec spec, TrainingOptions options, DataSetSections data)
     {
         Spec = spec;
         Options = options;
-        _data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
-        Engine = new GradientEngine(options, _data.Training);
+        _data = data;
+        var held = TrainingData.ValidationIndexes(data.Count, options.ValidationSections);
+        _training = [.. Enumerable.Range(0, data.Count).Where(i => !held.Contains(i))];
+        _tensors = new SectionTensors?[_training.Length];
+        if (data.IsLocal)
+        {
+            for (var k = 0; k < _training.Length; k++)
+            {
+                _tensors[k] = TrainingData.Tensors(data[_training[k]], options.WeightMap);
+            }
+        }
+
+        Engine = new GradientEngine(options, new ReadySections(_tensors));
         Parameters = new float[Engine.ParameterCount];
-        Gradient = new float[Engine.ParameterCount];
         using var flat = Engine.FlattenParameters();
         ParameterVector.CopyTo(flat, Parameters);
     }
@@ -36,18 +53,37 @@ internal sealed class Replica : IDisposable
     /// <summary>The replica's parameters; after changing them, call <see cref="AssignParameters"/>.</summary>
     public float[] Parameters { get; }
 
-    /// <summary>The last gradient, copied out of the engine for sending.</summary>
-    public float[] Gradient { get; }
-
     public long Version { get; set; } = -1;
 
     public long ParameterCount => Parameters.Length;
 
-    /// <summary>Copies <see cref="Parameters"/> into the model.</summary>
+    /// <summary>Copies <see cref="Parameters"/> into the model (through a flat tensor kept across steps: a fresh 124 MB one is page-faulted in each time).</summary>
     public void AssignParameters()
     {
-        using var scope = NewDisposeScope();
-        Engine.AssignParameters(tensor(Parameters));
+        _flat ??= empty(Parameters.Length, dtype: ScalarType.Float32).DetachFromDisposeScope();
+        MemoryMarshal.AsBytes(Parameters.AsSpan()).CopyTo(_flat.bytes);
+        Engine.AssignParameters(_flat);
+    }
+
+    /// <summary>
+    /// The gradient cut into the given buckets, each the bytes of one message, copied straight from the engine's flat
+    /// gradient. The arrays are kept and refilled at the next step: a step's sends have all completed (serialised, or
+    /// copied by a reducer on this silo) before the next step's gradient is copied.
+    /// </summary>
+    public IReadOnlyList<byte[]> GradientBuckets(Tensor gradient, IReadOnlyList<ShardRange> buckets)
+    {
+        if (_buckets is null || _buckets.Length != buckets.Count || _buckets.Where((b, i) => b.Length != buckets[i].Length * sizeof(float)).Any())
+        {
+            _buckets = [.. buckets.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Length * sizeof(float))))];
+        }
+
+        var bytes = gradient.bytes;
+        for (var i = 0; i < buckets.Count; i++)
+        {
+            bytes.Slice(checked((int)buckets[i].Offset * sizeof(float)), _buckets[i].Length).CopyTo(_buckets[i]);
+        }
+
+        return _buckets;
     }
 
     /// <summary>Refreshes <see cref="Parameters"/> from the model (after loading a state dict).</summary>
@@ -57,6 +93,26 @@ internal sealed class Replica : IDisposable
         ParameterVector.CopyTo(flat, Parameters);
     }
 
+    /// <summary>The training sections this replica holds (fetched, for a stored data set) out of all of them.</summary>
+    public (int Ready, int Training) Sections => (_tensors.Count(t => t is not null), _tensors.Length);
+
+    /// <summary>
+    /// Makes ready the training sections that the given tiles of a step are drawn from: a stored data set's items are
+    /// fetched (verified) off the torch thread, their tensors and weight maps built on it.
+    /// </summary>
+    public async Task PrepareAsync(long step, IReadOnlyList<long> tiles, TorchThread torch, CancellationToken cancellationToken)
+    {
+        foreach (var tile in tiles)
+        {
+            var k = GradientEngine.SectionOf(Options.Seed, step, tile, _training.Length);
+            if (_tensors[k] is null)
+            {
+                var section = await _data.GetAsync(_training[k], cancellationToken).ConfigureAwait(false);
+                _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap)).ConfigureAwait(false);
+            }
+        }
+    }
+
     /// <summary>A range of a float vector as the bytes of a message.</summary>
     public static byte[] Bytes(float[] values, long offset, long length) =>
         MemoryMarshal.AsBytes(values.AsSpan((int)offset, (int)length)).ToArray();
@@ -64,6 +120,23 @@ internal sealed class Replica : IDisposable
     public void Dispose()
     {
         Engine.Dispose();
-        _data.Dispose();
+        _flat?.Dispose();
+        foreach (var section in _tensors)
+        {
+            section?.Dispose();
+        }
     }
+}
+
+/// <summary>The training sections as the gradient engine sees them; one that is not ready yet is a bug in the caller.</summary>
+internal sealed class ReadySections(SectionTensors?[] sections) : IReadOnlyList<SectionTensors>
+{
+    public int Count => sections.Length;
+
+    public SectionTensors this[int index] =>
+        sections[index] ?? throw new InvalidOperationException($"Training section {index} was not made ready before the step that draws from it.");
+
+    public IEnumerator<SectionTensors> GetEnumerator() => sections.Select((_, i) => this[i]).GetEnumerator();
+
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
 }

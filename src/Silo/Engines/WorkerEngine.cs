@@ -9,7 +9,6 @@ using Microsoft.Extensions.Options;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
-using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Training;
 using UNetCluster.Model.Distributed;
@@ -149,9 +148,8 @@ public sealed partial class WorkerEngine : BackgroundService
 
         _replicas.Remove(jobId);
         var options = JobOptions.Build(spec);
-        var folders = await _catalog.ResolveAsync(spec.DataSet).ConfigureAwait(false) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
-        var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
-        replica = await _torch.RunAsync(() => new Replica(spec, options, dataSet)).ConfigureAwait(false);
+        var data = await _catalog.OpenAsync(spec.DataSet).ConfigureAwait(false) ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {_silo.SiloAddress}.");
+        replica = await _torch.RunAsync(() => new Replica(spec, options, data)).ConfigureAwait(false);
         _replicas[jobId] = replica;
         return replica;
     }
@@ -186,12 +184,20 @@ public sealed partial class WorkerEngine : BackgroundService
                 replica.Version = plan.Step;
             }
 
+            var ready = replica.Sections.Ready;
+            await replica.PrepareAsync(plan.Step, plan.Tiles, _torch, cancellationToken).ConfigureAwait(false);
+            if (replica.Sections.Ready != ready)
+            {
+                LogSectionsReady(plan.JobId, plan.Step, replica.Sections.Ready, replica.Sections.Training, plan.Spec.DataSet);
+            }
+
             var compute = Stopwatch.StartNew();
-            var (loss, samples, finite) = await _torch.RunAsync(() =>
+            var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, plan.BucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
+            var (loss, samples, finite, payload) = await _torch.RunAsync(() =>
             {
                 var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
-                ParameterVector.CopyTo(result.Gradient, replica.Gradient);
-                return (result.Loss, result.Samples, double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient));
+                var finite = double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient);
+                return (result.Loss, result.Samples, finite, finite ? replica.GradientBuckets(result.Gradient, [.. buckets.Select(b => b.Bucket)]) : []);
             }).ConfigureAwait(false);
             compute.Stop();
             if (!finite)
@@ -201,7 +207,7 @@ public sealed partial class WorkerEngine : BackgroundService
             }
 
             sync.Start();
-            var sent = await SendGradientAsync(plan, shards, replica.Gradient, samples).ConfigureAwait(false);
+            var sent = await SendGradientAsync(plan, buckets, payload, samples).ConfigureAwait(false);
             if (sent is null)
             {
                 return;
@@ -234,25 +240,24 @@ public sealed partial class WorkerEngine : BackgroundService
         new(WorkerKey, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error);
 
     /// <summary>Sends every bucket of the gradient to its reducer. Null when the attempt is stale.</summary>
-    private async Task<long?> SendGradientAsync(StepPlan plan, IReadOnlyList<ShardRange> shards, float[] gradient, int samples)
+    private async Task<long?> SendGradientAsync(StepPlan plan, List<(int Shard, ShardRange Bucket)> buckets, IReadOnlyList<byte[]> payload, int samples)
     {
-        var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, plan.BucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
         long sent = 0;
         var stale = false;
-        await Parallel.ForEachAsync(buckets, new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (item, _) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, buckets.Count), new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (i, _) =>
         {
-            var bytes = Replica.Bytes(gradient, item.Bucket.Offset, item.Bucket.Length);
-            var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[item.Shard]);
-            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, samples, item.Bucket.Offset, bytes)).ConfigureAwait(false);
+            var (shard, bucket) = buckets[i];
+            var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[shard]);
+            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, samples, bucket.Offset, payload[i])).ConfigureAwait(false);
             switch (outcome)
             {
                 case ContributionOutcome.Stale:
                     stale = true;
                     break;
                 case ContributionOutcome.NotFinite:
-                    throw new InvalidOperationException($"Reducer {plan.Reducers[item.Shard]} refused a bucket of step {plan.Step} as not finite.");
+                    throw new InvalidOperationException($"Reducer {plan.Reducers[shard]} refused a bucket of step {plan.Step} as not finite.");
                 default:
-                    Interlocked.Add(ref sent, bytes.Length);
+                    Interlocked.Add(ref sent, payload[i].Length);
                     break;
             }
         }).ConfigureAwait(false);
@@ -444,6 +449,9 @@ public sealed partial class WorkerEngine : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} held training {HeldSeconds:F3} s; its optimizer state was pulled in the background in {PullSeconds:F3} s; {Bytes} bytes handed to the upload")]
     private partial void LogSnapshot(string jobId, long step, double heldSeconds, double pullSeconds, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} step {Step}: this worker now holds {Ready} of the {Training} training sections of data set '{DataSet}' (fetched as its tiles needed them)")]
+    private partial void LogSectionsReady(string jobId, long step, int ready, int training, string dataSet);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);

@@ -11,9 +11,8 @@ namespace UNetCluster.Silo.Jobs;
 /// <summary>
 /// The data sets a job may name: the bundled ISBI 2012 sections (<c>isbi2012-em</c>), those configured by name, the
 /// sub-folders of the data root that hold <c>images/</c> and <c>masks/</c>, and those uploaded to the cluster's storage
-/// with <c>unet dataset upload</c> (DESIGN.md's <c>datasets/{name}/</c>). A stored data set is fetched into this silo's
-/// cache once, every file checked against the sha256 its manifest gives; a file already cached with the right hash
-/// is not fetched again.
+/// with <c>unet dataset upload</c> (DESIGN.md's <c>datasets/{name}/</c>). A stored data set's items are fetched into
+/// this silo's cache as the steps of its workers need them (<see cref="OpenAsync"/>).
 /// </summary>
 public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options, JobStorage storage)
 {
@@ -51,14 +50,20 @@ public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options, JobSt
     }
 
     /// <summary>
-    /// The folders of a data set: a local one (<see cref="Find"/>), or a stored one fetched into the cache (verified).
-    /// Null when the name is unknown. Throws <see cref="InvalidDataException"/> when a stored file is missing or corrupted.
+    /// The sections of a data set, or null when the name is unknown. A local one (<see cref="Find"/>) is read whole
+    /// (every pair checked). A stored one only has its manifest read: its items are fetched when a step first needs
+    /// them, each into this silo's cache (<c>{cache}/{name}/{version}/</c>, the version a hash of the manifest's
+    /// items) and each file checked against the sha256 its manifest gives; a file already cached with the right hash
+    /// is not fetched again. With <paramref name="checkStoredFiles"/>, every stored file is also checked to be there
+    /// with its manifest's size (one listing, no content read), as a job's submission does.
     /// </summary>
-    public async Task<DataSetFolders?> ResolveAsync(string name, CancellationToken cancellationToken = default)
+    /// <exception cref="InvalidDataException">A stored file is missing or has another size than its manifest gives.</exception>
+    /// <exception cref="DataSetValidationException">A local data set's pairs are not valid.</exception>
+    public async Task<DataSetSections?> OpenAsync(string name, bool checkStoredFiles = false, CancellationToken cancellationToken = default)
     {
         if (Find(name) is { } local)
         {
-            return local;
+            return DataSetSections.Local(name, DataSetLoader.LoadLabelled(local.Images, local.Masks));
         }
 
         if (!IsValidName(name) || name.Contains('.', StringComparison.Ordinal) || name.Contains('_', StringComparison.Ordinal))
@@ -72,32 +77,38 @@ public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options, JobSt
             return null;
         }
 
-        var gate = _fetching.GetOrAdd(name, _ => new SemaphoreSlim(1, 1));
+        if (checkStoredFiles && await _stored.CheckFilesAsync(manifest, cancellationToken).ConfigureAwait(false) is { Count: > 0 } problems)
+        {
+            throw new InvalidDataException(string.Join(" ", problems));
+        }
+
+        var version = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
+            string.Join('\n', manifest.Items.Select(i => $"{i.Id} {i.Image.Sha256} {i.Mask.Sha256}")))))[..16];
+        var folder = Path.Combine(CacheRoot, name, version);
+        var items = manifest.Items.OrderBy(i => i.Id, StringComparer.Ordinal).ToList();   // the order LoadLabelled gives
+        return DataSetSections.Stored(name, items, (item, ct) => FetchItemAsync(name, folder, item, ct));
+    }
+
+    /// <summary>One stored item fetched into the cache (verified) and read as labelled sections.</summary>
+    private async Task<IReadOnlyList<LabelledSection>> FetchItemAsync(string name, string folder, DataSetItem item, CancellationToken cancellationToken)
+    {
+        var gate = _fetching.GetOrAdd($"{name}/{item.Id}", _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var version = Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-                string.Join('\n', manifest.Items.Select(i => $"{i.Id} {i.Image.Sha256} {i.Mask.Sha256}")))))[..16];
-            var folder = Path.Combine(CacheRoot, name, version);
-            var folders = new DataSetFolders { Images = Path.Combine(folder, "images"), Masks = Path.Combine(folder, "masks") };
-            Directory.CreateDirectory(folders.Images);
-            Directory.CreateDirectory(folders.Masks);
-            foreach (var item in manifest.Items)
-            {
-                await FetchAsync(item.Image, Path.Combine(folders.Images, LocalName(item.Image.Blob, ".image")), cancellationToken).ConfigureAwait(false);
-                await FetchAsync(item.Mask, Path.Combine(folders.Masks, LocalName(item.Mask.Blob, ".mask")), cancellationToken).ConfigureAwait(false);
-            }
-
-            return folders;
+            var image = Path.Combine(folder, "images", LocalName(item.Image.Blob, ".image"));
+            var mask = Path.Combine(folder, "masks", LocalName(item.Mask.Blob, ".mask"));
+            Directory.CreateDirectory(Path.GetDirectoryName(image)!);
+            Directory.CreateDirectory(Path.GetDirectoryName(mask)!);
+            await FetchAsync(item.Image, image, cancellationToken).ConfigureAwait(false);
+            await FetchAsync(item.Mask, mask, cancellationToken).ConfigureAwait(false);
+            return DataSetLoader.LoadPair(item.Id, image, mask);
         }
         finally
         {
             gate.Release();
         }
     }
-
-    /// <summary>Synchronous <see cref="ResolveAsync"/>, for callers already off the grain scheduler.</summary>
-    public DataSetFolders? Resolve(string name) => ResolveAsync(name).GetAwaiter().GetResult();
 
     /// <summary><c>datasets/x/items/slice-01.image.png</c> with marker <c>.image</c> is <c>slice-01.png</c>.</summary>
     private static string LocalName(string blob, string marker)
@@ -119,7 +130,7 @@ public sealed partial class DataCatalog(IOptions<UNetSiloOptions> options, JobSt
         }
 
         var bytes = await _stored.ReadFileAsync(file, cancellationToken).ConfigureAwait(false);   // checks size and sha256
-        var temporary = $"{path}.{Environment.ProcessId}.tmp";
+        var temporary = $"{path}.{Guid.NewGuid():N}.tmp";
         await File.WriteAllBytesAsync(temporary, bytes, cancellationToken).ConfigureAwait(false);
         File.Move(temporary, path, overwrite: true);
     }

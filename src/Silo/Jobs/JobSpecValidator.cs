@@ -60,18 +60,25 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             }
         }
 
-        DataSetFolders? folders;
+        DataSetSections? sections;
         try
         {
-            folders = catalog.Resolve(spec.DataSet);
+            // A stored data set's files are checked to be there with their sizes; their contents are checked against
+            // their sha256 where a worker fetches them.
+            sections = catalog.OpenAsync(spec.DataSet, checkStoredFiles: true).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is InvalidDataException or IOException or Azure.RequestFailedException)
         {
             errors.Add($"data set '{spec.DataSet}' cannot be read from the cluster's storage: {e.Message}");
             return errors;
         }
+        catch (Exception e) when (e is DataSetValidationException or InvalidImageException)
+        {
+            errors.Add($"data set '{spec.DataSet}': {e.Message}");
+            return errors;
+        }
 
-        if (folders is null)
+        if (sections is null)
         {
             errors.Add($"data set '{spec.DataSet}' is unknown: expected one of {string.Join(", ", catalog.Names())}.");
         }
@@ -79,10 +86,9 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         {
             try
             {
-                var dataSet = DataSetLoader.LoadLabelled(folders.Images, folders.Masks);
-                TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
+                TrainingData.ValidationIndexes(sections.Count, options.ValidationSections);
             }
-            catch (Exception e) when (e is DataSetValidationException or InvalidImageException or ArgumentException or IOException)
+            catch (ArgumentException e)
             {
                 errors.Add($"data set '{spec.DataSet}': {e.Message}");
             }

@@ -145,6 +145,37 @@ public sealed class DataSetLoaderTests : IDisposable
     }
 
     [Fact]
+    public void LoadPair_OneStoredItem_GivesTheSectionsLoadLabelledGives()
+    {
+        var (images, masks) = CopyBundled("slice-03", "slice-04");
+
+        var pair = DataSetLoader.LoadPair("slice-04", Path.Combine(images, "slice-04.png"), Path.Combine(masks, "slice-04.png"));
+
+        var whole = DataSetLoader.LoadLabelled(images, masks).Sections[1];
+        var section = Assert.Single(pair);
+        Assert.Equal("slice-04", section.Id);
+        Assert.Equal(whole.Mask, section.Mask);
+        Assert.Equal(whole.Image.Normalised(), section.Image.Normalised());
+    }
+
+    [Fact]
+    public void LoadPair_MaskOfAnotherSizeOrTruncatedImage_ThrowsNamingEachFile()
+    {
+        var (images, masks) = CopyBundled("slice-00");
+        var image = Path.Combine(images, "slice-00.png");
+        var mask = Path.Combine(masks, "slice-00.png");
+        PngWriter.WriteGray8(mask, new byte[256 * 256], 256, 256);
+
+        var sized = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadPair("slice-00", image, mask));
+        File.WriteAllBytes(image, File.ReadAllBytes(image)[..300]);
+        var truncated = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadPair("slice-00", image, mask));
+
+        Assert.StartsWith(mask, Assert.Single(sized.Problems), StringComparison.Ordinal);
+        Assert.Contains("mask is 256x256 pixels", sized.Problems[0], StringComparison.Ordinal);
+        Assert.Contains(image, Assert.Single(truncated.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void LoadLabelled_MaskWithGrayValues_ThrowsSayingItIsNotBinary()
     {
         var (images, masks) = CopyBundled("slice-00");
