@@ -160,10 +160,12 @@ def main(argv):
                         help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
                              "(this machine's speed drifts by tens of percent between minutes)")
     args = parser.parse_args(argv)
+    # The glibc malloc settings the product runs with (scripts/unet.sh, the images), for every side of the comparison.
+    os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1")
     subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
                    check=True, stdout=sys.stderr)
     cores = len(os.sched_getaffinity(0))
-    log(f"{cores} CPUs, load average {open('/proc/loadavg').read().split()[:3]}")
+    log(f"{cores} CPUs, load average {open('/proc/loadavg').read().split()[:3]}, GLIBC_TUNABLES={os.environ['GLIBC_TUNABLES']}")
     rows = []
     for base in [int(b) for b in args.bases.split(",")]:
         for workers in [int(w) for w in args.workers.split(",")]:

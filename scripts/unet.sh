@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Let glibc back large allocations with transparent huge pages: fresh 10-100 MB buffers are page-faulted in on
-# every training step otherwise (measured 12% more tiles/s for the default run; bench/README.md).
-export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
+# Let glibc back large allocations with transparent huge pages, and give every thread its main arena: fresh 10-100 MB
+# buffers are page-faulted in on every training step otherwise, most of all from the silo's torch thread, whose own
+# arena is trimmed and grown again each step (bench/README.md: "Environment notes", "Sync overhead").
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1}"
 exec dotnet run --project src/Client -c Release -- "$@"

@@ -23,7 +23,10 @@ FROM source AS build-cuda
 RUN dotnet publish src/Silo/UNetCluster.Silo.csproj -c Release -p:UNetGpu=true -o /app-cuda
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}-noble AS cpu
-ENV UNetCluster__Http__Urls=http://0.0.0.0:8080
+# glibc malloc: transparent huge pages for large buffers and one arena, so that libtorch's per-step buffers are
+# reused instead of page-faulted in afresh from the torch thread's own arena (bench/README.md, "Sync overhead").
+ENV UNetCluster__Http__Urls=http://0.0.0.0:8080 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1
 WORKDIR /app
 COPY --from=build /app .
 # The bundled ISBI 2012 data set (the default data set of a job); BundledData finds it above /app.
@@ -43,6 +46,7 @@ RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
  && apt-get update -qq && apt-get install -y -qq --no-install-recommends libicu74 ca-certificates && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1654 app && useradd --uid 1654 --gid 1654 --no-create-home --shell /usr/sbin/nologin app
 ENV UNetCluster__Http__Urls=http://0.0.0.0:8080 \
+    GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1 \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 WORKDIR /app

@@ -23,6 +23,8 @@ FROM source AS build-cuda
 RUN dotnet publish src/Client/UNetCluster.Client.csproj -c Release -p:UNetGpu=true -o /app-cuda
 
 FROM mcr.microsoft.com/dotnet/aspnet:${DOTNET_VERSION}-noble AS cpu
+# glibc malloc settings of the silo image (see silo.Dockerfile): 'unet train' runs an in-process silo.
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1
 WORKDIR /app
 COPY --from=build /app .
 # The bundled ISBI 2012 data set, for 'unet train' in the container.
@@ -37,7 +39,8 @@ COPY --from=dotnet-runtime /usr/share/dotnet /usr/share/dotnet
 RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
  && apt-get update -qq && apt-get install -y -qq --no-install-recommends libicu74 ca-certificates && rm -rf /var/lib/apt/lists/* \
  && groupadd --gid 1654 app && useradd --uid 1654 --gid 1654 --no-create-home --shell /usr/sbin/nologin app
-ENV NVIDIA_VISIBLE_DEVICES=all \
+ENV GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1 \
+    NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility
 WORKDIR /app
 COPY --from=build-cuda /app-cuda .

@@ -190,6 +190,19 @@ public sealed class ShardReducer : IDisposable
         return MemoryMarshal.AsBytes(slice.data<float>().ToArray().AsSpan()).ToArray();
     }
 
+    /// <summary>Copies the parameter values [offset, offset + length) of the flat vector as float32 bytes.</summary>
+    public void CopyParameters(long offset, Span<byte> destination)
+    {
+        var start = offset - Range.Offset;
+        var length = destination.Length / sizeof(float);
+        if (start < 0 || destination.Length % sizeof(float) != 0 || start + length > Range.Length)
+        {
+            throw new ArgumentException($"{length} values at {offset} are not inside shard {Range.Index}.", nameof(offset));
+        }
+
+        MemoryMarshal.AsBytes(_parameterValues.AsSpan((int)start, length)).CopyTo(destination);
+    }
+
     /// <summary>
     /// Copies a whole optimizer state vector of the shard into <paramref name="destination"/> (its bytes), reusing the
     /// caller's buffer: fresh large arrays are what a checkpoint's copy costs most on this kind of machine.
