@@ -34,6 +34,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
     private readonly Channel<Func<CancellationToken, Task>> _queue = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, (long Step, int Attempt)> _latest = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _restores = new(StringComparer.Ordinal);   // restores asked for, by job
     private readonly Dictionary<string, Replica> _replicas = new(StringComparer.Ordinal);   // the engine's loop only
     private readonly Dictionary<string, JobUploads> _uploads = new(StringComparer.Ordinal);   // the engine's loop only
     private readonly IGrainFactory _grains;
@@ -64,9 +65,17 @@ public sealed partial class WorkerEngine : BackgroundService
         _queue.Writer.TryWrite(ct => RunStepAsync(plan, ct));
     }
 
+    /// <summary>
+    /// Queues a restore. Every step attempt of the job this engine still runs or holds is superseded first: the
+    /// coordinator restores instead of starting a new attempt, so an attempt still polling for parameters that will
+    /// never come (a worker of that attempt died before sending its gradient) would otherwise hold the engine, and this
+    /// restore behind it, for ever.
+    /// </summary>
     public Task<RestoreResult> RestoreAsync(RestorePlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
+        _latest[plan.JobId] = (-1, -1);
+        _restores.AddOrUpdate(plan.JobId, 1, (_, n) => n + 1);   // and a checkpoint still pulling from the old reducers gives up
         return Enqueue(ct => RestoreCoreAsync(plan, ct));
     }
 
@@ -79,6 +88,7 @@ public sealed partial class WorkerEngine : BackgroundService
     public void Release(string jobId)
     {
         _latest.TryRemove(jobId, out _);
+        _restores.TryRemove(jobId, out _);
         _queue.Writer.TryWrite(cancellationToken =>
         {
             if (_uploads.Remove(jobId, out var uploads))
@@ -422,14 +432,21 @@ public sealed partial class WorkerEngine : BackgroundService
     private async Task<CheckpointSnapshot> CaptureInBackgroundAsync(CheckpointPlan plan, long parameters, TrainingOptions options, byte[] weights, double held)
     {
         await Task.Yield();
+        var restores = _restores.GetValueOrDefault(plan.JobId);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var shards = ParameterShards.Split(parameters, plan.Reducers.Count);
         var state = new Dictionary<string, float[]>(StringComparer.Ordinal);
         foreach (var name in FlatOptimizer.StateNames(options.Optimizer.Kind))
         {
             var values = new float[parameters];
-            _ = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values, () => false).ConfigureAwait(false);
+            var received = await PullAsync(plan.Reducers, shards, name, plan.Version, plan.BucketBytes, values,
+                () => _restores.GetValueOrDefault(plan.JobId) != restores).ConfigureAwait(false);
             state[name] = values;
+            if (received is null)
+            {
+                throw new InvalidOperationException(
+                    $"The checkpoint of step {plan.Version} of job {plan.JobId} was given up: the job's reducers were set up again before its optimizer state was pulled.");
+            }
         }
 
         var pulled = clock.Elapsed.TotalSeconds;
