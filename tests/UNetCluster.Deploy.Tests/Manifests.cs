@@ -12,19 +12,7 @@ public static class Manifests
     /// <summary>Every kustomization the repository ships, relative to deploy/k8s.</summary>
     public static readonly string[] Kustomizations = ["base", "overlays/dev", "overlays/gpu", "submit"];
 
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "UNetCluster.sln")))
-            {
-                directory = directory.Parent;
-            }
-
-            return directory?.FullName ?? throw new InvalidOperationException($"No UNetCluster.sln above {AppContext.BaseDirectory}.");
-        }
-    }
+    public static string RepositoryRoot => UNetCluster.Tests.Common.RepositoryPaths.Root;
 
     public static string ValidatorDirectory => Path.Combine(RepositoryRoot, "tools", "k8s-validate");
 

@@ -143,19 +143,7 @@ public sealed class SiloFixture : IAsyncLifetime
     public static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;
 
     /// <summary>The repository's root (where UNetCluster.sln is), for deploy/ and the test artefacts.</summary>
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "UNetCluster.sln")))
-            {
-                directory = directory.Parent;
-            }
-
-            return directory?.FullName ?? throw new InvalidOperationException($"No UNetCluster.sln above {AppContext.BaseDirectory}.");
-        }
-    }
+    public static string RepositoryRoot => UNetCluster.Tests.Common.RepositoryPaths.Root;
 }
 
 [CollectionDefinition(Name)]

@@ -182,12 +182,14 @@ public sealed class ShardReducer : IDisposable
 
         if (name == ParametersName)
         {
-            return MemoryMarshal.AsBytes(_parameterValues.AsSpan((int)start, length)).ToArray();
+            var values = new byte[length * sizeof(float)];
+            CopyParameters(offset, values);
+            return values;
         }
 
         var state = _optimizer.State.TryGetValue(name, out var s) ? s : throw new ArgumentException($"The optimizer has no state vector '{name}'.", nameof(name));
         using var slice = state.narrow(0, start, length).contiguous();
-        return MemoryMarshal.AsBytes(slice.data<float>().ToArray().AsSpan()).ToArray();
+        return slice.bytes.ToArray();
     }
 
     /// <summary>Copies the parameter values [offset, offset + length) of the flat vector as float32 bytes.</summary>
@@ -216,9 +218,6 @@ public sealed class ShardReducer : IDisposable
 
     /// <summary>The name of the parameter vector in <see cref="Load"/> and <see cref="Read"/>.</summary>
     public const string ParametersName = "parameters";
-
-    /// <summary>The current parameter shard as float32 little-endian bytes.</summary>
-    public byte[] Parameters() => MemoryMarshal.AsBytes(_parameterValues.AsSpan()).ToArray();
 
     public void Dispose()
     {

@@ -202,7 +202,7 @@ public sealed partial class WorkerEngine : BackgroundService
             }
 
             var compute = Stopwatch.StartNew();
-            var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, plan.BucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
+            var buckets = Buckets(shards, plan.BucketBytes);
             var (loss, samples, finite, payload) = await _torch.RunAsync(() =>
             {
                 var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
@@ -249,6 +249,10 @@ public sealed partial class WorkerEngine : BackgroundService
     private StepReport Report(StepPlan plan, double loss, int samples, long sent, long received, TimeSpan compute, TimeSpan sync, string? error) =>
         new(WorkerKey, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error);
 
+    /// <summary>Every bucket of the flat vector with the shard (reducer) it belongs to, in shard order: what a step sends and pulls.</summary>
+    private static List<(int Shard, ShardRange Bucket)> Buckets(IReadOnlyList<ShardRange> shards, int bucketBytes) =>
+        [.. shards.SelectMany(s => ParameterShards.Buckets(s, bucketBytes).Select(b => (Shard: s.Index, Bucket: b)))];
+
     /// <summary>Sends every bucket of the gradient to its reducer. Null when the attempt is stale.</summary>
     private async Task<long?> SendGradientAsync(StepPlan plan, List<(int Shard, ShardRange Bucket)> buckets, IReadOnlyList<byte[]> payload, int samples)
     {
@@ -281,7 +285,7 @@ public sealed partial class WorkerEngine : BackgroundService
     private async Task<long?> PullAsync(
         IReadOnlyList<string> reducers, IReadOnlyList<ShardRange> shards, string name, long version, int bucketBytes, float[] destination, Func<bool> abandon)
     {
-        var buckets = shards.SelectMany(s => ParameterShards.Buckets(s, bucketBytes).Select(b => (Shard: s.Index, Bucket: b))).ToList();
+        var buckets = Buckets(shards, bucketBytes);
         long received = 0;
         var abandoned = false;
         await Parallel.ForEachAsync(buckets, new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (item, _) =>

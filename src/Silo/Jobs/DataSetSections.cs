@@ -15,7 +15,7 @@ public sealed class DataSetSections
     private readonly IReadOnlyList<LabelledSection>? _local;
     private readonly IReadOnlyList<DataSetItem> _items;
     private readonly Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>>? _fetch;
-    private readonly (int Item, int Page)[] _where;
+    private readonly (int Item, int Page)[] _where;            // a stored set's sections: item and page
     private readonly Task<IReadOnlyList<LabelledSection>>?[] _fetched;
     private readonly Lock _gate = new();
 
@@ -26,9 +26,7 @@ public sealed class DataSetSections
         _local = local;
         _items = items;
         _fetch = fetch;
-        _where = local is not null
-            ? [.. local.Select((_, i) => (i, 0))]
-            : [.. items.SelectMany((item, i) => Enumerable.Range(0, item.Pages).Select(page => (i, page)))];
+        _where = [.. items.SelectMany((item, i) => Enumerable.Range(0, item.Pages).Select(page => (i, page)))];   // empty for a local set
         _fetched = new Task<IReadOnlyList<LabelledSection>>?[items.Count];
     }
 
@@ -57,7 +55,7 @@ public sealed class DataSetSections
     public bool IsLocal => _local is not null;
 
     /// <summary>The number of labelled sections.</summary>
-    public int Count => _where.Length;
+    public int Count => _local?.Count ?? _where.Length;
 
     /// <summary>The number of stored items (0 for a local data set).</summary>
     public int Items => _items.Count;
