@@ -10,7 +10,8 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--rounds 1] [--out results.jsonl]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send during[,after]] [--rounds 1]
+                     [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
 
@@ -62,7 +63,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads):
+def ours_synced(base, workers, warmup, steps, threads, send="during"):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -79,9 +80,16 @@ def ours_synced(base, workers, warmup, steps, threads):
                        UNetCluster__Cluster__SiloPort=str(free_port()), UNetCluster__Cluster__GatewayPort=str(gateway),
                        UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
                        UNetCluster__Http__Urls=f"http://127.0.0.1:{free_port()}",   # each silo its own HTTP port
+                       UNetCluster__Worker__SendDuringBackward="true" if send == "during" else "false",
                        Logging__LogLevel__Default="Warning")
+            logs = os.environ.get("UNET_BENCH_LOGS")   # a directory: keep each silo's log, with the step timelines
+            if logs:
+                os.makedirs(logs, exist_ok=True)
+                env.update({"Logging__LogLevel__UNetCluster.Silo.Engines.WorkerEngine": "Debug",
+                            "Logging__LogLevel__UNetCluster.Silo.Grains.ReducerGrain": "Debug"})
+            sink = open(os.path.join(logs, f"silo-{base}-{workers}-{i}.log"), "w") if logs else subprocess.DEVNULL
             processes.append(subprocess.Popen(["dotnet", SILO], env=env, cwd=os.path.dirname(SILO),
-                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                                              stdout=sink, stderr=subprocess.STDOUT))
             wait_port(gateway)
         total = warmup + steps
         code, out, err = unet(["submit", "--preset", "quick", "--base-channels", str(base), "--batch", str(workers),
@@ -103,7 +111,7 @@ def ours_synced(base, workers, warmup, steps, threads):
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "send": send, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
@@ -155,7 +163,10 @@ def main(argv):
     parser.add_argument("--bases", default="16,64")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--out")
-    parser.add_argument("--sides", default="ours,pytorch", help="ours, pytorch or both")
+    parser.add_argument("--sides", default="ours,pytorch", help="ours, pytorch or both, or single runs by name (\"ours synced\")")
+    parser.add_argument("--send", default="during",
+                        help="ours synced: when workers send gradient buckets, 'during' the backward pass, 'after' it, or both "
+                             "('during,after': each round runs both, next to the same unsynced run)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
                              "(this machine's speed drifts by tens of percent between minutes)")
@@ -171,11 +182,13 @@ def main(argv):
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
             for round_ in range(args.rounds):
+                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send))
+                          for send in args.send.split(",")]
                 for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
-                                  ("ours synced", lambda: ours_synced(base, workers, args.warmup, args.steps, threads)),
+                                  *synced,
                                   ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
                                   ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
-                    if name.split()[0] not in args.sides.split(","):
+                    if name.split()[0] not in args.sides.split(",") and name not in args.sides.split(","):
                         continue
                     log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each, round {round_ + 1}/{args.rounds}")
                     row = dict(run(), round=round_)
@@ -185,17 +198,17 @@ def main(argv):
         with open(args.out, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
 
-    def find(framework, mode, base, workers):
+    def find(framework, mode, base, workers, send=None):
         return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
-                and r["base_channels"] == base and r["workers"] == workers]
+                and r["base_channels"] == base and r["workers"] == workers and (send is None or r.get("send") in (None, send))]
 
     def median(values):
         values = sorted(values)
         n = len(values)
         return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
-    def ratio(framework, base, workers):
-        synced, unsynced = find(framework, "synced", base, workers), find(framework, "unsynced", base, workers)
+    def ratio(framework, base, workers, send=None):
+        synced, unsynced = find(framework, "synced", base, workers, send), find(framework, "unsynced", base, workers)
         if not (synced and unsynced):
             return None
         per_round = [s["tiles_per_s"] / u["tiles_per_s"] for s, u in zip(synced, unsynced)]
@@ -203,20 +216,22 @@ def main(argv):
                 " ".join(f"{r:.3f}" for r in per_round), synced[-1])
 
     print(f"Rounds: {args.rounds}; tiles/s are medians over the rounds, the ratio is the median of the rounds' ratios.")
-    print("| base | workers | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
+    print("| base | workers | ours: gradient sent | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
           "| PyTorch DDP synced | unsynced | DDP ratio (rounds) | DDP loopback bytes/worker/step | 2 x model bytes |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for base in sorted({r["base_channels"] for r in rows}):
         for workers in sorted({r["workers"] for r in rows}):
-            ours, ddp = ratio("unetcluster", base, workers), ratio("pytorch", base, workers)
-            if not ours:
-                continue
-            s_rate, u_rate, r, rounds, s = ours
-            ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
-                         if ddp else "| - | - | - | - ")
-            print(f"| {base} | {workers} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
-                  f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
-                  f"{ddp_cells}| {2 * s['model_bytes'] / 1e6:.1f} MB |")
+            ddp = ratio("pytorch", base, workers)
+            for send in args.send.split(","):
+                ours = ratio("unetcluster", base, workers, send)
+                if not ours:
+                    continue
+                s_rate, u_rate, r, rounds, s = ours
+                ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
+                             if ddp else "| - | - | - | - ")
+                print(f"| {base} | {workers} | {send} backward | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
+                      f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
+                      f"{ddp_cells}| {2 * s['model_bytes'] / 1e6:.1f} MB |")
     return 0
 
 

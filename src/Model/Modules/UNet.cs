@@ -51,14 +51,50 @@ public sealed class UNet : nn.Module<Tensor, Tensor>
 
     public UNetOptions Options { get; }
 
+    /// <summary>
+    /// When set, called during a backward pass through a graph built by <see cref="forward"/>, on the thread running
+    /// it, with a stage index s (see <see cref="StageParameterOffsets"/>) each time the parameters of stage s and of
+    /// every later stage have their final gradient: 2*Depth+1 (the head) first, then down to 1. The inc stage's
+    /// gradient is final when the backward pass returns. A data-parallel worker sends those gradients while the
+    /// backward pass goes on through the earlier stages. Set it before the forward pass; the values are unchanged.
+    /// </summary>
+    public Action<int>? StagesComplete { get; set; }
+
+    /// <summary>
+    /// The offset, in the flat parameter vector (the order of <c>parameters()</c>), of each stage's first parameter,
+    /// in forward order: 0 inc, 1..Depth the contracting steps, Depth+1..2*Depth the expanding steps, 2*Depth+1 the
+    /// head; one more entry holds the parameter count.
+    /// </summary>
+    public IReadOnlyList<long> StageParameterOffsets
+    {
+        get
+        {
+            var stages = new List<nn.Module> { inc };
+            stages.AddRange(downs);
+            stages.AddRange(ups);
+            stages.Add(outc);
+            var offsets = new List<long> { 0 };
+            foreach (var stage in stages)
+            {
+                offsets.Add(offsets[^1] + stage.parameters().Sum(p => p.numel()));
+            }
+
+            return offsets;
+        }
+    }
+
     // (B, InputChannels, 572, 572) -> (B, Classes, 388, 388) for the paper's plan
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var skips = new List<Tensor> { inc.call(input) };      // level 0: (B, 64, 568, 568)
+        var report = is_grad_enabled() ? StagesComplete : null;
+        Tensor Probe(Tensor activation, int nextStage) =>                  // the activation read by stage nextStage on
+            report is null ? activation : GradientProbe.Wrap(activation, nextStage, report);
+
+        var skips = new List<Tensor> { Probe(inc.call(input), 1) };      // level 0: (B, 64, 568, 568)
         foreach (var down in downs)
         {
-            skips.Add(down.call(skips[^1]));                    // level i: (B, 64*2^i, ...), bottom (B, 1024, 28, 28)
+            skips.Add(Probe(down.call(skips[^1]), skips.Count + 1));     // level i: (B, 64*2^i, ...), bottom (B, 1024, 28, 28)
         }
 
         var x = skips[^1];
@@ -69,7 +105,7 @@ public sealed class UNet : nn.Module<Tensor, Tensor>
 
         for (var i = 0; i < ups.Count; i++)
         {
-            x = ups[i].call(x, skips[skips.Count - 2 - i]);    // up to level (depth - 1 - i)
+            x = Probe(ups[i].call(x, skips[skips.Count - 2 - i]), downs.Count + i + 2);   // up to level (depth - 1 - i)
         }
 
         return outc.call(x).MoveToOuterDisposeScope();          // (B, Classes, 388, 388)

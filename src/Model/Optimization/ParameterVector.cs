@@ -22,14 +22,23 @@ public static class ParameterVector
     }
 
     /// <summary>Copies the gradients into an existing flat vector (zeros for a parameter that has none).</summary>
-    public static void CopyGradients(IReadOnlyList<Parameter> parameters, Tensor destination)
+    public static void CopyGradients(IReadOnlyList<Parameter> parameters, Tensor destination) =>
+        CopyGradients(parameters, destination, 0, parameters?.Count ?? 0);
+
+    /// <summary>
+    /// Copies the gradients of parameters [<paramref name="first"/>, <paramref name="end"/>) into their places in an
+    /// existing flat vector of all the parameters (zeros for a parameter that has none).
+    /// </summary>
+    public static void CopyGradients(IReadOnlyList<Parameter> parameters, Tensor destination, int first, int end)
     {
         ArgumentNullException.ThrowIfNull(parameters);
         ArgumentNullException.ThrowIfNull(destination);
+        ArgumentOutOfRangeException.ThrowIfNegative(first);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(end, parameters.Count);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        long offset = 0;
-        foreach (var parameter in parameters)
+        var offset = Length(parameters.Take(first));
+        foreach (var parameter in parameters.Skip(first).Take(end - first))
         {
             var count = parameter.numel();
             var slice = destination.narrow(0, offset, count);

@@ -26,8 +26,10 @@ public sealed class GradientEngine : IDisposable
     private readonly TrainingOptions _options;
     private readonly IReadOnlyList<SectionTensors> _sections;
     private readonly TileSampler _sampler;
-    private readonly IReadOnlyList<TorchSharp.Modules.Parameter> _parameters;
+    private readonly List<TorchSharp.Modules.Parameter> _parameters;
     private readonly Tensor _gradient;
+    private readonly long[] _parameterOffsets;     // each parameter's offset in the flat vector
+    private readonly int[] _stageFirstParameter;   // each stage's first parameter index (UNet.StageParameterOffsets)
 
     /// <summary>Serialises seeding and building a replica: libtorch's default generator is shared by the process.</summary>
     private static readonly Lock InitialWeightsLock = new();
@@ -50,6 +52,14 @@ public sealed class GradientEngine : IDisposable
         }
 
         _parameters = Model.parameters().ToList();
+        _parameterOffsets = [.. _parameters.Select(p => p.numel()).Prepend(0L).Take(_parameters.Count)];
+        for (var i = 1; i < _parameterOffsets.Length; i++)
+        {
+            _parameterOffsets[i] += _parameterOffsets[i - 1];
+        }
+
+        // A stage's first parameter index: stages start at parameter boundaries of the same flat order.
+        _stageFirstParameter = [.. Model.StageParameterOffsets.SkipLast(1).Select(o => Array.IndexOf(_parameterOffsets, o))];
         _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
@@ -81,7 +91,17 @@ public sealed class GradientEngine : IDisposable
     }
 
     /// <summary>Forward and backward over the given global tile indexes of a step; leaves the weights unchanged.</summary>
-    public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, CancellationToken cancellationToken = default)
+    public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, CancellationToken cancellationToken = default) =>
+        ComputeGradient(step, tileIndexes, null, cancellationToken);
+
+    /// <summary>
+    /// Forward and backward over the given global tile indexes of a step; leaves the weights unchanged. With
+    /// <paramref name="gradientReady"/>, the flat gradient is filled in while the backward pass runs, from the head
+    /// towards the input, and <paramref name="gradientReady"/>(o) is called on this thread each time its values from
+    /// flat offset o to the end are final (the last call, after the backward pass, with 0; see
+    /// <see cref="UNet.StagesComplete"/>); the values are the same either way.
+    /// </summary>
+    public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, Action<long>? gradientReady, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(tileIndexes);
         if (tileIndexes.Count == 0)
@@ -106,12 +126,42 @@ public sealed class GradientEngine : IDisposable
             weights.Add(tile.Weights);
         }
 
-        var logits = Model.call(stack(images));                                                  // (B, K, out, out)
-        var loss = SegmentationLoss.Compute(_options.Loss, logits, stack(masks), stack(weights));
-        loss.backward();
-        ParameterVector.CopyGradients(_parameters, _gradient);
-        return new GradientResult(_gradient, loss.item<float>(), tileIndexes.Count);
+        var copiedFrom = _parameters.Count;   // the parameters from this index on are copied into _gradient
+        void CopyFrom(int parameter)
+        {
+            if (parameter < copiedFrom)
+            {
+                ParameterVector.CopyGradients(_parameters, _gradient, parameter, copiedFrom);
+                copiedFrom = parameter;
+                gradientReady!(_parameterOffsets[parameter]);
+            }
+        }
+
+        Model.StagesComplete = gradientReady is null ? null : stage => CopyFrom(_stageFirstParameter[stage]);
+        try
+        {
+            var logits = Model.call(stack(images));                                              // (B, K, out, out)
+            var loss = SegmentationLoss.Compute(_options.Loss, logits, stack(masks), stack(weights));
+            loss.backward();
+            if (gradientReady is null)
+            {
+                ParameterVector.CopyGradients(_parameters, _gradient);
+            }
+            else
+            {
+                CopyFrom(0);
+            }
+
+            return new GradientResult(_gradient, loss.item<float>(), tileIndexes.Count);
+        }
+        finally
+        {
+            Model.StagesComplete = null;
+        }
     }
+
+    /// <summary>The engine's flat gradient buffer (see <see cref="GradientResult.Gradient"/>).</summary>
+    public Tensor Gradient => _gradient;
 
     /// <summary>
     /// True when every value of a flat gradient is finite: NaN and infinity propagate into the sum, which avoids a

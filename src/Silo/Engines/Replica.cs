@@ -66,25 +66,48 @@ internal sealed class Replica : IDisposable
     }
 
     /// <summary>
-    /// The gradient cut into the given buckets, each the bytes of one message, copied straight from the engine's flat
-    /// gradient. The arrays are kept and refilled at the next step: a step's sends have all completed (serialised, or
-    /// copied by a reducer on this silo) before the next step's gradient is copied.
+    /// A step's forward and backward pass (on the torch thread), streaming the gradient: with
+    /// <paramref name="duringBackward"/>, each bucket of the flat gradient is copied into its message as soon as the
+    /// backward pass has made its values final (otherwise all of them after it; see
+    /// <see cref="GradientEngine.ComputeGradient(long, IReadOnlyList{long}, Action{long}, CancellationToken)"/>), checked
+    /// for NaN and infinity, and handed to <paramref name="bucketReady"/> by its index in <paramref name="buckets"/>
+    /// (ascending offsets; the last bucket comes first). The first bucket that is not finite stops the handing out, and
+    /// the result says so. The messages are <see cref="GradientMessages"/>, kept and refilled at the next step: a step's
+    /// sends have all completed (serialised, or copied by a reducer on this silo) before the next step computes.
     /// </summary>
-    public IReadOnlyList<byte[]> GradientBuckets(Tensor gradient, IReadOnlyList<ShardRange> buckets)
+    public (double Loss, int Samples, bool Finite) ComputeGradient(
+        long step, IReadOnlyList<long> tiles, IReadOnlyList<ShardRange> buckets, bool duringBackward, Action<int> bucketReady, CancellationToken cancellationToken)
     {
         if (_buckets is null || _buckets.Length != buckets.Count || _buckets.Where((b, i) => b.Length != buckets[i].Length * sizeof(float)).Any())
         {
             _buckets = [.. buckets.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Length * sizeof(float))))];
         }
 
-        var bytes = gradient.bytes;
-        for (var i = 0; i < buckets.Count; i++)
+        var messages = _buckets;
+        var gradient = Engine.Gradient;
+        var next = buckets.Count;   // the buckets from this index on are handed out
+        var finite = true;
+        void Final(long offset)
         {
-            bytes.Slice(checked((int)buckets[i].Offset * sizeof(float)), _buckets[i].Length).CopyTo(_buckets[i]);
+            while (finite && next > 0 && buckets[next - 1].Offset >= offset)
+            {
+                next--;
+                gradient.bytes.Slice(checked((int)buckets[next].Offset * sizeof(float)), messages[next].Length).CopyTo(messages[next]);
+                finite = ShardReducer.AllFinite(MemoryMarshal.Cast<byte, float>(messages[next]));
+                if (finite)
+                {
+                    bucketReady(next);
+                }
+            }
         }
 
-        return _buckets;
+        var result = Engine.ComputeGradient(step, tiles, duringBackward ? Final : null, cancellationToken);
+        Final(0);   // all of it, when not handed out during the backward pass
+        return (result.Loss, result.Samples, finite && double.IsFinite(result.Loss));
     }
+
+    /// <summary>The gradient's messages of the last <see cref="ComputeGradient"/>, by bucket index.</summary>
+    public IReadOnlyList<byte[]> GradientMessages => _buckets ?? [];
 
     /// <summary>Refreshes <see cref="Parameters"/> from the model (after loading a state dict).</summary>
     public void ReadParameters()

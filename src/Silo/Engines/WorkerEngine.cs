@@ -43,9 +43,12 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly ILocalSiloDetails _silo;
     private readonly ILogger<WorkerEngine> _logger;
     private readonly TorchThread _torch;
+    private readonly UNetSiloOptions _options;
 
-    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, TorchThread torch, ILogger<WorkerEngine> logger)
+    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, TorchThread torch, IOptions<UNetSiloOptions> options, ILogger<WorkerEngine> logger)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options.Value;
         _grains = grains;
         _catalog = catalog;
         _storage = storage;
@@ -201,23 +204,39 @@ public sealed partial class WorkerEngine : BackgroundService
                 LogSectionsReady(plan.JobId, plan.Step, replica.Sections.Ready, replica.Sections.Training, plan.Spec.DataSet);
             }
 
+            // The gradient's buckets are sent while the backward pass goes on (the head's first), each as soon as it
+            // is final, so the sending overlaps the rest of the backward pass (unless Worker:SendDuringBackward is off).
             var compute = Stopwatch.StartNew();
             var buckets = Buckets(shards, plan.BucketBytes);
-            var (loss, samples, finite, payload) = await _torch.RunAsync(() =>
+            var handed = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+            var sending = SendGradientAsync(plan, buckets, replica, handed.Reader);
+            (double Loss, int Samples, bool Finite) computed;
+            try
             {
-                var result = replica.Engine.ComputeGradient(plan.Step, plan.Tiles, cancellationToken);
-                var finite = double.IsFinite(result.Loss) && Model.Training.GradientEngine.IsFinite(result.Gradient);
-                return (result.Loss, result.Samples, finite, finite ? replica.GradientBuckets(result.Gradient, [.. buckets.Select(b => b.Bucket)]) : []);
-            }).ConfigureAwait(false);
+                computed = await _torch.RunAsync(() => replica.ComputeGradient(
+                    plan.Step, plan.Tiles, [.. buckets.Select(b => b.Bucket)], _options.Worker.SendDuringBackward, i => handed.Writer.TryWrite(i), cancellationToken)).ConfigureAwait(false);
+            }
+            catch
+            {
+                handed.Writer.TryComplete();
+                _ = sending.ContinueWith(t => t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+                throw;
+            }
+
+            handed.Writer.TryComplete();
             compute.Stop();
+            var (loss, samples, finite) = computed;
+            var computedAt = DateTimeOffset.UtcNow;
+            sync.Start();
+            var sendClock = Stopwatch.StartNew();
+            var sent = await sending.ConfigureAwait(false);
+            var sendSeconds = sendClock.Elapsed.TotalSeconds;
             if (!finite)
             {
                 await coordinator.ReportStepAsync(Report(plan, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite")).ConfigureAwait(false);
                 return;
             }
 
-            sync.Start();
-            var sent = await SendGradientAsync(plan, buckets, payload, samples).ConfigureAwait(false);
             if (sent is null)
             {
                 return;
@@ -229,9 +248,14 @@ public sealed partial class WorkerEngine : BackgroundService
                 return;
             }
 
+            var pullSeconds = sendClock.Elapsed.TotalSeconds - sendSeconds;
             await _torch.RunAsync(replica.AssignParameters).ConfigureAwait(false);
             replica.Version = plan.Step + 1;
             sync.Stop();
+            var assignSeconds = sendClock.Elapsed.TotalSeconds - sendSeconds - pullSeconds;
+            var computeEndedMs = computedAt.ToUnixTimeMilliseconds() % 100_000;
+            LogStepTimeline(plan.JobId, plan.Step, plan.WorkerIndex, compute.Elapsed.TotalSeconds, computeEndedMs, sendSeconds, pullSeconds, assignSeconds);
+
             await coordinator.ReportStepAsync(Report(plan, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
@@ -253,25 +277,34 @@ public sealed partial class WorkerEngine : BackgroundService
     private static List<(int Shard, ShardRange Bucket)> Buckets(IReadOnlyList<ShardRange> shards, int bucketBytes) =>
         [.. shards.SelectMany(s => ParameterShards.Buckets(s, bucketBytes).Select(b => (Shard: s.Index, Bucket: b)))];
 
-    /// <summary>Sends every bucket of the gradient to its reducer. Null when the attempt is stale.</summary>
-    private async Task<long?> SendGradientAsync(StepPlan plan, List<(int Shard, ShardRange Bucket)> buckets, IReadOnlyList<byte[]> payload, int samples)
+    /// <summary>
+    /// Sends each bucket of the gradient to its reducer as the compute hands it over (its index, on
+    /// <paramref name="ready"/>), until the compute completes the channel. Null when the attempt is stale.
+    /// </summary>
+    private async Task<long?> SendGradientAsync(StepPlan plan, List<(int Shard, ShardRange Bucket)> buckets, Replica replica, ChannelReader<int> ready)
     {
         long sent = 0;
         var stale = false;
-        await Parallel.ForEachAsync(Enumerable.Range(0, buckets.Count), new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (i, _) =>
+        await Parallel.ForEachAsync(ready.ReadAllAsync(), new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (i, _) =>
         {
+            if (Volatile.Read(ref stale))
+            {
+                return;
+            }
+
             var (shard, bucket) = buckets[i];
+            var values = replica.GradientMessages[i];
             var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[shard]);
-            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, samples, bucket.Offset, payload[i])).ConfigureAwait(false);
+            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, plan.Tiles.Count, bucket.Offset, values)).ConfigureAwait(false);
             switch (outcome)
             {
                 case ContributionOutcome.Stale:
-                    stale = true;
+                    Volatile.Write(ref stale, true);
                     break;
                 case ContributionOutcome.NotFinite:
                     throw new InvalidOperationException($"Reducer {plan.Reducers[shard]} refused a bucket of step {plan.Step} as not finite.");
                 default:
-                    Interlocked.Add(ref sent, payload[i].Length);
+                    Interlocked.Add(ref sent, values.Length);
                     break;
             }
         }).ConfigureAwait(false);
@@ -467,6 +500,9 @@ public sealed partial class WorkerEngine : BackgroundService
         LogSnapshot(plan.JobId, plan.Version, held, pulled, snapshot.Size);
         return snapshot;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} worker {Worker}: compute {ComputeSeconds:F3} s, ended at {EndedMs} ms; gradient sent in {SendSeconds:F3} s, parameters pulled in {PullSeconds:F3} s, assigned in {AssignSeconds:F3} s")]
+    private partial void LogStepTimeline(string jobId, long step, int worker, double computeSeconds, long endedMs, double sendSeconds, double pullSeconds, double assignSeconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} held training {HeldSeconds:F3} s; its optimizer state was pulled in the background in {PullSeconds:F3} s; {Bytes} bytes handed to the upload")]
     private partial void LogSnapshot(string jobId, long step, double heldSeconds, double pullSeconds, long bytes);

@@ -103,6 +103,14 @@ public sealed record WorkerSettings
 {
     /// <summary>Threads libtorch uses for this silo's replica; 0 for one per processor.</summary>
     public int Threads { get; init; }
+
+    /// <summary>
+    /// Send each gradient bucket while the backward pass goes on, as soon as it is final (true), or all of them after
+    /// it (false). Sending during the backward pass hides the transfer where the compute leaves the CPU idle (GPU
+    /// nodes); on a CPU whose cores the compute already fills, the transfer takes its time from the compute instead
+    /// (bench/README.md). The values are the same either way.
+    /// </summary>
+    public bool SendDuringBackward { get; init; } = true;
 }
 
 /// <summary>

@@ -44,6 +44,34 @@ public sealed class DataParallelEquivalenceTests
     }
 
     [Fact]
+    public void ComputeGradient_ReportingDuringBackward_GivesTheSameGradientAndFinalValuesAtEachReport()
+    {
+        var options = TestSupport.SmallTraining();
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        using var plain = new GradientEngine(options, data.Training);
+        using var reporting = new GradientEngine(options, data.Training);
+        using var expected = plain.ComputeGradient(3, [4, 5], TestContext.Current.CancellationToken).Gradient.clone();
+
+        // At each report, the values from the reported offset on are copied as they are then.
+        var reports = new List<(long Offset, float[] Values)>();
+        var gradient = reporting.Gradient;
+        var result = reporting.ComputeGradient(3, [4, 5], offset => reports.Add((offset, gradient.narrow(0, offset, gradient.numel() - offset).data<float>().ToArray())), TestContext.Current.CancellationToken);
+
+        Assert.True(result.Gradient.Equals(expected), "reporting during the backward pass changes nothing");
+        var stages = reporting.Model.StageParameterOffsets;
+        var depth = options.Model.Depth;
+        // One report per stage boundary, from the head's (stage 2*depth+1) down to stage 1's, then 0 after the backward pass.
+        Assert.Equal([.. Enumerable.Range(1, (2 * depth) + 1).Reverse().Select(s => stages[s]), 0L], reports.Select(r => r.Offset));
+        var final = expected.data<float>().ToArray();
+        foreach (var (offset, values) in reports)
+        {
+            Assert.True(values.AsSpan().SequenceEqual(final.AsSpan((int)offset)), $"the values from {offset} on were final when reported");
+        }
+
+        Assert.True(reports.Count(r => r.Values.Any(v => v != 0)) >= reports.Count - 1, "the reports carry real gradients");
+    }
+
+    [Fact]
     public void AssignParameters_FromAnotherReplica_MakesTheReplicasEqual()
     {
         var options = TestSupport.SmallTraining();
