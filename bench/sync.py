@@ -10,7 +10,7 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send during[,after]] [--rounds 1]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send after[,during]] [--rounds 1]
                      [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
@@ -63,7 +63,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="during"):
+def ours_synced(base, workers, warmup, steps, threads, send="after"):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -164,7 +164,7 @@ def main(argv):
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--out")
     parser.add_argument("--sides", default="ours,pytorch", help="ours, pytorch or both, or single runs by name (\"ours synced\")")
-    parser.add_argument("--send", default="during",
+    parser.add_argument("--send", default="after",
                         help="ours synced: when workers send gradient buckets, 'during' the backward pass, 'after' it, or both "
                              "('during,after': each round runs both, next to the same unsynced run)")
     parser.add_argument("--rounds", type=int, default=1,

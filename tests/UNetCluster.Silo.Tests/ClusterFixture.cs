@@ -19,6 +19,9 @@ public sealed class ClusterFixture : IAsyncLifetime
         {
             ["UNetCluster:Storage:Root"] = StorageRoot,
             ["UNetCluster:Worker:Threads"] = "1",
+            // Not the default: these in-process silos cover sending during the backward pass (the equivalence and
+            // repeat tests), the end-to-end silo processes the default (after it).
+            ["UNetCluster:Worker:SendDuringBackward"] = "true",
         }));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         Cluster = builder.Build();

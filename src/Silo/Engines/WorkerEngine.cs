@@ -204,8 +204,8 @@ public sealed partial class WorkerEngine : BackgroundService
                 LogSectionsReady(plan.JobId, plan.Step, replica.Sections.Ready, replica.Sections.Training, plan.Spec.DataSet);
             }
 
-            // The gradient's buckets are sent while the backward pass goes on (the head's first), each as soon as it
-            // is final, so the sending overlaps the rest of the backward pass (unless Worker:SendDuringBackward is off).
+            // The gradient's buckets are sent after the backward pass, or with Worker:SendDuringBackward while it goes
+            // on (the head's first), each as soon as it is final, so the sending overlaps the rest of the backward pass.
             var compute = Stopwatch.StartNew();
             var buckets = Buckets(shards, plan.BucketBytes);
             var handed = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
