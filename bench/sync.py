@@ -63,7 +63,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="after"):
+def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -94,7 +94,8 @@ def ours_synced(base, workers, warmup, steps, threads, send="after"):
         total = warmup + steps
         code, out, err = unet(["submit", "--preset", "quick", "--base-channels", str(base), "--batch", str(workers),
                                "--workers", str(workers), "--reducers", str(workers), "--steps", str(total),
-                               "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync"], redis, cluster)
+                               "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync",
+                               *(["--bucket-kib", str(bucket_kib)] if bucket_kib else [])], redis, cluster)
         if code != 0:
             raise RuntimeError(f"submit failed: {err}")
 
@@ -111,7 +112,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after"):
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "send": send, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "send": send, "bucket_kib": bucket_kib, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
@@ -167,6 +168,7 @@ def main(argv):
     parser.add_argument("--send", default="after",
                         help="ours synced: when workers send gradient buckets, 'during' the backward pass, 'after' it, or both "
                              "('during,after': each round runs both, next to the same unsynced run)")
+    parser.add_argument("--bucket-kib", type=int, help="ours synced: the job's gradient and parameter bucket size (default: the job default, 4096)")
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
                              "(this machine's speed drifts by tens of percent between minutes)")
@@ -182,7 +184,7 @@ def main(argv):
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
             for round_ in range(args.rounds):
-                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send))
+                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send, args.bucket_kib))
                           for send in args.send.split(",")]
                 for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
                                   *synced,

@@ -253,8 +253,7 @@ public sealed partial class WorkerEngine : BackgroundService
             replica.Version = plan.Step + 1;
             sync.Stop();
             var assignSeconds = sendClock.Elapsed.TotalSeconds - sendSeconds - pullSeconds;
-            var computeEndedMs = computedAt.ToUnixTimeMilliseconds() % 100_000;
-            LogStepTimeline(plan.JobId, plan.Step, plan.WorkerIndex, compute.Elapsed.TotalSeconds, computeEndedMs, sendSeconds, pullSeconds, assignSeconds);
+            LogStepTimeline(plan.JobId, plan.Step, plan.WorkerIndex, compute.Elapsed.TotalSeconds, computedAt, sendSeconds, pullSeconds, assignSeconds);
 
             await coordinator.ReportStepAsync(Report(plan, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null)).ConfigureAwait(false);
         }
@@ -501,8 +500,8 @@ public sealed partial class WorkerEngine : BackgroundService
         return snapshot;
     }
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} worker {Worker}: compute {ComputeSeconds:F3} s, ended at {EndedMs} ms; gradient sent in {SendSeconds:F3} s, parameters pulled in {PullSeconds:F3} s, assigned in {AssignSeconds:F3} s")]
-    private partial void LogStepTimeline(string jobId, long step, int worker, double computeSeconds, long endedMs, double sendSeconds, double pullSeconds, double assignSeconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} worker {Worker}: compute {ComputeSeconds:F3} s, ended at {EndedAt:HH:mm:ss.fff}; then the gradient's last buckets sent in {SendSeconds:F3} s, the parameters pulled in {PullSeconds:F3} s and assigned in {AssignSeconds:F3} s")]
+    private partial void LogStepTimeline(string jobId, long step, int worker, double computeSeconds, DateTimeOffset endedAt, double sendSeconds, double pullSeconds, double assignSeconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: checkpoint of step {Step} held training {HeldSeconds:F3} s; its optimizer state was pulled in the background in {PullSeconds:F3} s; {Bytes} bytes handed to the upload")]
     private partial void LogSnapshot(string jobId, long step, double heldSeconds, double pullSeconds, long bytes);

@@ -114,8 +114,9 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             var learningRate = _learningRate;
             var applyClock = Stopwatch.StartNew();
             await torch.RunAsync(() => reducer.Apply(learningRate));
-            var (appliedMs, sinceFirst, applySeconds) = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % 100_000, (DateTimeOffset.UtcNow - _firstBucket.Value).TotalSeconds, applyClock.Elapsed.TotalSeconds);
-            LogApplied(bucket.Step, appliedMs, sinceFirst, applySeconds);
+            var applied = DateTimeOffset.UtcNow;
+            var (sinceFirst, applySeconds) = ((applied - _firstBucket.Value).TotalSeconds, applyClock.Elapsed.TotalSeconds);
+            LogApplied(bucket.Step, applied, sinceFirst, applySeconds);
 
             UNetTelemetry.RecordReduce(_jobId, reducer.Range.Index, bucket.Step, _stepParent, _firstBucket.Value, DateTimeOffset.UtcNow - _firstBucket.Value);
             _version++;
@@ -236,8 +237,8 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
     private ShardReducer Require() =>
         _reducer ?? throw new InvalidOperationException($"Reducer {this.GetPrimaryKeyString()} holds no state: it was never set up or its silo restarted.");
 
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Reducer applied step {Step} at {AppliedMs} ms, {SinceFirstSeconds:F3} s after its first bucket; the optimizer took {ApplySeconds:F3} s")]
-    private partial void LogApplied(long step, long appliedMs, double sinceFirstSeconds, double applySeconds);
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Reducer applied step {Step} at {AppliedAt:HH:mm:ss.fff}, {SinceFirstSeconds:F3} s after its first bucket came; waiting for the torch thread and the optimizer took {ApplySeconds:F3} s")]
+    private partial void LogApplied(long step, DateTimeOffset appliedAt, double sinceFirstSeconds, double applySeconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reducer {Reducer} refused worker {Worker}'s gradient for step {Step}: NaN or infinity")]
     private partial void LogNotFinite(string reducer, int worker, long step);
