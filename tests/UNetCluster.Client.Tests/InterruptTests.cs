@@ -66,6 +66,12 @@ public sealed class InterruptTests
 
             await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
         }
+        catch (TimeoutException)
+        {
+            // Say what the process had printed by then: where it was when it did not stop.
+            process.Kill(entireProcessTree: true);
+            Assert.Fail($"unet train did not exit within a minute of SIGINT; its output:\n{Text()}\n{await stderr}");
+        }
         finally
         {
             if (!process.HasExited)
@@ -74,11 +80,15 @@ public sealed class InterruptTests
             }
         }
 
-        string text;
-        lock (lines)
+        string Text()
         {
-            text = string.Join('\n', lines);
+            lock (lines)
+            {
+                return string.Join('\n', lines);
+            }
         }
+
+        var text = Text();
 
         Assert.True(process.ExitCode == Cli.Cancelled, $"exit {process.ExitCode}\n{text}\n{await stderr}");
         Assert.Contains("interrupted; checkpoint written", text, StringComparison.Ordinal);
