@@ -28,9 +28,12 @@ public sealed class InterruptTests
         // What Ctrl+C does in a terminal: SIGINT to the unet process, which must finish its step and save.
         var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
         var unet = Path.Combine(AppContext.BaseDirectory, "unet.dll");
-        var start = new ProcessStartInfo("dotnet")
+        // Through env --default-signal=INT: a test run started in the background by a non-interactive shell (as a
+        // CI runner may) ignores SIGINT, children inherit that, and a process that ignores SIGINT from its start
+        // never sees Ctrl+C; a terminal would have given unet the default disposition.
+        var start = new ProcessStartInfo("env")
         {
-            ArgumentList = { unet, "train", "--preset", "tiny", "--steps", "1000000", "--out", run },
+            ArgumentList = { "--default-signal=INT", "dotnet", unet, "train", "--preset", "tiny", "--steps", "1000000", "--out", run },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
