@@ -115,10 +115,9 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
             var applyClock = Stopwatch.StartNew();
             await torch.RunAsync(() => reducer.Apply(learningRate));
             var applied = DateTimeOffset.UtcNow;
-            var (sinceFirst, applySeconds) = ((applied - _firstBucket.Value).TotalSeconds, applyClock.Elapsed.TotalSeconds);
-            LogApplied(bucket.Step, applied, sinceFirst, applySeconds);
-
-            UNetTelemetry.RecordReduce(_jobId, reducer.Range.Index, bucket.Step, _stepParent, _firstBucket.Value, DateTimeOffset.UtcNow - _firstBucket.Value);
+            var (sinceFirst, applySeconds) = (applied - _firstBucket.Value, applyClock.Elapsed.TotalSeconds);
+            LogApplied(bucket.Step, applied, sinceFirst.TotalSeconds, applySeconds);
+            UNetTelemetry.RecordReduce(_jobId, reducer.Range.Index, bucket.Step, _stepParent, _firstBucket.Value, sinceFirst);
             _version++;
         }
 
