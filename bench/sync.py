@@ -63,7 +63,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None):
+def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -95,7 +95,8 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
         code, out, err = unet(["submit", "--preset", "quick", "--base-channels", str(base), "--batch", str(workers),
                                "--workers", str(workers), "--reducers", str(workers), "--steps", str(total),
                                "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync",
-                               *(["--bucket-kib", str(bucket_kib)] if bucket_kib else [])], redis, cluster)
+                               *(["--bucket-kib", str(bucket_kib)] if bucket_kib else []),
+                               *(["--tile", str(tile)] if tile else [])], redis, cluster)
         if code != 0:
             raise RuntimeError(f"submit failed: {err}")
 
@@ -112,7 +113,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "send": send, "bucket_kib": bucket_kib, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "send": send, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
@@ -139,12 +140,12 @@ def _seconds(span):
     return days * 86400 + int(h) * 3600 + int(m) * 60 + float(s)
 
 
-def ours_unsynced(base, workers, warmup, steps, threads):
-    command = [BENCH, "worker", "--base", str(base), "--tile", "572", "--batch", "1", "--warmup", str(warmup),
+def ours_unsynced(base, workers, warmup, steps, threads, tile=572):
+    command = [BENCH, "worker", "--base", str(base), "--tile", str(tile), "--batch", "1", "--warmup", str(warmup),
                "--steps", str(steps), "--threads", str(threads)]
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
     rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in processes]
-    return {"framework": "unetcluster", "mode": "unsynced", "workers": workers, "base_channels": base, "threads_per_worker": threads,
+    return {"framework": "unetcluster", "mode": "unsynced", "tile": tile, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": rows[0]["parameters"], "tiles_per_s": round(sum(r["tiles_per_s"] for r in rows), 4)}
 
 
@@ -169,6 +170,8 @@ def main(argv):
                         help="ours synced: when workers send gradient buckets, 'during' the backward pass, 'after' it, or both "
                              "('during,after': each round runs both, next to the same unsynced run)")
     parser.add_argument("--bucket-kib", type=int, help="ours synced: the job's gradient and parameter bucket size (default: the job default, 4096)")
+    parser.add_argument("--tile", type=int, default=572,
+                        help="input tile size; a small valid one (188) makes the step's sync dominate it, to measure the data path alone")
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
                              "(this machine's speed drifts by tens of percent between minutes)")
@@ -184,9 +187,9 @@ def main(argv):
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
             for round_ in range(args.rounds):
-                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send, args.bucket_kib))
+                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile))
                           for send in args.send.split(",")]
-                for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads)),
+                for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads, args.tile)),
                                   *synced,
                                   ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
                                   ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:

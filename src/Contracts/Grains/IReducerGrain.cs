@@ -34,6 +34,12 @@ public interface IReducerGrain : IGrainWithStringKey
 
     Task<ReducerState> GetStateAsync();
 
+    /// <summary>
+    /// Where the data plane of this reducer's silo listens (<c>address:port</c>), for buckets that would otherwise be
+    /// Orleans messages; null when that silo serves none.
+    /// </summary>
+    Task<string?> GetDataEndpointAsync();
+
     /// <summary>Drops the shard (the job ended or moved its reducers) and deactivates.</summary>
     Task ReleaseAsync();
 }

@@ -13,6 +13,7 @@ using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Training;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
+using UNetCluster.Silo.DataPlane;
 using UNetCluster.Silo.Hosting;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
@@ -44,8 +45,11 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly ILogger<WorkerEngine> _logger;
     private readonly TorchThread _torch;
     private readonly UNetSiloOptions _options;
+    private readonly DataPlaneClient _dataPlane;
 
-    public WorkerEngine(IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, TorchThread torch, IOptions<UNetSiloOptions> options, ILogger<WorkerEngine> logger)
+    public WorkerEngine(
+        IGrainFactory grains, DataCatalog catalog, JobStorage storage, ILocalSiloDetails silo, TorchThread torch, DataPlaneClient dataPlane,
+        IOptions<UNetSiloOptions> options, ILogger<WorkerEngine> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
@@ -55,6 +59,7 @@ public sealed partial class WorkerEngine : BackgroundService
         _silo = silo;
         _logger = logger;
         _torch = torch;
+        _dataPlane = dataPlane;
     }
 
     /// <summary>This silo's worker grain key.</summary>
@@ -293,8 +298,11 @@ public sealed partial class WorkerEngine : BackgroundService
 
             var (shard, bucket) = buckets[i];
             var values = replica.GradientMessages[i];
-            var reducer = _grains.GetGrain<IReducerGrain>(plan.Reducers[shard]);
-            var outcome = await reducer.AddGradientAsync(new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, plan.Tiles.Count, bucket.Offset, values)).ConfigureAwait(false);
+            var key = plan.Reducers[shard];
+            var message = new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, plan.Tiles.Count, bucket.Offset, values);
+            var outcome = await _dataPlane.EndpointOfAsync(key).ConfigureAwait(false) is { } endpoint
+                ? await _dataPlane.AddGradientAsync(endpoint, key, message).ConfigureAwait(false)
+                : await _grains.GetGrain<IReducerGrain>(key).AddGradientAsync(message).ConfigureAwait(false);
             switch (outcome)
             {
                 case ContributionOutcome.Stale:
@@ -322,14 +330,25 @@ public sealed partial class WorkerEngine : BackgroundService
         var abandoned = false;
         await Parallel.ForEachAsync(buckets, new ParallelOptions { MaxDegreeOfParallelism = MaxInFlight }, async (item, _) =>
         {
-            var reducer = _grains.GetGrain<IReducerGrain>(reducers[item.Shard]);
+            var key = reducers[item.Shard];
+            var reducer = _grains.GetGrain<IReducerGrain>(key);
+            var endpoint = await _dataPlane.EndpointOfAsync(key).ConfigureAwait(false);
+            var (offset, length) = (item.Bucket.Offset, (int)item.Bucket.Length);
             var wait = 1;
             while (!Volatile.Read(ref abandoned))
             {
-                var bucket = await reducer.GetBucketAsync(name, version, item.Bucket.Offset, (int)item.Bucket.Length).ConfigureAwait(false);
-                if (bucket is not null)
+                if (endpoint is not null)
                 {
-                    MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(destination.AsSpan((int)item.Bucket.Offset, (int)item.Bucket.Length));
+                    // Read straight into its place in the destination.
+                    if (await _dataPlane.PullAsync(endpoint, key, name, version, offset, length, destination).ConfigureAwait(false))
+                    {
+                        Interlocked.Add(ref received, (long)length * sizeof(float));
+                        return;
+                    }
+                }
+                else if (await reducer.GetBucketAsync(name, version, offset, length).ConfigureAwait(false) is { } bucket)
+                {
+                    MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(destination.AsSpan((int)offset, length));
                     Interlocked.Add(ref received, bucket.Values.Length);
                     return;
                 }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
+using UNetCluster.Silo.DataPlane;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
@@ -15,7 +16,7 @@ namespace UNetCluster.Silo.Grains;
 /// Applies a step once: when every worker of the open attempt has sent its whole gradient for the shard.
 /// </summary>
 [SiloBoundPlacement]
-public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
+public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer dataPlane, ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
 {
     private ShardReducer? _reducer;
     private long _version;
@@ -207,6 +208,8 @@ public sealed partial class ReducerGrain(TorchThread torch, ILogger<ReducerGrain
 
     public Task<ReducerState> GetStateAsync() => Task.FromResult(
         _reducer is null ? new ReducerState(false, -1, 0, 0) : new ReducerState(true, _version, _reducer.Range.Offset, _reducer.Range.Length));
+
+    public Task<string?> GetDataEndpointAsync() => Task.FromResult(dataPlane.Endpoint);
 
     public async Task ReleaseAsync()
     {

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using StackExchange.Redis;
+using UNetCluster.Silo.DataPlane;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
@@ -91,6 +92,9 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<JobStorage>();
         silo.Services.AddSingleton<JobRecordStore>();
         silo.Services.AddHostedService<JobKeeper>();
+        silo.Services.AddSingleton<DataPlaneServer>();
+        silo.Services.AddHostedService(sp => sp.GetRequiredService<DataPlaneServer>());
+        silo.Services.AddSingleton<DataPlaneClient>();
         silo.Services.AddSingleton<TorchThread>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());

@@ -29,6 +29,20 @@ public sealed record ClusterSettings
     /// <summary>The address other silos and clients reach this one at (default: loopback).</summary>
     public string AdvertisedAddress { get; init; } = "127.0.0.1";
 
+    /// <summary>
+    /// Whether gradient and parameter buckets between silos go through the data plane (a TCP connection per request in
+    /// flight, read and written in large blocks straight to and from the arrays) instead of Orleans messages. The step
+    /// protocol is the same either way: each request is a local call of the reducer grain on the receiving silo.
+    /// </summary>
+    public bool DataPlane { get; init; } = true;
+
+    /// <summary>
+    /// The data plane's TCP port on <see cref="AdvertisedAddress"/> (every address in Kubernetes); 0, the default,
+    /// picks a free port, which the silo's reducers tell the workers that ask. Set a fixed one where a firewall or
+    /// network policy must name it (deploy/k8s uses 11112).
+    /// </summary>
+    public int DataPort { get; init; }
+
     /// <summary>Seconds a membership probe may take; a silo that misses <see cref="MissedProbesLimit"/> in a row is declared dead.</summary>
     public double ProbeTimeoutSeconds { get; init; } = 5;
 

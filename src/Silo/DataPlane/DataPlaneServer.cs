@@ -1,0 +1,273 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Silo.Hosting;
+using UNetCluster.Silo.Placement;
+
+namespace UNetCluster.Silo.DataPlane;
+
+/// <summary>
+/// The silo's end of the data plane: a TCP listener that takes gradient buckets for, and serves vector buckets of, the
+/// reducer grains on this silo, so that those bytes go between a socket and an array in large reads and writes
+/// instead of through Orleans' message path (which receives in 4 KiB blocks and deserialises into a new array per
+/// bucket). It only carries bytes: every request becomes a local call of the reducer grain, whose turn keeps the
+/// step protocol (ordering, staleness, applying once) exactly as with a message. A frame cut off by a dead peer is
+/// never handed on.
+/// </summary>
+public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDetails silo, IOptions<UNetSiloOptions> options, ILogger<DataPlaneServer> logger)
+    : IHostedService, IDisposable
+{
+    private readonly ExactSizeArrayPool _pool = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly ClusterSettings _cluster = options.Value.Cluster;
+    private Socket? _listener;
+    private Task _accepting = Task.CompletedTask;
+    private int _port;
+
+    /// <summary>Where other silos reach this one's data plane (<c>address:port</c>), or null when it is off or not started.</summary>
+    public string? Endpoint => _port == 0 ? null : new IPEndPoint(silo.SiloAddress.Endpoint.Address, _port).ToString();
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!_cluster.DataPlane)
+        {
+            return Task.CompletedTask;
+        }
+
+        var address = _cluster.Kubernetes ? IPAddress.Any : IPAddress.Parse(_cluster.AdvertisedAddress);
+        var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            listener.Bind(new IPEndPoint(address, _cluster.DataPort));
+            listener.Listen(64);
+        }
+        catch (SocketException e)
+        {
+            listener.Dispose();
+            throw new InvalidOperationException(
+                $"The data plane cannot listen on {address}:{_cluster.DataPort} (UNetCluster:Cluster:DataPort; 0 picks a free port): {e.Message}", e);
+        }
+
+        _listener = listener;
+        _port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        LogListening(Endpoint!);
+        _accepting = AcceptAsync(listener);
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _port = 0;
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        await _accepting.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose()
+    {
+        _listener?.Dispose();
+        _stopping.Dispose();
+    }
+
+    private async Task AcceptAsync(Socket listener)
+    {
+        var connections = new List<Task>();
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
+            {
+                break;
+            }
+
+            socket.NoDelay = true;
+            connections.RemoveAll(c => c.IsCompleted);
+            connections.Add(ServeAsync(socket));
+        }
+
+        await Task.WhenAll(connections).ConfigureAwait(false);
+    }
+
+    private async Task ServeAsync(Socket socket)
+    {
+        await Task.Yield();
+        var peer = socket.RemoteEndPoint?.ToString() ?? "?";
+        using var stream = new NetworkStream(socket, ownsSocket: true);
+        var scratch = new byte[DataPlaneFrames.MaxKeyBytes + 64];
+        try
+        {
+            while (!_stopping.IsCancellationRequested)
+            {
+                // Waiting for the next request has no time limit (a worker keeps its connections); a frame, once begun,
+                // must arrive within the response timeout.
+                if (await stream.ReadAtLeastAsync(scratch.AsMemory(0, 7), 7, throwOnEndOfStream: false, _stopping.Token).ConfigureAwait(false) < 7)
+                {
+                    return;   // the peer closed between requests
+                }
+
+                using var frame = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                frame.CancelAfter(TimeSpan.FromSeconds(_cluster.ResponseTimeoutSeconds));
+                if (!await ServeRequestAsync(stream, scratch, frame.Token).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer died or stalled, or the silo stops: what it was sending is dropped whole.
+            if (!_stopping.IsCancellationRequested)
+            {
+                LogConnectionLost(peer, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Serves one request whose first 7 bytes are in <paramref name="scratch"/>. False: the frame was malformed and the connection is closed.</summary>
+    private async Task<bool> ServeRequestAsync(NetworkStream stream, byte[] scratch, CancellationToken cancellationToken)
+    {
+        var magic = BinaryPrimitives.ReadUInt32LittleEndian(scratch);
+        var op = scratch[4];
+        var keyLength = BinaryPrimitives.ReadUInt16LittleEndian(scratch.AsSpan(5));
+        if (magic != DataPlaneFrames.Magic || op is not (DataPlaneFrames.GradientOp or DataPlaneFrames.PullOp) || keyLength > DataPlaneFrames.MaxKeyBytes)
+        {
+            await RefuseAsync(stream, scratch, $"not a data-plane request (magic {magic:x8}, op {op}, key of {keyLength} bytes)", cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, keyLength), cancellationToken).ConfigureAwait(false);
+        var key = Encoding.UTF8.GetString(scratch, 0, keyLength);
+        if (!IsLocalReducer(key))
+        {
+            await RefuseAsync(stream, scratch, $"'{key}' is not the key of a reducer on silo {silo.SiloAddress}", cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        var reducer = grains.GetGrain<IReducerGrain>(key);
+        return op == DataPlaneFrames.GradientOp
+            ? await ServeGradientAsync(stream, scratch, reducer, cancellationToken).ConfigureAwait(false)
+            : await ServePullAsync(stream, scratch, reducer, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<bool> ServeGradientAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    {
+        await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.GradientFields), cancellationToken).ConfigureAwait(false);
+        var step = BinaryPrimitives.ReadInt64LittleEndian(scratch);
+        var attempt = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(8));
+        var worker = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(12));
+        var samples = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(16));
+        var offset = BinaryPrimitives.ReadInt64LittleEndian(scratch.AsSpan(20));
+        var count = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(28));
+        if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes || count % sizeof(float) != 0)
+        {
+            await RefuseAsync(stream, scratch, $"a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}", cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        var values = _pool.Rent(count);
+        await DataPlaneFrames.ReadExactlyAsync(stream, values, cancellationToken).ConfigureAwait(false);
+        ContributionOutcome outcome;
+        try
+        {
+            // A local call: the immutable bucket is handed over, not copied, and the reducer copies the values out.
+            outcome = await reducer.AddGradientAsync(new GradientBucket(step, attempt, worker, samples, offset, values)).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The array is not given back: a call that failed (a timeout) may still run and read it.
+            await RespondErrorAsync(stream, scratch, e.Message, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        _pool.Return(values);
+        scratch[0] = DataPlaneFrames.Ok;
+        BinaryPrimitives.WriteInt32LittleEndian(scratch.AsSpan(1), (int)outcome);
+        await stream.WriteAsync(scratch.AsMemory(0, 5), cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task<bool> ServePullAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    {
+        var name = await DataPlaneFrames.ReadStringAsync(stream, scratch, DataPlaneFrames.MaxNameBytes, "vector name", cancellationToken).ConfigureAwait(false);
+        await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.PullFields), cancellationToken).ConfigureAwait(false);
+        var version = BinaryPrimitives.ReadInt64LittleEndian(scratch);
+        var offset = BinaryPrimitives.ReadInt64LittleEndian(scratch.AsSpan(8));
+        var count = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(16));
+        if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes / sizeof(float))
+        {
+            await RefuseAsync(stream, scratch, $"a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}", cancellationToken).ConfigureAwait(false);
+            return false;
+        }
+
+        VectorBucket? bucket;
+        try
+        {
+            bucket = await reducer.GetBucketAsync(name, version, offset, count).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            await RespondErrorAsync(stream, scratch, e.Message, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        if (bucket is null)
+        {
+            scratch[0] = DataPlaneFrames.NotYet;
+            await stream.WriteAsync(scratch.AsMemory(0, 1), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+
+        // The reducer's kept array for this version (a local call does not copy it); it is not refilled before every
+        // worker has pulled it (see ReducerGrain.ParameterBucket), so it can be written out after the turn.
+        scratch[0] = DataPlaneFrames.Ok;
+        BinaryPrimitives.WriteInt32LittleEndian(scratch.AsSpan(1), bucket.Values.Length);
+        await stream.WriteAsync(scratch.AsMemory(0, 5), cancellationToken).ConfigureAwait(false);
+        await stream.WriteAsync(bucket.Values, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private bool IsLocalReducer(string key)
+    {
+        try
+        {
+            return SiloBoundPlacement.SiloOf(key).Equals(silo.SiloAddress);
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
+        {
+            return false;
+        }
+    }
+
+    private async Task RefuseAsync(NetworkStream stream, byte[] scratch, string what, CancellationToken cancellationToken)
+    {
+        LogRefused(what);
+        await RespondErrorAsync(stream, scratch, $"The data plane of silo {silo.SiloAddress} refused {what}.", cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task RespondErrorAsync(NetworkStream stream, byte[] scratch, string message, CancellationToken cancellationToken)
+    {
+        var text = message.Length > 1000 ? message[..1000] : message;
+        scratch[0] = DataPlaneFrames.Error;
+        var length = DataPlaneFrames.WriteString(scratch.AsSpan(1), text);
+        await stream.WriteAsync(scratch.AsMemory(0, 1 + length), cancellationToken).ConfigureAwait(false);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Data plane listening on {Endpoint}")]
+    private partial void LogListening(string endpoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane connection from {Peer} lost; a frame it was sending, if any, was dropped whole: {Reason}")]
+    private partial void LogConnectionLost(string peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused {What}")]
+    private partial void LogRefused(string what);
+}
