@@ -10,7 +10,8 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
   - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
-usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send after[,during]] [--rounds 1]
+usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send after[,during]]
+                     [--transport dataplane[,messages]] [--tile 572] [--bucket-kib N] [--rounds 1]
                      [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
@@ -63,7 +64,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None):
+def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None, transport="dataplane"):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -81,6 +82,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
                        UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
                        UNetCluster__Http__Urls=f"http://127.0.0.1:{free_port()}",   # each silo its own HTTP port
                        UNetCluster__Worker__SendDuringBackward="true" if send == "during" else "false",
+                       UNetCluster__Cluster__DataPlane="true" if transport == "dataplane" else "false",
                        Logging__LogLevel__Default="Warning")
             logs = os.environ.get("UNET_BENCH_LOGS")   # a directory: keep each silo's log, with the step timelines
             if logs:
@@ -113,7 +115,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "send": send, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "send": send, "transport": transport, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
@@ -169,6 +171,9 @@ def main(argv):
     parser.add_argument("--send", default="after",
                         help="ours synced: when workers send gradient buckets, 'during' the backward pass, 'after' it, or both "
                              "('during,after': each round runs both, next to the same unsynced run)")
+    parser.add_argument("--transport", default="dataplane",
+                        help="ours synced: buckets between silos over the 'dataplane' (the default) or as Orleans 'messages', or both "
+                             "('dataplane,messages': each round runs both, next to the same unsynced run)")
     parser.add_argument("--bucket-kib", type=int, help="ours synced: the job's gradient and parameter bucket size (default: the job default, 4096)")
     parser.add_argument("--tile", type=int, default=572,
                         help="input tile size; a small valid one (188) makes the step's sync dominate it, to measure the data path alone")
@@ -187,8 +192,9 @@ def main(argv):
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
             for round_ in range(args.rounds):
-                synced = [("ours synced", lambda send=send: ours_synced(base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile))
-                          for send in args.send.split(",")]
+                synced = [("ours synced", lambda send=send, transport=transport: ours_synced(
+                               base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile, transport))
+                          for send in args.send.split(",") for transport in args.transport.split(",")]
                 for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads, args.tile)),
                                   *synced,
                                   ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
@@ -203,17 +209,18 @@ def main(argv):
         with open(args.out, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
 
-    def find(framework, mode, base, workers, send=None):
+    def find(framework, mode, base, workers, send=None, transport=None):
         return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
-                and r["base_channels"] == base and r["workers"] == workers and (send is None or r.get("send") in (None, send))]
+                and r["base_channels"] == base and r["workers"] == workers and (send is None or r.get("send") in (None, send))
+                and (transport is None or r.get("transport") in (None, transport))]
 
     def median(values):
         values = sorted(values)
         n = len(values)
         return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
-    def ratio(framework, base, workers, send=None):
-        synced, unsynced = find(framework, "synced", base, workers, send), find(framework, "unsynced", base, workers)
+    def ratio(framework, base, workers, send=None, transport=None):
+        synced, unsynced = find(framework, "synced", base, workers, send, transport), find(framework, "unsynced", base, workers)
         if not (synced and unsynced):
             return None
         per_round = [s["tiles_per_s"] / u["tiles_per_s"] for s, u in zip(synced, unsynced)]
@@ -221,20 +228,20 @@ def main(argv):
                 " ".join(f"{r:.3f}" for r in per_round), synced[-1])
 
     print(f"Rounds: {args.rounds}; tiles/s are medians over the rounds, the ratio is the median of the rounds' ratios.")
-    print("| base | workers | ours: gradient sent | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
+    print("| base | workers | ours: gradient sent, buckets between silos | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
           "| PyTorch DDP synced | unsynced | DDP ratio (rounds) | DDP loopback bytes/worker/step | 2 x model bytes |")
     print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for base in sorted({r["base_channels"] for r in rows}):
         for workers in sorted({r["workers"] for r in rows}):
             ddp = ratio("pytorch", base, workers)
-            for send in args.send.split(","):
-                ours = ratio("unetcluster", base, workers, send)
+            for send, transport in [(s, t) for s in args.send.split(",") for t in args.transport.split(",")]:
+                ours = ratio("unetcluster", base, workers, send, transport)
                 if not ours:
                     continue
                 s_rate, u_rate, r, rounds, s = ours
                 ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
                              if ddp else "| - | - | - | - ")
-                print(f"| {base} | {workers} | {send} backward | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
+                print(f"| {base} | {workers} | {send} backward, {transport} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
                       f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
                       f"{ddp_cells}| {2 * s['model_bytes'] / 1e6:.1f} MB |")
     return 0

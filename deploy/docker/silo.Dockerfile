@@ -3,7 +3,8 @@
 #   docker build -f deploy/docker/silo.Dockerfile --target cpu  -t unetcluster/silo:cpu  .
 #   docker build -f deploy/docker/silo.Dockerfile --target cuda -t unetcluster/silo:cuda .
 # Both run as the non-root user 'app' (uid 1654) and serve HTTP, with the probes /healthz/startup, /healthz/ready and
-# /healthz/live, on 8080; Orleans' silo and gateway ports are 11111 and 30000 (README.md, "The cluster").
+# /healthz/live, on 8080; Orleans' silo and gateway ports are 11111 and 30000, the data plane's 11112 when
+# UNetCluster__Cluster__DataPort says so, as deploy/k8s does (README.md, "The cluster").
 # The build and runtime stages are the same Ubuntu release, so build/patch-libtorchsharp.sh decides for the runtime.
 
 ARG DOTNET_VERSION=10.0
@@ -31,7 +32,7 @@ WORKDIR /app
 COPY --from=build /app .
 # The bundled ISBI 2012 data set (the default data set of a job); BundledData finds it above /app.
 COPY --from=source /src/data /data
-EXPOSE 8080 11111 30000
+EXPOSE 8080 11111 11112 30000
 USER app
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz/live HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]
@@ -52,7 +53,7 @@ ENV UNetCluster__Http__Urls=http://0.0.0.0:8080 \
 WORKDIR /app
 COPY --from=build-cuda /app-cuda .
 COPY --from=source /src/data /data
-EXPOSE 8080 11111 30000
+EXPOSE 8080 11111 11112 30000
 USER app
 HEALTHCHECK --interval=10s --timeout=5s --start-period=120s \
   CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /healthz/live HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '"]

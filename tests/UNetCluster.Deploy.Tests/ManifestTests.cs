@@ -133,6 +133,8 @@ public sealed class ManifestTests
 
         Assert.Equal(options.Cluster.SiloPort, ports["silo"]);
         Assert.Equal(options.Cluster.GatewayPort, ports["gateway"]);
+        Assert.True(options.Cluster.DataPlane);
+        Assert.Equal(options.Cluster.DataPort, ports["data"]);   // fixed, not 0 (a free port): the network policy names it
         Assert.Equal(new Uri(options.Http.Urls.Split(';')[0]).Port, ports["http"]);
         Assert.Equal("0.0.0.0", new Uri(options.Http.Urls.Split(';')[0]).Host);   // reachable from the kubelet and Services
 
@@ -212,7 +214,7 @@ public sealed class ManifestTests
     }
 
     [Fact]
-    public void NetworkPolicy_SiloPort_OpensOnlyBetweenSilosAndTheGatewayOnlyInsideTheNamespace()
+    public void NetworkPolicy_SiloAndDataPorts_OpenOnlyBetweenSilosAndTheGatewayOnlyInsideTheNamespace()
     {
         var objects = Manifests.Objects("base");
         var policy = Manifests.Find(objects, "NetworkPolicy", "unetcluster-silo").GetProperty("spec");
@@ -220,8 +222,9 @@ public sealed class ManifestTests
         var rules = policy.GetProperty("ingress").EnumerateArray().ToList();
         string[] PortsOf(JsonElement rule) => [.. rule.GetProperty("ports").EnumerateArray().Select(p => p.GetProperty("port").ToString())];
 
-        var siloRules = rules.Where(r => PortsOf(r).Contains("silo")).ToList();
+        var siloRules = rules.Where(r => PortsOf(r).Contains("silo") || PortsOf(r).Contains("data")).ToList();
         var siloRule = Assert.Single(siloRules);
+        Assert.Equal(["silo", "data"], PortsOf(siloRule));   // Orleans messages and the data plane's buckets
         var from = Assert.Single(siloRule.GetProperty("from").EnumerateArray());
         Assert.Equal(["podSelector"], from.EnumerateObject().Select(p => p.Name));
         Assert.Equal(siloLabels.ToString(), from.GetProperty("podSelector").GetProperty("matchLabels").ToString());

@@ -5,7 +5,8 @@ namespace UNetCluster.EndToEnd.Tests;
 
 /// <summary>
 /// A real <c>redis-server</c> on loopback (Debian's, installed by scripts/setup.sh) and three silo processes that use it
-/// for membership, each with its own silo and gateway ports, keeping job records and checkpoints in a real Azurite
+/// for membership, each with its own silo and gateway ports (and a free data-plane port; the last silo has the data
+/// plane off), keeping job records and checkpoints in a real Azurite
 /// (the npm package pinned in tools/azurite): what a user runs on several machines, on one machine.
 /// </summary>
 public sealed class RedisClusterFixture : IAsyncLifetime
@@ -162,6 +163,13 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Worker__Threads"] = "1",
             ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",   // each silo its own HTTP port
         };
+        if (index == SiloCount - 1)
+        {
+            // This silo keeps the buckets on Orleans messages, so the cluster runs both paths: buckets between silos 0
+            // and 1 go over the data plane, those to and from this one as grain messages.
+            settings["UNetCluster__Cluster__DataPlane"] = "false";
+        }
+
         foreach (var (key, value) in settings)
         {
             start.Environment[key] = value;

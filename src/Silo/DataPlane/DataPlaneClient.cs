@@ -149,31 +149,41 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         }
     }
 
-    /// <summary>Runs one request on an idle or new connection, within the response timeout; keeps the connection only if it completed.</summary>
+    /// <summary>
+    /// Runs one request on an idle or new connection, within the response timeout; keeps the connection only if the
+    /// request completed. An idle connection that fails (its silo restarted at the same endpoint, say) is replaced by a
+    /// new one once: both requests may be repeated, because a pull only reads and a reducer counts a bucket (a fixed cut
+    /// of its shard) once however often it comes.
+    /// </summary>
     private async Task<T> UseAsync<T>(string endpoint, string key, Func<Connection, CancellationToken, Task<T>> request)
     {
         var idle = _idle.GetOrAdd(endpoint, _ => []);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(_cluster.ResponseTimeoutSeconds));
-        if (!idle.TryTake(out var connection))
+        var reused = idle.TryTake(out var connection);
+        while (true)
         {
-            connection = await Connection.OpenAsync(endpoint, timeout.Token).ConfigureAwait(false);
-        }
-
-        try
-        {
-            var result = await request(connection, timeout.Token).ConfigureAwait(false);
-            idle.Add(connection);
-            return result;
-        }
-        catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
-        {
-            connection.Dispose();
-            throw new TimeoutException($"Reducer {key} did not answer through the data plane at {endpoint} within {_cluster.ResponseTimeoutSeconds} s.", e);
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
+            connection ??= await Connection.OpenAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            try
+            {
+                var result = await request(connection, timeout.Token).ConfigureAwait(false);
+                idle.Add(connection);
+                return result;
+            }
+            catch (Exception e) when (reused && e is IOException or SocketException)
+            {
+                connection.Dispose();
+                (connection, reused) = (null, false);
+            }
+            catch (OperationCanceledException e) when (timeout.IsCancellationRequested)
+            {
+                connection.Dispose();
+                throw new TimeoutException($"Reducer {key} did not answer through the data plane at {endpoint} within {_cluster.ResponseTimeoutSeconds} s.", e);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
         }
     }
 
@@ -181,7 +191,7 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
     {
         public NetworkStream Stream { get; } = new(socket, ownsSocket: true);
 
-        public byte[] Scratch { get; } = new byte[DataPlaneFrames.MaxKeyBytes + DataPlaneFrames.MaxNameBytes + 64];
+        public byte[] Scratch { get; } = new byte[DataPlaneFrames.MaxMessageBytes + 64];   // a request head (key, name) or an error message
 
         public static async Task<Connection> OpenAsync(string endpoint, CancellationToken cancellationToken)
         {

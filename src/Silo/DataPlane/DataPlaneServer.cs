@@ -103,7 +103,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         await Task.Yield();
         var peer = socket.RemoteEndPoint?.ToString() ?? "?";
         using var stream = new NetworkStream(socket, ownsSocket: true);
-        var scratch = new byte[DataPlaneFrames.MaxKeyBytes + 64];
+        var scratch = new byte[DataPlaneFrames.MaxMessageBytes + 64];   // the longest of a key, a name and an error message
         try
         {
             while (!_stopping.IsCancellationRequested)
