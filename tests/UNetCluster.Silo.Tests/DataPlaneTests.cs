@@ -99,6 +99,7 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     [InlineData("magic", "not a data-plane request")]
     [InlineData("length", "a gradient bucket of 67108868 bytes; expected a multiple of 4 up to 67108864")]
     [InlineData("silo", "is not the key of a reducer on silo")]
+    [InlineData("name", "vector name is 200 bytes long; at most 128 are accepted")]
     public async Task Request_Malformed_IsRefusedNamingWhatWasWrongAndTheSiloGoesOnServing(string fault, string expected)
     {
         var (reducer, key) = await SetUpReducerAsync($"dataplane-malformed-{fault}");
@@ -107,7 +108,8 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
         {
             "magic" => [.. Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n")],
             "length" => GradientFrame(key, (64 << 20) + 4)[..^((64 << 20) + 4)],
-            _ => GradientFrame(SiloBoundPlacement.Key("dataplane-malformed/0.0/0", fixture.Cluster.Primary!.SiloAddress), 8),
+            "silo" => GradientFrame(SiloBoundPlacement.Key("dataplane-malformed/0.0/0", fixture.Cluster.Primary!.SiloAddress), 8),
+            _ => PullFrame(key, new string('p', 200)),
         };
 
         using (var socket = await ConnectAsync(endpoint))
@@ -154,6 +156,17 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
         var gradient = MemoryMarshal.AsBytes(Gradient.AsSpan());
         gradient[..Math.Min(bytes, gradient.Length)].CopyTo(payload);
         return [.. head.AsSpan(0, at + DataPlaneFrames.GradientFields), .. payload];
+    }
+
+    private static byte[] PullFrame(string key, string name)
+    {
+        var head = new byte[DataPlaneFrames.MaxMessageBytes];
+        var at = DataPlaneFrames.WriteHead(head, DataPlaneFrames.PullOp, key);
+        at += DataPlaneFrames.WriteString(head.AsSpan(at), name);
+        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at), 1);
+        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at + 8), 0);
+        BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(at + 16), Length);
+        return head[..(at + DataPlaneFrames.PullFields)];
     }
 
     private static async Task<Socket> ConnectAsync(string endpoint)

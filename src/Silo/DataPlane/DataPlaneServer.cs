@@ -89,6 +89,12 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             {
                 break;
             }
+            catch (SocketException e)
+            {
+                LogAcceptFailed(e.Message);   // out of descriptors, say: keep listening
+                await Task.Delay(100).ConfigureAwait(false);
+                continue;
+            }
 
             socket.NoDelay = true;
             connections.RemoveAll(c => c.IsCompleted);
@@ -119,11 +125,26 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
                 frame.CancelAfter(TimeSpan.FromSeconds(_cluster.ResponseTimeoutSeconds));
                 if (!await ServeRequestAsync(stream, scratch, frame.Token).ConfigureAwait(false))
                 {
+                    await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
                     return;
                 }
             }
         }
-        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        catch (InvalidDataException e)
+        {
+            // A field too long to be what a worker sends: refused, and the connection closed.
+            LogRefused(e.Message);
+            try
+            {
+                await RespondErrorAsync(stream, scratch, e.Message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
+            }
+            catch (Exception failed) when (failed is IOException or SocketException or TimeoutException or ObjectDisposedException)
+            {
+                // The connection closes either way.
+            }
+        }
+        catch (Exception e)
         {
             // The peer died or stalled, or the silo stops: what it was sending is dropped whole.
             if (!_stopping.IsCancellationRequested)
@@ -236,6 +257,34 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         return true;
     }
 
+    /// <summary>
+    /// Closes a connection after refusing a request without leaving the rest of the request unread, which would make
+    /// the kernel reset the connection and could drop the error response before the peer reads it: ends this side,
+    /// then discards what still comes until the peer closes (at most a second and 1 MiB).
+    /// </summary>
+    private static async Task CloseAfterRefusalAsync(NetworkStream stream, byte[] scratch)
+    {
+        stream.Socket.Shutdown(SocketShutdown.Send);
+        using var linger = new CancellationTokenSource(TimeSpan.FromSeconds(1));
+        try
+        {
+            for (var discarded = 0; discarded < 1 << 20;)
+            {
+                var read = await stream.ReadAsync(scratch, linger.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return;
+                }
+
+                discarded += read;
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The peer kept the connection open: close it anyway.
+        }
+    }
+
     private bool IsLocalReducer(string key)
     {
         try
@@ -267,6 +316,9 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane connection from {Peer} lost; a frame it was sending, if any, was dropped whole: {Reason}")]
     private partial void LogConnectionLost(string peer, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane could not accept a connection: {Reason}")]
+    private partial void LogAcceptFailed(string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused {What}")]
     private partial void LogRefused(string what);
