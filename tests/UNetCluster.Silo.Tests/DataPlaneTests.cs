@@ -144,29 +144,17 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     private static byte[] GradientFrame(string key, int bytes)
     {
         var head = new byte[DataPlaneFrames.MaxKeyBytes + 64];
-        var at = DataPlaneFrames.WriteHead(head, DataPlaneFrames.GradientOp, key);
-        var fields = head.AsSpan(at);
-        BinaryPrimitives.WriteInt64LittleEndian(fields, 0);
-        BinaryPrimitives.WriteInt32LittleEndian(fields[8..], 0);
-        BinaryPrimitives.WriteInt32LittleEndian(fields[12..], 0);
-        BinaryPrimitives.WriteInt32LittleEndian(fields[16..], 1);
-        BinaryPrimitives.WriteInt64LittleEndian(fields[20..], 0);
-        BinaryPrimitives.WriteInt32LittleEndian(fields[28..], bytes);
+        var length = DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: 0, Bytes: bytes));
         var payload = new byte[bytes];
         var gradient = MemoryMarshal.AsBytes(Gradient.AsSpan());
         gradient[..Math.Min(bytes, gradient.Length)].CopyTo(payload);
-        return [.. head.AsSpan(0, at + DataPlaneFrames.GradientFields), .. payload];
+        return [.. head.AsSpan(0, length), .. payload];
     }
 
     private static byte[] PullFrame(string key, string name)
     {
         var head = new byte[DataPlaneFrames.MaxMessageBytes];
-        var at = DataPlaneFrames.WriteHead(head, DataPlaneFrames.PullOp, key);
-        at += DataPlaneFrames.WriteString(head.AsSpan(at), name);
-        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at), 1);
-        BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at + 8), 0);
-        BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(at + 16), Length);
-        return head[..(at + DataPlaneFrames.PullFields)];
+        return head[..DataPlaneFrames.WritePullRequest(head, key, name, new(Version: 1, Offset: 0, Count: Length))];
     }
 
     private static async Task<Socket> ConnectAsync(string endpoint)

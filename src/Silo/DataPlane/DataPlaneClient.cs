@@ -68,15 +68,9 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         return await UseAsync(endpoint, key, async (connection, token) =>
         {
             var head = connection.Scratch;
-            var at = DataPlaneFrames.WriteHead(head, DataPlaneFrames.GradientOp, key);
-            var fields = head.AsSpan(at);
-            BinaryPrimitives.WriteInt64LittleEndian(fields, bucket.Step);
-            BinaryPrimitives.WriteInt32LittleEndian(fields[8..], bucket.Attempt);
-            BinaryPrimitives.WriteInt32LittleEndian(fields[12..], bucket.WorkerIndex);
-            BinaryPrimitives.WriteInt32LittleEndian(fields[16..], bucket.Samples);
-            BinaryPrimitives.WriteInt64LittleEndian(fields[20..], bucket.Offset);
-            BinaryPrimitives.WriteInt32LittleEndian(fields[28..], bucket.Values.Length);
-            await connection.Stream.WriteAsync(head.AsMemory(0, at + DataPlaneFrames.GradientFields), token).ConfigureAwait(false);
+            var length = DataPlaneFrames.WriteGradientRequest(head, key,
+                new(bucket.Step, bucket.Attempt, bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Values.Length));
+            await connection.Stream.WriteAsync(head.AsMemory(0, length), token).ConfigureAwait(false);
             await connection.Stream.WriteAsync(bucket.Values, token).ConfigureAwait(false);
             await ReadStatusAsync(connection, endpoint, key, token).ConfigureAwait(false);
             await DataPlaneFrames.ReadExactlyAsync(connection.Stream, head.AsMemory(0, 4), token).ConfigureAwait(false);
@@ -96,12 +90,8 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         return await UseAsync(endpoint, key, async (connection, token) =>
         {
             var head = connection.Scratch;
-            var at = DataPlaneFrames.WriteHead(head, DataPlaneFrames.PullOp, key);
-            at += DataPlaneFrames.WriteString(head.AsSpan(at), name);
-            BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at), version);
-            BinaryPrimitives.WriteInt64LittleEndian(head.AsSpan(at + 8), offset);
-            BinaryPrimitives.WriteInt32LittleEndian(head.AsSpan(at + 16), count);
-            await connection.Stream.WriteAsync(head.AsMemory(0, at + DataPlaneFrames.PullFields), token).ConfigureAwait(false);
+            var length = DataPlaneFrames.WritePullRequest(head, key, name, new(version, offset, count));
+            await connection.Stream.WriteAsync(head.AsMemory(0, length), token).ConfigureAwait(false);
             if (!await ReadStatusAsync(connection, endpoint, key, token).ConfigureAwait(false))
             {
                 return false;

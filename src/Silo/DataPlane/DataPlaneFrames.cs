@@ -45,6 +45,44 @@ internal static class DataPlaneFrames
     /// <summary>Fixed part of a pull request after the name.</summary>
     public const int PullFields = 8 + 8 + 4;
 
+    /// <summary>Writes a gradient request's head (up to its payload); its length.</summary>
+    public static int WriteGradientRequest(Span<byte> buffer, string key, GradientFieldValues fields)
+    {
+        var at = WriteHead(buffer, GradientOp, key);
+        var span = buffer[at..];
+        BinaryPrimitives.WriteInt64LittleEndian(span, fields.Step);
+        BinaryPrimitives.WriteInt32LittleEndian(span[8..], fields.Attempt);
+        BinaryPrimitives.WriteInt32LittleEndian(span[12..], fields.Worker);
+        BinaryPrimitives.WriteInt32LittleEndian(span[16..], fields.Samples);
+        BinaryPrimitives.WriteInt64LittleEndian(span[20..], fields.Offset);
+        BinaryPrimitives.WriteInt32LittleEndian(span[28..], fields.Bytes);
+        return at + GradientFields;
+    }
+
+    public static GradientFieldValues ReadGradientFields(ReadOnlySpan<byte> span) => new(
+        BinaryPrimitives.ReadInt64LittleEndian(span),
+        BinaryPrimitives.ReadInt32LittleEndian(span[8..]),
+        BinaryPrimitives.ReadInt32LittleEndian(span[12..]),
+        BinaryPrimitives.ReadInt32LittleEndian(span[16..]),
+        BinaryPrimitives.ReadInt64LittleEndian(span[20..]),
+        BinaryPrimitives.ReadInt32LittleEndian(span[28..]));
+
+    /// <summary>Writes a whole pull request; its length.</summary>
+    public static int WritePullRequest(Span<byte> buffer, string key, string name, PullFieldValues fields)
+    {
+        var at = WriteHead(buffer, PullOp, key);
+        at += WriteString(buffer[at..], name);
+        BinaryPrimitives.WriteInt64LittleEndian(buffer[at..], fields.Version);
+        BinaryPrimitives.WriteInt64LittleEndian(buffer[(at + 8)..], fields.Offset);
+        BinaryPrimitives.WriteInt32LittleEndian(buffer[(at + 16)..], fields.Count);
+        return at + PullFields;
+    }
+
+    public static PullFieldValues ReadPullFields(ReadOnlySpan<byte> span) => new(
+        BinaryPrimitives.ReadInt64LittleEndian(span),
+        BinaryPrimitives.ReadInt64LittleEndian(span[8..]),
+        BinaryPrimitives.ReadInt32LittleEndian(span[16..]));
+
     public static int WriteHead(Span<byte> buffer, byte op, string key)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(buffer, Magic);
@@ -87,3 +125,9 @@ internal static class DataPlaneFrames
         return Encoding.UTF8.GetString(scratch, 0, length);
     }
 }
+
+/// <summary>A gradient request's fixed fields: the bucket's step, attempt, worker, samples, flat offset and payload bytes.</summary>
+internal readonly record struct GradientFieldValues(long Step, int Attempt, int Worker, int Samples, long Offset, int Bytes);
+
+/// <summary>A pull request's fixed fields: the version, the flat offset and the number of float values.</summary>
+internal readonly record struct PullFieldValues(long Version, long Offset, int Count);

@@ -183,12 +183,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     private async Task<bool> ServeGradientAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
     {
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.GradientFields), cancellationToken).ConfigureAwait(false);
-        var step = BinaryPrimitives.ReadInt64LittleEndian(scratch);
-        var attempt = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(8));
-        var worker = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(12));
-        var samples = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(16));
-        var offset = BinaryPrimitives.ReadInt64LittleEndian(scratch.AsSpan(20));
-        var count = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(28));
+        var (step, attempt, worker, samples, offset, count) = DataPlaneFrames.ReadGradientFields(scratch);
         if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes || count % sizeof(float) != 0)
         {
             await RefuseAsync(stream, scratch, $"a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}", cancellationToken).ConfigureAwait(false);
@@ -221,9 +216,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     {
         var name = await DataPlaneFrames.ReadStringAsync(stream, scratch, DataPlaneFrames.MaxNameBytes, "vector name", cancellationToken).ConfigureAwait(false);
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.PullFields), cancellationToken).ConfigureAwait(false);
-        var version = BinaryPrimitives.ReadInt64LittleEndian(scratch);
-        var offset = BinaryPrimitives.ReadInt64LittleEndian(scratch.AsSpan(8));
-        var count = BinaryPrimitives.ReadInt32LittleEndian(scratch.AsSpan(16));
+        var (version, offset, count) = DataPlaneFrames.ReadPullFields(scratch);
         if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes / sizeof(float))
         {
             await RefuseAsync(stream, scratch, $"a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}", cancellationToken).ConfigureAwait(false);
