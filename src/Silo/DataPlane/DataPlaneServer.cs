@@ -123,20 +123,17 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
 
                 using var frame = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
                 frame.CancelAfter(TimeSpan.FromSeconds(_cluster.ResponseTimeoutSeconds));
-                if (!await ServeRequestAsync(stream, scratch, frame.Token).ConfigureAwait(false))
-                {
-                    await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
-                    return;
-                }
+                await ServeRequestAsync(stream, scratch, frame.Token).ConfigureAwait(false);
             }
         }
         catch (InvalidDataException e)
         {
-            // A field too long to be what a worker sends: refused, and the connection closed.
+            // A malformed request (not what a worker sends): refused with what was wrong, and the connection closed.
             LogRefused(e.Message);
             try
             {
-                await RespondErrorAsync(stream, scratch, e.Message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                var message = $"The data plane of silo {silo.SiloAddress} refused a request. {e.Message}";
+                await RespondErrorAsync(stream, scratch, message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
             }
             catch (Exception failed) when (failed is IOException or SocketException or TimeoutException or ObjectDisposedException)
@@ -154,40 +151,37 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         }
     }
 
-    /// <summary>Serves one request whose first 7 bytes are in <paramref name="scratch"/>. False: the frame was malformed and the connection is closed.</summary>
-    private async Task<bool> ServeRequestAsync(NetworkStream stream, byte[] scratch, CancellationToken cancellationToken)
+    /// <summary>Serves one request whose first 7 bytes are in <paramref name="scratch"/>. Throws <see cref="InvalidDataException"/> for a malformed one.</summary>
+    private async Task ServeRequestAsync(NetworkStream stream, byte[] scratch, CancellationToken cancellationToken)
     {
         var magic = BinaryPrimitives.ReadUInt32LittleEndian(scratch);
         var op = scratch[4];
         var keyLength = BinaryPrimitives.ReadUInt16LittleEndian(scratch.AsSpan(5));
         if (magic != DataPlaneFrames.Magic || op is not (DataPlaneFrames.GradientOp or DataPlaneFrames.PullOp) || keyLength > DataPlaneFrames.MaxKeyBytes)
         {
-            await RefuseAsync(stream, scratch, $"not a data-plane request (magic {magic:x8}, op {op}, key of {keyLength} bytes)", cancellationToken).ConfigureAwait(false);
-            return false;
+            throw new InvalidDataException($"It is not a data-plane request (magic {magic:x8}, op {op}, key of {keyLength} bytes).");
         }
 
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, keyLength), cancellationToken).ConfigureAwait(false);
         var key = Encoding.UTF8.GetString(scratch, 0, keyLength);
         if (!IsLocalReducer(key))
         {
-            await RefuseAsync(stream, scratch, $"'{key}' is not the key of a reducer on silo {silo.SiloAddress}", cancellationToken).ConfigureAwait(false);
-            return false;
+            throw new InvalidDataException($"'{key}' is not the key of a reducer on silo {silo.SiloAddress}.");
         }
 
         var reducer = grains.GetGrain<IReducerGrain>(key);
-        return op == DataPlaneFrames.GradientOp
-            ? await ServeGradientAsync(stream, scratch, reducer, cancellationToken).ConfigureAwait(false)
-            : await ServePullAsync(stream, scratch, reducer, cancellationToken).ConfigureAwait(false);
+        await (op == DataPlaneFrames.GradientOp
+            ? ServeGradientAsync(stream, scratch, reducer, cancellationToken)
+            : ServePullAsync(stream, scratch, reducer, cancellationToken)).ConfigureAwait(false);
     }
 
-    private async Task<bool> ServeGradientAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    private async Task ServeGradientAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
     {
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.GradientFields), cancellationToken).ConfigureAwait(false);
         var (step, attempt, worker, samples, offset, count) = DataPlaneFrames.ReadGradientFields(scratch);
         if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes || count % sizeof(float) != 0)
         {
-            await RefuseAsync(stream, scratch, $"a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}", cancellationToken).ConfigureAwait(false);
-            return false;
+            throw new InvalidDataException($"It carries a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}.");
         }
 
         var values = _pool.Rent(count);
@@ -202,25 +196,23 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         {
             // The array is not given back: a call that failed (a timeout) may still run and read it.
             await RespondErrorAsync(stream, scratch, e.Message, cancellationToken).ConfigureAwait(false);
-            return true;
+            return;
         }
 
         _pool.Return(values);
         scratch[0] = DataPlaneFrames.Ok;
         BinaryPrimitives.WriteInt32LittleEndian(scratch.AsSpan(1), (int)outcome);
         await stream.WriteAsync(scratch.AsMemory(0, 5), cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
-    private async Task<bool> ServePullAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    private static async Task ServePullAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
     {
         var name = await DataPlaneFrames.ReadStringAsync(stream, scratch, DataPlaneFrames.MaxNameBytes, "vector name", cancellationToken).ConfigureAwait(false);
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.PullFields), cancellationToken).ConfigureAwait(false);
         var (version, offset, count) = DataPlaneFrames.ReadPullFields(scratch);
         if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes / sizeof(float))
         {
-            await RefuseAsync(stream, scratch, $"a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}", cancellationToken).ConfigureAwait(false);
-            return false;
+            throw new InvalidDataException($"It asks for a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}.");
         }
 
         VectorBucket? bucket;
@@ -231,14 +223,14 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         catch (Exception e)
         {
             await RespondErrorAsync(stream, scratch, e.Message, cancellationToken).ConfigureAwait(false);
-            return true;
+            return;
         }
 
         if (bucket is null)
         {
             scratch[0] = DataPlaneFrames.NotYet;
             await stream.WriteAsync(scratch.AsMemory(0, 1), cancellationToken).ConfigureAwait(false);
-            return true;
+            return;
         }
 
         // The reducer's kept array for this version (a local call does not copy it); it is not refilled before every
@@ -247,7 +239,6 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         BinaryPrimitives.WriteInt32LittleEndian(scratch.AsSpan(1), bucket.Values.Length);
         await stream.WriteAsync(scratch.AsMemory(0, 5), cancellationToken).ConfigureAwait(false);
         await stream.WriteAsync(bucket.Values, cancellationToken).ConfigureAwait(false);
-        return true;
     }
 
     /// <summary>
@@ -290,12 +281,6 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         }
     }
 
-    private async Task RefuseAsync(NetworkStream stream, byte[] scratch, string what, CancellationToken cancellationToken)
-    {
-        LogRefused(what);
-        await RespondErrorAsync(stream, scratch, $"The data plane of silo {silo.SiloAddress} refused {what}.", cancellationToken).ConfigureAwait(false);
-    }
-
     private static async Task RespondErrorAsync(NetworkStream stream, byte[] scratch, string message, CancellationToken cancellationToken)
     {
         var text = message.Length > 1000 ? message[..1000] : message;
@@ -313,6 +298,6 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane could not accept a connection: {Reason}")]
     private partial void LogAcceptFailed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused {What}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused a request: {What}")]
     private partial void LogRefused(string what);
 }
