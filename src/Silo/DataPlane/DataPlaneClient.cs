@@ -38,12 +38,16 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
             return null;
         }
 
-        if (_endpoints.Count > 4096)
+        if (!_endpoints.TryGetValue(key, out var lookup))
         {
-            _endpoints.Clear();   // keys name a job's reducer generation: old jobs' entries are dead weight
-        }
+            // Counting locks the whole dictionary, so only on a miss: once per reducer of a job, not per bucket.
+            if (_endpoints.Count > 4096)
+            {
+                _endpoints.Clear();   // keys name a job's reducer generation: old jobs' entries are dead weight
+            }
 
-        var lookup = _endpoints.GetOrAdd(key, k => grains.GetGrain<IReducerGrain>(k).GetDataEndpointAsync());
+            lookup = _endpoints.GetOrAdd(key, k => grains.GetGrain<IReducerGrain>(k).GetDataEndpointAsync());
+        }
         try
         {
             var endpoint = await lookup.ConfigureAwait(false);
