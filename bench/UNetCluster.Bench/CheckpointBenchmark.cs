@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using UNetCluster.Data.Storage;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.Bench;
 

@@ -5,6 +5,7 @@ using UNetCluster.Model.Losses;
 using UNetCluster.Model.Modules;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
+using UNetCluster.Training.Local;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Bench;

@@ -5,7 +5,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using UNetCluster.EndToEnd.Tests;
-using UNetCluster.Model.Tests.Storage;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Deploy.Tests;
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using UNetCluster.Silo.Hosting;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Deploy.Tests;
 

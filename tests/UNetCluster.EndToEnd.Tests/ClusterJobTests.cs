@@ -1,6 +1,7 @@
 using System.Text.Json;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.EndToEnd.Tests;
 
@@ -171,7 +172,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
         // The items the job's tiles are drawn from (the same draw the workers make), and what each silo fetched: together
         // exactly those items, and no silo all of the training items (each computes a third of the tiles).
-        var options = UNetCluster.Silo.Jobs.JobOptions.Build(new JobSpec { DataSet = "e2e-cells", Preset = "tiny", Steps = steps, BatchSize = batch });
+        var options = UNetCluster.Training.Jobs.JobOptions.Build(new JobSpec { DataSet = "e2e-cells", Preset = "tiny", Steps = steps, BatchSize = batch });
         var held = UNetCluster.Model.Training.TrainingData.ValidationIndexes(8, options.ValidationSections);
         var training = Enumerable.Range(0, 8).Where(i => !held.Contains(i)).ToArray();
         var needed = (from step in Enumerable.Range(0, steps)

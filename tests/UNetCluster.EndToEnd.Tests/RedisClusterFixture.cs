@@ -15,7 +15,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     public const string Container = "e2e";
 
     private readonly List<ChildProcess> _silos = [];
-    private readonly UNetCluster.Model.Tests.Storage.AzuriteFixture _azurite = new();
+    private readonly UNetCluster.Tests.Common.AzuriteFixture _azurite = new();
     private ChildProcess? _redis;
 
     public string ClusterId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];

@@ -5,6 +5,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Silo.Hosting;
+using UNetCluster.Training.Settings;
+using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.Client.Cluster;
 

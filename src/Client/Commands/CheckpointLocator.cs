@@ -1,4 +1,5 @@
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.Client.Commands;
 

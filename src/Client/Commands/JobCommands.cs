@@ -6,7 +6,7 @@ using UNetCluster.Client.Display;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Checkpoints;
-using UNetCluster.Silo.Jobs;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Client.Commands;
 

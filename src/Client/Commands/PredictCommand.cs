@@ -3,6 +3,7 @@ using System.Text.Json;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Training.Checkpoints;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Client.Commands;

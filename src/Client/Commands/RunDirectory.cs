@@ -3,6 +3,7 @@ using System.Text.Json;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Training;
+using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.Client.Commands;
 

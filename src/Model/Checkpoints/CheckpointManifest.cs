@@ -34,6 +34,12 @@ public sealed record CheckpointManifest(
     public const string CurrentFormat = "unetcluster.checkpoint/1";
     public const string FileName = "manifest.json";
 
+    /// <summary>The checkpoint's weights, in safetensors with PyTorch-style names, beside the manifest.</summary>
+    public const string ModelFile = "model.safetensors";
+
+    /// <summary>The checkpoint's optimizer state, in safetensors, beside the manifest.</summary>
+    public const string OptimizerFile = "optimizer.safetensors";
+
     public static JsonSerializerOptions JsonOptions { get; } = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,

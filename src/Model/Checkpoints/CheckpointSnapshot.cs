@@ -9,7 +9,7 @@ namespace UNetCluster.Model.Checkpoints;
 /// <summary>
 /// A checkpoint taken in memory: the serialized weights and optimizer state (safetensors bytes) and what the manifest
 /// says about them. Taking it is the only part of a checkpoint that blocks training; hashing and uploading it
-/// (<see cref="CheckpointStore.SaveAsync"/>, <see cref="CheckpointUploader"/>) can run on another thread, because it
+/// (the training wing's checkpoint store and uploader) can run on another thread, because it
 /// shares nothing with the live model.
 /// </summary>
 public sealed record CheckpointSnapshot(

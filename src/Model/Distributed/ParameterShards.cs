@@ -3,6 +3,9 @@ namespace UNetCluster.Model.Distributed;
 /// <summary>A contiguous range [Offset, Offset + Length) of the flat parameter vector.</summary>
 public readonly record struct ShardRange(int Index, long Offset, long Length);
 
+/// <summary>One bucket of the flat vector (<see cref="ShardRange.Offset"/> is global) and the shard it belongs to.</summary>
+public readonly record struct ShardBucket(int Shard, ShardRange Range);
+
 /// <summary>
 /// How the flat parameter vector is cut for data-parallel training (../shared/DESIGN.md, "A training step"): into
 /// reducer shards, each owned by one reducer with its slice of the optimizer state, and each shard into buckets of at
@@ -49,6 +52,13 @@ public static class ParameterShards
 
         return buckets;
     }
+
+    /// <summary>
+    /// Every bucket of a flat vector of <paramref name="length"/> values cut into <paramref name="shards"/> shards, in
+    /// shard order (ascending offsets): what a step sends and pulls and what a restore loads, cut in this one place.
+    /// </summary>
+    public static IReadOnlyList<ShardBucket> Layout(long length, int shards, int bucketBytes) =>
+        [.. Split(length, shards).SelectMany(s => Buckets(s, bucketBytes).Select(b => new ShardBucket(s.Index, b)))];
 
     /// <summary>
     /// The global tile indexes each live worker computes at a step: the step's <paramref name="tiles"/> tiles, in

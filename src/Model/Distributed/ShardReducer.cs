@@ -77,7 +77,7 @@ public sealed class ShardReducer : IDisposable
                 $"A bucket of {gradient.Length} bytes at {offset} does not fit shard {Range.Index} [{Range.Offset}, {Range.Offset + Range.Length}).", nameof(gradient));
         }
 
-        if (!AllFinite(values))
+        if (!FiniteValues.All(values))
         {
             return false;
         }
@@ -228,27 +228,6 @@ public sealed class ShardReducer : IDisposable
 
     /// <summary>Values averaged per chunk: the chunk's double sums stay in the cache.</summary>
     private const int AverageChunk = 16 * 1024;
-
-    /// <summary>
-    /// True when no value is NaN or infinite: v - v is 0 for a finite v and NaN otherwise, and NaN survives a sum.
-    /// </summary>
-    public static bool AllFinite(ReadOnlySpan<float> values)
-    {
-        var vectors = MemoryMarshal.Cast<float, Vector<float>>(values);
-        var sum = Vector<float>.Zero;
-        foreach (var v in vectors)
-        {
-            sum += v - v;
-        }
-
-        var finite = Vector.EqualsAll(sum, Vector<float>.Zero);
-        foreach (var v in values[(vectors.Length * Vector<float>.Count)..])
-        {
-            finite &= float.IsFinite(v);
-        }
-
-        return finite;
-    }
 
     /// <summary>
     /// mean[i] = (float)(sum over k in order of weights[k] * gradients[k][i]), the sum in double: per value the same

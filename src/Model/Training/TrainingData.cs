@@ -45,26 +45,20 @@ public sealed class TrainingData : IDisposable
         return Enumerable.Range(1, held).Select(k => (int)Math.Round(k * step) - 1).ToHashSet();
     }
 
+    /// <summary>The indexes of the sections trained on among <paramref name="count"/>, ascending: all but <see cref="ValidationIndexes"/>.</summary>
+    public static int[] TrainingIndexes(int count, int held)
+    {
+        var validation = ValidationIndexes(count, held);
+        return [.. Enumerable.Range(0, count).Where(i => !validation.Contains(i))];
+    }
+
     public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
-        var held = ValidationIndexes(dataSet.Sections.Count, validationSections);
-        var training = new List<SectionTensors>();
-        var validation = new List<LabelledSection>();
-        for (var i = 0; i < dataSet.Sections.Count; i++)
-        {
-            var section = dataSet.Sections[i];
-            if (held.Contains(i))
-            {
-                validation.Add(section);
-            }
-            else
-            {
-                training.Add(Tensors(section, weightMap));
-            }
-        }
-
-        return new TrainingData(training, validation);
+        var sections = dataSet.Sections;
+        var training = TrainingIndexes(sections.Count, validationSections);
+        var validation = Enumerable.Range(0, sections.Count).Except(training).Select(i => sections[i]).ToList();
+        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap))], validation);
     }
 
     /// <summary>The network input for an image: zero mean, unit standard deviation, shape (1, H, W).</summary>

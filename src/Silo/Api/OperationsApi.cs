@@ -9,7 +9,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Runtime;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
-using UNetCluster.Silo.Placement;
+using UNetCluster.Training;
 
 namespace UNetCluster.Silo.Api;
 
@@ -193,7 +193,7 @@ public static class OperationsApi
             var point = history.Steps[^1];
             foreach (var worker in point.Workers)
             {
-                var address = SiloBoundPlacement.SiloOf(worker.Worker);
+                var address = SiloKeys.SiloOf(worker.Worker);
                 if (!latest.TryGetValue(address, out var known) || known.Point.At < point.At)
                 {
                     latest[address] = (job.Id, point, worker);

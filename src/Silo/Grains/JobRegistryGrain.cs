@@ -4,7 +4,7 @@ using Orleans.Runtime;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.Storage;
-using UNetCluster.Silo.Jobs;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Silo.Grains;
 

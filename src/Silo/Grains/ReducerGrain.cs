@@ -3,9 +3,9 @@ using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
-using UNetCluster.Silo.DataPlane;
-using UNetCluster.Silo.Engines;
-using UNetCluster.Silo.Jobs;
+using UNetCluster.Training.Transport;
+using UNetCluster.Training.Worker;
+using UNetCluster.Training.Jobs;
 using UNetCluster.Silo.Placement;
 using UNetCluster.Silo.Telemetry;
 

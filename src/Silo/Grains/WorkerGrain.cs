@@ -1,9 +1,9 @@
+using System.Diagnostics;
 using Orleans.Concurrency;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Placement;
-using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -27,8 +27,7 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task StartStepAsync(StepPlan plan)
     {
-        UNetTelemetry.RememberStepParent(plan);
-        engine.EnqueueStep(plan);
+        engine.EnqueueStep(plan, Activity.Current?.Context ?? default);
         return Task.CompletedTask;
     }
 

@@ -6,10 +6,13 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using StackExchange.Redis;
-using UNetCluster.Silo.DataPlane;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
+using UNetCluster.Training.Transport;
+using UNetCluster.Training.Worker;
 
 namespace UNetCluster.Silo.Hosting;
 
@@ -80,13 +83,15 @@ public static class SiloHostingExtensions
         silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(cluster.ResponseTimeoutSeconds));
         silo.Services.AddPlacementDirector<SiloBoundPlacement, SiloBoundPlacementDirector>();
 
-        // The strongly consistent grain directory: when a silo dies, the entries it held are recovered from the
-        // surviving silos instead of being lost, so a job's coordinator keeps its single activation (the default,
-        // eventually consistent directory let a second, empty activation of a running job appear after kill -9).
+        // The strongly consistent grain directory keeps a job's coordinator to one activation when a silo dies (DESIGN.md).
 #pragma warning disable ORLEANSEXP003 // evaluation API in Orleans 10.4; the default directory gives duplicate coordinators
         silo.AddDistributedGrainDirectory();
 #pragma warning restore ORLEANSEXP003
         silo.Services.AddSingleton(Options.Create(options));
+        silo.Services.AddSingleton(options.Cluster);
+        silo.Services.AddSingleton(options.Storage);
+        silo.Services.AddSingleton(options.Data);
+        silo.Services.AddSingleton(options.Worker);
         silo.Services.AddSingleton<DataCatalog>();
         silo.Services.AddSingleton<JobSpecValidator>();
         silo.Services.AddSingleton<JobStorage>();
@@ -95,7 +100,12 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<DataPlaneServer>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<DataPlaneServer>());
         silo.Services.AddSingleton<DataPlaneClient>();
+        silo.Services.AddSingleton<IBucketTransport, BucketTransport>();
+        silo.Services.AddSingleton<BucketExchange>();
         silo.Services.AddSingleton<TorchThread>();
+        silo.Services.AddSingleton<StepRunner>();
+        silo.Services.AddSingleton<Restorer>();
+        silo.Services.AddSingleton<CheckpointCapture>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());
         return silo;

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using UNetCluster.Contracts.Grains;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Silo.Jobs;
 

@@ -1,15 +1,13 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
 
 namespace UNetCluster.Silo.Telemetry;
 
 /// <summary>
-/// The meter and activity source named <c>UNetCluster</c> and every instrument on them. The instruments are
-/// created once and hold no settings; exporters (Prometheus, OTLP) are chosen by the host
+/// The meter and activity source named <c>UNetCluster</c> and every instrument on them: recording only (the job's
+/// history is fed by its coordinator). The instruments are created once and hold no settings; exporters (Prometheus, OTLP) are chosen by the host
 /// (<see cref="Hosting.TelemetryExtensions"/>). Instrument names are what <c>deploy/grafana/unetcluster.json</c> queries,
 /// after Prometheus' renaming (dots to underscores, the unit as a suffix, <c>_total</c> on counters).
 /// </summary>
@@ -60,9 +58,6 @@ public static class UNetTelemetry
 
     private static readonly Counter<long> StepsRecomputed = Meter.CreateCounter<long>("unet.steps.recomputed", null, "Step attempts dropped and recomputed.");
 
-    /// <summary>Trace parents of queued worker steps, by job, step, attempt and worker: the engine runs them outside the grain call.</summary>
-    private static readonly ConcurrentDictionary<(string Job, long Step, int Attempt, int Worker), ActivityContext> StepParents = new();
-
     /// <summary>The span of one step of a job at the coordinator; its workers' and reducers' spans are its children.</summary>
     public static Activity? StartStep(string jobId, long step)
     {
@@ -72,21 +67,13 @@ public static class UNetTelemetry
         return activity;
     }
 
-    /// <summary>Called in the worker grain's turn, where the caller's trace context is current.</summary>
-    public static void RememberStepParent(StepPlan plan)
+    /// <summary>
+    /// The span of a worker's part of a step on the engine (compute, send, pull), a child of <paramref name="parent"/>:
+    /// the trace context of the worker grain's call, which the engine runs outside of.
+    /// </summary>
+    public static Activity? StartWorkerStep(StepPlan plan, ActivityContext parent)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        if (Activity.Current is { } current)
-        {
-            StepParents[(plan.JobId, plan.Step, plan.Attempt, plan.WorkerIndex)] = current.Context;
-        }
-    }
-
-    /// <summary>The span of a worker's part of a step on the engine: compute, send, pull.</summary>
-    public static Activity? StartWorkerStep(StepPlan plan)
-    {
-        ArgumentNullException.ThrowIfNull(plan);
-        StepParents.TryRemove((plan.JobId, plan.Step, plan.Attempt, plan.WorkerIndex), out var parent);
         var activity = Source.StartActivity("unet.worker.step", ActivityKind.Internal, parent);
         activity?.SetTag("unet.job", plan.JobId);
         activity?.SetTag("unet.step", plan.Step);
@@ -113,10 +100,9 @@ public static class UNetTelemetry
     public static void RecordReducedBytes(string jobId, int shard, long bytes) =>
         ReducedBytes.Add(bytes, new TagList { { "job_id", jobId }, { "reducer", shard } });
 
-    /// <summary>Records a committed step's metrics and feeds the job's history (one-way call).</summary>
-    public static void StepCommitted(IGrainFactory grains, JobStatus status, IReadOnlyCollection<StepReport> reports)
+    /// <summary>Records a committed step's metrics.</summary>
+    public static void StepCommitted(JobStatus status, IReadOnlyCollection<StepReport> reports)
     {
-        ArgumentNullException.ThrowIfNull(grains);
         ArgumentNullException.ThrowIfNull(status);
         ArgumentNullException.ThrowIfNull(reports);
         var job = new TagList { { "job_id", status.Id } };
@@ -134,29 +120,22 @@ public static class UNetTelemetry
 
         var throughput = status.RecentTilesPerSecond > 0 ? status.RecentTilesPerSecond : status.TilesPerSecond;
         TilesPerSecond.Record(throughput, job);
-        var workers = new List<WorkerStepPoint>(reports.Count);
         foreach (var report in reports)
         {
             var tags = new TagList { { "job_id", status.Id }, { "worker", report.Worker } };
             WorkerCompute.Record(report.ComputeTime.TotalSeconds, tags);
             WorkerSync.Record(report.SyncTime.TotalSeconds, tags);
             WorkerBytes.Add(report.BytesSent + report.BytesReceived, tags);
-            workers.Add(new WorkerStepPoint(report.Worker, report.ComputeTime.TotalSeconds, report.SyncTime.TotalSeconds, report.BytesSent + report.BytesReceived));
         }
-
-        var point = new StepPoint(status.Step, DateTimeOffset.UtcNow, status.Loss ?? double.NaN, status.SmoothedLoss, throughput, status.StepSeconds, workers);
-        _ = grains.GetGrain<IJobHistoryGrain>(status.Id).AppendStepAsync(point);
     }
 
     public static void StepRecomputed(string jobId) => StepsRecomputed.Add(1, new TagList { { "job_id", jobId } });
 
     /// <summary>A checkpoint was written: <paramref name="stall"/> is how long it held training (the snapshot, not the upload).</summary>
-    public static void CheckpointWritten(IGrainFactory grains, string jobId, long step, string location, long bytes, TimeSpan stall)
+    public static void CheckpointWritten(string jobId, long bytes, TimeSpan stall)
     {
-        ArgumentNullException.ThrowIfNull(grains);
         var job = new TagList { { "job_id", jobId } };
         CheckpointDuration.Record(stall.TotalSeconds, job);
         CheckpointSize.Record(bytes, job);
-        _ = grains.GetGrain<IJobHistoryGrain>(jobId).AppendCheckpointAsync(new CheckpointPoint(step, DateTimeOffset.UtcNow, location, stall.TotalSeconds, bytes));
     }
 }

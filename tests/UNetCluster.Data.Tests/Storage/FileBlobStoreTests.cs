@@ -4,7 +4,7 @@ using UNetCluster.Data.Storage;
 
 namespace UNetCluster.Data.Tests.Storage;
 
-/// <summary>The folder store's own guarantees (the shared contract runs on Azurite and a folder in UNetCluster.Model.Tests/Storage).</summary>
+/// <summary>The folder store's own guarantees (the shared contract, on Azurite and a folder, is BlobStoreContractTests).</summary>
 public sealed class FileBlobStoreTests
 {
     [Theory]

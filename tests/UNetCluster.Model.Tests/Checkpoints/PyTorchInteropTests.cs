@@ -27,7 +27,7 @@ public sealed class PyTorchInteropTests
         }
 
         var folder = TestSupport.TemporaryDirectory();
-        var modelPath = Path.Combine(folder, CheckpointStore.ModelFile);
+        var modelPath = Path.Combine(folder, CheckpointManifest.ModelFile);
         var inputPath = Path.Combine(folder, "input.safetensors");
         var outputPath = Path.Combine(folder, "output.safetensors");
         File.WriteAllBytes(modelPath, SafeTensors.ToBytes(model.state_dict().Select(kv => (kv.Key, kv.Value)).ToList()));

@@ -1,0 +1,45 @@
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
+
+namespace UNetCluster.Training.Coordination;
+
+/// <summary>
+/// What a job's <see cref="StepLoop"/> needs of the cluster: its membership, its workers' and reducers' grains, and
+/// where committed steps and checkpoints are recorded (metrics, the job's history). The silo implements it over
+/// Orleans; the loop's tests fake it. Calls fail as grain calls do (OrleansException, TimeoutException,
+/// InvalidOperationException), which the loop treats as a failed attempt.
+/// </summary>
+public interface IJobCluster
+{
+    /// <summary>The worker keys of the active silos in a stable (ordinal) order, at most <paramref name="limit"/>.</summary>
+    IReadOnlyList<string> LiveWorkers(int? limit);
+
+    /// <summary>Whether the silo that a worker or reducer key names (<see cref="SiloKeys"/>) is an active member.</summary>
+    bool IsAlive(string key);
+
+    Task OpenStepAsync(string reducer, long stepIndex, int attempt, int workers, double learningRate);
+
+    Task StartStepAsync(string worker, StepPlan plan);
+
+    Task<RestoreResult> RestoreAsync(string worker, RestorePlan plan);
+
+    Task<ReducerState> GetReducerStateAsync(string reducer);
+
+    Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan);
+
+    Task ReleaseWorkerAsync(string worker, string jobId);
+
+    Task ReleaseReducerAsync(string reducer);
+
+    /// <summary>A trace span for one step at the coordinator (null when nobody listens).</summary>
+    IDisposable? StartStep(long stepIndex);
+
+    /// <summary>A step committed with these reports; <paramref name="status"/> is the job's status after it.</summary>
+    void StepCommitted(JobStatus status, IReadOnlyList<StepReport> reports);
+
+    /// <summary>An attempt of the open step was dropped; the step is recomputed.</summary>
+    void StepRecomputed();
+
+    /// <summary>A checkpoint newer than the last one reported has landed in storage.</summary>
+    void CheckpointWritten(long stepIndex, string location, long bytes, TimeSpan stall);
+}

@@ -1,0 +1,315 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Distributed;
+using UNetCluster.Model.Training;
+using UNetCluster.Training.Jobs;
+
+namespace UNetCluster.Training.Coordination;
+
+/// <summary>
+/// A job's step loop (DESIGN.md, "A training step"). For step s it takes the live workers in a stable order, assigns
+/// them the step's tiles, opens the step on every reducer, starts the workers, and commits s once every worker has
+/// reported (each has pulled the parameters every reducer produced). A lost worker or a refused gradient makes it
+/// recompute s with a new attempt over the survivors; when a reducer's state is lost, every reducer is set up again
+/// from the latest checkpoint. It only sends messages and waits, and is not thread-safe: the coordinator grain runs it
+/// in its own context (so no await here leaves that context), and its turns call <see cref="Report"/> and
+/// <see cref="Cancel"/>.
+/// </summary>
+public sealed partial class StepLoop
+{
+    private const int MaxFailuresPerStep = 5;
+    private const int MaxSetupFailures = 120;
+    private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan FinalCheckpointPatience = TimeSpan.FromMinutes(10);
+
+    private readonly string _jobId;
+    private readonly JobSpec _spec;
+    private readonly TrainingOptions _options;
+    private readonly int _bucketBytes;
+    private readonly JobLease _lease;
+    private readonly IJobCluster _cluster;
+    private readonly ILogger _logger;
+    private readonly Dictionary<int, StepReport> _reports = [];          // the open attempt's reports, by worker index
+    private readonly StepStatistics _statistics = new();
+    private readonly Stopwatch _clock = new();                            // since the reducers were last set up
+    private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);   // a report, a cancel or fencing
+    private List<string> _reducers = [];                                 // the reducer keys, by shard
+    private List<string> _committedBy = [];                              // the workers of the last committed step
+    private int _generation;                                             // reducer set-ups by this coordinator
+    private int _setupFailures;                                          // failed set-ups in a row
+    private long _version;                                               // steps applied
+    private (long Step, int Attempt) _open = (-1, 0);                    // the attempt whose reports count
+    private bool _cancelRequested;
+
+    public StepLoop(string jobId, JobLease lease, IJobCluster cluster, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(lease);
+        _jobId = jobId;
+        _lease = lease;
+        _cluster = cluster;
+        _logger = logger;
+        _spec = lease.Status!.Spec;
+        _options = JobOptions.Build(_spec);
+        _bucketBytes = JobOptions.BucketBytes(_spec);
+        _lease.FencedOff += () => _signal.TrySetResult();
+    }
+
+    private JobStatus Status
+    {
+        get => _lease.Status!;
+        set => _lease.Status = value;
+    }
+
+    /// <summary>Takes a worker's report of the open attempt; reports of older attempts are dropped.</summary>
+    public void Report(StepReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if ((report.Step, report.Attempt) == _open)
+        {
+            _reports[report.WorkerIndex] = report;
+            _signal.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops at the next step boundary, with a checkpoint.</summary>
+    public void Cancel()
+    {
+        _cancelRequested = true;
+        _signal.TrySetResult();
+    }
+
+    /// <summary>Runs the job to its end and publishes its final state; returns early, publishing nothing, when fenced.</summary>
+    public async Task RunAsync()
+    {
+        string stop;
+        try
+        {
+            stop = await TrainAsync();
+            if (stop.Length == 0)
+            {
+                return;   // fenced: another coordinator goes on from the latest checkpoint
+            }
+
+            if (_version > 0 && Status.CheckpointStep != _version && _committedBy.Count > 0)
+            {
+                await FinalCheckpointAsync();
+            }
+
+            Status = Status with { State = stop == "cancelled" ? JobState.Cancelled : JobState.Completed, StopReason = stop, Elapsed = _clock.Elapsed };
+        }
+        catch (Exception e)
+        {
+            LogFailed(_jobId, e);
+            Status = Status with { State = JobState.Failed, Error = e.Message, StopReason = "failed" };
+        }
+
+        if (_lease.Fenced)
+        {
+            return;
+        }
+
+        await ReleaseAsync();
+        await _lease.PublishFinalAsync();
+    }
+
+    /// <summary>Steps until the job is done; why it stopped, or "" when fenced.</summary>
+    private async Task<string> TrainAsync()
+    {
+        var budget = _options.Minutes is { } minutes ? TimeSpan.FromMinutes(minutes) : (TimeSpan?)null;
+        var resumed = Status.Step > 0;
+        var started = false;
+        var needSetup = true;
+        var failures = 0;
+        while (true)
+        {
+            if (_cancelRequested || _lease.Fenced)
+            {
+                return _lease.Fenced ? string.Empty : "cancelled";
+            }
+
+            // The job's first step waits for the workers the spec asks for; later steps, and a job taken over after
+            // its coordinator's silo died, go on with the live ones.
+            var workers = _cluster.LiveWorkers(_spec.Workers);
+            if (workers.Count == 0 || (!started && !resumed && workers.Count < (_spec.Workers ?? 1)))
+            {
+                await WaitAsync(TimeSpan.FromSeconds(1));
+                continue;
+            }
+
+            if (needSetup)
+            {
+                needSetup = !await TrySetUpReducersAsync(workers);
+                started |= !needSetup;
+                continue;
+            }
+
+            if (_version >= _options.Steps)
+            {
+                return "all steps done";
+            }
+
+            if (budget is { } limit && _clock.Elapsed >= limit)
+            {
+                return "time budget reached";
+            }
+
+            var active = workers.Take(Math.Min(workers.Count, _options.BatchSize)).ToList();
+            using var span = _cluster.StartStep(_version);
+            var failure = await RunStepAsync(active, budget);
+            failures = failure is null ? 0 : failures + 1;
+            if (failure is null)
+            {
+                await CommitAsync(active);
+                continue;
+            }
+
+            needSetup = await RecomputeAsync(failure, failures);
+        }
+    }
+
+    /// <summary>Runs one attempt of the open step. Null when it committed; otherwise why it must be recomputed.</summary>
+    private async Task<string?> RunStepAsync(List<string> active, TimeSpan? budget)
+    {
+        var tiles = ParameterShards.AssignTiles(_options.BatchSize, active.Count);
+        var progress = Math.Max((double)_version / _options.Steps, budget is { } total ? _clock.Elapsed / total : 0);
+        var learningRate = _options.LearningRateAt(progress);
+        _open = (_version, _open.Attempt + 1);
+        _reports.Clear();
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await Task.WhenAll(_reducers.Select(r => _cluster.OpenStepAsync(r, _version, _open.Attempt, active.Count, learningRate))).WaitAsync(CheckTimeout);
+            await Task.WhenAll(active.Select((w, i) => _cluster.StartStepAsync(w,
+                new StepPlan(_jobId, _spec, _version, _open.Attempt, i, tiles[i], _reducers, _bucketBytes)))).WaitAsync(CheckTimeout);
+        }
+        catch (Exception e) when (IsCallFailure(e))
+        {
+            return $"opening the step failed: {e.Message}";
+        }
+
+        var openSeconds = clock.Elapsed.TotalSeconds;
+        while (true)
+        {
+            if (_reports.Values.FirstOrDefault(r => r.Error is not null) is { } failed)
+            {
+                return $"worker {failed.Worker} failed: {failed.Error}";
+            }
+
+            if (_reports.Count == active.Count)
+            {
+                Status = Status with { OpenSeconds = openSeconds, StepSeconds = clock.Elapsed.TotalSeconds };
+                return null;
+            }
+
+            if (active.FirstOrDefault(w => !_cluster.IsAlive(w)) is { } lost)
+            {
+                return $"worker {lost} left the cluster";
+            }
+
+            if (clock.Elapsed > StepTimeout)
+            {
+                return $"no report within {StepTimeout.TotalMinutes} minutes";
+            }
+
+            await WaitAsync(Poll);
+        }
+    }
+
+    /// <summary>Step <see cref="_version"/> committed: the status, the metrics and history, a checkpoint when due.</summary>
+    private async Task CommitAsync(List<string> active)
+    {
+        var reports = _reports.Values.OrderBy(r => r.WorkerIndex).ToList();
+        _version++;
+        _committedBy = active;
+        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds);
+        _cluster.StepCommitted(Status, reports);
+        if (_version % _options.CheckpointEvery == 0)
+        {
+            await CheckpointAsync(wait: false);
+        }
+
+        await _lease.PublishAsync(force: false);
+    }
+
+    /// <summary>The open step failed: counts it, and says whether the reducers must be set up again (their state is lost).</summary>
+    private async Task<bool> RecomputeAsync(string failure, int failures)
+    {
+        Status = Status with { RecomputedSteps = Status.RecomputedSteps + 1 };
+        LogRecompute(_jobId, _version, failure);
+        _cluster.StepRecomputed();
+        if (failures > MaxFailuresPerStep)
+        {
+            throw new InvalidOperationException($"Step {_version} failed {failures} times; the last error: {failure}");
+        }
+
+        var intact = await ReducersIntactAsync();
+        if (!intact)
+        {
+            Status = Status with { Restores = Status.Restores + 1 };
+        }
+
+        await _lease.PublishAsync(force: true);
+        return !intact;
+    }
+
+    /// <summary>
+    /// Sets a new generation of reducers up over the workers' silos, restored by the first worker from the latest
+    /// checkpoint, and releases the old ones. False (after a pause) when it failed: membership views differ for a
+    /// moment after a silo joins or dies, so it is tried again with a fresh view.
+    /// </summary>
+    private async Task<bool> TrySetUpReducersAsync(IReadOnlyList<string> workers)
+    {
+        var old = _reducers;
+        _generation++;
+        var count = _spec.Reducers ?? workers.Count;
+        _reducers = [.. Enumerable.Range(0, count).Select(k => SiloKeys.Key($"{_jobId}/{_lease.Epoch}.{_generation}/{k}", SiloKeys.SiloOf(workers[k % workers.Count])))];
+        try
+        {
+            var result = await _cluster.RestoreAsync(workers[0], new RestorePlan(_jobId, _spec, _reducers, _bucketBytes));
+            _version = result.Version;
+            Status = Status with
+            {
+                Step = _version,
+                Parameters = result.Parameters,
+                CheckpointStep = result.Checkpoint is null ? Status.CheckpointStep : _version,
+                Checkpoint = result.Checkpoint ?? Status.Checkpoint,
+            };
+        }
+        catch (Exception e) when (IsCallFailure(e) && ++_setupFailures <= MaxSetupFailures)
+        {
+            LogSetUpRetry(_jobId, _setupFailures, e);
+            await WaitAsync(TimeSpan.FromSeconds(1));
+            return false;
+        }
+
+        _setupFailures = 0;
+        LogSetUp(_jobId, _reducers.Count, _version, workers.Count);
+        await ReleaseReducersAsync(old);
+        _committedBy = [];
+        _statistics.Restart();
+        _clock.Restart();
+        return true;
+    }
+
+    private async Task<bool> ReducersIntactAsync()
+    {
+        if (_reducers.Any(r => !_cluster.IsAlive(r)))
+        {
+            return false;
+        }
+
+        try
+        {
+            var states = await Task.WhenAll(_reducers.Select(_cluster.GetReducerStateAsync)).WaitAsync(CheckTimeout);
+            return states.All(s => s.Ready && (s.Version == _version || s.Version == _version + 1));
+        }
+        catch (Exception e) when (IsCallFailure(e))
+        {
+            return false;
+        }
+    }
+}

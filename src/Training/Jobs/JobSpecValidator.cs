@@ -1,0 +1,102 @@
+using System.Text.RegularExpressions;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Model.Training;
+using UNetCluster.Training.Settings;
+
+namespace UNetCluster.Training.Jobs;
+
+/// <summary>
+/// Checks a job spec before anything is created: every field, the data set's name and files, and the training
+/// options it leads to. Each error names the field and says what is accepted.
+/// </summary>
+public sealed partial class JobSpecValidator(DataCatalog catalog)
+{
+    /// <summary>The errors of a spec; empty when it is valid.</summary>
+    public IReadOnlyList<string> Validate(JobSpec spec, string? jobId)
+    {
+        if (spec is null)
+        {
+            return ["The job spec is missing."];
+        }
+
+        var errors = new List<string>();
+        if (jobId is not null && !JobIdPattern().IsMatch(jobId))
+        {
+            errors.Add($"job id '{jobId}' is invalid: expected 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit.");
+        }
+
+        if (spec.Steps is <= 0)
+        {
+            errors.Add($"steps {spec.Steps} is invalid: expected an integer from 1 to 10000000.");
+        }
+
+        if (spec.Workers is <= 0 or > 1024)
+        {
+            errors.Add($"workers {spec.Workers} is invalid: expected an integer from 1 to 1024 (or none for every live worker).");
+        }
+
+        if (spec.Reducers is <= 0 or > 256)
+        {
+            errors.Add($"reducers {spec.Reducers} is invalid: expected an integer from 1 to 256 (or none for one per worker).");
+        }
+
+        if (spec.BucketKiB is <= 0 or > 65536)
+        {
+            errors.Add($"bucket-kib {spec.BucketKiB} is invalid: expected 1 to 65536 KiB, under Orleans' 100 MiB message limit.");
+        }
+
+        TrainingOptions? options = null;
+        if (errors.Count == 0 || spec.Steps is not <= 0)
+        {
+            try
+            {
+                options = JobOptions.Build(spec);
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add(e.Message.Replace(" (Parameter", " (field", StringComparison.Ordinal));
+            }
+        }
+
+        DataSetSections? sections;
+        try
+        {
+            // A stored data set's files are checked to be there with their sizes; their contents are checked against
+            // their sha256 where a worker fetches them.
+            sections = catalog.OpenAsync(spec.DataSet, checkStoredFiles: true).GetAwaiter().GetResult();
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or Azure.RequestFailedException)
+        {
+            errors.Add($"data set '{spec.DataSet}' cannot be read from the cluster's storage: {e.Message}");
+            return errors;
+        }
+        catch (Exception e) when (e is DataSetValidationException or InvalidImageException)
+        {
+            errors.Add($"data set '{spec.DataSet}': {e.Message}");
+            return errors;
+        }
+
+        if (sections is null)
+        {
+            errors.Add($"data set '{spec.DataSet}' is unknown: expected one of {string.Join(", ", catalog.Names())}.");
+        }
+        else if (options is not null)
+        {
+            try
+            {
+                TrainingData.ValidationIndexes(sections.Count, options.ValidationSections);
+            }
+            catch (ArgumentException e)
+            {
+                errors.Add($"data set '{spec.DataSet}': {e.Message}");
+            }
+        }
+
+        return errors;
+    }
+
+    [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
+    private static partial Regex JobIdPattern();
+}

@@ -1,0 +1,127 @@
+namespace UNetCluster.Training.Settings;
+
+/// <summary>How silos find each other.</summary>
+public enum ClusteringKind
+{
+    /// <summary>One silo on this machine (the embedded default).</summary>
+    Localhost,
+
+    /// <summary>Membership in Redis (Microsoft.Orleans.Clustering.Redis): several processes or machines.</summary>
+    Redis,
+}
+
+/// <summary>The cluster part of the silo's configuration (section <c>UNetCluster:Cluster</c>).</summary>
+public sealed record ClusterSettings
+{
+    public string ClusterId { get; init; } = "unetcluster";
+
+    public string ServiceId { get; init; } = "unetcluster";
+
+    public ClusteringKind Clustering { get; init; } = ClusteringKind.Localhost;
+
+    /// <summary>StackExchange.Redis connection string, with <see cref="ClusteringKind.Redis"/>.</summary>
+    public string? Redis { get; init; }
+
+    public int SiloPort { get; init; } = 11111;
+
+    public int GatewayPort { get; init; } = 30000;
+
+    /// <summary>The address other silos and clients reach this one at (default: loopback).</summary>
+    public string AdvertisedAddress { get; init; } = "127.0.0.1";
+
+    /// <summary>
+    /// Whether gradient and parameter buckets between silos go through the data plane (a TCP connection per request in
+    /// flight, read and written in large blocks straight to and from the arrays) instead of Orleans messages. The step
+    /// protocol is the same either way: each request is a local call of the reducer grain on the receiving silo.
+    /// </summary>
+    public bool DataPlane { get; init; } = true;
+
+    /// <summary>
+    /// The data plane's TCP port on <see cref="AdvertisedAddress"/> (every address in Kubernetes); 0, the default,
+    /// picks a free port, which the silo's reducers tell the workers that ask. Set a fixed one where a firewall or
+    /// network policy must name it (deploy/k8s uses 11112).
+    /// </summary>
+    public int DataPort { get; init; }
+
+    /// <summary>Seconds a membership probe may take; a silo that misses <see cref="MissedProbesLimit"/> in a row is declared dead.</summary>
+    public double ProbeTimeoutSeconds { get; init; } = 5;
+
+    public int MissedProbesLimit { get; init; } = 3;
+
+    /// <summary>Seconds a grain call may take before it fails.</summary>
+    public double ResponseTimeoutSeconds { get; init; } = 120;
+
+    /// <summary>
+    /// Whether the silo runs in a Kubernetes pod (deploy/k8s sets it): Orleans' Kubernetes hosting
+    /// (Microsoft.Orleans.Hosting.Kubernetes) then names the silo after POD_NAME, listens on every address, and watches
+    /// the silo pods through the in-cluster Kubernetes API (the pod RBAC of deploy/k8s/base/rbac.yaml). Off for local
+    /// runs, which have no Kubernetes API.
+    /// </summary>
+    public bool Kubernetes { get; init; }
+}
+
+/// <summary>Where the silo keeps job records and checkpoints (section <c>UNetCluster:Storage</c>).</summary>
+public sealed record StorageSettings
+{
+    /// <summary>
+    /// A folder shared by every silo of the cluster (the same machine, or a shared volume): job checkpoints go to
+    /// <c>{Root}/jobs/{job}/checkpoints</c>. Default: <c>runs/cluster</c> under the working directory.
+    /// </summary>
+    public string Root { get; init; } = Path.Combine("runs", "cluster");
+
+    /// <summary>Where under <see cref="Root"/> a job's checkpoints go; <c>{job}</c> is replaced by the job id.</summary>
+    public string Checkpoints { get; init; } = "jobs/{job}/checkpoints";
+
+    /// <summary>The blob (under <see cref="Root"/> or in <see cref="Container"/>) naming a job's latest checkpoint; written last.</summary>
+    public string Latest { get; init; } = "jobs/{job}/latest";
+
+    /// <summary>Checkpoints a job keeps: the last <see cref="KeepLast"/> and the one with the lowest loss.</summary>
+    public int KeepLast { get; init; } = 3;
+
+    /// <summary>
+    /// An Azure Blob storage connection string (Azurite's works). When set, job records and checkpoints go to the
+    /// container <see cref="Container"/> instead of the folder <see cref="Root"/>.
+    /// </summary>
+    public string? Blob { get; init; }
+
+    /// <summary>The blob container of <see cref="Blob"/>; created when missing.</summary>
+    public string Container { get; init; } = "unetcluster";
+}
+
+/// <summary>One named data set given by its folders.</summary>
+public sealed record DataSetFolders
+{
+    public required string Images { get; init; }
+
+    public required string Masks { get; init; }
+}
+
+/// <summary>The data sets jobs may name (section <c>UNetCluster:Data</c>); the bundled <c>isbi2012-em</c> is always one.</summary>
+public sealed record DataSettings
+{
+    /// <summary>A folder whose sub-folders with <c>images/</c> and <c>masks/</c> are data sets named by the sub-folder.</summary>
+    public string? Root { get; init; }
+
+    /// <summary>Data sets by name.</summary>
+    public Dictionary<string, DataSetFolders> DataSets { get; init; } = [];
+
+    /// <summary>
+    /// Where a silo keeps the files of data sets uploaded to the cluster's storage (<c>unet dataset upload</c>), after
+    /// checking each file's sha256 against the data set's manifest. Default: <c>unetcluster-data</c> in the temp folder.
+    /// </summary>
+    public string? Cache { get; init; }
+}
+
+/// <summary>The training engine of the silo (section <c>UNetCluster:Worker</c>).</summary>
+public sealed record WorkerSettings
+{
+    /// <summary>Threads libtorch uses for this silo's replica; 0 for one per processor.</summary>
+    public int Threads { get; init; }
+
+    /// <summary>
+    /// Send each gradient bucket while the backward pass goes on, as soon as it is final (true), or all of them after
+    /// it (false, the default). Only worth it where the compute leaves the CPU idle (GPU nodes); bench/README.md has
+    /// the figures. The values are the same either way.
+    /// </summary>
+    public bool SendDuringBackward { get; init; }
+}

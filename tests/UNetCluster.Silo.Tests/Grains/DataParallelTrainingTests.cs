@@ -1,0 +1,93 @@
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Optimization;
+using UNetCluster.Model.Training;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Local;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Silo.Tests.Grains;
+
+/// <summary>
+/// DESIGN.md's correctness bar on a real (in-process) Orleans cluster: W workers with b tiles each give, after k
+/// steps, the parameters of one process stepping on the union of their tiles; a repeated run is bit-identical.
+/// </summary>
+[Collection(ClusterTests.Name)]
+public sealed class DataParallelTrainingTests(ClusterFixture fixture)
+{
+    private const int Steps = 3;
+
+    [Theory]
+    [InlineData(2, 1)]
+    [InlineData(3, 1)]
+    [InlineData(2, 2)]
+    public async Task Train_WorkersWithTilesEach_EqualOneProcessOnTheUnion(int workers, int tilesEach)
+    {
+        var spec = Spec(workers, tilesEach);
+        var status = await fixture.RunAsync(spec, $"union-{workers}x{tilesEach}");
+
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(Steps, status.Step);
+        Assert.Equal(workers, status.Workers.Count);
+        using var distributed = FinalParameters(status.Id);
+        using var expected = OneProcess(JobOptions.Build(spec));
+        Assert.True(distributed.allclose(expected, rtol: 1e-4, atol: 1e-6), $"max difference {(distributed - expected).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public async Task Train_RepeatedRun_GivesBitIdenticalParameters()
+    {
+        var spec = Spec(workers: 3, tilesEach: 1);
+        await fixture.RunAsync(spec, "repeat-a");
+        await fixture.RunAsync(spec, "repeat-b");
+        using var first = FinalParameters("repeat-a");
+        using var second = FinalParameters("repeat-b");
+        Assert.True(first.Equals(second), $"max difference {(first - second).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public async Task Train_Status_CountsEveryStepOnceAndReportsTraffic()
+    {
+        var status = await fixture.RunAsync(Spec(workers: 2, tilesEach: 1) with { Steps = 4, CheckpointEvery = 2 }, "counted");
+        Assert.Equal(4, status.Step);
+        Assert.Equal(0, status.RecomputedSteps);
+        Assert.Equal(4, status.CheckpointStep);
+        Assert.True(status.Loss is > 0 and < 10, $"loss {status.Loss}");
+        // Each worker sends its gradient once and receives the parameters once: twice the model's bytes per step.
+        Assert.Equal(2 * status.Parameters * sizeof(float), status.BytesPerWorkerStep);
+        var listed = await fixture.Registry.ListAsync();
+        Assert.Contains(listed, j => j.Id == "counted" && j.State == JobState.Completed && j.Step == 4);
+    }
+
+    private static JobSpec Spec(int workers, int tilesEach) => new()
+    {
+        Preset = "tiny",
+        Seed = 11,
+        Steps = Steps,
+        BatchSize = workers * tilesEach,
+        Workers = workers,
+        Reducers = 2,
+        BucketKiB = 64,
+        CheckpointEvery = 100,
+    };
+
+    private Tensor FinalParameters(string jobId)
+    {
+        var store = CheckpointStore.ForJob(new UNetCluster.Data.Storage.FileBlobStore(fixture.StorageRoot), jobId);
+        using var checkpoint = store.LoadLatest() ?? throw new InvalidOperationException($"job {jobId} wrote no checkpoint");
+        using var model = LocalCheckpointStore.CreateModel(checkpoint);
+        return ParameterVector.Flatten(model.parameters().ToList());
+    }
+
+    private static Tensor OneProcess(TrainingOptions options)
+    {
+        var dataSet = DataSetLoader.LoadLabelled(BundledData.ImagesDirectory, BundledData.MasksDirectory);
+        using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
+        var folder = Path.Combine(Path.GetTempPath(), "unetcluster-tests", Guid.NewGuid().ToString("N"));
+        using var trainer = new LocalTrainer(options, data, new LocalCheckpointStore(folder));
+        trainer.Run(null, TestContext.Current.CancellationToken);
+        return ParameterVector.Flatten(trainer.Model.parameters().ToList());
+    }
+}

@@ -1,0 +1,183 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime;
+using Orleans.TestingHost;
+using UNetCluster.Contracts.Grains;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Distributed;
+using UNetCluster.Training.Transport;
+using UNetCluster.Training;
+
+namespace UNetCluster.Silo.Tests.Grains;
+
+/// <summary>
+/// The data plane between silos of a real (in-process) cluster: a bucket sent or pulled through it does to a reducer
+/// exactly what the grain message does, a bucket cut off by a dying connection is never handed on, and a malformed
+/// request is refused with an error that says what was wrong while the silo goes on serving.
+/// </summary>
+[Collection(ClusterTests.Name)]
+public sealed class DataPlaneTests(ClusterFixture fixture)
+{
+    private const int Length = 3000;   // floats in the shard: one bucket
+
+    private static readonly float[] Initial = [.. Enumerable.Range(0, Length).Select(i => MathF.Sin(i) * 0.1f)];
+
+    private static readonly float[] Gradient = [.. Enumerable.Range(0, Length).Select(i => MathF.Cos(i * 0.7f))];
+
+    private DataPlaneClient Client => ((InProcessSiloHandle)fixture.Cluster.Primary!).SiloHost!.Services.GetRequiredService<DataPlaneClient>();
+
+    private SiloAddress Remote => fixture.Cluster.SecondarySilos[0].SiloAddress;
+
+    [Fact]
+    public async Task AddGradientAndPull_ThroughTheDataPlane_LeaveTheSameParametersAsGrainMessages()
+    {
+        var (viaMessages, messagesKey) = await SetUpReducerAsync("dataplane-messages");
+        var (_, key) = await SetUpReducerAsync("dataplane-sockets");
+        var endpoint = await Client.EndpointOfAsync(key);
+        Assert.NotNull(endpoint);
+
+        Assert.Equal(ContributionOutcome.Accepted, await viaMessages.AddGradientAsync(Bucket(Gradient)));
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+        Assert.Equal(ContributionOutcome.AlreadyApplied, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+
+        var expected = MemoryMarshal.Cast<byte, float>((await viaMessages.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length))!.Values).ToArray();
+        Assert.NotEqual(Initial, expected);   // the step moved them
+        var pulled = new float[Length + 10];
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, pulled));
+        Assert.Equal(expected, pulled[..Length]);
+        Assert.All(pulled[Length..], v => Assert.Equal(0, v));   // nothing written past the bucket
+        Assert.NotEqual(messagesKey, key);
+    }
+
+    [Fact]
+    public async Task Pull_VersionNotReached_IsNotYetAndPastVersionThrowsTheReducersError()
+    {
+        var (_, key) = await SetUpReducerAsync("dataplane-versions");
+        var endpoint = (await Client.EndpointOfAsync(key))!;
+        var destination = new float[Length];
+
+        Assert.False(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, destination));
+        Assert.All(destination, v => Assert.Equal(0, v));
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 0, 0, Length, destination));
+        Assert.Contains("step 0 is gone", error.Message, StringComparison.Ordinal);
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, destination));
+    }
+
+    [Fact]
+    public async Task AddGradient_ConnectionCutMidBucket_DropsTheBucketAndTheNextOneApplies()
+    {
+        var (reference, _) = await SetUpReducerAsync("dataplane-cut-reference");
+        var (reducer, key) = await SetUpReducerAsync("dataplane-cut");
+        var endpoint = (await Client.EndpointOfAsync(key))!;
+
+        // Half of a bucket that, if handed on, would complete the shard and apply the step.
+        using (var socket = await ConnectAsync(endpoint))
+        {
+            var frame = GradientFrame(key, Length * sizeof(float));
+            await socket.SendAsync(frame.AsMemory(0, frame.Length - (Length * sizeof(float) / 2)), TestContext.Current.CancellationToken);
+            socket.Shutdown(SocketShutdown.Send);
+            Assert.Equal(0, await ReceiveToEndAsync(socket));   // the server closed it: it is done with the frame
+        }
+
+        Assert.Null(await reducer.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length));
+        Assert.Equal(0, (await reducer.GetStateAsync()).Version);
+
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+        Assert.Equal(ContributionOutcome.Accepted, await reference.AddGradientAsync(Bucket(Gradient)));
+        Assert.Equal(
+            (await reference.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length))!.Values,
+            (await reducer.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length))!.Values);
+    }
+
+    [Theory]
+    [InlineData("magic", "not a data-plane request")]
+    [InlineData("length", "a gradient bucket of 67108868 bytes; expected a multiple of 4 up to 67108864")]
+    [InlineData("silo", "is not the key of a reducer on silo")]
+    [InlineData("name", "vector name is 200 bytes long; at most 128 are accepted")]
+    public async Task Request_Malformed_IsRefusedNamingWhatWasWrongAndTheSiloGoesOnServing(string fault, string expected)
+    {
+        var (reducer, key) = await SetUpReducerAsync($"dataplane-malformed-{fault}");
+        var endpoint = (await Client.EndpointOfAsync(key))!;
+        var frame = fault switch
+        {
+            "magic" => [.. Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n")],
+            "length" => GradientFrame(key, (64 << 20) + 4)[..^((64 << 20) + 4)],
+            "silo" => GradientFrame(SiloKeys.Key("dataplane-malformed/0.0/0", fixture.Cluster.Primary!.SiloAddress), 8),
+            _ => PullFrame(key, new string('p', 200)),
+        };
+
+        using (var socket = await ConnectAsync(endpoint))
+        {
+            await socket.SendAsync(frame, TestContext.Current.CancellationToken);
+            var answer = new byte[8192];
+            var read = await ReceiveToEndAsync(socket, answer);
+            Assert.Equal(DataPlaneFrames.Error, answer[0]);
+            var message = Encoding.UTF8.GetString(answer, 3, BinaryPrimitives.ReadUInt16LittleEndian(answer.AsSpan(1)));
+            Assert.Contains(expected, message, StringComparison.Ordinal);
+            Assert.Equal(3 + message.Length, read);   // and then it closed the connection
+        }
+
+        Assert.Equal(0, (await reducer.GetStateAsync()).Version);
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+        Assert.Equal(1, (await reducer.GetStateAsync()).Version);
+    }
+
+    private async Task<(IReducerGrain Reducer, string Key)> SetUpReducerAsync(string job)
+    {
+        var key = SiloKeys.Key($"{job}-{Guid.NewGuid():N}/0.0/0", Remote);
+        var reducer = fixture.Cluster.GrainFactory.GetGrain<IReducerGrain>(key);
+        await reducer.SetupAsync(new ReducerSetup(job, new JobSpec { Optimizer = "adam" }, 0, 0, Length, 0, 0));
+        await reducer.LoadAsync(new VectorBucket(ShardReducer.ParametersName, 0, 0, MemoryMarshal.AsBytes(Initial.AsSpan()).ToArray()));
+        await reducer.OpenStepAsync(0, 0, 1, 0.01);
+        return (reducer, key);
+    }
+
+    private static GradientBucket Bucket(float[] values) => new(0, 0, 0, 1, 0, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
+
+    /// <summary>A whole gradient request for step 0 from worker 0 of 1, with <paramref name="bytes"/> payload bytes of Gradient's pattern.</summary>
+    private static byte[] GradientFrame(string key, int bytes)
+    {
+        var head = new byte[DataPlaneFrames.MaxKeyBytes + 64];
+        var length = DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: 0, Bytes: bytes));
+        var payload = new byte[bytes];
+        var gradient = MemoryMarshal.AsBytes(Gradient.AsSpan());
+        gradient[..Math.Min(bytes, gradient.Length)].CopyTo(payload);
+        return [.. head.AsSpan(0, length), .. payload];
+    }
+
+    private static byte[] PullFrame(string key, string name)
+    {
+        var head = new byte[DataPlaneFrames.MaxMessageBytes];
+        return head[..DataPlaneFrames.WritePullRequest(head, key, name, new(Version: 1, Offset: 0, Count: Length))];
+    }
+
+    private static async Task<Socket> ConnectAsync(string endpoint)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPEndPoint.Parse(endpoint), TestContext.Current.CancellationToken);
+        return socket;
+    }
+
+    /// <summary>Reads until the server closes the connection; the bytes read.</summary>
+    private static async Task<int> ReceiveToEndAsync(Socket socket, byte[]? into = null)
+    {
+        into ??= new byte[1024];
+        var total = 0;
+        while (true)
+        {
+            var read = await socket.ReceiveAsync(into.AsMemory(Math.Min(total, into.Length - 1)), TestContext.Current.CancellationToken);
+            if (read == 0)
+            {
+                return total;
+            }
+
+            total += read;
+        }
+    }
+}

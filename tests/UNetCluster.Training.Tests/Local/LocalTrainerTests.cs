@@ -1,0 +1,124 @@
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Training;
+using UNetCluster.Model.Optimization;
+using static TorchSharp.torch;
+using UNetCluster.Model;
+using UNetCluster.Model.Modules;
+using UNetCluster.Model.Tests;
+using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Local;
+
+namespace UNetCluster.Training.Tests.Local;
+
+public sealed class LocalTrainerTests
+{
+    [Fact]
+    public void Run_30StepsOnRealTiles_LossFalls()
+    {
+        var options = TestSupport.SmallTraining(steps: 30);
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        using var trainer = new LocalTrainer(options, data, new LocalCheckpointStore(TestSupport.TemporaryDirectory()));
+        var losses = new List<double>();
+        var outcome = trainer.Run(new Recorder(p => losses.Add(p.Loss)), CancellationToken.None);
+
+        Assert.Equal(30, outcome.Step);
+        Assert.Equal(TrainingStop.Completed, outcome.Stop);
+        Assert.Equal(30, losses.Count);
+        var first = losses.Take(5).Average();
+        var last = losses.TakeLast(5).Average();
+        Assert.True(last < 0.8 * first, $"mean loss of the first 5 steps {first:F4}, of the last 5 {last:F4}");
+    }
+
+    [Fact]
+    public void Run_SameSeedTwice_GivesBitIdenticalParameters()
+    {
+        var options = TestSupport.SmallTraining(steps: 4);
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        Tensor Train()
+        {
+            using var trainer = new LocalTrainer(options, data, new LocalCheckpointStore(TestSupport.TemporaryDirectory()));
+            trainer.Run(null, CancellationToken.None);
+            return ParameterVector.Flatten(trainer.Model.parameters().ToList());
+        }
+
+        using var first = Train();
+        using var second = Train();
+        Assert.True(first.Equals(second));
+    }
+
+    [Fact]
+    public void Resume_AfterCheckpoint_ContinuesToTheSameParametersAsOneRun()
+    {
+        var options = TestSupport.SmallTraining(steps: 6) with { CheckpointEvery = 3 };
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        using var straight = new LocalTrainer(options, data, new LocalCheckpointStore(TestSupport.TemporaryDirectory()));
+        straight.Run(null, CancellationToken.None);
+
+        var folder = TestSupport.TemporaryDirectory();
+        using (var firstHalf = new LocalTrainer(options with { Steps = 3 }, data, new LocalCheckpointStore(folder)))
+        {
+            firstHalf.Run(null, CancellationToken.None);
+        }
+
+        using var resumed = new LocalTrainer(options, data, new LocalCheckpointStore(folder));
+        Assert.Equal(3, resumed.Resume());
+        resumed.Run(null, CancellationToken.None);
+
+        using var expected = ParameterVector.Flatten(straight.Model.parameters().ToList());
+        using var actual = ParameterVector.Flatten(resumed.Model.parameters().ToList());
+        Assert.True(actual.Equals(expected), $"max difference {(actual - expected).abs().max().item<float>()}");
+    }
+
+    [Fact]
+    public void Run_CancelledBeforeTheFirstStep_StopsWithoutTraining()
+    {
+        var options = TestSupport.SmallTraining(steps: 5);
+        using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
+        var folder = TestSupport.TemporaryDirectory();
+        using var trainer = new LocalTrainer(options, data, new LocalCheckpointStore(folder));
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        var outcome = trainer.Run(null, cancelled.Token);
+        Assert.Equal(TrainingStop.Cancelled, outcome.Stop);
+        Assert.Equal(0, outcome.Step);
+        Assert.Null(outcome.Checkpoint);
+    }
+
+    [Fact]
+    public void ValidationIndexes_24SectionsHold3_AreEvenlySpacedAndNeverTrained()
+    {
+        Assert.Equal(new[] { 7, 15, 23 }, TrainingData.ValidationIndexes(24, 3).Order());
+        var options = TestSupport.SmallTraining();
+        using var data = TrainingData.Create(TestSupport.BundledSections, 3, options.WeightMap);
+        Assert.Equal(new[] { "slice-07", "slice-15", "slice-23" }, data.Validation.Select(s => s.Id));
+        Assert.DoesNotContain(data.Training, t => data.Validation.Any(v => v.Id == t.Id));
+        Assert.Equal(21, data.Training.Count);
+    }
+
+    [Fact]
+    public void LearningRateAt_Cosine_DecaysFromTheRateToZero()
+    {
+        var options = TestSupport.SmallTraining() with { Schedule = LearningRateSchedule.Cosine };
+        Assert.Equal(2e-3, options.LearningRateAt(0), 12);
+        Assert.Equal(1e-3, options.LearningRateAt(0.5), 12);
+        Assert.Equal(0, options.LearningRateAt(1), 12);
+        Assert.Equal(2e-3, TestSupport.SmallTraining().LearningRateAt(0.9), 12);
+    }
+
+    [Fact]
+    public void Presets_Quick_IsTheDocumentedDefault()
+    {
+        var quick = Presets.Get(Presets.Default, seed: 42);
+        Assert.Equal(16, quick.Model.BaseChannels);
+        Assert.Equal(572, quick.TileSize);
+        Assert.Equal(388, TileGeometry.OutputSize(quick.Model, quick.TileSize));
+        Assert.True(quick.Minutes <= 4.5, "the default run must leave room for prediction inside 5 minutes");
+        Assert.Equal(31_030_658, new UNet(Presets.Get("paper").Model).ParameterCount);
+        Assert.Contains("quick", Assert.Throws<ArgumentException>(() => Presets.Get("nope")).Message, StringComparison.Ordinal);
+    }
+
+    private sealed class Recorder(Action<TrainingProgress> onReport) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => onReport(value);
+    }
+}
