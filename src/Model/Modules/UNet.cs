@@ -52,29 +52,21 @@ public sealed class UNet : nn.Module<Tensor, Tensor>
     public UNetOptions Options { get; }
 
     /// <summary>
-    /// When set, called during a backward pass through a graph built by <see cref="forward"/>, on the thread running
-    /// it, with a stage index s (see <see cref="StageParameterOffsets"/>) each time the parameters of stage s and of
-    /// every later stage have their final gradient: 2*Depth+1 (the head) first, then down to 1. The inc stage's
-    /// gradient is final when the backward pass returns. A data-parallel worker sends those gradients while the
-    /// backward pass goes on through the earlier stages. Set it before the forward pass; the values are unchanged.
+    /// The network's stages in forward order: 0 inc, 1..Depth the contracting steps, Depth+1..2*Depth the expanding
+    /// steps, 2*Depth+1 the head. <see cref="GradientStages"/> probes between them.
     /// </summary>
-    public Action<int>? StagesComplete { get; set; }
+    internal IReadOnlyList<nn.Module> Stages => [inc, .. downs, .. ups, outc];
 
     /// <summary>
-    /// The offset, in the flat parameter vector (the order of <c>parameters()</c>), of each stage's first parameter,
-    /// in forward order: 0 inc, 1..Depth the contracting steps, Depth+1..2*Depth the expanding steps, 2*Depth+1 the
-    /// head; one more entry holds the parameter count.
+    /// The offset, in the flat parameter vector (the order of <c>parameters()</c>), of each stage's first parameter
+    /// (see <see cref="Stages"/>); one more entry holds the parameter count.
     /// </summary>
     public IReadOnlyList<long> StageParameterOffsets
     {
         get
         {
-            var stages = new List<nn.Module> { inc };
-            stages.AddRange(downs);
-            stages.AddRange(ups);
-            stages.Add(outc);
             var offsets = new List<long> { 0 };
-            foreach (var stage in stages)
+            foreach (var stage in Stages)
             {
                 offsets.Add(offsets[^1] + stage.parameters().Sum(p => p.numel()));
             }
@@ -87,28 +79,19 @@ public sealed class UNet : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         using var scope = NewDisposeScope();
-        var report = is_grad_enabled() ? StagesComplete : null;
-        Tensor Probe(Tensor activation, int nextStage) =>                  // the activation read by stage nextStage on
-            report is null ? activation : GradientProbe.Wrap(activation, nextStage, report);
-
-        var skips = new List<Tensor> { Probe(inc.call(input), 1) };      // level 0: (B, 64, 568, 568)
+        var skips = new List<Tensor> { inc.call(input) };                // level 0: (B, 64, 568, 568)
         foreach (var down in downs)
         {
-            skips.Add(Probe(down.call(skips[^1]), skips.Count + 1));     // level i: (B, 64*2^i, ...), bottom (B, 1024, 28, 28)
+            skips.Add(down.call(skips[^1]));                              // level i: (B, 64*2^i, ...); bottom (B, 1024, 28, 28)
         }
 
-        var x = skips[^1];
-        if (dropout is not null)
-        {
-            x = dropout.call(x);                               // drop-out at the end of the contracting path
-        }
-
+        var x = dropout?.call(skips[^1]) ?? skips[^1];                    // drop-out at the end of the contracting path
         for (var i = 0; i < ups.Count; i++)
         {
-            x = Probe(ups[i].call(x, skips[skips.Count - 2 - i]), downs.Count + i + 2);   // up to level (depth - 1 - i)
+            x = ups[i].call(x, skips[^(i + 2)]);                          // up to level Depth-1-i, joined to its skip
         }
 
-        return outc.call(x).MoveToOuterDisposeScope();          // (B, Classes, 388, 388)
+        return outc.call(x).MoveToOuterDisposeScope();                    // (B, Classes, 388, 388)
     }
 
     /// <summary>Number of convolution layers (3x3, up-convolutions and the 1x1 head): 23 for the paper's plan.</summary>

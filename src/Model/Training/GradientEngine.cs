@@ -29,6 +29,7 @@ public sealed class GradientEngine : IDisposable
     private readonly List<TorchSharp.Modules.Parameter> _parameters;
     private readonly Tensor _gradient;
     private readonly long[] _parameterOffsets;     // each parameter's offset in the flat vector
+    private readonly GradientStages _stages;          // reports stages whose gradient is final during a backward pass
     private readonly int[] _stageFirstParameter;   // each stage's first parameter index (UNet.StageParameterOffsets)
 
     /// <summary>Serialises seeding and building a replica: libtorch's default generator is shared by the process.</summary>
@@ -60,6 +61,7 @@ public sealed class GradientEngine : IDisposable
 
         // A stage's first parameter index: stages start at parameter boundaries of the same flat order.
         _stageFirstParameter = [.. Model.StageParameterOffsets.SkipLast(1).Select(o => Array.IndexOf(_parameterOffsets, o))];
+        _stages = new GradientStages(Model);
         _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
@@ -90,6 +92,13 @@ public sealed class GradientEngine : IDisposable
         return (int)((ulong)TileSampler.DeriveSeed(TileSeed(jobSeed, step, tileIndex), 7) % (ulong)sections);
     }
 
+    /// <summary>The training sections the given global tiles of a step are drawn from, in tile order (repeats kept).</summary>
+    public IReadOnlyList<int> SectionsOf(long step, IReadOnlyList<long> tileIndexes)
+    {
+        ArgumentNullException.ThrowIfNull(tileIndexes);
+        return [.. tileIndexes.Select(t => SectionOf(_options.Seed, step, t, _sections.Count))];
+    }
+
     /// <summary>Forward and backward over the given global tile indexes of a step; leaves the weights unchanged.</summary>
     public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, CancellationToken cancellationToken = default) =>
         ComputeGradient(step, tileIndexes, null, cancellationToken);
@@ -99,7 +108,7 @@ public sealed class GradientEngine : IDisposable
     /// <paramref name="gradientReady"/>, the flat gradient is filled in while the backward pass runs, from the head
     /// towards the input, and <paramref name="gradientReady"/>(o) is called on this thread each time its values from
     /// flat offset o to the end are final (the last call, after the backward pass, with 0; see
-    /// <see cref="UNet.StagesComplete"/>); the values are the same either way.
+    /// <see cref="GradientStages.StagesComplete"/>); the values are the same either way.
     /// </summary>
     public GradientResult ComputeGradient(long step, IReadOnlyList<long> tileIndexes, Action<long>? gradientReady, CancellationToken cancellationToken = default)
     {
@@ -137,7 +146,7 @@ public sealed class GradientEngine : IDisposable
             }
         }
 
-        Model.StagesComplete = gradientReady is null ? null : stage => CopyFrom(_stageFirstParameter[stage]);
+        _stages.StagesComplete = gradientReady is null ? null : stage => CopyFrom(_stageFirstParameter[stage]);
         try
         {
             var logits = Model.call(stack(images));                                              // (B, K, out, out)
@@ -156,7 +165,7 @@ public sealed class GradientEngine : IDisposable
         }
         finally
         {
-            Model.StagesComplete = null;
+            _stages.StagesComplete = null;
         }
     }
 
