@@ -11,13 +11,11 @@ namespace UNetCluster.Data.Runtime;
 /// <remarks>
 /// <para>NNPACK cannot initialise on these CPUs; left on, every convolution tries again and logs a warning. It is
 /// switched off.</para>
-/// <para>oneDNN (mkldnn) stores activations in blocked layouts with channels padded to the vector width (16 floats
-/// with AVX-512). When a layer's width is not a multiple of 16, gradients intermittently come back NaN (measured:
-/// 31 of 60 backward passes of a 4-channel U-Net, 9 of 15 of an 8-channel one; 0 of 25 and 0 of 60 with 16 channels).
-/// oneDNN is 5 to 14 times faster than libtorch's fallback here (0.46 s against 6.4 s per 572x572 step at 16
-/// channels), so it stays on for networks whose widths are multiples of 16 and is switched off, for the rest of the
-/// process, as soon as a network with other widths is built. <c>UNETCLUSTER_MKLDNN=1</c> forces it on,
-/// <c>UNETCLUSTER_MKLDNN=0</c> off.</para>
+/// <para>oneDNN (mkldnn) returns NaN gradients now and then for layer widths that are not a multiple of 16 (the
+/// AVX-512 vector width) and is several times faster than libtorch's fallback (figures in bench/README.md), so it
+/// stays on for networks whose widths are multiples of 16 and is switched off, for the rest of the process, as soon
+/// as a network with other widths is built. <c>UNETCLUSTER_MKLDNN=1</c> forces it on, <c>UNETCLUSTER_MKLDNN=0</c>
+/// off.</para>
 /// </remarks>
 public static partial class TorchRuntime
 {
@@ -31,9 +29,8 @@ public static partial class TorchRuntime
 
     /// <summary>
     /// Makes libtorch's OpenMP threads sleep at once when a parallel region ends instead of spinning (GNU OpenMP's
-    /// OMP_WAIT_POLICY=PASSIVE), unless the environment already sets a policy. Spinning threads take the cores that
-    /// a silo's messaging, the augmentation code between operations and a second worker need: measured in a silo at
-    /// 16 base channels, a step's forward and backward took 0.69-1.05 s spinning and 0.33 s passive. Must run before
+    /// OMP_WAIT_POLICY=PASSIVE), unless the environment already sets a policy: spinning threads take the cores that a
+    /// silo's messaging and the code between operations need (bench/README.md). Must run before
     /// libtorch is loaded (the first tensor): libgomp reads the variable once, from the C environment, which
     /// <see cref="Environment.SetEnvironmentVariable(string, string)"/> does not reach.
     /// </summary>

@@ -183,11 +183,9 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     }
 
     /// <summary>
-    /// The parameter bucket at the current version, in an array kept per bucket and refilled once per version. Every
-    /// worker pulls it (a worker on this silo gets the array itself: the message is immutable), and no one reads it
-    /// after the next step is applied: that needs every worker's next gradient, which each sends only once its pull
-    /// has completed (and a reply is serialised before that). So 124 MB of pulls a step at 64 base channels allocate
-    /// nothing.
+    /// The parameter bucket at the current version, in an array kept per bucket and refilled once per version, so pulls
+    /// allocate nothing. Safe because no one reads it after the next step is applied: that needs every worker's next
+    /// gradient, which each sends only once its pull has completed.
     /// </summary>
     private byte[] ParameterBucket(ShardReducer reducer, long offset, int length)
     {

@@ -1,0 +1,271 @@
+using System.Net;
+using Microsoft.Extensions.Logging.Abstractions;
+using Orleans.Runtime;
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Data.Storage;
+using UNetCluster.Training.Coordination;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
+
+namespace UNetCluster.Training.Tests.Coordination;
+
+/// <summary>
+/// The coordinator's step loop without a cluster: a scripted <see cref="IJobCluster"/> whose workers report at once
+/// (or fall silent, or fail), and the job's record in a folder store. What a user sees is the job's record: its state,
+/// step, recomputed steps, restores and checkpoint.
+/// </summary>
+public sealed class StepLoopTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "steploop-" + Guid.NewGuid().ToString("N"));
+    private readonly JobRecordStore _records;
+
+    public StepLoopTests() => _records = new JobRecordStore(new JobStorage(new StorageSettings { Root = _root }));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task RunAsync_WorkersReport_CommitsEveryStepOnceAndCompletesWithAFinalCheckpoint()
+    {
+        var cluster = new ScriptedCluster(workers: 2);
+        var (loop, _) = await StartAsync("loop-plain", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 4, CheckpointEvery = 2 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-plain");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(5, status.Step);
+        Assert.Equal(0, status.RecomputedSteps);
+        Assert.Equal(0, status.Restores);
+        Assert.Equal(5, status.CheckpointStep);
+        Assert.Equal([0L, 1, 2, 3, 4], cluster.Committed);
+        Assert.Equal([2L, 4, 5], cluster.Checkpoints);
+        Assert.All(cluster.Plans, p => Assert.Equal(2, p.Tiles.Count));              // 4 tiles over 2 workers
+        Assert.Equal(2, cluster.ReleasedWorkers.Count);
+        Assert.Equal(2, cluster.ReleasedReducers.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_WorkerLostMidStep_RecomputesThatStepOverTheSurvivorsWithTheSameTiles()
+    {
+        // One reducer, on the first worker's silo: losing the second worker loses no reducer state.
+        var cluster = new ScriptedCluster(workers: 2) { SilenceAt = (Step: 2, Worker: 1) };
+        var (loop, _) = await StartAsync("loop-lost", cluster, new JobSpec { Preset = "tiny", Steps = 4, BatchSize = 4, Reducers = 1, CheckpointEvery = 100 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-lost");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(4, status.Step);
+        Assert.Equal(1, status.RecomputedSteps);
+        Assert.Equal(0, status.Restores);                                             // the reducers kept their state
+        var recomputed = cluster.Plans.Where(p => p.Step == 2).GroupBy(p => p.Attempt).OrderBy(g => g.Key).ToList();
+        Assert.Equal(2, recomputed.Count);
+        Assert.Equal([0L, 1, 2, 3], recomputed[1].Single().Tiles);                    // the survivor takes every tile
+        Assert.Equal([0L, 1, 2, 3], cluster.Committed);
+    }
+
+    [Fact]
+    public async Task RunAsync_ReducerStateLost_SetsTheReducersUpAgainAndGoesOn()
+    {
+        var cluster = new ScriptedCluster(workers: 2) { FailAt = 1, LoseReducersAt = 1 };
+        var (loop, _) = await StartAsync("loop-restore", cluster, new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 2, CheckpointEvery = 100 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-restore");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(1, status.RecomputedSteps);
+        Assert.Equal(1, status.Restores);
+        Assert.Equal(2, cluster.Restores.Count);
+        Assert.Empty(cluster.Restores[0].Reducers.Intersect(cluster.Restores[1].Reducers));   // a new generation of reducers
+    }
+
+    [Fact]
+    public async Task RunAsync_AWorkerKeepsFailing_FailsTheJobNamingTheStepAndTheError()
+    {
+        var cluster = new ScriptedCluster(workers: 1) { FailAt = 1, FailAlways = true };
+        var (loop, _) = await StartAsync("loop-fail", cluster, new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 1, CheckpointEvery = 100 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-fail");
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("Step 1 failed", status.Error, StringComparison.Ordinal);
+        Assert.Contains("scripted failure", status.Error, StringComparison.Ordinal);
+        Assert.Equal(1, status.Step);
+    }
+
+    [Fact]
+    public async Task Cancel_DuringAStep_StopsAtTheNextBoundaryWithACheckpoint()
+    {
+        var cluster = new ScriptedCluster(workers: 1);
+        var (loop, _) = await StartAsync("loop-cancel", cluster, new JobSpec { Preset = "tiny", Steps = 1000, BatchSize = 1, CheckpointEvery = 1000 });
+        cluster.Loop = loop;
+        cluster.OnCommitted = step =>
+        {
+            if (step == 3)
+            {
+                loop.Cancel();
+            }
+        };
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-cancel");
+        Assert.Equal(JobState.Cancelled, status.State);
+        Assert.Equal(4, status.Step);
+        Assert.Equal(4, status.CheckpointStep);
+    }
+
+    [Fact]
+    public async Task RunAsync_AnotherCoordinatorTakesTheRecord_StopsWithoutWritingOverIt()
+    {
+        var cluster = new ScriptedCluster(workers: 1) { StepDelay = TimeSpan.FromMilliseconds(20) };
+        var (loop, _) = await StartAsync("loop-fenced", cluster, new JobSpec { Preset = "tiny", Steps = 1000, BatchSize = 1, CheckpointEvery = 1000 });
+        cluster.Loop = loop;
+        var second = new JobLease("loop-fenced", "silo-b", _records, NullLogger.Instance);
+        cluster.OnCommitted = step =>
+        {
+            if (step == 2)
+            {
+                Assert.True(second.TryTakeOverAsync("b", CancellationToken.None).GetAwaiter().GetResult());
+            }
+        };
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var stored = await _records.ReadAsync("loop-fenced", TestContext.Current.CancellationToken);
+        Assert.StartsWith("silo-b#b#", stored!.Record.Owner, StringComparison.Ordinal);
+        Assert.Equal(JobState.Pending, stored.Record.Status.State);                     // the second coordinator's, untouched
+        Assert.True(cluster.Committed.Count < 200, $"{cluster.Committed.Count} steps committed: the loop did not stop when its record was taken");
+        Assert.Empty(cluster.ReleasedWorkers);
+    }
+
+    private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await _records.CreateAsync(new JobRecord(new JobStatus { Id = id, Spec = spec, Created = now, Updated = now }, string.Empty, 0), TestContext.Current.CancellationToken);
+        var lease = new JobLease(id, "silo-a", _records, NullLogger.Instance);
+        Assert.True(await lease.TryTakeOverAsync("a", TestContext.Current.CancellationToken));
+        return (new StepLoop(id, lease, cluster, NullLogger.Instance), lease);
+    }
+
+    private async Task<JobStatus> ReadAsync(string id) => (await _records.ReadAsync(id, TestContext.Current.CancellationToken))!.Record.Status;
+
+    /// <summary>Workers that report as soon as they are started, unless the script says otherwise; reducers that are always intact unless lost.</summary>
+    private sealed class ScriptedCluster(int workers) : IJobCluster
+    {
+        private readonly List<string> _workers = [.. Enumerable.Range(0, workers)
+            .Select(i => SiloKeys.WorkerKey(SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111 + i), 1))).Order(StringComparer.Ordinal)];
+        private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
+        private bool _reducersLost;
+        private bool _failed;
+
+        public StepLoop? Loop { get; set; }
+
+        public (long Step, int Worker)? SilenceAt { get; init; }
+
+        public long? FailAt { get; init; }
+
+        public bool FailAlways { get; init; }
+
+        public long? LoseReducersAt { get; init; }
+
+        public Action<long>? OnCommitted { get; set; }
+
+        public TimeSpan StepDelay { get; init; }
+
+        public List<StepPlan> Plans { get; } = [];
+
+        public List<long> Committed { get; } = [];
+
+        public List<long> Checkpoints { get; } = [];
+
+        public List<RestorePlan> Restores { get; } = [];
+
+        public List<string> ReleasedWorkers { get; } = [];
+
+        public List<string> ReleasedReducers { get; } = [];
+
+        public IReadOnlyList<string> LiveWorkers(int? limit) => [.. _workers.Where(w => !_dead.Contains(w)).Take(limit ?? int.MaxValue)];
+
+        public bool IsAlive(string key) => !_dead.Contains(SiloKeys.WorkerKey(SiloKeys.SiloOf(key)));
+
+        public Task OpenStepAsync(string reducer, long stepIndex, int attempt, int workers, double learningRate) => Task.Delay(StepDelay);
+
+        public Task StartStepAsync(string worker, StepPlan plan)
+        {
+            Plans.Add(plan);
+            if (SilenceAt is { } silence && plan.Step == silence.Step && plan.WorkerIndex == silence.Worker && !_dead.Contains(worker))
+            {
+                _dead.Add(worker);   // its silo died before it reported
+                return Task.CompletedTask;
+            }
+
+            string? error = null;
+            if (FailAt == plan.Step && (FailAlways || !_failed))
+            {
+                (_failed, error) = (true, "scripted failure");
+                _reducersLost = LoseReducersAt == plan.Step;
+            }
+
+            Loop!.Report(new StepReport(worker, plan.Step, plan.Attempt, plan.WorkerIndex, 0.5, plan.Tiles.Count, 100, 100, TimeSpan.FromMilliseconds(1), TimeSpan.FromMilliseconds(1), error));
+            return Task.CompletedTask;
+        }
+
+        public Task<RestoreResult> RestoreAsync(string worker, RestorePlan plan)
+        {
+            Restores.Add(plan);
+            _reducersLost = false;
+            return Task.FromResult(new RestoreResult(Committed.Count == 0 ? 0 : Committed[^1] + 1, 1000, null));
+        }
+
+        public Task<ReducerState> GetReducerStateAsync(string reducer) =>
+            Task.FromResult(_reducersLost ? new ReducerState(false, -1, 0, 0) : new ReducerState(true, Committed.Count == 0 ? 0 : Committed[^1] + 1, 0, 500));
+
+        public Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan)
+        {
+            Checkpoints.Add(plan.Version);
+            return Task.FromResult(new CheckpointResult(plan.Version, plan.Version, $"jobs/{plan.JobId}/checkpoints/{plan.Version:D9}", 1000, 0, null, 0.01));
+        }
+
+        public Task ReleaseWorkerAsync(string worker, string jobId)
+        {
+            ReleasedWorkers.Add(worker);
+            return Task.CompletedTask;
+        }
+
+        public Task ReleaseReducerAsync(string reducer)
+        {
+            ReleasedReducers.Add(reducer);
+            return Task.CompletedTask;
+        }
+
+        public IDisposable? StartStep(long stepIndex) => null;
+
+        public void StepCommitted(JobStatus status, IReadOnlyList<StepReport> reports)
+        {
+            Committed.Add(status.Step - 1);
+            OnCommitted?.Invoke(status.Step - 1);
+        }
+
+        public void StepRecomputed()
+        {
+        }
+
+        public void CheckpointWritten(long stepIndex, string location, long bytes, TimeSpan stall)
+        {
+        }
+    }
+}
