@@ -80,6 +80,8 @@ internal static class TiffCodec
         }
     }
 
+    private static long MaxTileSide(int imageSide) => Math.Max(1024, ((imageSide + 15L) / 16) * 16);
+
     private static string Where(int page, int pageCount) => pageCount > 1 ? $"page {page}" : "its image";
 
     /// <summary>
@@ -103,13 +105,16 @@ internal static class TiffCodec
 
         if (tiff.IsTiled())
         {
-            // One tile is decoded at a time into a buffer of its declared size, so a tile is held to the same limit
-            // (never below 1024x1024: writers may use tiles larger than a small image).
+            // Each tile is decoded into a buffer of its declared size, so a tile may not be much larger than its
+            // image: at most the image's side rounded up to TIFF's tile step of 16, or 1024 (writers use a fixed
+            // tile size even for small images).
             var tileWidth = GetInt(tiff, TiffTag.TILEWIDTH);
             var tileHeight = GetInt(tiff, TiffTag.TILELENGTH);
-            if (tileWidth <= 0 || tileHeight <= 0 || (long)tileWidth * tileHeight > Math.Max(limits.MaxPixelsPerImage, 1L << 20))
+            if (tileWidth <= 0 || tileHeight <= 0 || tileWidth > MaxTileSide(width) || tileHeight > MaxTileSide(height))
             {
-                throw new InvalidImageException(path, $"is corrupt: {where} has tiles of {tileWidth}x{tileHeight} pixels");
+                throw new InvalidImageException(
+                    path, $"is corrupt: {where} has tiles of {tileWidth}x{tileHeight} pixels for {width}x{height} pixels " +
+                          $"(a tile side may be at most {MaxTileSide(width)}x{MaxTileSide(height)} here)");
             }
         }
 
