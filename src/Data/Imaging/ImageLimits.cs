@@ -59,7 +59,7 @@ public sealed record ImageLimits(long MaxPixelsPerImage = ImageLimits.DefaultMax
         {
             throw new InvalidImageException(
                 path,
-                string.Create(CultureInfo.InvariantCulture, $"is too large: its {pageCount} pages hold {pixels:N0} pixels together, over the limit of {MaxPixelsPerFile:N0} " +
+                string.Create(CultureInfo.InvariantCulture, $"is too large: {(pageCount == 1 ? "its one page holds" : $"its {pageCount} pages hold")} {pixels:N0} pixels together, over the limit of {MaxPixelsPerFile:N0} " +
                 $"pixels per file ({nameof(ImageLimits)}.{nameof(MaxPixelsPerFile)}); it was not decoded"));
         }
     }

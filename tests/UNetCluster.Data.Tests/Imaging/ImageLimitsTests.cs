@@ -86,6 +86,17 @@ public sealed class ImageLimitsTests : IDisposable
     }
 
     [Fact]
+    public void Read_PngOverALoweredFileLimit_IsRefusedNamingThatLimit()
+    {
+        var path = _temp.File("gray.png");
+        PngWriter.WriteGray8(path, new byte[8 * 8], 8, 8);
+
+        var error = Assert.Throws<InvalidImageException>(() => ImageReader.Read(path, new ImageLimits(MaxPixelsPerFile: 63)));
+
+        Assert.Contains("gray.png: is too large: its one page holds 64 pixels together, over the limit of 63 pixels per file (ImageLimits.MaxPixelsPerFile)", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ReadPages_StackPageOverTheImageLimit_IsRefusedNamingThePage()
     {
         var path = _temp.File("stack.tif");
