@@ -67,11 +67,23 @@ public static class TileGeometry
         }
     }
 
-    /// <summary>The nearest valid input sizes at or below and at or above a requested size (Below is null when none).</summary>
+    /// <summary>
+    /// The largest tile side accepted. An 8192x8192 tile's first feature map alone is 16 GiB of float32 at the paper's
+    /// 64 channels: anything larger is a typo, and stopping here keeps the search for valid sizes short and
+    /// overflow-free (a scan up from int.MaxValue used to wrap around to negative sizes).
+    /// </summary>
+    public const int MaximumInputSize = 8192;
+
+    /// <summary>
+    /// The nearest valid input sizes at or below and at or above a requested size, both within
+    /// [1, <see cref="MaximumInputSize"/>]: Below is null when no valid size is at or below the request, Above when
+    /// none is at or above it up to the maximum (so a request above the maximum gets only the largest valid size).
+    /// </summary>
     public static (int? Below, int? Above) NearestValidInputSizes(UNetOptions options, int requested)
     {
+        ArgumentNullException.ThrowIfNull(options);
         int? below = null;
-        for (var size = Math.Max(requested, 1); size >= 1; size--)
+        for (var size = Math.Min(requested, MaximumInputSize); size >= 1; size--)
         {
             if (IsValidInputSize(options, size))
             {
@@ -81,7 +93,7 @@ public static class TileGeometry
         }
 
         int? above = null;
-        for (var size = Math.Max(requested, MinimumInputSize(options)); ; size++)
+        for (var size = Math.Max(requested, 1); size <= MaximumInputSize; size++)
         {
             if (IsValidInputSize(options, size))
             {
@@ -95,23 +107,30 @@ public static class TileGeometry
 
     /// <summary>
     /// Returns the output size for a tile size, or throws an <see cref="ArgumentException"/> that names the
-    /// nearest valid sizes.
+    /// nearest valid sizes (a size above <see cref="MaximumInputSize"/> is refused whether or not the plan takes it).
     /// </summary>
     public static int RequireValid(UNetOptions options, int inputSize, string optionName = "tile size")
     {
-        if (OutputSize(options, inputSize) is { } output)
+        ArgumentNullException.ThrowIfNull(options);
+        if (inputSize <= MaximumInputSize && OutputSize(options, inputSize) is { } output)
         {
             return output;
         }
 
         var (below, above) = NearestValidInputSizes(options, inputSize);
-        var nearest = below is null ? $"{above}" : $"{below} or {above}";
+        var nearest = (below, above) switch
+        {
+            ({ } b, { } a) when a != b => $"sizes: {b} or {a}",
+            ({ } b, _) => $"size: {b}",
+            (_, { } a) => $"size: {a}",
+            _ => $"size: none up to {MaximumInputSize}",
+        };
         var rule = options.Padding == ConvPadding.Same
             ? $"a multiple of {1 << options.Depth}"
             : $"a size whose unpadded convolutions and 2x2 poolings stay even down {options.Depth} levels";
         throw new ArgumentException(
             $"The {optionName} {inputSize} is not valid for this U-Net (depth {options.Depth}, {options.Padding.ToString().ToLowerInvariant()} padding): " +
-            $"it must be {rule}. Nearest valid sizes: {nearest}.",
+            $"it must be {rule}, and at most {MaximumInputSize}. Nearest valid {nearest}.",
             optionName);
     }
 }

@@ -1,3 +1,4 @@
+using BitMiracle.LibTiff.Classic;
 using System.Text.Json;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
@@ -45,6 +46,44 @@ public sealed class PredictEvaluateCommandTests
         Assert.Equal(2, code);
         Assert.Contains("is not a checkpoint", error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(Path.Combine(folder, "o")));
+    }
+
+    [Fact]
+    public async Task Predict_FolderWithPngAndTiffOfOneName_RefusesNamingBothAndWritesNothing()
+    {
+        // Both would be predicted into a.probability.png, a.mask.png and a.overlay.png: the second would replace the first.
+        var folder = CliRunner.TemporaryDirectory();
+        var input = Directory.CreateDirectory(Path.Combine(folder, "in")).FullName;
+        PngWriter.WriteGray8(Path.Combine(input, "a.png"), Gradient(64 * 48), 64, 48);
+        WriteGray8Tiff(Path.Combine(input, "a.tif"), Gradient(40 * 30), 40, 30);
+        PngWriter.WriteGray8(Path.Combine(input, "b.png"), Gradient(64 * 48), 64, 48);
+        var before = CliRunner.Snapshot(folder);
+        var outDir = Path.Combine(folder, "out");
+
+        var (code, output, error) = await CliRunner.RunAsync("predict", "--checkpoint", await TrainedRun.Value, "--input", input, "--out", outDir);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"{Path.Combine(input, "a.png")} and {Path.Combine(input, "a.tif")} would both be predicted into {Path.Combine(outDir, "a")}.*.png", error, StringComparison.Ordinal);
+        Assert.Contains("rename one of them", error, StringComparison.Ordinal);
+        Assert.Empty(output);
+        Assert.False(Directory.Exists(outDir));
+        Assert.Equal(before, CliRunner.Snapshot(folder));
+    }
+
+    [Fact]
+    public async Task Predict_OutFolderHoldingAFileAPredictionWouldReplace_RefusesAndLeavesItUnchanged()
+    {
+        // Predicting a.png into its own folder writes a.mask.png, which there is an input image of its own.
+        var folder = CliRunner.TemporaryDirectory();
+        PngWriter.WriteGray8(Path.Combine(folder, "a.png"), Gradient(64 * 48), 64, 48);
+        PngWriter.WriteGray8(Path.Combine(folder, "a.mask.png"), [.. Gradient(64 * 48).Select(v => (byte)(v > 127 ? 255 : 0))], 64, 48);
+        var before = CliRunner.Snapshot(folder);
+
+        var (code, _, error) = await CliRunner.RunAsync("predict", "--checkpoint", await TrainedRun.Value, "--input", folder, "--out", folder);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"The prediction of {Path.Combine(folder, "a.png")} would be written to {Path.Combine(folder, "a.mask.png")}, replacing that input image", error, StringComparison.Ordinal);
+        Assert.Equal(before, CliRunner.Snapshot(folder));
     }
 
     [Fact]
@@ -96,5 +135,26 @@ public sealed class PredictEvaluateCommandTests
         Assert.Equal(2, code);
         Assert.Contains("a.mask.png: mask is not binary", error, StringComparison.Ordinal);
         Assert.Contains("b.png: no prediction named b.mask.png", error, StringComparison.Ordinal);
+    }
+
+    private static byte[] Gradient(int count) => [.. Enumerable.Range(0, count).Select(i => (byte)((i * 7) % 251))];
+
+    /// <summary>A one-page 8-bit grayscale TIFF, through LibTiff.NET (the library the reader uses).</summary>
+    private static void WriteGray8Tiff(string path, byte[] pixels, int width, int height)
+    {
+        using var tiff = Tiff.Open(path, "w") ?? throw new IOException($"LibTiff could not create {path}");
+        tiff.SetField(TiffTag.IMAGEWIDTH, width);
+        tiff.SetField(TiffTag.IMAGELENGTH, height);
+        tiff.SetField(TiffTag.BITSPERSAMPLE, 8);
+        tiff.SetField(TiffTag.SAMPLESPERPIXEL, 1);
+        tiff.SetField(TiffTag.PHOTOMETRIC, Photometric.MINISBLACK);
+        tiff.SetField(TiffTag.PLANARCONFIG, PlanarConfig.CONTIG);
+        tiff.SetField(TiffTag.ROWSPERSTRIP, height);
+        for (var y = 0; y < height; y++)
+        {
+            tiff.WriteScanline(pixels.AsSpan(y * width, width).ToArray(), y);
+        }
+
+        tiff.WriteDirectory();
     }
 }

@@ -40,6 +40,45 @@ public sealed class TileGeometryTests
         Assert.Contains("496 or 512", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(int.MaxValue)]
+    [InlineData(int.MaxValue - 3)]
+    [InlineData(TileGeometry.MaximumInputSize + 12)]
+    public void RequireValid_SizeAboveTheMaximum_SuggestsOnlyTheLargestValidSize(int tile)
+    {
+        // 8204 = 16 * 505 + 124 is a size the paper's plan takes, but not a sane tile; int.MaxValue used to
+        // overflow the search into "2147483644 or 188".
+        var error = Assert.Throws<ArgumentException>(() => TileGeometry.RequireValid(UNetOptions.Paper, tile, "--tile"));
+
+        Assert.Contains($"--tile {tile} is not valid", error.Message, StringComparison.Ordinal);
+        Assert.Contains("and at most 8192", error.Message, StringComparison.Ordinal);
+        Assert.EndsWith("Nearest valid size: 8188. (Parameter '--tile')", error.Message, StringComparison.Ordinal);
+        Assert.True(TileGeometry.IsValidInputSize(UNetOptions.Paper, 8188));
+    }
+
+    [Fact]
+    public void NearestValidInputSizes_AtAndAboveTheMaximum_StayWithinIt()
+    {
+        var same = new UNetOptions(Padding: ConvPadding.Same);
+
+        Assert.Equal((8188, null), TileGeometry.NearestValidInputSizes(UNetOptions.Paper, int.MaxValue));
+        Assert.Equal((8192, 8192), TileGeometry.NearestValidInputSizes(same, TileGeometry.MaximumInputSize));
+        Assert.Equal((8192, null), TileGeometry.NearestValidInputSizes(same, int.MaxValue));
+        Assert.Equal(8192, TileGeometry.RequireValid(same, TileGeometry.MaximumInputSize));
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-5)]
+    [InlineData(int.MinValue)]
+    public void RequireValid_ZeroOrNegative_SuggestsTheSmallestValidSize(int tile)
+    {
+        var error = Assert.Throws<ArgumentException>(() => TileGeometry.RequireValid(UNetOptions.Paper, tile, "--tile"));
+
+        Assert.Contains($"--tile {tile} is not valid", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Nearest valid size: 188.", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Validate_BadOption_NamesOptionAndAcceptedRange()
     {

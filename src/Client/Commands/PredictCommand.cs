@@ -22,6 +22,8 @@ internal static class PredictCommand
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!);
+            var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
+            Predictions.RequireDistinctOutputs(images, outDirectory);
             using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message}; using the previous checkpoint."));
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
             TileGeometry.RequireValid(loaded.Manifest.Model, tileSize, "--tile");
@@ -34,7 +36,7 @@ internal static class PredictCommand
             using var model = LocalCheckpointStore.CreateModel(loaded);
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
-            var overlays = Predictions.PredictImages(model, tileSize, images, Path.GetFullPath(parse.GetValue(outDir)!), decision);
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -14,9 +14,11 @@ internal static class Predictions
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
         UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold)
     {
+        var all = sections.ToList();
+        RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
         var predictor = new OverlapTilePredictor(model, tileSize);
         var results = new List<(string, SegmentationScores)>();
-        foreach (var section in sections)
+        foreach (var section in all)
         {
             using var image = TrainingData.ImageTensor(section.Image);
             using var probabilities = predictor.PredictProbabilities(image);
@@ -27,20 +29,76 @@ internal static class Predictions
         return results;
     }
 
-    /// <summary>Predicts images of any size and writes their files; returns the paths of the overlays.</summary>
+    /// <summary>
+    /// Predicts images of any size and writes their files; returns the paths of the overlays. Refuses, before writing
+    /// anything, images whose files would collide (<see cref="RequireDistinctOutputs(IReadOnlyList{GrayImage}, string)"/>).
+    /// </summary>
     public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold)
     {
+        var all = images.ToList();
+        RequireDistinctOutputs(all, directory);
         var predictor = new OverlapTilePredictor(model, tileSize);
         var written = new List<string>();
-        foreach (var image in images)
+        foreach (var image in all)
         {
             using var input = TrainingData.ImageTensor(image);
             using var probabilities = predictor.PredictProbabilities(input);
-            var name = Path.GetFileNameWithoutExtension(image.Source) + (image.Page > 0 ? $"-p{image.Page}" : string.Empty);
-            written.Add(PredictionWriter.Write(directory, name, image, probabilities, threshold: threshold).OverlayPng);
+            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold).OverlayPng);
         }
 
         return written;
+    }
+
+    /// <summary>
+    /// The name an image's prediction files start with: its file's name without the extension, and <c>-p{page}</c>
+    /// for the pages of a TIFF stack after the first. So <c>a.png</c> and <c>a.tif</c> both give <c>a</c>.
+    /// </summary>
+    public static string OutputStem(GrayImage image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        return Path.GetFileNameWithoutExtension(image.Source) + (image.Page > 0 ? $"-p{image.Page}" : string.Empty);
+    }
+
+    /// <summary>
+    /// Throws a <see cref="UserInputException"/> naming both files when two images would write the same prediction
+    /// files into <paramref name="directory"/> (<c>a.png</c> and <c>a.tif</c>; <c>a-p1.png</c> and page 1 of
+    /// <c>a.tif</c>), the second silently replacing the first, or when a prediction file would replace one of the
+    /// images. Names are compared ignoring case, as Windows and macOS file systems do.
+    /// </summary>
+    public static void RequireDistinctOutputs(IReadOnlyList<GrayImage> images, string directory)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        RequireDistinctOutputs(
+            images.Select(i => (OutputStem(i), i.Page > 0 ? $"{i.Source} (page {i.Page})" : i.Source, i.Source)), directory);
+    }
+
+    private static void RequireDistinctOutputs(IEnumerable<(string Stem, string What, string Source)> items, string directory)
+    {
+        var list = items.ToList();
+        var inputs = list.Select(i => Path.GetFullPath(i.Source)).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var firstByStem = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (stem, what, _) in list)
+        {
+            if (!firstByStem.TryAdd(stem, what))
+            {
+                throw new UserInputException(
+                    $"{firstByStem[stem]} and {what} would both be predicted into {Path.Combine(directory, stem)}.*.png " +
+                    $"({stem}{PredictionWriter.ProbabilitySuffix}, {stem}{PredictionWriter.MaskSuffix}, {stem}{PredictionWriter.OverlaySuffix}), " +
+                    "the second replacing the first; rename one of them (the names of the images to predict must differ " +
+                    "in more than their extension), or predict them into separate --out folders. Nothing was written.");
+            }
+
+            foreach (var suffix in new[] { PredictionWriter.ProbabilitySuffix, PredictionWriter.MaskSuffix, PredictionWriter.OverlaySuffix })
+            {
+                var output = Path.GetFullPath(Path.Combine(directory, stem + suffix));
+                if (inputs.Contains(output))
+                {
+                    throw new UserInputException(
+                        $"The prediction of {what} would be written to {output}, replacing that input image; choose an --out " +
+                        "folder that does not hold the images. Nothing was written.");
+                }
+            }
+        }
     }
 
     private static string FileStem(string id) => id.Replace('#', '-');

@@ -17,14 +17,17 @@ public static class DataSetLoader
     /// Pairs every image in <paramref name="imagesDirectory"/> with the mask of the same file name stem in
     /// <paramref name="masksDirectory"/> (<c>slice-03.png</c> or <c>slice-03.tif</c> with <c>slice-03.png</c>). A TIFF
     /// stack pairs with a mask stack of as many pages, one section per page with id <c>stem#page</c>. Masks must be
-    /// binary: only 0 and the largest value (255 or 65535), or only 0 and 1; values above 0 become foreground (1).
+    /// binary: only 0 and the largest value (255 or 65535), or only 0 and 1; values above 0 become foreground (1). At
+    /// least one mask must hold both classes (see <see cref="DescribeMissingClass"/>).
     /// </summary>
+    /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
     /// <exception cref="DataSetValidationException">
     /// Listing every problem found, each naming its file or folder: missing or empty folder, image without mask, mask
-    /// without image, two files with one stem, unreadable or truncated file, unsupported bit depth or channels, page
-    /// count or size that differs between mask and image, mask that is not binary.
+    /// without image, two files with one stem, unreadable, truncated, corrupt or over-large file, unsupported bit depth
+    /// or channels, page count or size that differs between mask and image, mask that is not binary, masks that are
+    /// all one class.
     /// </exception>
-    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory)
+    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory, ImageLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagesDirectory);
         ArgumentException.ThrowIfNullOrEmpty(masksDirectory);
@@ -48,8 +51,8 @@ public static class DataSetLoader
         {
             var images = imagesByStem.GetValueOrDefault(stem) ?? [];
             var masks = masksByStem.GetValueOrDefault(stem) ?? [];
-            var imagePages = images.Select(f => TryRead(f, problems)).ToList();
-            var maskPages = masks.Select(f => TryRead(f, problems)).ToList();
+            var imagePages = images.Select(f => TryRead(f, problems, limits)).ToList();
+            var maskPages = masks.Select(f => TryRead(f, problems, limits)).ToList();
             if (!CheckPairing(stem, images, masks, imagesDirectory, masksDirectory, problems)
                 || imagePages[0] is not { } imageStack || maskPages[0] is not { } maskStack)
             {
@@ -65,6 +68,12 @@ public static class DataSetLoader
             }
         }
 
+        // Judged on the whole set, so only once every file is otherwise fine.
+        if (problems.Count == 0 && DescribeMissingClass(sections, masksDirectory) is { } missingClass)
+        {
+            problems.Add(missingClass);
+        }
+
         if (problems.Count > 0)
         {
             throw Invalid(imagesDirectory, masksDirectory, problems);
@@ -77,15 +86,16 @@ public static class DataSetLoader
     /// One labelled item: an image file (one section, or one per page of a TIFF stack) and its mask file, checked by
     /// the same rules as <see cref="LoadLabelled"/>; sections are named after <paramref name="stem"/>.
     /// </summary>
+    /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
     /// <exception cref="DataSetValidationException">Listing every problem of the pair, each naming its file.</exception>
-    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile)
+    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile, ImageLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(stem);
         ArgumentException.ThrowIfNullOrEmpty(imageFile);
         ArgumentException.ThrowIfNullOrEmpty(maskFile);
         var problems = new List<string>();
-        var imagePages = TryRead(imageFile, problems);
-        var maskPages = TryRead(maskFile, problems);
+        var imagePages = TryRead(imageFile, problems, limits);
+        var maskPages = TryRead(maskFile, problems, limits);
         var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, problems);
         if (problems.Count > 0)
         {
@@ -97,10 +107,11 @@ public static class DataSetLoader
 
     /// <summary>
     /// Reads the images to predict on: one file (every page of a TIFF stack) or every image file of a folder, in
-    /// file-name order (ordinal). Images may have any size.
+    /// file-name order (ordinal). Images may have any size up to <paramref name="limits"/>.
     /// </summary>
+    /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
     /// <exception cref="DataSetValidationException">Listing every file or folder that cannot be used, and why.</exception>
-    public static IReadOnlyList<GrayImage> LoadImages(string fileOrDirectory)
+    public static IReadOnlyList<GrayImage> LoadImages(string fileOrDirectory, ImageLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(fileOrDirectory);
         var problems = new List<string>();
@@ -120,7 +131,7 @@ public static class DataSetLoader
             files = [];
         }
 
-        var pages = files.Select(f => TryRead(f, problems)).ToList();
+        var pages = files.Select(f => TryRead(f, problems, limits)).ToList();
         if (problems.Count > 0)
         {
             throw new DataSetValidationException($"The images in '{fileOrDirectory}' cannot be used", problems);
@@ -162,11 +173,11 @@ public static class DataSetLoader
         files.GroupBy(f => Path.GetFileNameWithoutExtension(f), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
 
-    private static IReadOnlyList<GrayImage>? TryRead(string path, List<string> problems)
+    private static IReadOnlyList<GrayImage>? TryRead(string path, List<string> problems, ImageLimits? limits)
     {
         try
         {
-            return ImageReader.ReadPages(path);
+            return ImageReader.ReadPages(path, limits);
         }
         catch (InvalidImageException e)
         {
@@ -247,6 +258,50 @@ public static class DataSetLoader
     }
 
     /// <summary>
+    /// Null when at least one of <paramref name="sections"/> has a mask holding both foreground and background;
+    /// otherwise a problem naming <paramref name="masksLocation"/> (a folder or a stored data set) and saying what
+    /// the masks hold. A set without both classes in one mask trains a network that answers one class everywhere
+    /// and scores it perfectly (IoU 1.0 on all-foreground masks), so it is refused rather than trained on.
+    /// </summary>
+    public static string? DescribeMissingClass(IReadOnlyList<LabelledSection> sections, string masksLocation)
+    {
+        ArgumentNullException.ThrowIfNull(sections);
+        if (sections.Count == 0)
+        {
+            return null;
+        }
+
+        int allBackground = 0, allForeground = 0;
+        foreach (var section in sections)
+        {
+            var foreground = section.Mask.AsSpan().ContainsAnyExcept((byte)0);
+            var background = section.Mask.AsSpan().Contains((byte)0);
+            if (foreground && background)
+            {
+                return null;
+            }
+
+            if (foreground)
+            {
+                allForeground++;
+            }
+            else
+            {
+                allBackground++;
+            }
+        }
+
+        var held = (allBackground, allForeground) switch
+        {
+            (_, 0) => $"all {Masks(sections.Count)} are entirely background (0)",
+            (0, _) => $"all {Masks(sections.Count)} are entirely foreground (above 0)",
+            _ => $"each mask is a single class ({allBackground} entirely background, {allForeground} entirely foreground)",
+        };
+        return $"{masksLocation}: no mask has both foreground and background: {held}; at least one mask must contain both " +
+               "foreground (255, 65535 or 1) and background (0) pixels, or the network has nothing to tell apart";
+    }
+
+    /// <summary>
     /// The mask as 0/1 (1 where it is above 0), or null with <paramref name="problem"/> saying why, when it holds
     /// values other than {0, max} or {0, 1}. Ground-truth and predicted masks are read with this one rule.
     /// </summary>
@@ -312,4 +367,6 @@ public static class DataSetLoader
     }
 
     private static string Pages(int count) => count == 1 ? "1 page" : $"{count} pages";
+
+    private static string Masks(int count) => count == 1 ? "1 mask" : $"{count} masks";
 }

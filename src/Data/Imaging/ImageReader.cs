@@ -3,8 +3,9 @@ namespace UNetCluster.Data.Imaging;
 /// <summary>
 /// Reads single-channel (grayscale) 8- and 16-bit PNG and TIFF files, TIFF stacks included, into
 /// <see cref="GrayImage"/>s. Anything else (colour, palette, gray + alpha, other bit depths, float samples, a file that
-/// is cut short or corrupt) is refused with an <see cref="InvalidImageException"/> naming the file. Files are only
-/// ever read: each is loaded into memory once and decoded from there.
+/// is cut short or corrupt, one whose header declares more pixels than <see cref="ImageLimits"/> allows) is refused
+/// with an <see cref="InvalidImageException"/> naming the file. Files are only ever read: each is loaded into memory
+/// once and decoded from there.
 /// </summary>
 public static class ImageReader
 {
@@ -17,23 +18,26 @@ public static class ImageReader
     public static bool IsSupported(string path) => Extensions.Contains(Path.GetExtension(path));
 
     /// <summary>Reads a PNG or a single-page TIFF. A multi-page TIFF is refused: use <see cref="ReadPages"/>.</summary>
-    public static GrayImage Read(string path) => Decode(path, singlePage: true)[0];
+    /// <param name="limits">The largest image decoded; <see cref="ImageLimits.Default"/> when null.</param>
+    public static GrayImage Read(string path, ImageLimits? limits = null) => Decode(path, singlePage: true, limits)[0];
 
     /// <summary>Reads every page of a TIFF stack, in file order, or the one page of a PNG.</summary>
-    public static IReadOnlyList<GrayImage> ReadPages(string path) => Decode(path, singlePage: false);
+    /// <param name="limits">The largest image and stack decoded; <see cref="ImageLimits.Default"/> when null.</param>
+    public static IReadOnlyList<GrayImage> ReadPages(string path, ImageLimits? limits = null) => Decode(path, singlePage: false, limits);
 
-    private static IReadOnlyList<GrayImage> Decode(string path, bool singlePage)
+    private static IReadOnlyList<GrayImage> Decode(string path, bool singlePage, ImageLimits? limits)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        limits ??= ImageLimits.Default;
         var bytes = ReadBytes(path);
         if (PngCodec.HasSignature(bytes))
         {
-            return [PngCodec.Read(path, bytes)];
+            return [PngCodec.Read(path, bytes, limits)];
         }
 
         if (TiffCodec.HasSignature(bytes))
         {
-            return TiffCodec.Read(path, bytes, singlePage);
+            return TiffCodec.Read(path, bytes, singlePage, limits);
         }
 
         var what = bytes.Length == 0 ? "is empty (0 bytes)" : "is not a PNG or TIFF file (its first bytes are neither signature)";

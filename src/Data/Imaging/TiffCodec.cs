@@ -14,13 +14,16 @@ internal static class TiffCodec
         && ((bytes[0] == 'I' && bytes[1] == 'I' && bytes[2] is 42 or 43 && bytes[3] == 0)
             || (bytes[0] == 'M' && bytes[1] == 'M' && bytes[2] == 0 && bytes[3] is 42 or 43));
 
-    /// <summary>Reads every page, or refuses a stack of more than one page when <paramref name="singlePage"/> is set.</summary>
-    public static IReadOnlyList<GrayImage> Read(string path, byte[] bytes, bool singlePage)
+    /// <summary>
+    /// Reads every page, or refuses a stack of more than one page when <paramref name="singlePage"/> is set. Every
+    /// page's declared size, and their total, is checked against <paramref name="limits"/> before any is decoded.
+    /// </summary>
+    public static IReadOnlyList<GrayImage> Read(string path, byte[] bytes, bool singlePage, ImageLimits limits)
     {
         using var messages = LibTiffMessages.Capture();
         try
         {
-            return ReadAll(path, bytes, singlePage, messages);
+            return ReadAll(path, bytes, singlePage, limits, messages);
         }
         catch (Exception e) when (e is not (InvalidImageException or OutOfMemoryException))
         {
@@ -30,7 +33,7 @@ internal static class TiffCodec
         }
     }
 
-    private static List<GrayImage> ReadAll(string path, byte[] bytes, bool singlePage, LibTiffMessages messages)
+    private static List<GrayImage> ReadAll(string path, byte[] bytes, bool singlePage, ImageLimits limits, LibTiffMessages messages)
     {
         using var stream = new MemoryStream(bytes, writable: false);
         using var tiff = Tiff.ClientOpen(path, "r", stream, new TiffStream());
@@ -46,39 +49,87 @@ internal static class TiffCodec
                 path, $"is a stack of {pageCount} pages where one image was expected: read it with ImageReader.ReadPages");
         }
 
+        if (pageCount > short.MaxValue)
+        {
+            throw new InvalidImageException(path, $"has {pageCount} pages; at most {short.MaxValue} pages are read from one TIFF");
+        }
+
+        long pixels = 0;
+        for (short page = 0; page < pageCount; page++)
+        {
+            GoToPage(tiff, path, page, messages);
+            pixels += CheckDeclaredSize(tiff, path, Where(page, pageCount), limits);
+        }
+
+        limits.CheckFile(path, pageCount, pixels);
         var pages = new List<GrayImage>(pageCount);
         for (short page = 0; page < pageCount; page++)
         {
-            if (!tiff.SetDirectory(page))
-            {
-                throw new InvalidImageException(path, $"is truncated or corrupt: page {page} could not be read{messages.Detail}");
-            }
-
+            GoToPage(tiff, path, page, messages);
             pages.Add(ReadPage(tiff, path, page, pageCount, messages));
         }
 
         return pages;
     }
 
+    private static void GoToPage(Tiff tiff, string path, short page, LibTiffMessages messages)
+    {
+        if (!tiff.SetDirectory(page))
+        {
+            throw new InvalidImageException(path, $"is truncated or corrupt: page {page} could not be read{messages.Detail}");
+        }
+    }
+
+    private static long MaxTileSide(int imageSide) => Math.Max(1024, ((imageSide + 15L) / 16) * 16);
+
+    private static string Where(int page, int pageCount) => pageCount > 1 ? $"page {page}" : "its image";
+
+    /// <summary>
+    /// Checks the current page's declared width, height and tile size, read from its directory without decoding
+    /// anything, and returns its pixel count.
+    /// </summary>
+    private static long CheckDeclaredSize(Tiff tiff, string path, string where, ImageLimits limits)
+    {
+        var width = GetInt(tiff, TiffTag.IMAGEWIDTH);
+        var height = GetInt(tiff, TiffTag.IMAGELENGTH);
+        if (width <= 0 || height <= 0)
+        {
+            throw new InvalidImageException(path, $"is corrupt: {where} has no width or height");
+        }
+
+        limits.CheckImage(path, where, width, height);
+        if ((long)width * height > Array.MaxLength)
+        {
+            throw new InvalidImageException(path, $"is too large or corrupt: {where} says {width}x{height} pixels");
+        }
+
+        if (tiff.IsTiled())
+        {
+            // Each tile is decoded into a buffer of its declared size, so a tile may not be much larger than its
+            // image: at most the image's side rounded up to TIFF's tile step of 16, or 1024 (writers use a fixed
+            // tile size even for small images).
+            var tileWidth = GetInt(tiff, TiffTag.TILEWIDTH);
+            var tileHeight = GetInt(tiff, TiffTag.TILELENGTH);
+            if (tileWidth <= 0 || tileHeight <= 0 || tileWidth > MaxTileSide(width) || tileHeight > MaxTileSide(height))
+            {
+                throw new InvalidImageException(
+                    path, $"is corrupt: {where} has tiles of {tileWidth}x{tileHeight} pixels for {width}x{height} pixels " +
+                          $"(a tile side may be at most {MaxTileSide(width)}x{MaxTileSide(height)} here)");
+            }
+        }
+
+        return (long)width * height;
+    }
+
     private static GrayImage ReadPage(Tiff tiff, string path, int page, int pageCount, LibTiffMessages messages)
     {
-        var where = pageCount > 1 ? $"page {page}" : "its image";
+        var where = Where(page, pageCount);
         var width = GetInt(tiff, TiffTag.IMAGEWIDTH);
         var height = GetInt(tiff, TiffTag.IMAGELENGTH);
         var bitDepth = GetInt(tiff, TiffTag.BITSPERSAMPLE);
         var channels = GetInt(tiff, TiffTag.SAMPLESPERPIXEL);
         var sampleFormat = (SampleFormat)GetInt(tiff, TiffTag.SAMPLEFORMAT);
         var photometric = (Photometric)GetInt(tiff, TiffTag.PHOTOMETRIC, (int)Photometric.MINISBLACK);
-
-        if (width <= 0 || height <= 0)
-        {
-            throw new InvalidImageException(path, $"is corrupt: {where} has no width or height");
-        }
-
-        if ((long)width * height > Array.MaxLength)
-        {
-            throw new InvalidImageException(path, $"is too large or corrupt: {where} says {width}x{height} pixels");
-        }
 
         if (channels != 1 || photometric is not (Photometric.MINISBLACK or Photometric.MINISWHITE))
         {

@@ -288,6 +288,66 @@ public sealed class DataSetLoaderTests : IDisposable
         Assert.Contains("is not valid (4 problems)", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(0, "all 2 masks are entirely background (0)")]
+    [InlineData(255, "all 2 masks are entirely foreground (above 0)")]
+    public void LoadLabelled_EveryMaskOneClass_ThrowsNamingTheMaskFolderAndWhatIsNeeded(byte value, string held)
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        foreach (var stem in new[] { "slice-00", "slice-01" })
+        {
+            PngWriter.WriteGray8(Path.Combine(masks, stem + ".png"), Enumerable.Repeat(value, 512 * 512).ToArray(), 512, 512);
+        }
+
+        var before = FolderSnapshot.Take(_temp.Path);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.StartsWith($"{masks}: no mask has both foreground and background: {held}", problem, StringComparison.Ordinal);
+        Assert.Contains("at least one mask must contain both foreground (255, 65535 or 1) and background (0) pixels", problem, StringComparison.Ordinal);
+        Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
+    }
+
+    [Fact]
+    public void LoadLabelled_OneMaskAllBackgroundOneAllForeground_ThrowsCountingEach()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), new byte[512 * 512], 512, 512);
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-01.png"), Enumerable.Repeat((byte)255, 512 * 512).ToArray(), 512, 512);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Contains("each mask is a single class (1 entirely background, 1 entirely foreground)", Assert.Single(error.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_OneMixedMaskBesideAllBackgroundOnes_IsAccepted()
+    {
+        // Sections without a cell in view are normal; only a set in which no mask has both classes is refused.
+        var (images, masks) = CopyBundled("slice-00", "slice-01", "slice-02");
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), new byte[512 * 512], 512, 512);
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-02.png"), new byte[512 * 512], 512, 512);
+
+        var set = DataSetLoader.LoadLabelled(images, masks);
+
+        Assert.Equal(["slice-00", "slice-01", "slice-02"], set.Sections.Select(s => s.Id));
+        Assert.All(set.Sections[0].Mask, m => Assert.Equal(0, m));
+    }
+
+    [Fact]
+    public void LoadLabelled_OneClassMasksAndAnotherProblem_ReportsOnlyTheOtherProblem()
+    {
+        // The set is judged as a whole only once its files are fine: a missing class among half-read files would mislead.
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), new byte[512 * 512], 512, 512);
+        TestImages.CopyTruncated(TestImages.BundledMask("slice-01"), Path.Combine(masks, "slice-01.png"));
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        Assert.Contains("slice-01.png: is truncated or corrupt", Assert.Single(error.Problems), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void LoadImages_FolderWithOneBadFile_ThrowsNamingItAndLeavesFolderUnchanged()
     {

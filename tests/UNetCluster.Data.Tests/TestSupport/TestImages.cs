@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using System.Text;
 using BitMiracle.LibTiff.Classic;
 using StbImageWriteSharp;
 using UNetCluster.Data.DataSets;
@@ -93,40 +90,12 @@ internal static class TestImages
 
     /// <summary>
     /// Writes a 16-bit grayscale PNG. Neither StbImageWriteSharp nor BigGustave writes 16-bit PNGs, so this test
-    /// input is put together from the format's parts: IHDR, the rows (filter byte 0, big-endian samples) deflated by
-    /// .NET's ZLibStream into one IDAT, IEND, and a CRC-32 per chunk. Only the tests write with it; the product reads
-    /// through StbImageSharp.
+    /// input is put together from the format's parts by <see cref="PngBytes"/>: IHDR, the rows (filter byte 0,
+    /// big-endian samples) deflated by .NET's ZLibStream into one IDAT, IEND. Only the tests write with it; the
+    /// product reads through StbImageSharp.
     /// </summary>
-    public static void WriteGray16Png(string path, ushort[] values, int width, int height)
-    {
-        using var file = File.Create(path);
-        file.Write([137, 80, 78, 71, 13, 10, 26, 10]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 16; // bit depth
-        header[9] = 0; // colour type: grayscale
-        WriteChunk(file, "IHDR", header);
-
-        var rows = new byte[height * (1 + (2 * width))];
-        for (var y = 0; y < height; y++)
-        {
-            var start = y * (1 + (2 * width));
-            for (var x = 0; x < width; x++)
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(rows.AsSpan(start + 1 + (2 * x)), values[(y * width) + x]);
-            }
-        }
-
-        using var deflated = new MemoryStream();
-        using (var zlib = new ZLibStream(deflated, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            zlib.Write(rows);
-        }
-
-        WriteChunk(file, "IDAT", deflated.ToArray());
-        WriteChunk(file, "IEND", []);
-    }
+    public static void WriteGray16Png(string path, ushort[] values, int width, int height) =>
+        File.WriteAllBytes(path, PngBytes.Gray(values, width, height, bitDepth: 16));
 
     /// <summary>Writes an 8-bit PNG with 2 (gray + alpha) or 4 (RGBA) channels through StbImageWriteSharp.</summary>
     public static void WritePng(string path, byte[] data, int width, int height, ColorComponents components)
@@ -159,31 +128,5 @@ internal static class TestImages
 
         // Other depths (1-bit, 32-bit) are only written to be refused, so their content stays zero.
         return bytes;
-    }
-
-    private static void WriteChunk(Stream stream, string type, byte[] data)
-    {
-        Span<byte> word = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(word, data.Length);
-        stream.Write(word);
-        var typeAndData = Encoding.ASCII.GetBytes(type).Concat(data).ToArray();
-        stream.Write(typeAndData);
-        BinaryPrimitives.WriteUInt32BigEndian(word, Crc32(typeAndData));
-        stream.Write(word);
-    }
-
-    private static uint Crc32(byte[] data)
-    {
-        var crc = 0xFFFFFFFFu;
-        foreach (var b in data)
-        {
-            crc ^= b;
-            for (var k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 }
