@@ -1,5 +1,5 @@
-using BitMiracle.LibTiff.Classic;
 using System.Text.Json;
+using BitMiracle.LibTiff.Classic;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 

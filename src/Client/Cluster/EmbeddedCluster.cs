@@ -4,9 +4,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Model.Checkpoints;
-using UNetCluster.Silo.Hosting;
-using UNetCluster.Training.Settings;
+using UNetCluster.Silo;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Client.Cluster;
 
@@ -29,23 +29,18 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
     /// <summary>Starts a silo whose storage root is <paramref name="storageRoot"/> and whose data sets are <paramref name="dataSets"/>.</summary>
     public static async Task<EmbeddedCluster> StartAsync(string storageRoot, string checkpoints, IReadOnlyDictionary<string, DataSetFolders> dataSets, CancellationToken cancellationToken)
     {
-        var options = new UNetSiloOptions
+        var cluster = new ClusterSettings
         {
-            Cluster = new ClusterSettings
-            {
-                ClusterId = "unet-embedded-" + Environment.ProcessId,
-                ServiceId = "unet-embedded",
-                Clustering = ClusteringKind.Localhost,
-                SiloPort = FreePort(),
-                GatewayPort = FreePort(),
-            },
-            Storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints, Latest = checkpoints + "/" + CheckpointStore.LatestPointer },
-            Data = new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value) },
+            ClusterId = "unet-embedded-" + Environment.ProcessId,
+            ServiceId = "unet-embedded",
+            Clustering = ClusteringKind.Localhost,
+            SiloPort = FreePort(),
+            GatewayPort = FreePort(),
         };
+        var storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints, Latest = checkpoints + "/" + CheckpointStore.LatestPointer };
         var builder = Host.CreateApplicationBuilder([]);
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(Microsoft.Extensions.Options.Options.Create(options));
-        builder.UseOrleans(silo => silo.AddUNetGrains(options));
+        builder.AddEmbeddedSilo(cluster, storage, new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value) });
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         return new EmbeddedCluster(host);

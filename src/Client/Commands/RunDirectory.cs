@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using UNetCluster.Model.Checkpoints;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 

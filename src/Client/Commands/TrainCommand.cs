@@ -13,9 +13,9 @@ using UNetCluster.Model.Losses;
 using UNetCluster.Model.Metrics;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
-using UNetCluster.Training.Settings;
-using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Client.Commands;

@@ -1,6 +1,6 @@
 using TorchSharp;
-using UNetCluster.Data.Runtime;
 using TorchSharp.Modules;
+using UNetCluster.Data.Runtime;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Model.Modules;

@@ -4,10 +4,10 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Silo.Telemetry;
 using UNetCluster.Training;
 using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Worker;
-using UNetCluster.Silo.Telemetry;
 
 namespace UNetCluster.Silo.Engines;
 

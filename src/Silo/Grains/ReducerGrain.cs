@@ -3,11 +3,11 @@ using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
-using UNetCluster.Training.Transport;
-using UNetCluster.Training.Worker;
-using UNetCluster.Training.Jobs;
 using UNetCluster.Silo.Placement;
 using UNetCluster.Silo.Telemetry;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Transport;
+using UNetCluster.Training.Worker;
 
 namespace UNetCluster.Silo.Grains;
 

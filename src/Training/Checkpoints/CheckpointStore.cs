@@ -5,10 +5,10 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using UNetCluster.Data.Storage;
+using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Modules;
 using UNetCluster.Model.Optimization;
 using static TorchSharp.torch;
-using UNetCluster.Model.Checkpoints;
 
 namespace UNetCluster.Training.Checkpoints;
 

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 using UNetCluster.Data.Storage;
 using UNetCluster.Model.Checkpoints;
-using UNetCluster.Training.Settings;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Training.Jobs;
 

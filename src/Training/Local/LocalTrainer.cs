@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text.Json;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
-using UNetCluster.Model.Optimization;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Local;

@@ -8,7 +8,6 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Training.Settings;
 
-
 namespace UNetCluster.Training.Transport;
 
 /// <summary>

@@ -8,8 +8,8 @@ using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
-using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Jobs;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Worker;

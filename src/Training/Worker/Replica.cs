@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Jobs;
-using UNetCluster.Training.Jobs;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
+using UNetCluster.Training.Jobs;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Worker;

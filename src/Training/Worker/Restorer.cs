@@ -4,8 +4,8 @@ using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
-using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Worker;
 

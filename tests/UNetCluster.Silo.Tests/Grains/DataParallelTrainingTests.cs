@@ -1,10 +1,10 @@
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
-using UNetCluster.Training.Jobs;
-using UNetCluster.Data.DataSets;
 using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Local;
 using static TorchSharp.torch;
 

@@ -10,8 +10,8 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
-using UNetCluster.Training.Transport;
 using UNetCluster.Training;
+using UNetCluster.Training.Transport;
 
 namespace UNetCluster.Silo.Tests.Grains;
 

@@ -1,12 +1,12 @@
 using UNetCluster.Data.Storage;
-using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Modules;
+using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Tests;
 using UNetCluster.Tests.Common;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Local;
-using UNetCluster.Model.Modules;
-using UNetCluster.Model.Optimization;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Tests.Checkpoints;

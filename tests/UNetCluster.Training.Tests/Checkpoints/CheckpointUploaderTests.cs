@@ -1,13 +1,13 @@
 using System.Collections.Concurrent;
 using UNetCluster.Data.Storage;
-using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Modules;
 using UNetCluster.Model.Tests;
+using UNetCluster.Model.Training;
 using UNetCluster.Tests.Common;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Local;
-using UNetCluster.Model.Modules;
-using UNetCluster.Model.Training;
 
 namespace UNetCluster.Training.Tests.Checkpoints;
 

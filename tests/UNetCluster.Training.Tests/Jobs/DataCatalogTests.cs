@@ -1,7 +1,7 @@
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Storage;
-using UNetCluster.Training.Settings;
 using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Training.Tests.Jobs;
 

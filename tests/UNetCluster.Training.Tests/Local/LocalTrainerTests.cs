@@ -1,12 +1,12 @@
-using UNetCluster.Model.Checkpoints;
-using UNetCluster.Model.Training;
-using UNetCluster.Model.Optimization;
-using static TorchSharp.torch;
 using UNetCluster.Model;
+using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Modules;
+using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Tests;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Local;
+using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Tests.Local;
 

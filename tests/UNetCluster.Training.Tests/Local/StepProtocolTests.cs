@@ -1,11 +1,11 @@
-using UNetCluster.Model.Tests;
-using UNetCluster.Training.Checkpoints;
-using UNetCluster.Training.Local;
 using System.Runtime.InteropServices;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
+using UNetCluster.Model.Tests;
 using UNetCluster.Model.Training;
+using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Local;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Training.Tests.Local;

@@ -1,8 +1,8 @@
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Distributed;
-using UNetCluster.Training.Worker;
 using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Worker;
 
 namespace UNetCluster.Training.Tests.Worker;
 
