@@ -76,6 +76,7 @@ internal static class TrainCommand
         var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
         var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
+        Predictions.RequireDistinctOutputs(unlabelledImages, run.UnlabelledPredictions);   // before training, not after it
 
         // Everything the user gave has been checked: only now is anything written.
         run.WriteRecord(record with { Options = options });
