@@ -52,5 +52,7 @@ public static class OptionKeys
         }
     }
 
-    private static bool IsSection(Type type) => type.IsClass && type != typeof(string) && type.Namespace == typeof(UNetSiloOptions).Namespace;
+    /// <summary>A nested settings record: the silo's own (Hosting) or the training wing's (Training.Settings).</summary>
+    private static bool IsSection(Type type) =>
+        type.IsClass && type != typeof(string) && type.Namespace is { } ns && ns.StartsWith("UNetCluster.", StringComparison.Ordinal);
 }
