@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
@@ -8,7 +9,11 @@ using UNetCluster.Training.Checkpoints;
 namespace UNetCluster.Client.Commands;
 
 /// <summary>Where a training run came from, stored as <c>run.json</c> in its folder so that <c>--resume</c> can go on.</summary>
-internal sealed record RunRecord(string Images, string Masks, string? Unlabelled, TrainingOptions Options, string Preset, JobSpec Spec);
+internal sealed record RunRecord(string Images, string Masks, string? Unlabelled, TrainingOptions Options, string Preset, JobSpec Spec)
+{
+    /// <summary>What the masks hold (<c>--mask-kind</c>); a resumed run reads them the same way.</summary>
+    public MaskKind MaskKind { get; init; }
+}
 
 /// <summary>
 /// A training run's folder: <c>run.json</c>, <c>checkpoints/</c> (see <see cref="LocalCheckpointStore"/>),

@@ -41,10 +41,15 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
+        var maskKind = new Option<MaskKind?>("--mask-kind")
+        {
+            Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, or instances " +
+                "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term).",
+        };
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -54,14 +59,17 @@ internal static class TrainCommand
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
-                parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides);
+                parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides) { MaskKind = parse.GetValue(maskKind) };
             return RunAsync(request, output, cancellationToken);
         }));
         return command;
     }
 
     internal sealed record Request(
-        string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, TrainingOverrides Overrides);
+        string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, TrainingOverrides Overrides)
+    {
+        public MaskKind? MaskKind { get; init; }
+    }
 
     /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
     private const string JobId = "train";
@@ -73,7 +81,7 @@ internal static class TrainCommand
     {
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
         var options = JobOptions.Build(record.Spec);
-        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks);
+        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, maskKind: record.MaskKind);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
         var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
         Predictions.RequireDistinctOutputs(unlabelledImages, run.UnlabelledPredictions);   // before training, not after it
@@ -84,6 +92,11 @@ internal static class TrainCommand
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions), " +
             $"preset {record.Preset}, seed {options.Seed}: {dataSet.Sections.Count} labelled sections from {record.Images}, {options.ValidationSections} held out for validation."));
+        if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
+        {
+            output.WriteLine($"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
+        }
+
         output.WriteLine($"Run folder: {run.Path}");
         if (request.Resume)
         {
@@ -175,7 +188,10 @@ internal static class TrainCommand
                 $"--out {run.Path} already holds a training run: pass --resume to continue it, or choose another --out (nothing was changed).");
         }
 
-        return (run, new RunRecord(images, masks, unlabelled, options, request.Preset, JobOptions.Spec(DataSetName, request.Preset, request.Seed, request.Overrides)));
+        return (run, new RunRecord(images, masks, unlabelled, options, request.Preset, JobOptions.Spec(DataSetName, request.Preset, request.Seed, request.Overrides))
+        {
+            MaskKind = request.MaskKind ?? MaskKind.Auto,
+        });
     }
 
     private static (RunDirectory, RunRecord) ResumeRecord(Request request)
@@ -200,7 +216,7 @@ internal static class TrainCommand
             Steps = request.Overrides.Steps ?? record.Spec.Steps,
             Minutes = request.Overrides.Minutes ?? record.Spec.Minutes,
         };
-        return (run, record with { Spec = spec, Options = JobOptions.Build(spec), Unlabelled = request.Unlabelled ?? record.Unlabelled });
+        return (run, record with { Spec = spec, Options = JobOptions.Build(spec), Unlabelled = request.Unlabelled ?? record.Unlabelled, MaskKind = request.MaskKind ?? record.MaskKind });
     }
 
     private static IReadOnlyList<GrayImage> LoadUnlabelled(string path, bool firstOnly)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 
 namespace UNetCluster.Data.DataSets;
 
@@ -27,7 +28,7 @@ public static class DataSetLoader
     /// or channels, page count or size that differs between mask and image, mask that is not binary, masks that are
     /// all one class.
     /// </exception>
-    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory, ImageLimits? limits = null)
+    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagesDirectory);
         ArgumentException.ThrowIfNullOrEmpty(masksDirectory);
@@ -60,7 +61,7 @@ public static class DataSetLoader
             }
 
             var pairProblems = new List<string>();
-            var pairSections = Pair(stem, images[0], imageStack, masks[0], maskStack, pairProblems);
+            var pairSections = Pair(stem, images[0], imageStack, masks[0], maskStack, maskKind, pairProblems);
             problems.AddRange(pairProblems);
             if (pairProblems.Count == 0)
             {
@@ -88,7 +89,7 @@ public static class DataSetLoader
     /// </summary>
     /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
     /// <exception cref="DataSetValidationException">Listing every problem of the pair, each naming its file.</exception>
-    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile, ImageLimits? limits = null)
+    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto)
     {
         ArgumentException.ThrowIfNullOrEmpty(stem);
         ArgumentException.ThrowIfNullOrEmpty(imageFile);
@@ -96,7 +97,7 @@ public static class DataSetLoader
         var problems = new List<string>();
         var imagePages = TryRead(imageFile, problems, limits);
         var maskPages = TryRead(maskFile, problems, limits);
-        var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, problems);
+        var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, maskKind, problems);
         if (problems.Count > 0)
         {
             throw new DataSetValidationException($"The labelled item '{stem}' ('{imageFile}', '{maskFile}') is not valid", problems);
@@ -221,7 +222,7 @@ public static class DataSetLoader
 
     private static List<LabelledSection> Pair(
         string stem, string imageFile, IReadOnlyList<GrayImage> imagePages, string maskFile,
-        IReadOnlyList<GrayImage> maskPages, List<string> problems)
+        IReadOnlyList<GrayImage> maskPages, MaskKind maskKind, List<string> problems)
     {
         var sections = new List<LabelledSection>();
         if (imagePages.Count != maskPages.Count)
@@ -244,14 +245,15 @@ public static class DataSetLoader
                 continue;
             }
 
-            if (TryBinarise(mask, out var problem) is not { } binary)
+            var id = stack ? string.Create(CultureInfo.InvariantCulture, $"{stem}#{page}") : stem;
+            if (Target(id, image, mask, maskKind, out var problem) is { } section)
+            {
+                sections.Add(section);
+            }
+            else
             {
                 problems.Add($"{where}: {problem}");
-                continue;
             }
-
-            var id = stack ? string.Create(CultureInfo.InvariantCulture, $"{stem}#{page}") : stem;
-            sections.Add(new LabelledSection(id, image, binary));
         }
 
         return sections;
@@ -305,6 +307,31 @@ public static class DataSetLoader
     /// The mask as 0/1 (1 where it is above 0), or null with <paramref name="problem"/> saying why, when it holds
     /// values other than {0, max} or {0, 1}. Ground-truth and predicted masks are read with this one rule.
     /// </summary>
+    /// <summary>
+    /// The labelled section of a mask of the given kind, or null with the problem. Auto takes a binary mask as it is
+    /// and a 16-bit mask with several non-zero values as object ids (an 8-bit one could also be a grey-level or
+    /// class-index mask, so it is refused, saying how to name its kind).
+    /// </summary>
+    private static LabelledSection? Target(string id, GrayImage image, GrayImage mask, MaskKind kind, out string? problem)
+    {
+        problem = null;
+        if (kind != MaskKind.Instances && Binarise(mask) is { } binary)
+        {
+            return new LabelledSection(id, image, binary);
+        }
+
+        if (kind == MaskKind.Instances || (kind == MaskKind.Auto && mask.BitDepth == 16))
+        {
+            var (target, objects) = InstanceTargets.From(mask);
+            return new LabelledSection(id, image, target) { Instances = objects };
+        }
+
+        problem = DescribeNonBinary(mask) + (kind == MaskKind.Auto
+            ? "; if its values are object ids (an instance mask), pass --mask-kind instances"
+            : string.Empty);
+        return null;
+    }
+
     public static byte[]? TryBinarise(GrayImage mask, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);

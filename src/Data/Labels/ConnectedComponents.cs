@@ -102,6 +102,43 @@ public sealed class ConnectedComponents
         return new ConnectedComponents(labels, boxes.Count, [.. boxes]);
     }
 
+    /// <summary>
+    /// The objects that <paramref name="ids"/> names (one id per pixel, 0 for background; any other value an object,
+    /// whether or not its pixels are connected), numbered 1..<see cref="Count"/> in the raster order of their first
+    /// pixel, with their bounding boxes: the objects of an instance mask.
+    /// </summary>
+    public static ConnectedComponents FromIds(ReadOnlySpan<int> ids, int width, int height)
+    {
+        if (width <= 0 || height <= 0 || (long)width * height != ids.Length)
+        {
+            throw new ArgumentException($"The labels have {ids.Length} values, which is not {width} x {height}.", nameof(ids));
+        }
+
+        var labels = new int[ids.Length];
+        var numbering = new Dictionary<int, int>();
+        var boxes = new List<Box>();
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (ids[i] == 0)
+            {
+                continue;
+            }
+
+            var (x, y) = (i % width, i / width);
+            if (!numbering.TryGetValue(ids[i], out var label))
+            {
+                label = numbering[ids[i]] = boxes.Count + 1;
+                boxes.Add(new Box(x, y, x, y));
+            }
+
+            var box = boxes[label - 1];
+            boxes[label - 1] = new Box(Math.Min(box.MinX, x), Math.Min(box.MinY, y), Math.Max(box.MaxX, x), Math.Max(box.MaxY, y));
+            labels[i] = label;
+        }
+
+        return new ConnectedComponents(labels, boxes.Count, [.. boxes]);
+    }
+
     /// <summary>An inclusive pixel rectangle.</summary>
     public readonly record struct Box(int MinX, int MinY, int MaxX, int MaxY);
 }

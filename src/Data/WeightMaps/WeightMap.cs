@@ -8,7 +8,8 @@ namespace UNetCluster.Data.WeightMaps;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Objects are the 4-connected components of the mask's foreground (non-zero bytes: cell interiors). d1(x) and
+/// Objects are the 4-connected components of the mask's foreground (non-zero bytes: cell interiors), or the
+/// instances of an instance mask, as in the paper. d1(x) and
 /// d2(x) are the Euclidean distances, between pixel centres, from x to the nearest pixel of the nearest and of the
 /// second-nearest object: a background pixel in a one-pixel gap between two cells has d1 = d2 = 1.
 /// </para>
@@ -40,7 +41,11 @@ public static class WeightMap
     /// <summary>
     /// Returns one weight per pixel of <paramref name="mask"/> (row-major, index <c>y * width + x</c>).
     /// </summary>
-    public static float[] Compute(ReadOnlySpan<byte> mask, int width, int height, WeightMapOptions? options = null)
+    /// <param name="instances">
+    /// An instance mask's object id per pixel (<see cref="DataSets.LabelledSection.Instances"/>): its objects are
+    /// the instances, so the border term separates touching objects; null to take the mask's connected components.
+    /// </param>
+    public static float[] Compute(ReadOnlySpan<byte> mask, int width, int height, WeightMapOptions? options = null, int[]? instances = null)
     {
         options ??= new WeightMapOptions();
         Validate(width, height, options);
@@ -76,7 +81,7 @@ public static class WeightMap
             return weights;
         }
 
-        var objects = ConnectedComponents.Find(mask, width, height);
+        var objects = instances is null ? ConnectedComponents.Find(mask, width, height) : ConnectedComponents.FromIds(instances, width, height);
         if (objects.Count < 2)
         {
             return weights;

@@ -74,7 +74,7 @@ public sealed class TrainingData : IDisposable
         ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
         var mask = section.Mask.Select(v => (long)v).ToArray();   // LabelledSection masks are already 0/1
-        var weights = WeightMap.Compute(section.Mask, width, height, weightMap);
+        var weights = WeightMap.Compute(section.Mask, width, height, weightMap, section.Instances);
         return new SectionTensors(
             section.Id,
             ImageTensor(section.Image),
