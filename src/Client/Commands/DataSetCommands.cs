@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Storage;
 
 namespace UNetCluster.Client.Commands;
@@ -83,8 +84,9 @@ internal static class DataSetCommands
         var storage = new Storage();
         var name = new Argument<string>("NAME") { Description = DataSetStore.NameRule };
         var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
-        var masks = new Option<string>("--masks") { Description = "Folder of binary masks, same file names as the images.", Required = true };
-        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks };
+        var masks = new Option<string>("--masks") { Description = "Folder of masks (binary, or object ids with --mask-kind instances), same file names as the images.", Required = true };
+        var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary or instances (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
+        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
@@ -93,7 +95,7 @@ internal static class DataSetCommands
             DataSetManifest manifest;
             try
             {
-                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, cancellationToken: ct).ConfigureAwait(false);
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, cancellationToken: ct, maskKind: parse.GetValue(maskKind)).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {
@@ -101,7 +103,7 @@ internal static class DataSetCommands
             }
 
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB.")).ConfigureAwait(false);
+                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {manifest.MaskKind.ToString().ToLowerInvariant()} masks.")).ConfigureAwait(false);
             return Cli.Ok;
         }));
         return command;
@@ -143,7 +145,7 @@ internal static class DataSetCommands
             var manifest = await storage.Open(parse).GetAsync(dataSetName, ct).ConfigureAwait(false)
                 ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
+                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {manifest.MaskKind.ToString().ToLowerInvariant()} masks, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
             foreach (var item in manifest.Items)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

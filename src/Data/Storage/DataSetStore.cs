@@ -19,6 +19,9 @@ public sealed record DataSetManifest(string Format, string Name, DateTimeOffset 
     public int Sections => Items.Sum(i => i.Pages);
 
     public long Bytes => Items.Sum(i => i.Image.Bytes + i.Mask.Bytes);
+
+    /// <summary>What the masks hold, as the upload read them (binary or instances); <see cref="MaskKind.Auto"/> in manifests written before it was recorded.</summary>
+    public MaskKind MaskKind { get; init; }
 }
 
 /// <summary>
@@ -33,7 +36,11 @@ public sealed partial class DataSetStore(IBlobStore blobs)
     public const string ManifestFile = "manifest.json";
     public const string NameRule = "1 to 63 characters: lower-case letters a-z, digits 0-9 and '-', starting with a letter or a digit";
 
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
+    };
 
     /// <summary>Throws <see cref="ArgumentException"/> saying what a data set name may be.</summary>
     public static string ValidateName(string name)
@@ -52,10 +59,11 @@ public sealed partial class DataSetStore(IBlobStore blobs)
     /// <see cref="InvalidOperationException"/> when a data set of that name exists.
     /// </summary>
     public async Task<DataSetManifest> UploadAsync(string name, string imagesDirectory, string masksDirectory, IProgress<string>? progress = null,
-        CancellationToken cancellationToken = default)
+        MaskKind maskKind = MaskKind.Auto, CancellationToken cancellationToken = default)
     {
         ValidateName(name);
-        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory).Sections;
+        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, maskKind: maskKind).Sections;
+        var kind = sections.Any(s => s.Instances is not null) ? MaskKind.Instances : MaskKind.Binary;
         if (await GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
             throw new InvalidOperationException($"The data set '{name}' exists already ({blobs.Describe(ManifestName(name))}); delete it first or pick another name.");
@@ -81,7 +89,7 @@ public sealed partial class DataSetStore(IBlobStore blobs)
             progress?.Report(entry.Stem);
         }
 
-        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items);
+        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind };
         try
         {
             await blobs.WriteAsync(ManifestName(name), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Storage;
 using UNetCluster.Tests.Common;
 
@@ -31,6 +32,24 @@ public sealed class DataSetStoreTests(AzuriteFixture azurite)
         Assert.True(await store.DeleteAsync("em-three", ct));
         Assert.Null(await store.GetAsync("em-three", ct));
         Assert.Empty(await store.ListAsync(ct));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task UploadAsync_InstanceMasks_RecordsTheMaskKindInTheManifest(string backend)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var store = new DataSetStore(TestBlobStores.Create(azurite, backend));
+        var (images, masks) = CopyBundled(1);
+        var ids = ImageReader.Read(Path.Combine(masks, "slice-00.png")).Values.Select((v, i) => v == 0 ? (byte)0 : (byte)(1 + (i % 512 / 64))).ToArray();
+        PngWriter.WriteGray8(Path.Combine(masks, "slice-00.png"), ids, 512, 512);   // 8 vertical bands of object ids
+
+        var binary = await Assert.ThrowsAsync<DataSetValidationException>(() => store.UploadAsync("em-ids", images, masks, cancellationToken: ct));
+        var manifest = await store.UploadAsync("em-ids", images, masks, maskKind: MaskKind.Instances, cancellationToken: ct);
+
+        Assert.Contains("--mask-kind instances", Assert.Single(binary.Problems), StringComparison.Ordinal);
+        Assert.Equal(MaskKind.Instances, manifest.MaskKind);
+        Assert.Equal(MaskKind.Instances, (await store.GetAsync("em-ids", ct))!.MaskKind);
     }
 
     [Theory]
