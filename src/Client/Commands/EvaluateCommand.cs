@@ -21,19 +21,29 @@ internal static class EvaluateCommand
         var predictions = new Option<string>("--predictions") { Description = "Folder of predicted masks (255 or 1 = cell, 0 = membrane), e.g. the *.mask.png that predict writes.", Required = true };
         var masks = new Option<string>("--masks") { Description = "Folder of ground-truth masks, same file names.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
-        var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json };
+        var maskKind = new Option<MaskKind>("--mask-kind")
+        {
+            Description = "What the ground-truth masks hold: auto (binary; 16-bit masks with several values are object ids), binary, or instances " +
+                "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects).",
+            DefaultValueFactory = _ => MaskKind.Auto,
+        };
+        var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json, maskKind };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
-            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!);
+            var objects = new List<(string Id, ObjectScores Scores)>();
+            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, parse.GetValue(maskKind), objects);
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
             if (parse.GetValue(json))
             {
-                output.WriteLine(JsonSerializer.Serialize(
-                    new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean }, CheckpointManifest.JsonOptions));
+                object document = objects.Count == 0
+                    ? new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean }
+                    : new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = MeanObjects(objects) };
+                output.WriteLine(JsonSerializer.Serialize(document, CheckpointManifest.JsonOptions));
             }
             else
             {
                 MetricsReport.Print(output, rows, mean);
+                PrintObjects(output, objects);
             }
 
             return Task.FromResult(Cli.Ok);
@@ -41,7 +51,8 @@ internal static class EvaluateCommand
         return command;
     }
 
-    internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(string predictionsDirectory, string masksDirectory)
+    internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
+        string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null)
     {
         var problems = new List<string>();
         var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
@@ -59,7 +70,7 @@ internal static class EvaluateCommand
             }
 
             var predictionPath = candidates.FirstOrDefault(c => c.EndsWith(PredictionWriter.MaskSuffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
-            var truth = ReadBinary(truthPath, problems);
+            var truth = ReadTruth(truthPath, maskKind, problems);
             var prediction = ReadBinary(predictionPath, problems);
             if (truth is null || prediction is null)
             {
@@ -73,6 +84,10 @@ internal static class EvaluateCommand
             }
 
             rows.Add((id, SegmentationMetrics.Score(prediction.Mask, truth.Mask, truth.Width, truth.Height)));
+            if (truth.Instances is { } ids)
+            {
+                objects?.Add((id, ObjectMetrics.Score(prediction.Mask, ids, truth.Width, truth.Height)));
+            }
         }
 
         if (problems.Count > 0)
@@ -83,7 +98,58 @@ internal static class EvaluateCommand
         return rows;
     }
 
-    private sealed record BinaryMask(int Width, int Height, byte[] Mask);
+    private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null);
+
+    /// <summary>A ground-truth mask: binary, or object ids (16-bit with several values under auto, any with instances).</summary>
+    private static BinaryMask? ReadTruth(string path, MaskKind kind, List<string> problems)
+    {
+        try
+        {
+            var image = ImageReader.Read(path);
+            string? problem = null;
+            if (kind != MaskKind.Instances && DataSetLoader.TryBinarise(image, out problem) is { } binary)
+            {
+                return new BinaryMask(image.Width, image.Height, binary);
+            }
+
+            if (kind == MaskKind.Instances || (kind == MaskKind.Auto && image.BitDepth == 16))
+            {
+                var ids = image.Values.Select(v => (int)v).ToArray();
+                return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
+            }
+
+            problems.Add($"{path}: {problem}" + (kind == MaskKind.Auto ? "; if its values are object ids (an instance mask), pass --mask-kind instances" : string.Empty));
+            return null;
+        }
+        catch (InvalidImageException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
+
+    private static ObjectScores? MeanObjects(IReadOnlyList<(string Id, ObjectScores Scores)> objects) =>
+        objects.Count == 0 ? null : new ObjectScores(
+            objects.Sum(o => o.Scores.Truth), objects.Sum(o => o.Scores.Predicted), objects.Sum(o => o.Scores.Matched),
+            objects.Average(o => o.Scores.Precision), objects.Average(o => o.Scores.Recall), objects.Average(o => o.Scores.F1),
+            objects.Average(o => o.Scores.MeanF1), objects.Sum(o => o.Scores.Merged), objects.Sum(o => o.Scores.Split));
+
+    private static void PrintObjects(TextWriter output, IReadOnlyList<(string Id, ObjectScores Scores)> objects)
+    {
+        if (MeanObjects(objects) is not { } mean)
+        {
+            return;
+        }
+
+        output.WriteLine();
+        output.WriteLine("Objects (instance ground truth; predicted objects are the connected components of the predicted mask):");
+        foreach (var (id, s) in objects.Append(("mean", mean)))
+        {
+            output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"  {id,-20} F1@0.5 {s.F1:F3}  mean F1@0.5:0.95 {s.MeanF1:F3}  precision {s.Precision:F3}  recall {s.Recall:F3}  " +
+                $"{s.Matched}/{s.Truth} matched, {s.Predicted} predicted, {s.Merged} merged, {s.Split} split"));
+        }
+    }
 
     private static BinaryMask? ReadBinary(string path, List<string> problems)
     {

@@ -110,7 +110,7 @@ internal static class TrainCommand
 
         // The embedded default: the same grains as a cluster, in a single silo of this process. Its start and the
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
-        var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks } };
+        var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
         await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, CancellationToken.None).ConfigureAwait(false))
         {

@@ -62,7 +62,7 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
     {
         if (Find(name) is { } local)
         {
-            return DataSetSections.Local(name, DataSetLoader.LoadLabelled(local.Images, local.Masks));
+            return DataSetSections.Local(name, DataSetLoader.LoadLabelled(local.Images, local.Masks, maskKind: local.MaskKind));
         }
 
         if (!IsValidName(name) || name.Contains('.', StringComparison.Ordinal) || name.Contains('_', StringComparison.Ordinal))

@@ -1,3 +1,5 @@
+using UNetCluster.Data.DataSets;
+
 namespace UNetCluster.Training.Settings;
 
 /// <summary>How silos find each other.</summary>
@@ -94,6 +96,9 @@ public sealed record DataSetFolders
     public required string Images { get; init; }
 
     public required string Masks { get; init; }
+
+    /// <summary>What the masks hold (<c>auto</c>, <c>binary</c> or <c>instances</c>; default auto).</summary>
+    public MaskKind MaskKind { get; init; }
 }
 
 /// <summary>The data sets jobs may name (section <c>UNetCluster:Data</c>); the bundled <c>isbi2012-em</c> is always one.</summary>

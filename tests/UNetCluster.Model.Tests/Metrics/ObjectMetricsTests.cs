@@ -1,0 +1,94 @@
+using UNetCluster.Model.Metrics;
+
+namespace UNetCluster.Model.Tests.Metrics;
+
+/// <summary>Object precision, recall and F1 with merged and split counts, on hand-made instance masks.</summary>
+public sealed class ObjectMetricsTests
+{
+    private const int Width = 30;
+    private const int Height = 10;
+
+    /// <summary>Three 8x8 true objects at x = 1, 11, 21 (ids 5, 6, 7).</summary>
+    private static int[] ThreeObjects()
+    {
+        var ids = new int[Width * Height];
+        foreach (var (x0, id) in new[] { (1, 5), (11, 6), (21, 7) })
+        {
+            Fill(ids, x0, x0 + 8, id);
+        }
+
+        return ids;
+    }
+
+    private static void Fill<T>(T[] values, int x0, int x1, T value)
+    {
+        for (var y = 1; y < 9; y++)
+        {
+            for (var x = x0; x < x1; x++)
+            {
+                values[(y * Width) + x] = value;
+            }
+        }
+    }
+
+    [Fact]
+    public void Score_PerfectPrediction_MatchesEveryObject()
+    {
+        var truth = ThreeObjects();
+        var mask = truth.Select(t => t == 0 ? (byte)0 : (byte)1).ToArray();
+
+        var scores = ObjectMetrics.Score(mask, truth, Width, Height);
+
+        Assert.Equal(new ObjectScores(3, 3, 3, 1, 1, 1, 1, 0, 0), scores);
+    }
+
+    [Fact]
+    public void Score_TwoObjectsPredictedAsOne_CountsThemMergedAndMissed()
+    {
+        var truth = ThreeObjects();
+        var mask = truth.Select(t => t == 0 ? (byte)0 : (byte)1).ToArray();
+        Fill(mask, 9, 11, (byte)1);                                          // bridge the first two objects
+
+        var scores = ObjectMetrics.Score(mask, truth, Width, Height);
+
+        Assert.Equal(3, scores.Truth);
+        Assert.Equal(2, scores.Predicted);
+        Assert.Equal(1, scores.Matched);                                     // only the third object
+        Assert.Equal(2, scores.Merged);
+        Assert.Equal(0, scores.Split);
+        Assert.Equal(2.0 / 5, scores.F1, 12);
+        Assert.Equal(0.5, scores.Precision, 12);
+        Assert.Equal(1.0 / 3, scores.Recall, 12);
+    }
+
+    [Fact]
+    public void Score_OneObjectCutInTwo_CountsItSplit()
+    {
+        var truth = ThreeObjects();
+        var mask = truth.Select(t => t == 0 ? (byte)0 : (byte)1).ToArray();
+        Fill(mask, 4, 5, (byte)0);                                           // cut the first object at x = 4
+
+        var scores = ObjectMetrics.Score(mask, truth, Width, Height);
+
+        Assert.Equal(4, scores.Predicted);
+        Assert.Equal(2, scores.Matched);                                     // neither half reaches IoU 0.5 with the first
+        Assert.Equal(1, scores.Split);
+        Assert.Equal(0, scores.Merged);
+    }
+
+    [Fact]
+    public void Score_ShrunkenPrediction_PassesLowThresholdsOnly()
+    {
+        var truth = ThreeObjects();
+        var mask = new byte[Width * Height];
+        foreach (var x0 in new[] { 1, 11, 21 })
+        {
+            Fill(mask, x0, x0 + 6, (byte)1);                                 // IoU 48/64 = 0.75 with each
+        }
+
+        var scores = ObjectMetrics.Score(mask, truth, Width, Height);
+
+        Assert.Equal(1, scores.F1);
+        Assert.Equal(0.5, scores.MeanF1, 12);                                // above 0.5..0.70, not 0.75..0.95
+    }
+}
