@@ -128,7 +128,7 @@ internal static class EvaluateCommand
         }
     }
 
-    private static ObjectScores? MeanObjects(IReadOnlyList<(string Id, ObjectScores Scores)> objects) =>
+    internal static ObjectScores? MeanObjects(IReadOnlyList<(string Id, ObjectScores Scores)> objects) =>
         objects.Count == 0 ? null : new ObjectScores(
             objects.Sum(o => o.Scores.Truth), objects.Sum(o => o.Scores.Predicted), objects.Sum(o => o.Scores.Matched),
             objects.Average(o => o.Scores.Precision), objects.Average(o => o.Scores.Recall), objects.Average(o => o.Scores.F1),

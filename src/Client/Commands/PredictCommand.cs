@@ -18,7 +18,8 @@ internal static class PredictCommand
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs.", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
         var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold };
+        var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances)." };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!);
@@ -36,7 +37,7 @@ internal static class PredictCommand
             using var model = LocalCheckpointStore.CreateModel(loaded);
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision);
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances));
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -11,8 +11,11 @@ namespace UNetCluster.Client.Commands;
 internal static class Predictions
 {
     /// <summary>Predicts each labelled section, writes its files (overlay with misses) and returns its scores.</summary>
+    /// <param name="objects">When given, the object scores of each section with instance ground truth are added to it,
+    /// and those sections' object labels are written too.</param>
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
-        UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold)
+        UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold,
+        List<(string Id, ObjectScores Scores)>? objects = null)
     {
         var all = sections.ToList();
         RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
@@ -22,8 +25,12 @@ internal static class Predictions
         {
             using var image = TrainingData.ImageTensor(section.Image);
             using var probabilities = predictor.PredictProbabilities(image);
-            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold);
+            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null);
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
+            if (section.Instances is { } ids)
+            {
+                objects?.Add((section.Id, ObjectMetrics.Score(files.Mask, ids, section.Image.Width, section.Image.Height)));
+            }
         }
 
         return results;
@@ -33,7 +40,7 @@ internal static class Predictions
     /// Predicts images of any size and writes their files; returns the paths of the overlays. Refuses, before writing
     /// anything, images whose files would collide (<see cref="RequireDistinctOutputs(IReadOnlyList{GrayImage}, string)"/>).
     /// </summary>
-    public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold)
+    public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false)
     {
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
@@ -43,7 +50,7 @@ internal static class Predictions
         {
             using var input = TrainingData.ImageTensor(image);
             using var probabilities = predictor.PredictProbabilities(input);
-            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold).OverlayPng);
+            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances).OverlayPng);
         }
 
         return written;

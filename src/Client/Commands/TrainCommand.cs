@@ -152,12 +152,20 @@ internal static class TrainCommand
         var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, threshold);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Decision threshold {threshold:0.00} on the cell probability (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
-        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold);
-        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold);
+        var objects = new List<(string Id, ObjectScores Scores)>();
+        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold, objects);
+        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold, instances: objects.Count > 0);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
+        var meanObjects = objects.Count == 0 ? null : EvaluateCommand.MeanObjects(objects);
+        if (meanObjects is not null)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Objects: F1@0.5 {meanObjects.F1:F3}, mean F1@0.5:0.95 {meanObjects.MeanF1:F3}, {meanObjects.Matched}/{meanObjects.Truth} matched, {meanObjects.Merged} merged, {meanObjects.Split} split."));
+        }
+
         File.WriteAllText(run.MetricsPath, JsonSerializer.Serialize(
-            new { step = status.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean },
+            new { step = status.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean, objects = meanObjects },
             CheckpointManifest.JsonOptions));
         output.WriteLine($"Predictions: {run.ValidationPredictions}");
         foreach (var overlay in overlays)

@@ -1,11 +1,16 @@
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Model.Inference;
 
 /// <summary>The files written for one predicted image.</summary>
 /// <param name="Mask">The predicted mask, 1 = cell (foreground class), 0 = membrane, row-major.</param>
-public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, string OverlayPng, byte[] Mask);
+public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, string OverlayPng, byte[] Mask)
+{
+    /// <summary>The 16-bit object labels (<see cref="PredictionWriter.InstancesSuffix"/>), when asked for.</summary>
+    public string? InstancesPng { get; init; }
+}
 
 /// <summary>
 /// Writes what a person looks at after prediction, for an image named <c>{name}</c>:
@@ -18,11 +23,15 @@ public static class PredictionWriter
     public const string ProbabilitySuffix = ".probability.png";
     public const string MaskSuffix = ".mask.png";
     public const string OverlaySuffix = ".overlay.png";
+    public const string InstancesSuffix = ".instances.png";
 
     /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
     /// <param name="threshold">Two classes: foreground where its probability is at least this (0.5 is the arg-max).
     /// More classes: the arg-max, and the mask is foreground where it is class 1.</param>
-    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5)
+    /// <param name="instances">Also write <c>{name}.instances.png</c>: a 16-bit label per pixel, 0 = background, 1..N the
+    /// objects (the 4-connected components of the mask; a model trained on instance masks separates touching objects
+    /// by a background border).</param>
+    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(probabilities);
@@ -45,7 +54,22 @@ public static class PredictionWriter
         PngWriter.WriteGray8(probabilityPng, foreground.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255)).ToArray(), width, height);
         PngWriter.WriteGray8(maskPng, mask.Select(m => (byte)(m * 255)).ToArray(), width, height);
         PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
-        return new PredictionFiles(probabilityPng, maskPng, overlayPng, mask);
+        return new PredictionFiles(probabilityPng, maskPng, overlayPng, mask)
+        {
+            InstancesPng = instances ? WriteInstances(Path.Combine(directory, name + InstancesSuffix), mask, width, height) : null,
+        };
+    }
+
+    private static string WriteInstances(string path, byte[] mask, int width, int height)
+    {
+        var objects = ConnectedComponents.Find(mask, width, height);
+        if (objects.Count > ushort.MaxValue)
+        {
+            throw new InvalidOperationException($"{path}: the prediction has {objects.Count} objects, more than a 16-bit label image holds ({ushort.MaxValue}).");
+        }
+
+        PngWriter.WriteGray16(path, [.. objects.Labels.Select(l => (ushort)l)], width, height);
+        return path;
     }
 
     /// <summary>Gray image; predicted membrane blended red; where a ground truth is given, missed membrane yellow.</summary>

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using UNetCluster.Data.Imaging;
+
+namespace UNetCluster.Client.Tests;
+
+/// <summary><c>unet train --mask-kind instances</c> end to end through the in-process silo, on generated touching objects.</summary>
+public sealed class TrainInstancesTests
+{
+    private const int Size = 160;
+
+    [Fact]
+    public async Task Train_EightBitIdMasks_TrainsAndWritesObjectLabelsAndObjectScores()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var images = Path.Combine(folder, "images");
+        var masks = Path.Combine(folder, "masks");
+        for (var k = 0; k < 4; k++)
+        {
+            var (image, ids) = TouchingDiscs(k);
+            PngWriter.WriteGray8(Path.Combine(images, $"s{k}.png"), image, Size, Size);
+            PngWriter.WriteGray8(Path.Combine(masks, $"s{k}.png"), ids, Size, Size);
+        }
+
+        var run = Path.Combine(folder, "run");
+        var refused = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--steps", "2", "--out", Path.Combine(folder, "refused"));
+        var (code, output, error) = await CliRunner.RunAsync(
+            "train", "--images", images, "--masks", masks, "--mask-kind", "instances", "--preset", "tiny", "--steps", "2", "--validation-sections", "1",
+            "--unlabelled", Path.Combine(images, "s0.png"), "--out", run);
+
+        Assert.NotEqual(0, refused.ExitCode);
+        Assert.Contains("--mask-kind instances", refused.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(folder, "refused", "checkpoints")));
+        Assert.True(code == 0, error + output);
+        Assert.Contains("Masks: object ids (instance masks) in 4 of 4 sections", output, StringComparison.Ordinal);
+        Assert.Contains("Objects: F1@0.5", output, StringComparison.Ordinal);
+        var validation = Directory.GetFiles(Path.Combine(run, "predictions", "validation"), "*.instances.png");
+        var labels = ImageReader.Read(Assert.Single(validation));
+        Assert.Equal((Size, Size, 16), (labels.Width, labels.Height, labels.BitDepth));
+        Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "s0.instances.png")));
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        Assert.True(metrics.RootElement.GetProperty("objects").GetProperty("truth").GetInt32() >= 2);
+        Assert.Equal("instances", JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json"))).RootElement.GetProperty("maskKind").GetString());
+    }
+
+    /// <summary>Bright discs on a dark textured background, two of them touching, with their ids (1..4) as the mask.</summary>
+    private static (byte[] Image, byte[] Ids) TouchingDiscs(int seed)
+    {
+        var image = new byte[Size * Size];
+        var ids = new byte[Size * Size];
+        var centres = new[] { (50 + seed, 60), (79 + seed, 60), (110, 115 - seed), (40, 120) };
+        for (var y = 0; y < Size; y++)
+        {
+            for (var x = 0; x < Size; x++)
+            {
+                var i = (y * Size) + x;
+                image[i] = (byte)(30 + ((x * 7 + y * 13 + seed) % 20));
+                for (var k = 0; k < centres.Length; k++)
+                {
+                    var (cx, cy) = centres[k];
+                    if (((x - cx) * (x - cx)) + ((y - cy) * (y - cy)) <= 15 * 15 && ids[i] == 0)
+                    {
+                        ids[i] = (byte)(k + 1);
+                        image[i] = (byte)(180 + ((x + y) % 30));
+                    }
+                }
+            }
+        }
+
+        return (image, ids);
+    }
+}
