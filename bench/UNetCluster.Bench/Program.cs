@@ -15,10 +15,11 @@ if (args.Length > 0 && args[0] == "worker")
 }
 
 var checkpoint = args.Length > 0 && args[0] == "checkpoint";   // the checkpoint stall (CheckpointBenchmark)
+var precision = args.Length > 0 && args[0] == "precision";     // fp32 against bf16 forward and backward (PrecisionBenchmark)
 BenchOptions options;
 try
 {
-    options = BenchOptions.Parse(checkpoint ? args[1..] : args);
+    options = BenchOptions.Parse(checkpoint || precision ? args[1..] : args);
 }
 catch (ArgumentException e)
 {
@@ -31,6 +32,11 @@ set_num_threads(options.Threads);
 if (checkpoint)
 {
     return CheckpointBenchmark.Run(options);
+}
+
+if (precision)
+{
+    return PrecisionBenchmark.Run(options);
 }
 
 using var bench = new StepBenchmark(options);
