@@ -40,7 +40,8 @@ internal static class Predictions
     /// Predicts images of any size and writes their files; returns the paths of the overlays. Refuses, before writing
     /// anything, images whose files would collide (<see cref="RequireDistinctOutputs(IReadOnlyList{GrayImage}, string)"/>).
     /// </summary>
-    public static IReadOnlyList<string> PredictImages(UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false)
+    public static IReadOnlyList<string> PredictImages(
+        UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false)
     {
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
@@ -49,7 +50,7 @@ internal static class Predictions
         foreach (var image in all)
         {
             using var input = TrainingData.ImageTensor(image);
-            using var probabilities = predictor.PredictProbabilities(input);
+            using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
             written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances).OverlayPng);
         }
 

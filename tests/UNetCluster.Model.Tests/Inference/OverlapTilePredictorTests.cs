@@ -23,6 +23,28 @@ public sealed class OverlapTilePredictorTests
     }
 
     [Fact]
+    public void PredictProbabilitiesAugmented_FlippedOrTurnedImage_GivesTheSameProbabilitiesFlippedOrTurned()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var model = new UNet(Small);
+        var predictor = new OverlapTilePredictor(model, tileSize: 68);
+        var image = randn(1, 61, 45);
+
+        var averaged = predictor.PredictProbabilitiesAugmented(image);
+        var ofFlipped = predictor.PredictProbabilitiesAugmented(image.flip(-1));
+        var ofTurned = predictor.PredictProbabilitiesAugmented(rot90(image, 1, (-2, -1)));
+        var plain = predictor.PredictProbabilities(image);
+
+        Assert.Equal(new long[] { 2, 61, 45 }, averaged.shape);
+        Assert.True(averaged.sum(dim: 0).allclose(ones_like(averaged[0]), atol: 1e-5), "probabilities sum to 1 at every pixel");
+        Assert.True(ofFlipped.allclose(averaged.flip(-1), atol: 1e-5), $"flip: max difference {(ofFlipped - averaged.flip(-1)).abs().max().item<float>()}");
+        Assert.True(ofTurned.allclose(rot90(averaged, 1, (-2, -1)), atol: 1e-5), "a quarter turn of the image turns the averaged probabilities");
+        Assert.False(predictor.PredictProbabilities(image.flip(-1)).allclose(plain.flip(-1), atol: 1e-5),
+            "without averaging, the network's prediction does not follow a flip: the test can fail");
+    }
+
+    [Fact]
     public void PredictProbabilities_NonSquareImageNotAMultipleOfTheTile_CoversEveryPixel()
     {
         using var scope = NewDisposeScope();
