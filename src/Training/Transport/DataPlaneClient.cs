@@ -19,7 +19,7 @@ namespace UNetCluster.Training.Transport;
 /// Every new connection first proves that this silo holds the cluster's key, and checks that the server does
 /// (<see cref="DataPlaneHandshake"/>); where the secrets differ, the request fails naming the setting.
 /// </summary>
-public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey key) : IDisposable
+public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey clusterKey) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Task<string?>> _endpoints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentBag<Connection>> _idle = new(StringComparer.Ordinal);
@@ -155,7 +155,7 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         var reused = idle.TryTake(out var connection);
         while (true)
         {
-            connection ??= await Connection.OpenAsync(endpoint, key, timeout.Token).ConfigureAwait(false);
+            connection ??= await Connection.OpenAsync(endpoint, clusterKey, timeout.Token).ConfigureAwait(false);
             try
             {
                 var result = await request(connection, timeout.Token).ConfigureAwait(false);
@@ -201,15 +201,8 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
             }
             catch
             {
-                if (connection is null)
-                {
-                    socket.Dispose();
-                }
-                else
-                {
-                    connection.Dispose();
-                }
-
+                connection?.Dispose();
+                socket.Dispose();
                 throw;
             }
         }

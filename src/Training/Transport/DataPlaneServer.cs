@@ -23,7 +23,7 @@ namespace UNetCluster.Training.Transport;
 /// the handshake's hundred bytes; a request is served only for a reducer set up on this silo (<see cref="OpenReducer"/>) and a bucket of its
 /// shard, checked before the payload is read, so a frame can make the silo hold at most one of its open buckets.
 /// </summary>
-public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey key, ILogger<DataPlaneServer> logger)
+public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey clusterKey, ILogger<DataPlaneServer> logger)
     : IHostedService, IDisposable
 {
     /// <summary>
@@ -233,7 +233,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             handshake.CancelAfter(DataPlaneHandshake.Timeout);
             try
             {
-                if (await DataPlaneHandshake.AcceptAsync(stream, key, _listeningAt, handshake.Token).ConfigureAwait(false))
+                if (await DataPlaneHandshake.AcceptAsync(stream, clusterKey, _listeningAt, handshake.Token).ConfigureAwait(false))
                 {
                     return true;
                 }
