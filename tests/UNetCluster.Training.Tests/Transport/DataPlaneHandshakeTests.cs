@@ -38,7 +38,8 @@ public sealed class DataPlaneHandshakeTests
         var hello = await ReadAsync(pair.Client, DataPlaneHandshake.HelloBytes);
 
         byte[] request = [1, 2, 3, 4, 5, 6, 7, 8];   // what a stranger sends on, without waiting
-        await pair.Client.WriteAsync([.. DataPlaneHandshake.Answer(KeyOf("a-guessed-secret-of-16-characters"), hello, Endpoint), .. request], Token);
+        byte[] sent = [.. DataPlaneHandshake.Answer(KeyOf("a-guessed-secret-of-16-characters"), hello, Endpoint), .. request];
+        await pair.Client.WriteAsync(sent, Token);
 
         Assert.False(await accepting);
         Assert.Equal(request, await ReadAsync(pair.Server, request.Length));   // still unread: the server stopped at the answer
