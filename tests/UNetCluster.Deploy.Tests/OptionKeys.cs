@@ -1,5 +1,6 @@
 using System.Reflection;
 using UNetCluster.Silo.Hosting;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Deploy.Tests;
 
@@ -52,5 +53,8 @@ public static class OptionKeys
         }
     }
 
-    private static bool IsSection(Type type) => type.IsClass && type != typeof(string) && type.Namespace == typeof(UNetSiloOptions).Namespace;
+    // A section is one of the settings records: the silo's own (UNetSiloOptions, HttpSettings) and the training wing's
+    // (ClusterSettings and the others in UNetCluster.Training.Settings) that it binds.
+    private static bool IsSection(Type type) =>
+        type.IsClass && type.Namespace is { } name && (name == typeof(UNetSiloOptions).Namespace || name == typeof(ClusterSettings).Namespace);
 }
