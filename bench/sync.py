@@ -19,6 +19,7 @@ Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3
 import argparse
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -69,6 +70,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
     redis = f"127.0.0.1:{redis_port}"
+    secret = secrets.token_hex(32)
     processes = [subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
@@ -83,6 +85,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
                        UNetCluster__Http__Urls=f"http://127.0.0.1:{free_port()}",   # each silo its own HTTP port
                        UNetCluster__Worker__SendDuringBackward="true" if send == "during" else "false",
                        UNetCluster__Cluster__DataPlane="true" if transport == "dataplane" else "false",
+                       UNetCluster__Cluster__DataPlaneSecret=secret,   # the same for every silo of the run
                        Logging__LogLevel__Default="Warning")
             logs = os.environ.get("UNET_BENCH_LOGS")   # a directory: keep each silo's log, with the step timelines
             if logs:

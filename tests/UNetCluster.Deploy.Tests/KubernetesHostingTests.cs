@@ -19,6 +19,7 @@ public sealed class KubernetesHostingTests
         foreach (var (key, value) in new Dictionary<string, string>
         {
             ["UNetCluster__Cluster__Kubernetes"] = "true",
+            ["UNetCluster__Cluster__DataPlaneSecret"] = "a-secret-as-the-pod-gets-it-from-its-Secret",
             ["POD_NAME"] = "unetcluster-silo-0",
             ["POD_NAMESPACE"] = "unetcluster",
             ["POD_IP"] = "127.0.0.1",

@@ -22,13 +22,14 @@ namespace UNetCluster.Deploy.Tests;
 [Trait("Category", "Deploy")]
 public sealed class LocalClusterTests : IAsyncLifetime
 {
-    /// <summary>The Secret the README tells a dev cluster's operator to create (Azurite's well-known account, a token).</summary>
+    /// <summary>The Secret the README tells a dev cluster's operator to create (Azurite's well-known account, a token, a data-plane secret).</summary>
     private static readonly string DevBlobConnectionString =
         $"DefaultEndpointsProtocol=http;AccountName={AzuriteFixture.AccountName};AccountKey={AzuriteFixture.AccountKey};BlobEndpoint=http://azurite:10000/{AzuriteFixture.AccountName};";
 
     private readonly AzuriteFixture _azurite = new();
     private readonly List<ChildProcess> _processes = [];
     private readonly string _token = "local-" + Guid.NewGuid().ToString("N");
+    private readonly string _dataPlaneSecret = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
     private int _redisPort;
 
     public async ValueTask InitializeAsync()
@@ -64,6 +65,7 @@ public sealed class LocalClusterTests : IAsyncLifetime
         {
             [("unetcluster-secrets", "blob-connection-string")] = DevBlobConnectionString,
             [("unetcluster-secrets", "api-token")] = _token,
+            [("unetcluster-secrets", "data-plane-secret")] = _dataPlaneSecret,
         };
 
         var pods = new List<(ChildProcess Process, int HttpPort)>();

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using UNetCluster.Silo.Hosting;
 using UNetCluster.Training.Settings;
+using UNetCluster.Training.Transport;
 
 namespace UNetCluster.Deploy.Tests;
 
@@ -25,6 +26,7 @@ public sealed class ManifestTests
     {
         [("unetcluster-secrets", "blob-connection-string")] = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net",
         [("unetcluster-secrets", "api-token")] = "token-from-the-secret",
+        [("unetcluster-secrets", "data-plane-secret")] = "data-plane-secret-from-the-secret",
     };
 
     [Theory]
@@ -114,6 +116,8 @@ public sealed class ManifestTests
         Assert.Equal(PodFields["status.podIP"], options.Cluster.AdvertisedAddress);
         Assert.Equal(Secrets[("unetcluster-secrets", "blob-connection-string")], options.Storage.Blob);
         Assert.Equal(Secrets[("unetcluster-secrets", "api-token")], options.Http.Token);
+        Assert.Equal(Secrets[("unetcluster-secrets", "data-plane-secret")], options.Cluster.DataPlaneSecret);
+        Assert.NotNull(new DataPlaneKey(options.Cluster));   // what a silo with the data plane on requires
 
         // The Redis the silos use is a Service of the rendered objects.
         var (host, port) = HostPort(options.Cluster.Redis!);

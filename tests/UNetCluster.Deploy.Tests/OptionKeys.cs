@@ -1,5 +1,6 @@
 using System.Reflection;
 using UNetCluster.Silo.Hosting;
+using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Deploy.Tests;
 
@@ -52,7 +53,8 @@ public static class OptionKeys
         }
     }
 
-    /// <summary>A nested settings record: the silo's own (Hosting) or the training wing's (Training.Settings).</summary>
+    // A section is one of the settings records: the silo's own (UNetSiloOptions, HttpSettings) and the training wing's
+    // (ClusterSettings and the others in UNetCluster.Training.Settings) that it binds.
     private static bool IsSection(Type type) =>
-        type.IsClass && type != typeof(string) && type.Namespace is { } ns && ns.StartsWith("UNetCluster.", StringComparison.Ordinal);
+        type.IsClass && type.Namespace is { } name && (name == typeof(UNetSiloOptions).Namespace || name == typeof(ClusterSettings).Namespace);
 }

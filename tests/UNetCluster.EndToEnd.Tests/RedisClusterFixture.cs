@@ -20,6 +20,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
     public string ClusterId { get; } = "e2e-" + Guid.NewGuid().ToString("N")[..8];
 
+    /// <summary>The data-plane secret every silo of the cluster shares.</summary>
+    public string DataPlaneSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
     public string StorageRoot { get; } = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "e2e-" + Guid.NewGuid().ToString("N"));
 
     public int RedisPort { get; } = ChildProcess.FreePort();
@@ -151,6 +154,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Cluster__Redis"] = Redis,
             ["UNetCluster__Cluster__ClusterId"] = ClusterId,
             ["UNetCluster__Cluster__ServiceId"] = ClusterId,
+            ["UNetCluster__Cluster__DataPlaneSecret"] = DataPlaneSecret,
             ["UNetCluster__Cluster__SiloPort"] = siloPort.ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Cluster__GatewayPort"] = gatewayPort.ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Cluster__ProbeTimeoutSeconds"] = "1",

@@ -22,6 +22,7 @@ public sealed class ClusterFixture : IAsyncLifetime
             // Not the default: these in-process silos cover sending during the backward pass (the equivalence and
             // repeat tests), the end-to-end silo processes the default (after it).
             ["UNetCluster:Worker:SendDuringBackward"] = "true",
+            ["UNetCluster:Cluster:DataPlaneSecret"] = DataPlaneSecret,
         }));
         builder.AddSiloBuilderConfigurator<SiloConfigurator>();
         Cluster = builder.Build();
@@ -30,6 +31,9 @@ public sealed class ClusterFixture : IAsyncLifetime
     public TestCluster Cluster { get; }
 
     public string StorageRoot { get; }
+
+    /// <summary>The secret every silo's data plane is configured with, as a deployment sets it.</summary>
+    public string DataPlaneSecret { get; } = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
 
     public IJobRegistryGrain Registry => Cluster.GrainFactory.GetGrain<IJobRegistryGrain>(0);
 

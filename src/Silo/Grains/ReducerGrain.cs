@@ -13,7 +13,8 @@ namespace UNetCluster.Silo.Grains;
 
 /// <summary>
 /// One shard of a job's parameters and optimizer state (see <see cref="ShardReducer"/>), on the silo its key names.
-/// Applies a step once: when every worker of the open attempt has sent its whole gradient for the shard.
+/// Applies a step once: when every worker of the open attempt has sent its whole gradient for the shard. The silo's data
+/// plane serves it, and only it, while it holds state (from set-up to release or deactivation).
 /// </summary>
 [SiloBoundPlacement]
 public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer dataPlane, ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
@@ -34,12 +35,14 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     {
         ArgumentNullException.ThrowIfNull(setup);
         var options = JobOptions.Build(setup.Spec);
+        var range = new ShardRange(setup.Index, setup.Offset, setup.Length);
         var old = _reducer;
         _reducer = null;
+        dataPlane.CloseReducer(this.GetPrimaryKeyString());
         _reducer = await torch.RunAsync(() =>
         {
             old?.Dispose();
-            var reducer = new ShardReducer(new ShardRange(setup.Index, setup.Offset, setup.Length), new float[setup.Length], options.Optimizer);
+            var reducer = new ShardReducer(range, new float[setup.Length], options.Optimizer);
             reducer.SetStepCount(setup.OptimizerSteps);
             return reducer;
         });
@@ -49,6 +52,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         _jobId = setup.JobId;
         _openStep = -1;
         _openAttempt = -1;
+        dataPlane.OpenReducer(this.GetPrimaryKeyString(), range, JobOptions.BucketBytes(setup.Spec));
         this.DelayDeactivation(TimeSpan.FromDays(30));
     }
 
@@ -229,6 +233,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
 
     private Task DisposeReducerAsync()
     {
+        dataPlane.CloseReducer(this.GetPrimaryKeyString());
         var reducer = _reducer;
         _reducer = null;
         return reducer is null ? Task.CompletedTask : torch.RunAsync(reducer.Dispose);

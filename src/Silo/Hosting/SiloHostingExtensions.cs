@@ -97,6 +97,8 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<JobStorage>();
         silo.Services.AddSingleton<JobRecordStore>();
         silo.Services.AddHostedService<JobKeeper>();
+        // Resolved now, so that a silo others can reach without a data-plane secret fails to start, naming the setting.
+        silo.Services.AddSingleton(new DataPlaneKey(cluster));
         silo.Services.AddSingleton<DataPlaneServer>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<DataPlaneServer>());
         silo.Services.AddSingleton<DataPlaneClient>();

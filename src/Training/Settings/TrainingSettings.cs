@@ -12,7 +12,10 @@ public enum ClusteringKind
     Redis,
 }
 
-/// <summary>The cluster part of the silo's configuration (section <c>UNetCluster:Cluster</c>).</summary>
+/// <summary>
+/// The cluster part of the silo's configuration (section <c>UNetCluster:Cluster</c>). Printing it shows neither the
+/// data-plane secret nor the Redis connection string.
+/// </summary>
 public sealed record ClusterSettings
 {
     public string ClusterId { get; init; } = "unetcluster";
@@ -39,11 +42,19 @@ public sealed record ClusterSettings
     public bool DataPlane { get; init; } = true;
 
     /// <summary>
-    /// The data plane's TCP port on <see cref="AdvertisedAddress"/> (every address in Kubernetes); 0, the default,
+    /// The data plane's TCP port, on the address the silo advertises (its pod IP in Kubernetes); 0, the default,
     /// picks a free port, which the silo's reducers tell the workers that ask. Set a fixed one where a firewall or
     /// network policy must name it (deploy/k8s uses 11112).
     /// </summary>
     public int DataPort { get; init; }
+
+    /// <summary>
+    /// The secret every silo of the cluster shares for the data plane: a connection is served only once its peer has
+    /// proved, by a challenge-response, that it holds the same one (<see cref="Transport.DataPlaneKey"/>). Required
+    /// with the data plane on and Redis clustering or Kubernetes; unset with localhost clustering (one process), each
+    /// process makes up its own. Never logged or printed.
+    /// </summary>
+    public string? DataPlaneSecret { get; init; }
 
     /// <summary>Seconds a membership probe may take; a silo that misses <see cref="MissedProbesLimit"/> in a row is declared dead.</summary>
     public double ProbeTimeoutSeconds { get; init; } = 5;
@@ -60,6 +71,19 @@ public sealed record ClusterSettings
     /// runs, which have no Kubernetes API.
     /// </summary>
     public bool Kubernetes { get; init; }
+
+    // Neither secret-bearing value is printed: the data-plane secret, nor the Redis connection string (it may hold a password).
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append(System.Globalization.CultureInfo.InvariantCulture,
+            $"ClusterId = {ClusterId}, ServiceId = {ServiceId}, Clustering = {Clustering}, Redis = {Shown(Redis)}, " +
+            $"SiloPort = {SiloPort}, GatewayPort = {GatewayPort}, AdvertisedAddress = {AdvertisedAddress}, DataPlane = {DataPlane}, " +
+            $"DataPort = {DataPort}, DataPlaneSecret = {Shown(DataPlaneSecret)}, ProbeTimeoutSeconds = {ProbeTimeoutSeconds}, " +
+            $"MissedProbesLimit = {MissedProbesLimit}, ResponseTimeoutSeconds = {ResponseTimeoutSeconds}, Kubernetes = {Kubernetes}");
+        return true;
+    }
+
+    private static string Shown(string? secret) => secret is null ? "(unset)" : "(set)";
 }
 
 /// <summary>Where the silo keeps job records and checkpoints (section <c>UNetCluster:Storage</c>).</summary>

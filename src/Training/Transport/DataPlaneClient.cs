@@ -16,8 +16,10 @@ namespace UNetCluster.Training.Transport;
 /// buckets from, reducers on other silos over pooled TCP connections, one request at a time per connection. A pulled
 /// bucket is read straight into its place in the destination vector. <see cref="EndpointOfAsync"/> says which reducers
 /// it serves; <see cref="BucketTransport"/> calls the others as grains. Any failure (a dead peer, a timeout) throws, as a failed grain call would, and the connection is dropped.
+/// Every new connection first proves that this silo holds the cluster's key, and checks that the server does
+/// (<see cref="DataPlaneHandshake"/>); where the secrets differ, the request fails naming the setting.
 /// </summary>
-public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster) : IDisposable
+public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey clusterKey) : IDisposable
 {
     private readonly ConcurrentDictionary<string, Task<string?>> _endpoints = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, ConcurrentBag<Connection>> _idle = new(StringComparer.Ordinal);
@@ -153,7 +155,7 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         var reused = idle.TryTake(out var connection);
         while (true)
         {
-            connection ??= await Connection.OpenAsync(endpoint, timeout.Token).ConfigureAwait(false);
+            connection ??= await Connection.OpenAsync(endpoint, clusterKey, timeout.Token).ConfigureAwait(false);
             try
             {
                 var result = await request(connection, timeout.Token).ConfigureAwait(false);
@@ -184,17 +186,22 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
 
         public byte[] Scratch { get; } = new byte[DataPlaneFrames.MaxMessageBytes + 64];   // a request head (key, name) or an error message
 
-        public static async Task<Connection> OpenAsync(string endpoint, CancellationToken cancellationToken)
+        /// <summary>Connects to <paramref name="endpoint"/> and runs the client's half of the handshake.</summary>
+        public static async Task<Connection> OpenAsync(string endpoint, DataPlaneKey key, CancellationToken cancellationToken)
         {
             var address = IPEndPoint.Parse(endpoint);
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            Connection? connection = null;
             try
             {
                 await socket.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
-                return new Connection(socket);
+                connection = new Connection(socket);
+                await DataPlaneHandshake.AuthenticateAsync(connection.Stream, key, endpoint, cancellationToken).ConfigureAwait(false);
+                return connection;
             }
             catch
             {
+                connection?.Dispose();
                 socket.Dispose();
                 throw;
             }

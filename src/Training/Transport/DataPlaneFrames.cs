@@ -5,6 +5,7 @@ namespace UNetCluster.Training.Transport;
 
 /// <summary>
 /// The data plane's wire format: one request, then one response, at a time on a connection; integers little-endian.
+/// A connection carries requests only once its handshake (<see cref="DataPlaneHandshake"/>) has succeeded.
 /// <code>
 /// request:  magic u32 | op u8 | key length u16 | key (UTF-8, a reducer grain key)
 ///   gradient: step i64 | attempt i32 | worker i32 | samples i32 | offset i64 | byte count i32 | the bytes

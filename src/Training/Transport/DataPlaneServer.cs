@@ -6,6 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Distributed;
 using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Training.Transport;
@@ -17,19 +18,60 @@ namespace UNetCluster.Training.Transport;
 /// bucket). It only carries bytes: every request becomes a local call of the reducer grain, whose turn keeps the
 /// step protocol (ordering, staleness, applying once) exactly as with a message. A frame cut off by a dead peer is
 /// never handed on.
+/// It serves only what it must, to whom it must: a connection is served once its peer has proved that it holds the
+/// cluster's key (<see cref="DataPlaneHandshake"/>), and until then nothing else is read from it and it holds only
+/// the handshake's hundred bytes; a request is served only for a reducer set up on this silo (<see cref="OpenReducer"/>) and a bucket of its
+/// shard, checked before the payload is read, so a frame can make the silo hold at most one of its open buckets.
 /// </summary>
-public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, ILogger<DataPlaneServer> logger)
+public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDetails silo, ClusterSettings cluster, DataPlaneKey clusterKey, ILogger<DataPlaneServer> logger)
     : IHostedService, IDisposable
 {
+    /// <summary>
+    /// Connections that may be proving themselves at once (each for at most <see cref="DataPlaneHandshake.Timeout"/>);
+    /// further ones wait in the listen backlog until one is done, rather than being turned away.
+    /// </summary>
+    public const int MaxPendingConnections = 64;
+
+    /// <summary>Connections served at once (a worker keeps up to 8 per silo it sends to); further ones wait likewise.</summary>
+    public const int MaxConnections = 1024;
+
     private readonly ExactSizeArrayPool _pool = new();
+    private readonly OpenReducers _open = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly ClusterSettings _cluster = cluster;
+    private readonly SemaphoreSlim _connectionSlots = new(MaxConnections, MaxConnections);   // taken by every open connection
+    private readonly SemaphoreSlim _pendingSlots = new(MaxPendingConnections, MaxPendingConnections);   // and until it has proved itself
     private Socket? _listener;
     private Task _accepting = Task.CompletedTask;
-    private int _port;
+    private string? _endpoint;
+    private string _listeningAt = string.Empty;   // _endpoint while started, kept through stopping for the handshakes in flight
+    private long _fullSince = -1;   // when accepting last had to wait for a slot (Environment.TickCount64), -1 if never
 
     /// <summary>Where other silos reach this one's data plane (<c>address:port</c>), or null when it is off or not started.</summary>
-    public string? Endpoint => _port == 0 ? null : new IPEndPoint(silo.SiloAddress.Endpoint.Address, _port).ToString();
+    public string? Endpoint => _endpoint;
+
+    /// <summary>Bytes of gradient buffers kept for reuse.</summary>
+    internal long PooledBytes => _pool.HeldBytes;
+
+    /// <summary>Connections open now, authenticated or not.</summary>
+    internal int Connections => MaxConnections - _connectionSlots.CurrentCount;
+
+    /// <summary>Whether requests for reducer <paramref name="reducer"/> are served.</summary>
+    internal bool Serves(string reducer) => _open.IsOpen(reducer);
+
+    /// <summary>
+    /// Serves reducer <paramref name="reducer"/> (a key of a grain on this silo) from now on: gradient buckets and pulls
+    /// of exactly its shard's buckets of <paramref name="bucketBytes"/> (the job's bucket size). Its grain calls this
+    /// once set up.
+    /// </summary>
+    public void OpenReducer(string reducer, ShardRange range, int bucketBytes) => _open.Open(reducer, range, bucketBytes);
+
+    /// <summary>Refuses reducer <paramref name="reducer"/> from now on and lets go of buffers no open reducer needs.</summary>
+    public void CloseReducer(string reducer)
+    {
+        _open.Close(reducer);
+        _pool.Trim(_open.Expects);
+    }
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -38,12 +80,13 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             return Task.CompletedTask;
         }
 
-        var address = _cluster.Kubernetes ? IPAddress.Any : IPAddress.Parse(_cluster.AdvertisedAddress);
+        // Only on the address the silo advertises (its pod IP in Kubernetes), which is where its peers are told to come.
+        var address = silo.SiloAddress.Endpoint.Address;
         var listener = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
             listener.Bind(new IPEndPoint(address, _cluster.DataPort));
-            listener.Listen(64);
+            listener.Listen(512);   // connections beyond the slots wait here
         }
         catch (SocketException e)
         {
@@ -53,15 +96,16 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         }
 
         _listener = listener;
-        _port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-        LogListening(Endpoint!);
+        _listeningAt = new IPEndPoint(address, ((IPEndPoint)listener.LocalEndPoint!).Port).ToString();
+        _endpoint = _listeningAt;
+        LogListening(_listeningAt);
         _accepting = AcceptAsync(listener);
         return Task.CompletedTask;
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        _port = 0;
+        _endpoint = null;
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
         await _accepting.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -71,6 +115,8 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     {
         _listener?.Dispose();
         _stopping.Dispose();
+        _connectionSlots.Dispose();
+        _pendingSlots.Dispose();
     }
 
     private async Task AcceptAsync(Socket listener)
@@ -81,7 +127,27 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             Socket socket;
             try
             {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                await TakeSlotAsync(_connectionSlots).ConfigureAwait(false);
+                try
+                {
+                    await TakeSlotAsync(_pendingSlots).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _connectionSlots.Release();
+                    throw;
+                }
+
+                try
+                {
+                    socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    _pendingSlots.Release();
+                    _connectionSlots.Release();
+                    throw;
+                }
             }
             catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException && _stopping.IsCancellationRequested)
             {
@@ -102,11 +168,93 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         await Task.WhenAll(connections).ConfigureAwait(false);
     }
 
+    /// <summary>Takes a slot, waiting for one when all are taken (with a warning at most every 10 s: a flood, or too small a limit).</summary>
+    private async Task TakeSlotAsync(SemaphoreSlim slots)
+    {
+        if (slots.Wait(0))
+        {
+            return;
+        }
+
+        if (_fullSince < 0 || Environment.TickCount64 - _fullSince >= 10_000)
+        {
+            _fullSince = Environment.TickCount64;
+            LogFull(MaxConnections, MaxPendingConnections);
+        }
+
+        await slots.WaitAsync(_stopping.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>Serves one connection, holding its slots until it closes (and its pending slot until it has proved itself, or not).</summary>
     private async Task ServeAsync(Socket socket)
     {
-        await Task.Yield();
-        var peer = socket.RemoteEndPoint?.ToString() ?? "?";
-        using var stream = new NetworkStream(socket, ownsSocket: true);
+        var (peer, pending) = ("?", true);
+        try
+        {
+            await Task.Yield();
+            peer = socket.RemoteEndPoint?.ToString() ?? "?";
+            using var stream = new NetworkStream(socket, ownsSocket: true);
+            var authenticated = await AuthenticateAsync(stream, peer).ConfigureAwait(false);
+            pending = false;
+            _pendingSlots.Release();
+            if (authenticated)
+            {
+                await ServeRequestsAsync(stream, peer).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e)
+        {
+            if (!_stopping.IsCancellationRequested)
+            {
+                LogConnectionLost(peer, e.Message);
+            }
+        }
+        finally
+        {
+            socket.Dispose();
+            if (pending)
+            {
+                _pendingSlots.Release();
+            }
+
+            _connectionSlots.Release();
+        }
+    }
+
+    /// <summary>
+    /// Runs the server's half of the handshake within <see cref="DataPlaneHandshake.Timeout"/>. A peer that does not
+    /// prove it holds the key is refused and the connection closed: nothing it sent after its proof is read into
+    /// anything but a small discard buffer, and no grain is called.
+    /// </summary>
+    private async Task<bool> AuthenticateAsync(NetworkStream stream, string peer)
+    {
+        using (var handshake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token))
+        {
+            handshake.CancelAfter(DataPlaneHandshake.Timeout);
+            try
+            {
+                if (await DataPlaneHandshake.AcceptAsync(stream, clusterKey, _listeningAt, handshake.Token).ConfigureAwait(false))
+                {
+                    return true;
+                }
+            }
+            catch (Exception e) when (!_stopping.IsCancellationRequested && e is IOException or SocketException or OperationCanceledException)
+            {
+                LogUnauthenticated(peer, e is OperationCanceledException
+                    ? $"it did not complete the handshake within {DataPlaneHandshake.Timeout.TotalSeconds} s"
+                    : "it closed the connection during the handshake");
+                return false;
+            }
+        }
+
+        LogUnauthenticated(peer, "its proof does not match this silo's key");
+        var refusal = $"The data plane of silo {silo.SiloAddress} refused the connection: it did not prove that it knows the cluster's secret ({DataPlaneKey.Setting}).";
+        await RefuseAsync(stream, new byte[256], refusal).ConfigureAwait(false);
+        return false;
+    }
+
+    private async Task ServeRequestsAsync(NetworkStream stream, string peer)
+    {
         var scratch = new byte[DataPlaneFrames.MaxMessageBytes + 64];   // the longest of a key, a name and an error message
         try
         {
@@ -127,17 +275,8 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         catch (InvalidDataException e)
         {
             // A malformed request (not what a worker sends): refused with what was wrong, and the connection closed.
-            LogRefused(e.Message);
-            try
-            {
-                var message = $"The data plane of silo {silo.SiloAddress} refused a request. {e.Message}";
-                await RespondErrorAsync(stream, scratch, message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-                await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
-            }
-            catch (Exception failed) when (failed is IOException or SocketException or TimeoutException or ObjectDisposedException)
-            {
-                // The connection closes either way.
-            }
+            LogRefused(peer, e.Message);
+            await RefuseAsync(stream, scratch, $"The data plane of silo {silo.SiloAddress} refused a request. {e.Message}").ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -167,13 +306,18 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             throw new InvalidDataException($"'{key}' is not the key of a reducer on silo {silo.SiloAddress}.");
         }
 
-        var reducer = grains.GetGrain<IReducerGrain>(key);
+        // Checked here, not by the grain: calling a grain under a made-up key would activate it.
+        if (!_open.IsOpen(key))
+        {
+            throw new InvalidDataException($"No reducer '{key}' is set up on silo {silo.SiloAddress}: it never was, or it has been released.");
+        }
+
         await (op == DataPlaneFrames.GradientOp
-            ? ServeGradientAsync(stream, scratch, reducer, cancellationToken)
-            : ServePullAsync(stream, scratch, reducer, cancellationToken)).ConfigureAwait(false);
+            ? ServeGradientAsync(stream, scratch, key, cancellationToken)
+            : ServePullAsync(stream, scratch, key, cancellationToken)).ConfigureAwait(false);
     }
 
-    private async Task ServeGradientAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    private async Task ServeGradientAsync(NetworkStream stream, byte[] scratch, string key, CancellationToken cancellationToken)
     {
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.GradientFields), cancellationToken).ConfigureAwait(false);
         var (step, attempt, worker, samples, offset, count) = DataPlaneFrames.ReadGradientFields(scratch);
@@ -182,8 +326,24 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             throw new InvalidDataException($"It carries a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}.");
         }
 
+        var expected = BucketBytes(key, offset);
+        if (count != expected)
+        {
+            throw new InvalidDataException($"It carries a gradient bucket of {count} bytes at offset {offset}; reducer {key} takes {expected} there.");
+        }
+
+        var reducer = grains.GetGrain<IReducerGrain>(key);
         var values = _pool.Rent(count);
-        await DataPlaneFrames.ReadExactlyAsync(stream, values, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await DataPlaneFrames.ReadExactlyAsync(stream, values, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            _pool.Return(values);   // cut off: no one has seen it
+            throw;
+        }
+
         ContributionOutcome outcome;
         try
         {
@@ -197,13 +357,17 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             return;
         }
 
-        _pool.Return(values);
+        if (_open.Expects(values.Length))
+        {
+            _pool.Return(values);
+        }
+
         scratch[0] = DataPlaneFrames.Ok;
         BinaryPrimitives.WriteInt32LittleEndian(scratch.AsSpan(1), (int)outcome);
         await stream.WriteAsync(scratch.AsMemory(0, 5), cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task ServePullAsync(NetworkStream stream, byte[] scratch, IReducerGrain reducer, CancellationToken cancellationToken)
+    private async Task ServePullAsync(NetworkStream stream, byte[] scratch, string key, CancellationToken cancellationToken)
     {
         var name = await DataPlaneFrames.ReadStringAsync(stream, scratch, DataPlaneFrames.MaxNameBytes, "vector name", cancellationToken).ConfigureAwait(false);
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.PullFields), cancellationToken).ConfigureAwait(false);
@@ -213,6 +377,13 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
             throw new InvalidDataException($"It asks for a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}.");
         }
 
+        var expected = BucketBytes(key, offset) / sizeof(float);
+        if (count != expected)
+        {
+            throw new InvalidDataException($"It asks for a pull of {count} values at offset {offset}; reducer {key} serves {expected} there.");
+        }
+
+        var reducer = grains.GetGrain<IReducerGrain>(key);
         VectorBucket? bucket;
         try
         {
@@ -239,10 +410,28 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         await stream.WriteAsync(bucket.Values, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>The byte length of reducer <paramref name="key"/>'s bucket at <paramref name="offset"/>; throws when its shard has none there.</summary>
+    private int BucketBytes(string key, long offset) =>
+        _open.BucketAt(key, offset) * sizeof(float) ?? throw new InvalidDataException($"Reducer {key} has no bucket at offset {offset}.");
+
+    /// <summary>Answers <paramref name="message"/> as an error and closes the connection (within a few seconds whatever the peer does).</summary>
+    private static async Task RefuseAsync(NetworkStream stream, byte[] scratch, string message)
+    {
+        try
+        {
+            await RespondErrorAsync(stream, scratch, message, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await CloseAfterRefusalAsync(stream, scratch).ConfigureAwait(false);
+        }
+        catch (Exception failed) when (failed is IOException or SocketException or TimeoutException or ObjectDisposedException)
+        {
+            // The connection closes either way.
+        }
+    }
+
     /// <summary>
-    /// Closes a connection after refusing a request without leaving the rest of the request unread, which would make
-    /// the kernel reset the connection and could drop the error response before the peer reads it: ends this side,
-    /// then discards what still comes until the peer closes (at most a second and 1 MiB).
+    /// Closes a connection after refusing it or a request without leaving the rest unread, which would make the kernel
+    /// reset the connection and could drop the error response before the peer reads it: ends this side, then discards
+    /// what still comes, into <paramref name="scratch"/>, until the peer closes (at most a second and 1 MiB).
     /// </summary>
     private static async Task CloseAfterRefusalAsync(NetworkStream stream, byte[] scratch)
     {
@@ -282,9 +471,11 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     private static async Task RespondErrorAsync(NetworkStream stream, byte[] scratch, string message, CancellationToken cancellationToken)
     {
         var text = message.Length > 1000 ? message[..1000] : message;
-        scratch[0] = DataPlaneFrames.Error;
-        var length = DataPlaneFrames.WriteString(scratch.AsSpan(1), text);
-        await stream.WriteAsync(scratch.AsMemory(0, 1 + length), cancellationToken).ConfigureAwait(false);
+        var needed = 3 + Encoding.UTF8.GetByteCount(text);
+        var buffer = needed <= scratch.Length ? scratch : new byte[needed];
+        buffer[0] = DataPlaneFrames.Error;
+        var length = DataPlaneFrames.WriteString(buffer.AsSpan(1), text);
+        await stream.WriteAsync(buffer.AsMemory(0, 1 + length), cancellationToken).ConfigureAwait(false);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Data plane listening on {Endpoint}")]
@@ -296,6 +487,12 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane could not accept a connection: {Reason}")]
     private partial void LogAcceptFailed(string reason);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused a request: {What}")]
-    private partial void LogRefused(string what);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused a request from {Peer}: {What}")]
+    private partial void LogRefused(string peer, string what);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane refused the connection from {Peer}: {Why}")]
+    private partial void LogUnauthenticated(string peer, string why);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Data plane is full: new connections wait until one closes (at most {MaxConnections} are served at once, {MaxPending} of them before they authenticate)")]
+    private partial void LogFull(int maxConnections, int maxPending);
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -157,27 +156,9 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
         return head[..DataPlaneFrames.WritePullRequest(head, key, name, new(Version: 1, Offset: 0, Count: Length))];
     }
 
-    private static async Task<Socket> ConnectAsync(string endpoint)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(IPEndPoint.Parse(endpoint), TestContext.Current.CancellationToken);
-        return socket;
-    }
+    /// <summary>A connection that has passed the handshake with the cluster's secret, as a worker's does.</summary>
+    private Task<Socket> ConnectAsync(string endpoint) => DataPlaneWire.ConnectAsync(endpoint, fixture.DataPlaneSecret);
 
     /// <summary>Reads until the server closes the connection; the bytes read.</summary>
-    private static async Task<int> ReceiveToEndAsync(Socket socket, byte[]? into = null)
-    {
-        into ??= new byte[1024];
-        var total = 0;
-        while (true)
-        {
-            var read = await socket.ReceiveAsync(into.AsMemory(Math.Min(total, into.Length - 1)), TestContext.Current.CancellationToken);
-            if (read == 0)
-            {
-                return total;
-            }
-
-            total += read;
-        }
-    }
+    private static Task<int> ReceiveToEndAsync(Socket socket, byte[]? into = null) => DataPlaneWire.ReceiveToEndAsync(socket, into);
 }
