@@ -28,6 +28,18 @@ public static class Cli
         }
 
         var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var parseError in parsed.Errors)
+            {
+                await error.WriteLineAsync($"error: {ParseErrors.Describe(parseError.Message)}").ConfigureAwait(false);
+            }
+
+            var verb = parsed.CommandResult.Command == root ? "unet" : $"unet {CommandPath(parsed.CommandResult)}";
+            await error.WriteLineAsync($"'{verb} --help' lists the options and what they accept.").ConfigureAwait(false);
+            return BadInput;
+        }
+
         var configuration = new InvocationConfiguration
         {
             Output = output,
@@ -53,5 +65,17 @@ public static class Cli
         {
             Console.CancelKeyPress -= OnCancel;
         }
+    }
+
+    /// <summary>"dataset upload": the verbs from the root to a parsed command.</summary>
+    private static string CommandPath(System.CommandLine.Parsing.CommandResult command)
+    {
+        var names = new List<string>();
+        for (var at = command; at.Parent is System.CommandLine.Parsing.CommandResult parent; at = parent)
+        {
+            names.Insert(0, at.Command.Name);
+        }
+
+        return string.Join(' ', names);
     }
 }

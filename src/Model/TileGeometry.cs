@@ -106,6 +106,25 @@ public static class TileGeometry
     }
 
     /// <summary>
+    /// The largest valid input size, at most <see cref="MaximumInputSize"/>, whose output is at most
+    /// <paramref name="outputSize"/> pixels: the largest training tile whose output window fits a section of that side.
+    /// Null when even the smallest valid tile's output is larger.
+    /// </summary>
+    public static int? LargestInputSizeForOutput(UNetOptions options, long outputSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        for (var size = MaximumInputSize; size >= 1; size--)
+        {
+            if (OutputSize(options, size) is { } output && output <= outputSize)
+            {
+                return size;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Returns the output size for a tile size, or throws an <see cref="ArgumentException"/> that names the
     /// nearest valid sizes (a size above <see cref="MaximumInputSize"/> is refused whether or not the plan takes it).
     /// </summary>

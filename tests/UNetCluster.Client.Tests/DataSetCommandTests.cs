@@ -50,6 +50,28 @@ public sealed class DataSetCommandTests
     }
 
     [Fact]
+    public async Task DatasetList_StrayFolderCorruptManifestAndUnfinishedUpload_ListsTheGoodOneAndNamesEachBadOne()
+    {
+        var root = CliRunner.TemporaryDirectory();
+        Assert.Equal(0, (await CliRunner.RunAsync("dataset", "upload", "isbi", "--images", BundledData.ImagesDirectory, "--masks", BundledData.MasksDirectory, "--root", root)).ExitCode);
+        Directory.CreateDirectory(Path.Combine(root, "datasets", "Not_A_Name"));
+        File.WriteAllText(Path.Combine(root, "datasets", "Not_A_Name", "manifest.json"), "{}");
+        Directory.CreateDirectory(Path.Combine(root, "datasets", "broken"));
+        File.WriteAllText(Path.Combine(root, "datasets", "broken", "manifest.json"), "{ not json");
+        Directory.CreateDirectory(Path.Combine(root, "datasets", "half", "items"));
+        File.WriteAllBytes(Path.Combine(root, "datasets", "half", "items", "a.image.png"), [1, 2, 3]);
+
+        var (code, output, error) = await CliRunner.RunAsync("dataset", "list", "--root", root);
+
+        Assert.True(code == 0, error);
+        Assert.StartsWith("isbi ", output, StringComparison.Ordinal);
+        Assert.Contains("datasets/Not_A_Name/ is not a data set", error, StringComparison.Ordinal);
+        Assert.Contains("broken", error, StringComparison.Ordinal);
+        Assert.Contains("not a valid data set manifest", error, StringComparison.Ordinal);
+        Assert.Contains("datasets/half/ has no manifest.json", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task DatasetList_NoStorageGiven_SaysHowToGiveIt()
     {
         var (code, _, error) = await CliRunner.RunAsync("dataset", "list", "--blob", "");

@@ -38,6 +38,27 @@ public sealed class PredictEvaluateCommandTests
         Assert.True(File.Exists(Path.Combine(outDir, "wide.overlay.png")));
     }
 
+    [Theory]
+    [InlineData("4092", "--tile 4092 is larger than needed", "at most 168")]
+    [InlineData("100000", "--tile 100000 is larger than needed", "at most 168")]
+    public async Task Predict_TileFarLargerThanTheImage_IsRefusedNamingTheLargestAcceptedTileAndWritesNothing(string tile, string expected, string largest)
+    {
+        // The tiny preset's depth-2 network predicts a 128 x 128 image whole with a 168 px tile.
+        var folder = CliRunner.TemporaryDirectory();
+        var input = Path.Combine(folder, "small.png");
+        PngWriter.WriteGray8(input, Gradient(128 * 128), 128, 128);
+        var outDir = Path.Combine(folder, "out");
+
+        var (code, output, error) = await CliRunner.RunAsync("predict", "--checkpoint", await TrainedRun.Value, "--input", input, "--out", outDir, "--tile", tile);
+
+        Assert.True(code == 2, error + output);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+        Assert.Contains(largest, error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(outDir));
+        var fits = await CliRunner.RunAsync("predict", "--checkpoint", await TrainedRun.Value, "--input", input, "--out", outDir, "--tile", "168");
+        Assert.True(fits.ExitCode == 0, fits.Error);
+    }
+
     [Fact]
     public async Task Predict_NotACheckpoint_SaysWhatIsExpected()
     {
@@ -135,6 +156,7 @@ public sealed class PredictEvaluateCommandTests
         Assert.Equal(2, code);
         Assert.Contains("a.mask.png: mask is not binary", error, StringComparison.Ordinal);
         Assert.Contains("b.png: no prediction named b.mask.png", error, StringComparison.Ordinal);
+        Assert.Contains("Cannot evaluate (2 problems):", error, StringComparison.Ordinal);   // counted once, not "2 problem(s). (2 problems)"
     }
 
     private static byte[] Gradient(int count) => [.. Enumerable.Range(0, count).Select(i => (byte)((i * 7) % 251))];

@@ -43,6 +43,68 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
+    public async Task Train_ResumeWhoseLatestPointerNamesAMissingCheckpoint_SaysSoResumesFromTheNewestAndRepairsThePointer()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        Assert.Equal(0, (await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "4", "--out", run)).ExitCode);
+        var pointer = Path.Combine(run, "checkpoints", "latest");
+        File.WriteAllText(pointer, "000000777\n");
+
+        var (code, output, error) = await CliRunner.RunAsync("train", "--resume", "--steps", "6", "--out", run);
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("Resuming at step 4.", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("777", output, StringComparison.Ordinal);
+        Assert.Contains("names step 777, which has no checkpoint", error, StringComparison.Ordinal);
+        Assert.Equal("000000006", File.ReadAllText(pointer).Trim());
+    }
+
+    [Fact]
+    public async Task Train_TimeBudgetEndingBeforeTheFirstStep_ExitsTwoNamingMinutesAndLeavesNoRunFolder()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+
+        var (code, output, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--minutes", "0.0000001", "--out", run);
+
+        Assert.True(code == 2, error + output);
+        Assert.Contains("--minutes", error, StringComparison.Ordinal);
+        Assert.Contains("before any checkpoint", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(run), "a run that cannot be resumed is not left behind");
+    }
+
+    [Fact]
+    public async Task Train_SectionsSmallerThanTheTilesOutput_NamesTheTileAndTheLargestAcceptedSizeAndWritesNothing()
+    {
+        var folder = CliRunner.TemporaryDirectory();
+        var images = Directory.CreateDirectory(Path.Combine(folder, "images")).FullName;
+        var masks = Directory.CreateDirectory(Path.Combine(folder, "masks")).FullName;
+        for (var i = 0; i < 3; i++)
+        {
+            var mask = new byte[64 * 64];
+            for (var p = 0; p < mask.Length; p++)
+            {
+                mask[p] = p % 64 < 32 ? (byte)255 : (byte)0;
+            }
+
+            PngWriter.WriteGray8(Path.Combine(images, $"s{i}.png"), [.. Enumerable.Range(0, 64 * 64).Select(p => (byte)(p % 251))], 64, 64);
+            PngWriter.WriteGray8(Path.Combine(masks, $"s{i}.png"), mask, 64, 64);
+        }
+
+        var before = CliRunner.Snapshot(folder);
+        var run = Path.Combine(folder, "run");
+
+        var (code, output, error) = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--out", run);
+
+        Assert.True(code == 2, error + output);
+        Assert.Contains("--tile 124 is too large", error, StringComparison.Ordinal);
+        Assert.Contains("section 's0' (64 x 64)", error, StringComparison.Ordinal);
+        Assert.Contains("at most 104", error, StringComparison.Ordinal);
+        Assert.Equal(before, CliRunner.Snapshot(folder));
+        Assert.False(Directory.Exists(run));
+    }
+
+    [Fact]
     public async Task Train_ExistingRunWithoutResume_IsRefusedAndLeftUnchanged()
     {
         var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");

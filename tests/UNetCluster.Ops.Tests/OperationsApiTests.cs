@@ -37,12 +37,27 @@ public sealed class OperationsApiTests(SiloFixture silo)
     [InlineData("""{"id": 12, "preset": "tiny"}""", "id: expected a string")]
     [InlineData("""[1, 2]""", "must be a JSON object")]
     [InlineData("""{"preset": "tiny", """, "not valid JSON")]
+    [InlineData("", "not valid JSON")]
+    [InlineData("""{"preset": "tiny", "steps": 5, "steps": -1}""", "steps: given more than once")]
+    [InlineData("""{"id": "api-case-a", "ID": "api-case-b", "preset": "tiny"}""", "ID: the same field as 'id'")]
+    [InlineData("""{"preset": "tiny", "Steps": 2, "steps": 3}""", "steps: the same field as 'Steps'")]
     public async Task PostJobs_MalformedBody_Returns400NamingTheField(string body, string expected)
     {
         using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", SiloFixture.Token, body), Ct);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var errors = await ErrorsAsync(response);
         Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task PostJobs_BodyOverTheLimit_Returns413WithTheJsonErrorBodyAndCreatesNothing()
+    {
+        var padding = new string(' ', 100 * 1024);
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(
+            HttpMethod.Post, "api/jobs", SiloFixture.Token, $$"""{"id": "api-too-large", "preset": "tiny",{{padding}}"steps": 2}"""), Ct);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("larger than 65536 bytes", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-too-large", Ct)).StatusCode);
     }
 
     [Fact]
@@ -229,7 +244,42 @@ public sealed class OperationsApiTests(SiloFixture silo)
         Assert.DoesNotContain(SiloFixture.Token, silo.Silo.Output, StringComparison.Ordinal);                  // ...the token is not
     }
 
+    [Fact]
+    public async Task PostJobs_TokenInTheQueryString_Returns401SayingWhyAndTheTokenNeverReachesTheLog()
+    {
+        // ASP.NET Core logs each endpoint it runs (the fixture turns its request logs on): that line, after the request's
+        // own start line, is the barrier that the silo's log of this request has been written.
+        const string endpointLog = "Executed endpoint 'HTTP: POST /api/jobs";
+        var before = Occurrences(silo.Silo.Output, endpointLog);
+        using var response = await silo.Http.SendAsync(SiloFixture.Request(
+            HttpMethod.Post, $"api/jobs?access_token={SiloFixture.Token}", null, """{"id": "api-token-in-url", "preset": "tiny", "steps": 2}"""), Ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("a token in the URL ('access_token') is not accepted", StringComparison.Ordinal));
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-token-in-url", Ct)).StatusCode);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (Occurrences(silo.Silo.Output, endpointLog) <= before)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the silo did not log the request\n{SiloFixture.Tail(silo.Silo.Output)}");
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.DoesNotContain(SiloFixture.Token, silo.Silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("access_token", silo.Silo.Output, StringComparison.Ordinal);
+    }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static int Occurrences(string text, string part)
+    {
+        var count = 0;
+        for (var at = text.IndexOf(part, StringComparison.Ordinal); at >= 0; at = text.IndexOf(part, at + part.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
 
     private static async Task<IReadOnlyList<string>> ErrorsAsync(HttpResponseMessage response)
     {

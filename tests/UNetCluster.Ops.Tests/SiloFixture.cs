@@ -49,6 +49,7 @@ public sealed class SiloFixture : IAsyncLifetime
             ["UNetCluster__Storage__Root"] = StorageRoot,
             ["UNetCluster__Worker__Threads"] = "1",
             ["Logging__LogLevel__Default"] = "Information",
+            ["Logging__LogLevel__Microsoft.AspNetCore"] = "Information",   // as an operator who wants request logs sets it
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.Endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "500",

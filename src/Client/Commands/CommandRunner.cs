@@ -19,8 +19,15 @@ internal static class CommandRunner
         }
         catch (Exception e) when (e is UserInputException or InvalidImageException or ArgumentException or DirectoryNotFoundException or FileNotFoundException or InvalidDataException)
         {
-            await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            await error.WriteLineAsync($"error: {WithoutParameterName(e)}").ConfigureAwait(false);
             return Cli.BadInput;
         }
+    }
+
+    /// <summary>An <see cref="ArgumentException"/>'s message without .NET's " (Parameter 'x')", which names code, not an option.</summary>
+    private static string WithoutParameterName(Exception e)
+    {
+        var suffix = e is ArgumentException { ParamName: { } name } ? $" (Parameter '{name}')" : null;
+        return suffix is not null && e.Message.EndsWith(suffix, StringComparison.Ordinal) ? e.Message[..^suffix.Length] : e.Message;
     }
 }

@@ -39,10 +39,21 @@ internal static class DataSetCommands
             command.Options.Add(Root);
         }
 
-        public DataSetStore Open(ParseResult parse)
+        /// <summary>The store the options name; with <paramref name="mustExist"/>, a --root folder that is not there is refused.</summary>
+        public DataSetStore Open(ParseResult parse, bool mustExist = false)
         {
             if (parse.GetValue(Root) is { } root)
             {
+                if (File.Exists(root))
+                {
+                    throw new UserInputException($"--root {Path.GetFullPath(root)} is a file: expected the folder of a local data set store.");
+                }
+
+                if (mustExist && !Directory.Exists(root))
+                {
+                    throw new UserInputException($"--root {Path.GetFullPath(root)} does not exist: expected the folder of a local data set store ('unet dataset upload --root' creates it).");
+                }
+
                 return new DataSetStore(new FileBlobStore(root));
             }
 
@@ -116,10 +127,16 @@ internal static class DataSetCommands
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
-            var all = await storage.Open(parse).ListAsync(ct).ConfigureAwait(false);
+            var problems = new List<string>();
+            var all = await storage.Open(parse, mustExist: true).ListAsync(problems.Add, ct).ConfigureAwait(false);
             if (all.Count == 0)
             {
-                await output.WriteLineAsync("No data sets.").ConfigureAwait(false);
+                await output.WriteLineAsync(problems.Count == 0 ? "No data sets." : "No readable data sets.").ConfigureAwait(false);
+            }
+
+            foreach (var problem in problems)
+            {
+                await error.WriteLineAsync($"warning: {problem}").ConfigureAwait(false);
             }
 
             foreach (var manifest in all)
@@ -142,7 +159,7 @@ internal static class DataSetCommands
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
-            var manifest = await storage.Open(parse).GetAsync(dataSetName, ct).ConfigureAwait(false)
+            var manifest = await storage.Open(parse, mustExist: true).GetAsync(dataSetName, ct).ConfigureAwait(false)
                 ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {manifest.MaskKind.ToString().ToLowerInvariant()} masks, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);

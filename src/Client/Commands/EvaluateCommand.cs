@@ -92,7 +92,7 @@ internal static class EvaluateCommand
 
         if (problems.Count > 0)
         {
-            throw new DataSetValidationException($"Cannot evaluate: {problems.Count} problem(s).", problems);
+            throw new DataSetValidationException("Cannot evaluate", problems);
         }
 
         return rows;

@@ -228,7 +228,7 @@ internal static class JobCommands
         ArgumentNullException.ThrowIfNull(status);
         var lines = new List<string>
         {
-            $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{(status.StopReason is { } reason ? $" ({reason})" : string.Empty)}",
+            $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",
             string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
             $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",

@@ -3,6 +3,7 @@ using System.Text.Json;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Inference;
 using UNetCluster.Training.Checkpoints;
 using static TorchSharp.torch;
 
@@ -26,9 +27,13 @@ internal static class PredictCommand
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!);
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
-            using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message}; using the previous checkpoint."));
+            OutputFolder.Require(outDirectory, "--out");
+            using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."));
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
-            TileGeometry.RequireValid(loaded.Manifest.Model, tileSize, "--tile");
+            // Half of this machine's memory for the tiles' feature maps: the rest holds the images, their outputs and the model.
+            var largest = images.MaxBy(i => Math.Max(i.Width, i.Height));
+            OverlapTilePredictor.RequireTileFits(loaded.Manifest.Model, tileSize, largest?.Height ?? 1, largest?.Width ?? 1, MemoryEstimate.AvailableBytes() / 2,
+                explicitTile: parse.GetValue(tile) is not null);
             var decision = parse.GetValue(threshold) ?? loaded.Manifest.Threshold ?? 0.5;
             if (decision is <= 0 or >= 1 || double.IsNaN(decision))
             {

@@ -41,13 +41,6 @@ internal sealed class RunDirectory
 
     public bool HasCheckpoint => File.Exists(System.IO.Path.Combine(CheckpointsPath, LocalCheckpointStore.LatestPointer));
 
-    /// <summary>The step the <c>latest</c> checkpoint pointer names, or 0.</summary>
-    public long LatestCheckpointStep()
-    {
-        var pointer = System.IO.Path.Combine(CheckpointsPath, LocalCheckpointStore.LatestPointer);
-        return File.Exists(pointer) && long.TryParse(File.ReadAllText(pointer).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var step) ? step : 0;
-    }
-
     /// <summary>A new folder under runs/ named by the time, for a run without --out.</summary>
     public static RunDirectory CreateDefault() =>
         new(System.IO.Path.Combine(DefaultParent, "train-" + DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)));

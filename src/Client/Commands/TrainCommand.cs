@@ -60,7 +60,7 @@ internal static class TrainCommand
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
                 parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides) { MaskKind = parse.GetValue(maskKind) };
-            return RunAsync(request, output, cancellationToken);
+            return RunAsync(request, output, error, cancellationToken);
         }));
         return command;
     }
@@ -77,17 +77,31 @@ internal static class TrainCommand
     /// <summary>The name the embedded silo knows the run's data set by.</summary>
     private const string DataSetName = "train";
 
-    private static async Task<int> RunAsync(Request request, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(Request request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
         var options = JobOptions.Build(record.Spec);
         var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, maskKind: record.MaskKind);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
+        if (JobSpecValidator.TileFitError(options, DataSetSections.Local(record.Images, dataSet)) is { } tooLarge)
+        {
+            throw new UserInputException(tooLarge);
+        }
+
         var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
         Predictions.RequireDistinctOutputs(unlabelledImages, run.UnlabelledPredictions);   // before training, not after it
 
         // Everything the user gave has been checked: only now is anything written.
-        run.WriteRecord(record with { Options = options });
+        var existing = Directory.Exists(run.Path) ? Directory.GetFileSystemEntries(run.Path).ToHashSet(StringComparer.Ordinal) : null;
+        try
+        {
+            run.WriteRecord(record with { Options = options });
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"--out {run.Path} cannot be written ({e.Message}); expected a folder you can write.", e);
+        }
+
         set_num_threads(Environment.ProcessorCount);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions), " +
@@ -100,8 +114,9 @@ internal static class TrainCommand
         output.WriteLine($"Run folder: {run.Path}");
         if (request.Resume)
         {
-            var from = run.LatestCheckpointStep();
-            output.WriteLine(from > 0 ? $"Resuming at step {from}." : "No usable checkpoint found: starting at step 0.");
+            // The step the job really resumes from: the newest checkpoint that loads, not what the pointer says.
+            using var from = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest(message => error.WriteLine($"warning: {message.TrimEnd('.')}; resuming from the newest checkpoint that loads."));
+            output.WriteLine(from is not null ? $"Resuming at step {from.Manifest.Step}." : "No usable checkpoint found: starting at step 0.");
         }
 
         var budget = options.Minutes is { } m ? string.Create(CultureInfo.InvariantCulture, $", at most {m:0.#} minutes") : string.Empty;
@@ -127,7 +142,7 @@ internal static class TrainCommand
             $"Stopped at step {status.Step} ({Describe(status)}) after {status.Elapsed:mm\\:ss}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
         if (status.State == JobState.Failed)
         {
-            output.WriteLine($"error: training failed: {status.Error}");
+            error.WriteLine($"error: training failed: {status.Error}");
             return Cli.Failed;
         }
 
@@ -142,8 +157,18 @@ internal static class TrainCommand
             return Cli.Cancelled;
         }
 
-        using var checkpoint = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest()
-            ?? throw new InvalidOperationException($"The job ended without a checkpoint in {run.CheckpointsPath}.");
+        using var checkpoint = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest();
+        if (checkpoint is null)
+        {
+            // A budget that ended before the first step: no model to predict with, and a run folder that cannot resume.
+            RemoveNewEntries(run.Path, existing);
+            var why = options.Minutes is { } minutes
+                ? string.Create(CultureInfo.InvariantCulture, $"--minutes {minutes} ended the run")
+                : "the run ended";
+            throw new UserInputException(
+                $"{why} at step {status.Step}, before any checkpoint, so nothing was trained or kept; expected a budget long enough for at least one step (e.g. --minutes 1).");
+        }
+
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
         using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
         var tileSize = options.PredictionTileSize ?? options.TileSize;
@@ -177,6 +202,28 @@ internal static class TrainCommand
         return Cli.Ok;
     }
 
+    /// <summary>Deletes what this run added to its folder: the whole folder when it did not exist before.</summary>
+    private static void RemoveNewEntries(string folder, HashSet<string>? before)
+    {
+        if (before is null)
+        {
+            Directory.Delete(folder, recursive: true);
+            return;
+        }
+
+        foreach (var entry in Directory.GetFileSystemEntries(folder).Where(e => !before.Contains(e)))
+        {
+            if (Directory.Exists(entry))
+            {
+                Directory.Delete(entry, recursive: true);
+            }
+            else
+            {
+                File.Delete(entry);
+            }
+        }
+    }
+
     private static (RunDirectory, RunRecord) NewRecord(Request request)
     {
         if ((request.Images is null) != (request.Masks is null))
@@ -190,6 +237,7 @@ internal static class TrainCommand
         var unlabelled = request.Unlabelled ?? (bundled ? BundledData.UnlabelledDirectory : null);
         var options = request.Overrides.ApplyTo(Presets.Get(request.Preset, request.Seed));
         var run = request.Out is null ? RunDirectory.CreateDefault() : new RunDirectory(request.Out);
+        OutputFolder.Require(run.Path, "--out");
         if (run.HasCheckpoint)
         {
             throw new UserInputException(

@@ -113,6 +113,12 @@ public sealed record JobStatus
     /// <summary>Bytes of the latest written checkpoint.</summary>
     [Id(31)] public long CheckpointBytes { get; init; }
 
+    /// <summary>Why a job that is not stepping waits, e.g. "waiting for 5 workers, 2 live"; null while it steps.</summary>
+    [Id(32)] public string? Waiting { get; init; }
+
+    /// <summary>Takeovers since the job last committed a step: a job whose coordinators keep dying is failed, not resumed forever.</summary>
+    [Id(33)] public int TakeoversWithoutStep { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

@@ -102,16 +102,53 @@ public sealed partial class DataSetStore(IBlobStore blobs)
         return manifest;
     }
 
-    /// <summary>Every data set (its manifest), by name.</summary>
-    public async Task<IReadOnlyList<DataSetManifest>> ListAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Every readable data set (its manifest), by name. What is not one is skipped and, with
+    /// <paramref name="onProblem"/>, named: a folder whose name is not a valid data set name, a manifest that cannot
+    /// be read, files without a manifest (an upload that did not finish). One bad entry never hides the good ones.
+    /// </summary>
+    public Task<IReadOnlyList<DataSetManifest>> ListAsync(CancellationToken cancellationToken = default) => ListAsync(null, cancellationToken);
+
+    /// <inheritdoc cref="ListAsync(CancellationToken)"/>
+    public async Task<IReadOnlyList<DataSetManifest>> ListAsync(Action<string>? onProblem, CancellationToken cancellationToken = default)
     {
         var result = new List<DataSetManifest>();
+        var folders = new SortedDictionary<string, bool>(StringComparer.Ordinal);   // folder -> has a manifest
         foreach (var item in await blobs.ListAsync(Root + "/", cancellationToken).ConfigureAwait(false))
         {
             var parts = item.Name.Split('/');
-            if (parts.Length == 3 && parts[2] == ManifestFile && await GetAsync(parts[1], cancellationToken).ConfigureAwait(false) is { } manifest)
+            if (parts.Length < 3)
             {
-                result.Add(manifest);
+                onProblem?.Invoke($"{item.Name} is not part of a data set; expected {Root}/NAME/{ManifestFile} and {Root}/NAME/items/.");
+                continue;
+            }
+
+            folders[parts[1]] = (folders.TryGetValue(parts[1], out var seen) && seen) || (parts.Length == 3 && parts[2] == ManifestFile);
+        }
+
+        foreach (var (name, hasManifest) in folders)
+        {
+            if (!NamePattern().IsMatch(name))
+            {
+                onProblem?.Invoke($"{Root}/{name}/ is not a data set: '{name}' is not a valid data set name ({NameRule}).");
+            }
+            else if (!hasManifest)
+            {
+                onProblem?.Invoke($"{Root}/{name}/ has no {ManifestFile} (an upload that did not finish?); delete it with 'unet dataset delete {name}'.");
+            }
+            else
+            {
+                try
+                {
+                    if (await GetAsync(name, cancellationToken).ConfigureAwait(false) is { } manifest)
+                    {
+                        result.Add(manifest);
+                    }
+                }
+                catch (InvalidDataException e)
+                {
+                    onProblem?.Invoke(e.Message);
+                }
             }
         }
 

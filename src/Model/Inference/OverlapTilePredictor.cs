@@ -11,30 +11,24 @@ namespace UNetCluster.Model.Inference;
 /// </summary>
 public sealed class OverlapTilePredictor
 {
+    /// <summary>Tiles per forward pass unless a caller asks for another number.</summary>
+    public const int DefaultBatchSize = 4;
+
     private readonly UNet _model;
 
     /// <param name="model">The network (switched to eval mode while predicting).</param>
     /// <param name="tileSize">Input tile size; must be valid for the model (see <see cref="TileGeometry"/>).</param>
     /// <param name="batchSize">Tiles per forward pass.</param>
-    public OverlapTilePredictor(UNet model, int tileSize, int batchSize = 4)
+    public OverlapTilePredictor(UNet model, int tileSize, int batchSize = DefaultBatchSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
         _model = model;
         TileSize = tileSize;
         BatchSize = batchSize;
-        var output = TileGeometry.RequireValid(model.Options, tileSize, "prediction tile size");
-        if (model.Options.Padding == ConvPadding.Valid)
-        {
-            StrideSize = output;
-            Margin = (tileSize - output) / 2;
-        }
-        else
-        {
-            // Same padding sees zeros at a tile's border: keep only the centre, with an eighth of the tile as context.
-            Margin = tileSize / 8;
-            StrideSize = tileSize - (2 * Margin);
-        }
+        TileGeometry.RequireValid(model.Options, tileSize, "prediction tile size");
+        StrideSize = StrideFor(model.Options, tileSize);
+        Margin = (tileSize - StrideSize) / 2;
     }
 
     public int TileSize { get; }
@@ -69,6 +63,92 @@ public sealed class OverlapTilePredictor
         }
 
         return sum!.div_(8).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The side of the kept part of a tile of <paramref name="tileSize"/> (see <see cref="StrideSize"/>): the valid
+    /// output; with same padding, which sees zeros at a tile's border, the centre, an eighth of the tile kept as context.
+    /// </summary>
+    public static int StrideFor(UNetOptions options, int tileSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Padding == ConvPadding.Valid
+            ? TileGeometry.OutputSize(options, tileSize) ?? 0
+            : tileSize - (2 * (tileSize / 8));
+    }
+
+    /// <summary>
+    /// The smallest valid tile whose kept part covers an image of side <paramref name="largestSide"/> whole: a larger
+    /// tile predicts only mirrored border and costs memory for nothing. The largest valid tile when none covers it.
+    /// </summary>
+    public static int LargestUsefulTileSize(UNetOptions options, long largestSide)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        int? largestValid = null;
+        for (var size = TileGeometry.MinimumInputSize(options); size <= TileGeometry.MaximumInputSize; size++)
+        {
+            if (!TileGeometry.IsValidInputSize(options, size))
+            {
+                continue;
+            }
+
+            if (StrideFor(options, size) >= largestSide)
+            {
+                return size;
+            }
+
+            largestValid = size;
+        }
+
+        return largestValid ?? TileGeometry.MinimumInputSize(options);
+    }
+
+    /// <summary>
+    /// Refuses, with an <see cref="ArgumentException"/> naming <paramref name="optionName"/> and the largest accepted
+    /// value, a tile larger than images of <paramref name="height"/> x <paramref name="width"/> need (when
+    /// <paramref name="explicitTile"/>: a default tile is simply more than needed), or whose estimated memory for a batch
+    /// (<see cref="MemoryEstimate.InferenceBytes"/>) exceeds <paramref name="memoryBytes"/>.
+    /// </summary>
+    public static void RequireTileFits(UNetOptions options, int tileSize, int height, int width, long memoryBytes, bool explicitTile,
+        string optionName = "--tile", int batchSize = DefaultBatchSize)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var useful = LargestUsefulTileSize(options, Math.Max(height, width));
+        if (explicitTile && tileSize > useful)
+        {
+            var why = StrideFor(options, useful) >= Math.Max(height, width)
+                ? $"is larger than needed: the largest image ({width} x {height}) is predicted in one tile of {useful}"
+                : $"is larger than the largest tile accepted ({TileGeometry.MaximumInputSize})";
+            throw new ArgumentException($"{optionName} {tileSize} {why}; expected a valid {optionName} of at most {useful}.", optionName);
+        }
+
+        TileGeometry.RequireValid(options, tileSize, optionName);
+
+        long Bytes(int size)
+        {
+            var stride = StrideFor(options, size);
+            var tiles = ((height + stride - 1L) / stride) * ((width + stride - 1L) / stride);
+            return MemoryEstimate.InferenceBytes(options, size, (int)Math.Min(batchSize, tiles));
+        }
+
+        if (Bytes(tileSize) <= memoryBytes)
+        {
+            return;
+        }
+
+        int? largest = null;
+        for (var size = tileSize - 1; size >= 1 && largest is null; size--)
+        {
+            if (TileGeometry.IsValidInputSize(options, size) && Bytes(size) <= memoryBytes)
+            {
+                largest = size;
+            }
+        }
+
+        throw new ArgumentException(
+            $"{optionName} {tileSize} needs about {MemoryEstimate.Describe(Bytes(tileSize))} for a batch of tiles, more than the " +
+            $"{MemoryEstimate.Describe(memoryBytes)} allowed; expected a valid {optionName} of at most " +
+            (largest is { } l ? $"{l}." : $"{TileGeometry.MinimumInputSize(options)}, and even that does not fit."), optionName);
     }
 
     /// <summary>Class probabilities (Classes, H, W) for an image (C, H, W) of any size.</summary>

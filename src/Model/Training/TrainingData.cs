@@ -38,7 +38,7 @@ public sealed class TrainingData : IDisposable
         if (held >= count)
         {
             throw new ArgumentException(
-                $"--validation-sections {held} leaves no section to train on: the data set has {count} labelled sections.", nameof(held));
+                $"--validation-sections {held} leaves no section to train on: the data set has {count} labelled sections.");
         }
 
         var step = (double)count / held;

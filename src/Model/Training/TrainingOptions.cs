@@ -58,8 +58,19 @@ public sealed record TrainingOptions(
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
-        Model.Validate();
-        Optimizer.Validate();
+        try
+        {
+            Model.Validate();
+            Optimizer.Validate();
+        }
+        catch (ArgumentException e) when (e.ParamName is { } name && CommandLineNames.TryGetValue(name, out var option) && e.Message.IndexOf(" = ", StringComparison.Ordinal) is >= 0 and var at)
+        {
+            // "Optimizer option LearningRate = -1 is invalid: ..." as the user wrote it: "--lr -1 is invalid: ...".
+            var rest = e.Message[(at + 3)..];
+            var paramSuffix = $" (Parameter '{name}')";
+            throw new ArgumentException(option + " " + (rest.EndsWith(paramSuffix, StringComparison.Ordinal) ? rest[..^paramSuffix.Length] : rest), option, e);
+        }
+
         TileGeometry.RequireValid(Model, TileSize, "--tile");
         if (PredictionTileSize is { } predictionTile)
         {
@@ -76,6 +87,14 @@ public sealed record TrainingOptions(
         Augmentation.Validate();
         return this;
     }
+
+    /// <summary>The options and spec fields the model's and optimizer's own option names are given as.</summary>
+    private static readonly Dictionary<string, string> CommandLineNames = new(StringComparer.Ordinal)
+    {
+        [nameof(UNetOptions.BaseChannels)] = "--base-channels",
+        [nameof(OptimizerOptions.LearningRate)] = "--lr",
+        [nameof(OptimizerOptions.Kind)] = "--optimizer",
+    };
 
     /// <summary>The learning rate at a point of the run, <paramref name="progress"/> in [0, 1].</summary>
     public double LearningRateAt(double progress) => Schedule == LearningRateSchedule.Cosine

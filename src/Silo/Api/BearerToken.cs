@@ -23,6 +23,12 @@ public sealed class BearerToken(string? token)
         if (!header.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) || header.Length == scheme.Length)
         {
             request.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
+            if (request.Query.Keys.FirstOrDefault(k => k.Contains("token", StringComparison.OrdinalIgnoreCase)) is { } inUrl)
+            {
+                return ApiErrors.Problem(StatusCodes.Status401Unauthorized,
+                    $"a token in the URL ('{inUrl}') is not accepted, since URLs end up in logs and proxies: send 'Authorization: Bearer <token>' instead.");
+            }
+
             return ApiErrors.Problem(StatusCodes.Status401Unauthorized, "this request changes state: send 'Authorization: Bearer <token>' with the token configured as UNetCluster:Http:Token.");
         }
 

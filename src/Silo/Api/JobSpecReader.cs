@@ -2,6 +2,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Microsoft.AspNetCore.Http;
 using UNetCluster.Contracts.Jobs;
 
 namespace UNetCluster.Silo.Api;
@@ -24,22 +25,71 @@ public static class JobSpecReader
 
     public static string AcceptedFields => string.Join(", ", Fields.Keys.Prepend("id"));
 
-    /// <summary>The spec and id, or the errors that make the body unreadable.</summary>
-    public static async Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors)> ReadAsync(Stream body, CancellationToken cancellationToken)
+    /// <summary>The largest body read: a job spec is a few hundred bytes; anything near this is not one.</summary>
+    public const int MaxBodyBytes = 64 * 1024;
+
+    /// <summary>
+    /// The spec and id, or the errors that make the body unreadable with the status to answer: 400, or 413 for a body
+    /// over <see cref="MaxBodyBytes"/>.
+    /// </summary>
+    public static async Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadAsync(Stream body, CancellationToken cancellationToken)
     {
-        JsonNode? node;
+        ArgumentNullException.ThrowIfNull(body);
+        var bytes = await ReadLimitedAsync(body, cancellationToken).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            return (null, null, [TooLarge], StatusCodes.Status413PayloadTooLarge);
+        }
+
+        var (spec, id, errors) = Read(bytes);
+        return (spec, id, errors, StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>The error of a body over <see cref="MaxBodyBytes"/>.</summary>
+    public static string TooLarge =>
+        $"the body is larger than {MaxBodyBytes} bytes; expected a job spec, a small JSON object such as {{\"preset\": \"tiny\", \"steps\": 50}}.";
+
+    private static async Task<byte[]?> ReadLimitedAsync(Stream body, CancellationToken cancellationToken)
+    {
+        using var buffer = new MemoryStream();
+        var chunk = new byte[8192];
+        int read;
+        while ((read = await body.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > MaxBodyBytes)
+            {
+                return null;
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static (JobSpec? Spec, string? Id, IReadOnlyList<string> Errors) Read(byte[] body)
+    {
+        JsonObject fields;
         try
         {
-            node = await JsonNode.ParseAsync(body, cancellationToken: cancellationToken).ConfigureAwait(false);
+            // JsonDocument keeps every property as written, so a field given twice is found and refused below; the
+            // JsonObject made from it afterwards would throw on a duplicate, and the serializer would keep the last one.
+            using var document = JsonDocument.Parse(body);
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, null, ["the body must be a JSON object of job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}."]);
+            }
+
+            if (DuplicateKeys(document.RootElement) is { Count: > 0 } duplicates)
+            {
+                return (null, null, duplicates);
+            }
+
+            fields = JsonObject.Create(document.RootElement.Clone())!;
         }
         catch (JsonException e)
         {
             return (null, null, [$"the body is not valid JSON ({e.Message}); expected an object such as {{\"preset\": \"tiny\", \"steps\": 50}}."]);
-        }
-
-        if (node is not JsonObject fields)
-        {
-            return (null, null, ["the body must be a JSON object of job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}."]);
         }
 
         var errors = new List<string>();
@@ -85,6 +135,28 @@ public static class JobSpecReader
             var field = e.Path is { Length: > 2 } path ? path[2..] : "body";
             return (null, id, [$"{field}: {e.Message}"]);
         }
+    }
+
+    /// <summary>
+    /// A field given twice, or twice in different case ("id" and "ID"), is refused: field names are matched ignoring
+    /// case, so either way one of the values would silently win.
+    /// </summary>
+    private static List<string> DuplicateKeys(JsonElement root)
+    {
+        var errors = new List<string>();
+        var first = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var property in root.EnumerateObject())
+        {
+            if (!first.TryAdd(property.Name, property.Name))
+            {
+                var earlier = first[property.Name];
+                errors.Add(earlier == property.Name
+                    ? $"{property.Name}: given more than once; give each field once."
+                    : $"{property.Name}: the same field as '{earlier}' (field names ignore case); give each field once.");
+            }
+        }
+
+        return errors;
     }
 
     private static bool Fits(JsonNode? value, Type type)

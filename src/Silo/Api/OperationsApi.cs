@@ -47,10 +47,21 @@ public static class OperationsApi
             return refused;
         }
 
-        var (spec, id, errors) = await JobSpecReader.ReadAsync(request.Body, cancellationToken).ConfigureAwait(false);
+        (JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status) body;
+        try
+        {
+            body = await JobSpecReader.ReadAsync(request.Body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            // Kestrel's own limit, met before the reader's: the same answer, with its JSON error body.
+            return ApiErrors.Problem(e.StatusCode, JobSpecReader.TooLarge);
+        }
+
+        var (spec, id, errors, refusal) = body;
         if (spec is null)
         {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, errors);
+            return ApiErrors.Problem(refusal, errors);
         }
 
         var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);

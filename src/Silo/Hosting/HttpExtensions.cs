@@ -27,6 +27,7 @@ public static partial class HttpExtensions
         var http = builder.Configuration.GetSection(UNetSiloOptions.Section).Get<UNetSiloOptions>()?.Http ?? new HttpSettings();
         builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.Services.AddSingleton(new BearerToken(http.Token));
+        builder.Logging.HideRequestUrls();
         builder.Services.ConfigureHttpJsonOptions(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));

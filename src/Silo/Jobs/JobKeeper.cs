@@ -48,13 +48,24 @@ public sealed partial class JobKeeper(IGrainFactory grains, JobRecordStore recor
                 continue;
             }
 
-            LogReviving(status.Id, status.Coordinator ?? "none", status.Step);
+            if (orphaned)
+            {
+                LogReviving(status.Id, status.Coordinator ?? "none", status.Step);
+            }
+            else
+            {
+                LogSilent(status.Id, status.Coordinator!, status.Updated, status.Step);
+            }
+
             await grains.GetGrain<ITrainingJobGrain>(status.Id).GetStatusAsync().WaitAsync(TimeSpan.FromSeconds(30), cancellationToken).ConfigureAwait(false);
         }
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its coordinator ({Coordinator}) is gone at step {Step}; activating it on the cluster")]
     private partial void LogReviving(string jobId, string coordinator, long step);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: its coordinator ({Coordinator}) is a live silo but has not written the record since {Updated} (step {Step}); calling the job to wake it")]
+    private partial void LogSilent(string jobId, string coordinator, DateTimeOffset updated, long step);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Checking the job records failed; trying again")]
     private partial void LogKeepFailed(Exception exception);

@@ -151,6 +151,14 @@ public partial class CheckpointStore
         }
 
         var steps = await ListStepsAsync(cancellationToken).ConfigureAwait(false);
+        if (!steps.Contains(latest.Value))
+        {
+            // A pointer is written after its checkpoint, so this one was damaged or its folder deleted by hand.
+            var message = $"the '{LatestPointer}' pointer {Blobs.Describe(LatestName)} names step {latest}, which has no checkpoint";
+            LogCorrupt(Describe(latest.Value), message);
+            onCorrupt?.Invoke(message);
+        }
+
         foreach (var step in steps.Where(s => s <= latest).Reverse())
         {
             try
@@ -237,7 +245,7 @@ public partial class CheckpointStore
         for (var attempt = 0; attempt < MaxPointerAttempts; attempt++)
         {
             var current = ParsePointer(pointer);
-            if (current > step)
+            if (current > step && await HasManifestAsync(current.Value, cancellationToken).ConfigureAwait(false))
             {
                 LogNotLatest(step, current.Value);
                 return false;
@@ -257,6 +265,13 @@ public partial class CheckpointStore
 
         throw new BlobConflictException($"The pointer '{Blobs.Describe(LatestName)}' kept changing under {MaxPointerAttempts} attempts to move it to step {step}.");
     }
+
+    /// <summary>
+    /// True when a step's manifest is there. A pointer naming a step without one is dangling (edited or its folder
+    /// deleted by hand): a new checkpoint replaces it, or no checkpoint would ever become the latest again.
+    /// </summary>
+    private async Task<bool> HasManifestAsync(long step, CancellationToken cancellationToken) =>
+        await Blobs.ReadAsync(BlobNames.Combine(StepPrefix(step), CheckpointManifest.FileName), cancellationToken).ConfigureAwait(false) is not null;
 
     /// <summary>Deletes every step older than the latest except the last K complete ones, the best one and the latest.</summary>
     private async Task PruneAsync(CancellationToken cancellationToken)

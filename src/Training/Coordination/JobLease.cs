@@ -60,6 +60,7 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
             Steps = JobOptions.Build(Status.Spec).Steps,
             Coordinator = coordinator,
             Takeovers = Status.Takeovers + (takeover ? 1 : 0),
+            TakeoversWithoutStep = Status.TakeoversWithoutStep + (takeover ? 1 : 0),
             Updated = DateTimeOffset.UtcNow,
         };
         _owner = $"{coordinator}#{activation}#{Epoch}";

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Model;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Jobs;
@@ -25,6 +26,7 @@ public sealed partial class StepLoop
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan FinalCheckpointPatience = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan WaitingHeartbeat = TimeSpan.FromSeconds(30);   // well within JobKeeper's silence
 
     private readonly string _jobId;
     private readonly JobSpec _spec;
@@ -33,6 +35,8 @@ public sealed partial class StepLoop
     private readonly JobLease _lease;
     private readonly IJobCluster _cluster;
     private readonly ILogger _logger;
+    private readonly StepLoopLimits _limits;
+    private readonly Stopwatch _waitingPublished = new();                 // since a waiting job last wrote its record
     private readonly Dictionary<int, StepReport> _reports = [];          // the open attempt's reports, by worker index
     private readonly StepStatistics _statistics = new();
     private readonly Stopwatch _clock = new();                            // since the reducers were last set up
@@ -45,9 +49,10 @@ public sealed partial class StepLoop
     private (long Step, int Attempt) _open = (-1, 0);                    // the attempt whose reports count
     private bool _cancelRequested;
 
-    public StepLoop(string jobId, JobLease lease, IJobCluster cluster, ILogger logger)
+    public StepLoop(string jobId, JobLease lease, IJobCluster cluster, ILogger logger, StepLoopLimits? limits = null)
     {
         ArgumentNullException.ThrowIfNull(lease);
+        _limits = limits ?? StepLoopLimits.Default;
         _jobId = jobId;
         _lease = lease;
         _cluster = cluster;
@@ -120,6 +125,13 @@ public sealed partial class StepLoop
     private async Task<string> TrainAsync()
     {
         var budget = _options.Minutes is { } minutes ? TimeSpan.FromMinutes(minutes) : (TimeSpan?)null;
+        if (Status.TakeoversWithoutStep > _limits.MaxTakeoversWithoutStep)
+        {
+            throw new InvalidOperationException(
+                $"The job was taken over {Status.TakeoversWithoutStep} times without committing a step (at most {_limits.MaxTakeoversWithoutStep} are allowed): " +
+                $"the silos coordinating it keep leaving the cluster, perhaps killed for their memory; it is failed instead of resumed at step {Status.Step} again.");
+        }
+
         var resumed = Status.Step > 0;
         var started = false;
         var needSetup = true;
@@ -134,12 +146,20 @@ public sealed partial class StepLoop
             // The job's first step waits for the workers the spec asks for; later steps, and a job taken over after
             // its coordinator's silo died, go on with the live ones.
             var workers = _cluster.LiveWorkers(_spec.Workers);
-            if (workers.Count == 0 || (!started && !resumed && workers.Count < (_spec.Workers ?? 1)))
+            var needed = !started && !resumed ? _spec.Workers ?? 1 : 1;
+            if (workers.Count < needed)
             {
+                await ShowWaitingAsync($"waiting for {needed} worker{(needed == 1 ? "" : "s")}, {workers.Count} live");
                 await WaitAsync(TimeSpan.FromSeconds(1));
                 continue;
             }
 
+            if (Status.Waiting is not null)
+            {
+                Status = Status with { Waiting = null };
+            }
+
+            RequireStepFitsMemory(Math.Min(workers.Count, _options.BatchSize));
             if (needSetup)
             {
                 needSetup = !await TrySetUpReducersAsync(workers);
@@ -168,6 +188,40 @@ public sealed partial class StepLoop
             }
 
             needSetup = await RecomputeAsync(failure, failures);
+        }
+    }
+
+    /// <summary>
+    /// Shows why the job waits in its status (and so in <c>unet status</c>, the REST API and the dashboard), and keeps
+    /// its record fresh while it waits, so that no keeper takes a live coordinator's silence for its death.
+    /// </summary>
+    private async Task ShowWaitingAsync(string reason)
+    {
+        if (Status.Waiting == reason && _waitingPublished.IsRunning && _waitingPublished.Elapsed < WaitingHeartbeat)
+        {
+            return;
+        }
+
+        Status = Status with { Waiting = reason };
+        await _lease.PublishAsync(force: true);
+        _waitingPublished.Restart();
+    }
+
+    /// <summary>
+    /// Fails the job, before its workers allocate anything, when a worker's share of a step would not fit a node's
+    /// memory (<see cref="MemoryEstimate.TrainingStepBytes"/>): a silo killed for its memory takes everything on it down.
+    /// </summary>
+    private void RequireStepFitsMemory(int workers)
+    {
+        var perWorker = (_options.BatchSize + workers - 1) / workers;
+        var needs = MemoryEstimate.TrainingStepBytes(_options.Model, _options.TileSize, perWorker);
+        var available = _limits.MemoryBytes ?? MemoryEstimate.AvailableBytes();
+        if (needs > available)
+        {
+            throw new InvalidOperationException(
+                $"A training step needs about {MemoryEstimate.Describe(needs)} per worker ({perWorker} tile(s) of {_options.TileSize} px each, " +
+                $"{_options.Model.BaseChannels} base channels, depth {_options.Model.Depth}), more than the {MemoryEstimate.Describe(available)} a node has; " +
+                "expected a smaller --tile or --batch, fewer --base-channels, or more workers.");
         }
     }
 
@@ -225,7 +279,8 @@ public sealed partial class StepLoop
         var reports = _reports.Values.OrderBy(r => r.WorkerIndex).ToList();
         _version++;
         _committedBy = active;
-        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds);
+        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds)
+            with { TakeoversWithoutStep = 0 };
         _cluster.StepCommitted(Status, reports);
         if (_version % _options.CheckpointEvery == 0)
         {

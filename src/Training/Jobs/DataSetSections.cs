@@ -72,6 +72,30 @@ public sealed class DataSetSections
         }
     }
 
+    /// <summary>
+    /// The section with the shortest side (its id, width and height), known without fetching anything: a stored data
+    /// set's manifest records every item's size. Null for an empty data set.
+    /// </summary>
+    public (string Id, int Width, int Height)? Smallest
+    {
+        get
+        {
+            var sizes = _local is { } local
+                ? local.Select(s => (s.Id, s.Image.Width, s.Image.Height))
+                : _items.Select(i => (i.Id, i.Width, i.Height));
+            (string Id, int Width, int Height)? smallest = null;
+            foreach (var size in sizes)
+            {
+                if (smallest is not { } best || Math.Min(size.Width, size.Height) < Math.Min(best.Width, best.Height))
+                {
+                    smallest = size;
+                }
+            }
+
+            return smallest;
+        }
+    }
+
     /// <summary>A section of a local data set, at once.</summary>
     public LabelledSection this[int index] =>
         _local is { } local ? local[index] : throw new InvalidOperationException($"Data set '{Name}' is stored: its sections are fetched with GetAsync.");

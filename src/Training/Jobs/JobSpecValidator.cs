@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Model;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Settings;
 
@@ -92,9 +93,44 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             {
                 errors.Add($"data set '{spec.DataSet}': {e.Message}");
             }
+
+            if (TileFitError(options, sections) is { } tooLarge)
+            {
+                errors.Add(tooLarge);
+            }
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// Why the training tile cannot be drawn from a data set: its output window is larger than the data set's
+    /// smallest section (a worker could never place it). Null when it fits. Checked at submit, and by <c>unet train</c>
+    /// before anything is written, so that the worker's own check never fails a running job.
+    /// </summary>
+    public static string? TileFitError(TrainingOptions options, DataSetSections sections)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sections);
+        if (sections.Smallest is not { } smallest || TileGeometry.OutputSize(options.Model, options.TileSize) is not { } output)
+        {
+            return null;
+        }
+
+        var side = Math.Min(smallest.Width, smallest.Height);
+        if (output <= side)
+        {
+            return null;
+        }
+
+        var smallestTile = TileGeometry.MinimumInputSize(options.Model);
+        var smallestOutput = TileGeometry.OutputSize(options.Model, smallestTile);
+        var accepted = TileGeometry.LargestInputSizeForOutput(options.Model, side) is { } largest
+            ? $"expected a tile whose output fits every section: at most {largest} for this network"
+            : $"no tile fits: the smallest tile of this network ({smallestTile}) has a {smallestOutput} x {smallestOutput} output, " +
+              "so every section must be at least that large";
+        return $"--tile {options.TileSize} is too large for data set '{sections.Name}': its output window ({output} x {output}) " +
+               $"does not fit section '{smallest.Id}' ({smallest.Width} x {smallest.Height}); {accepted}.";
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]

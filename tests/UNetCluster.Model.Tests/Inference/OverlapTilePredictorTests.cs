@@ -10,6 +10,28 @@ public sealed class OverlapTilePredictorTests
     private static readonly UNetOptions Small = new(Depth: 2, BaseChannels: 16);
 
     [Fact]
+    public void RequireTileFits_TileWhoseEstimatedMemoryExceedsTheBound_NamesTheLargestTileThatFitsAndThatOneIsAccepted()
+    {
+        const long bound = 32L << 20;
+
+        var error = Assert.Throws<ArgumentException>(() => OverlapTilePredictor.RequireTileFits(Small, 964, 2000, 2000, bound, explicitTile: true));
+
+        Assert.StartsWith("--tile 964 needs about", error.Message, StringComparison.Ordinal);
+        var match = System.Text.RegularExpressions.Regex.Match(error.Message, "at most (\\d+)\\.");
+        Assert.True(match.Success, error.Message);
+        var largest = int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(largest, 68, 963);
+        OverlapTilePredictor.RequireTileFits(Small, largest, 2000, 2000, bound, explicitTile: true);   // does not throw
+    }
+
+    [Fact]
+    public void MemoryEstimate_PaperNetwork_CountsThePapersParameters()
+    {
+        Assert.Equal(31_030_658, MemoryEstimate.Parameters(UNetOptions.Paper));
+        Assert.True(MemoryEstimate.InferenceBytes(UNetOptions.Paper, 572, 1) > 572L * 572 * 64 * 4 * 2, "at least the first level's two feature maps");
+    }
+
+    [Fact]
     public void PredictProbabilities_SmallTilesOnA56Image_EqualsOneWholeTile()
     {
         using var scope = NewDisposeScope();

@@ -61,6 +61,28 @@ public sealed class LocalCheckpointStoreTests
     }
 
     [Fact]
+    public void LoadLatest_PointerNamingAMissingCheckpoint_ReportsItLoadsTheNewestOneAndTheNextSaveRepairsThePointer()
+    {
+        var store = new LocalCheckpointStore(TestSupport.TemporaryDirectory());
+        using var model = new UNet(Small);
+        using var optimizer = new FlatOptimizer(new OptimizerOptions(), ParameterVector.Length(model.parameters()));
+        store.Save(2, model, optimizer, 1, null, null);
+        store.Save(4, model, optimizer, 1, null, null);
+        var pointer = Path.Combine(store.Root, LocalCheckpointStore.LatestPointer);
+        File.WriteAllText(pointer, "000000777\n");
+
+        var reports = new List<string>();
+        using (var loaded = store.LoadLatest(reports.Add)!)
+        {
+            Assert.Equal(4, loaded.Manifest.Step);
+        }
+
+        Assert.Contains(reports, r => r.Contains("names step 777, which has no checkpoint", StringComparison.Ordinal));
+        store.Save(5, model, optimizer, 1, null, null);
+        Assert.Equal("000000005", File.ReadAllText(pointer).Trim());   // a dangling pointer does not hold new checkpoints back
+    }
+
+    [Fact]
     public void Save_MoreThanKeepLast_PrunesTheOldest()
     {
         var store = new LocalCheckpointStore(TestSupport.TemporaryDirectory(), keepLast: 2);

@@ -152,6 +152,104 @@ public sealed class StepLoopTests : IDisposable
         Assert.Empty(cluster.ReleasedWorkers);
     }
 
+    [Fact]
+    public async Task RunAsync_MoreWorkersAskedForThanLive_ShowsWhatItWaitsForInTheRecordAndClearsItOnceItSteps()
+    {
+        var cluster = new ScriptedCluster(workers: 2);
+        var (loop, _) = await StartAsync("loop-waiting", cluster, new JobSpec { Preset = "tiny", Steps = 2, BatchSize = 2, Workers = 5 });
+        cluster.Loop = loop;
+
+        var running = loop.RunAsync();
+        var waiting = await PollAsync("loop-waiting", s => s.Waiting is not null);
+
+        Assert.Equal(JobState.Pending, waiting.State);
+        Assert.Equal("waiting for 5 workers, 2 live", waiting.Waiting);
+        Assert.Empty(cluster.Plans);
+        loop.Cancel();
+        await running.WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+        Assert.Equal(JobState.Cancelled, (await ReadAsync("loop-waiting")).State);
+    }
+
+    [Fact]
+    public async Task RunAsync_TakenOverMoreTimesThanAllowedWithoutAStep_FailsWithTheReasonInsteadOfResuming()
+    {
+        var cluster = new ScriptedCluster(workers: 1);
+        await StartAsync("loop-takeovers", cluster, new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 1 });
+        JobLease lease = null!;
+        for (var takeover = 1; takeover <= 3; takeover++)
+        {
+            // Each coordinator's silo dies before its first step; the next one takes the record over.
+            lease = new JobLease("loop-takeovers", $"silo-{takeover}", _records, NullLogger.Instance);
+            Assert.True(await lease.TryTakeOverAsync($"t{takeover}", TestContext.Current.CancellationToken));
+        }
+
+        var loop = new StepLoop("loop-takeovers", lease, cluster, NullLogger.Instance, new StepLoopLimits(MaxTakeoversWithoutStep: 2));
+        cluster.Loop = loop;
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-takeovers");
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("taken over 3 times without committing a step", status.Error, StringComparison.Ordinal);
+        Assert.Empty(cluster.Plans);
+    }
+
+    [Fact]
+    public async Task RunAsync_TakenOverButCommittingSteps_ResetsTheCountAndCompletes()
+    {
+        var cluster = new ScriptedCluster(workers: 1);
+        await StartAsync("loop-progress", cluster, new JobSpec { Preset = "tiny", Steps = 2, BatchSize = 1 });
+        var second = new JobLease("loop-progress", "silo-b", _records, NullLogger.Instance);
+        Assert.True(await second.TryTakeOverAsync("b", TestContext.Current.CancellationToken));
+        var loop = new StepLoop("loop-progress", second, cluster, NullLogger.Instance, new StepLoopLimits(MaxTakeoversWithoutStep: 1));
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-progress");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal((1, 0), (status.Takeovers, status.TakeoversWithoutStep));
+    }
+
+    [Fact]
+    public async Task RunAsync_StepEstimatedLargerThanTheNodesMemory_FailsBeforeAnyStepNamingTheOptions()
+    {
+        var cluster = new ScriptedCluster(workers: 1);
+        var id = "loop-memory";
+        var now = DateTimeOffset.UtcNow;
+        var spec = new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 4 };
+        await _records.CreateAsync(new JobRecord(new JobStatus { Id = id, Spec = spec, Created = now, Updated = now }, string.Empty, 0), TestContext.Current.CancellationToken);
+        var lease = new JobLease(id, "silo-a", _records, NullLogger.Instance);
+        Assert.True(await lease.TryTakeOverAsync("a", TestContext.Current.CancellationToken));
+        var loop = new StepLoop(id, lease, cluster, NullLogger.Instance, new StepLoopLimits(MemoryBytes: 64L << 20));
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        // Four 124 px tiles of the tiny preset on one worker: about 87 MiB by the estimate, over the 64 MiB given.
+        var status = await ReadAsync(id);
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("needs about", status.Error, StringComparison.Ordinal);
+        Assert.Contains("4 tile(s) of 124 px", status.Error, StringComparison.Ordinal);
+        Assert.Contains("more than the 64 MiB a node has", status.Error, StringComparison.Ordinal);
+        Assert.Empty(cluster.Plans);
+        Assert.Empty(cluster.Restores);
+    }
+
+    private async Task<JobStatus> PollAsync(string id, Func<JobStatus, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var status = await ReadAsync(id);
+            if (done(status) || DateTime.UtcNow > deadline)
+            {
+                return status;
+            }
+
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+        }
+    }
+
     private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec)
     {
         var now = DateTimeOffset.UtcNow;

@@ -1,0 +1,33 @@
+using System.Text.RegularExpressions;
+
+namespace UNetCluster.Client;
+
+/// <summary>
+/// System.CommandLine's parse errors as a user reads them: "Cannot parse argument 'abc' for option '--steps' as
+/// expected type 'System.Nullable`1[System.Int64]'" becomes "--steps abc is invalid: expected an integer". Other
+/// errors (an unknown option, a missing required one) already name the option and are kept.
+/// </summary>
+internal static partial class ParseErrors
+{
+    public static string Describe(string message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        var match = CannotParse().Match(message);
+        if (!match.Success)
+        {
+            return message;
+        }
+
+        var type = match.Groups["type"].Value;
+        var accepted = type.Contains("Int", StringComparison.Ordinal) ? "an integer"
+            : type.Contains("Double", StringComparison.Ordinal) || type.Contains("Single", StringComparison.Ordinal) ? "a number such as 2.5"
+            : type.Contains("Boolean", StringComparison.Ordinal) ? "true or false (or the option alone)"
+            : type.Contains("Info", StringComparison.Ordinal) ? "a path"
+            : "another value";
+        var where = match.Groups["option"].Success ? match.Groups["option"].Value : match.Groups["command"].Value;
+        return $"{where} {match.Groups["value"].Value} is invalid: expected {accepted}.";
+    }
+
+    [GeneratedRegex("^Cannot parse argument '(?<value>.*)' for (?:option '(?<option>[^']*)'|command '(?<command>[^']*)') as expected type '(?<type>[^']*)'")]
+    private static partial Regex CannotParse();
+}

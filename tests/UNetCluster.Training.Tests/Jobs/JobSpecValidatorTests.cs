@@ -1,0 +1,78 @@
+using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Storage;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
+
+namespace UNetCluster.Training.Tests.Jobs;
+
+/// <summary>What a submit is refused for before anything is created: specs a worker could never train.</summary>
+public sealed class JobSpecValidatorTests : IDisposable
+{
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "validator-" + Guid.NewGuid().ToString("N"));
+    private readonly JobStorage _storage;
+
+    public JobSpecValidatorTests()
+    {
+        _storage = new JobStorage(new StorageSettings { Root = Path.Combine(_root, "storage") });
+    }
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Validate_StoredDataSetSmallerThanTheTilesOutput_NamesTheTileTheSectionAndTheLargestAcceptedTile()
+    {
+        var (images, masks) = WriteSections("small", 64);
+        await new DataSetStore(_storage.Blobs).UploadAsync("small-sections", images, masks, cancellationToken: TestContext.Current.CancellationToken);
+        var validator = new JobSpecValidator(new DataCatalog(new DataSettings { Cache = Path.Combine(_root, "cache") }, _storage));
+
+        var errors = validator.Validate(new JobSpec { DataSet = "small-sections", Preset = "tiny" }, "tile-too-large");
+
+        // The tiny preset's 124 px tile predicts 84 x 84 pixels; the largest depth-2 tile with an output of at most 64 is 104.
+        var error = Assert.Single(errors);
+        Assert.Contains("--tile 124 is too large for data set 'small-sections'", error, StringComparison.Ordinal);
+        Assert.Contains("(84 x 84) does not fit section 'section-0' (64 x 64)", error, StringComparison.Ordinal);
+        Assert.Contains("at most 104", error, StringComparison.Ordinal);
+        Assert.Empty(validator.Validate(new JobSpec { DataSet = "small-sections", Preset = "tiny", TileSize = 104 }, "tile-fits"));
+        Assert.False(Directory.Exists(Path.Combine(_root, "cache")), "the sizes come from the manifest: nothing is fetched");
+    }
+
+    [Fact]
+    public void Validate_LocalDataSetOfTwoPixelSections_SaysNoTileFits()
+    {
+        var (images, masks) = WriteSections("tiny", 2);
+        var catalog = new DataCatalog(new DataSettings { DataSets = { ["two-pixels"] = new DataSetFolders { Images = images, Masks = masks } } }, _storage);
+
+        var errors = new JobSpecValidator(catalog).Validate(new JobSpec { DataSet = "two-pixels", Preset = "tiny" }, null);
+
+        Assert.Contains(errors, e => e.Contains("--tile 124 is too large", StringComparison.Ordinal) && e.Contains("no tile fits", StringComparison.Ordinal));
+    }
+
+    /// <summary>Three square sections of <paramref name="side"/> pixels, each with a mask of both classes.</summary>
+    private (string Images, string Masks) WriteSections(string folder, int side)
+    {
+        var images = Directory.CreateDirectory(Path.Combine(_root, folder, "images")).FullName;
+        var masks = Directory.CreateDirectory(Path.Combine(_root, folder, "masks")).FullName;
+        for (var i = 0; i < 3; i++)
+        {
+            var image = new byte[side * side];
+            var mask = new byte[side * side];
+            for (var p = 0; p < image.Length; p++)
+            {
+                image[p] = (byte)((p * 7 + i) % 256);
+                mask[p] = p % side < side / 2 ? (byte)255 : (byte)0;
+            }
+
+            PngWriter.WriteGray8(Path.Combine(images, $"section-{i}.png"), image, side, side);
+            PngWriter.WriteGray8(Path.Combine(masks, $"section-{i}.png"), mask, side, side);
+        }
+
+        return (images, masks);
+    }
+}
