@@ -42,6 +42,20 @@ public sealed class TrainInstancesTests
         Assert.Equal("instances", JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json"))).RootElement.GetProperty("maskKind").GetString());
     }
 
+    [Fact]
+    public async Task Train_MaxImagePixelsBelowTheSections_RefusesBeforeWritingNamingTheLimit()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+
+        var (code, output, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "1", "--max-image-pixels", "100000", "--out", run);
+
+        Assert.Equal(2, code);
+        Assert.Contains("slice-00.png: is too large: its image is 512x512 = 262,144 pixels, over the limit of 100,000 pixels per image", error, StringComparison.Ordinal);
+        Assert.Contains("--max-image-pixels", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("Run folder", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(run));
+    }
+
     /// <summary>Bright discs on a dark textured background, two of them touching, with their ids (1..4) as the mask.</summary>
     private static (byte[] Image, byte[] Ids) TouchingDiscs(int seed)
     {

@@ -35,6 +35,22 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
     }
 
     [Fact]
+    public async Task Submit_JobWhoseStepCannotFitANodesMemory_FailsWithItsReasonAndEverySiloLives()
+    {
+        // A valid spec whose step would need terabytes per worker: it must fail before any step, not take silos down.
+        var (code, output, error) = await cluster.UnetAsync(
+            "submit", "--preset", "tiny", "--base-channels", "1024", "--tile", "540", "--batch", "256", "--steps", "2", "--workers", "3", "--id", "e2e-oversized");
+        Assert.True(code == 0, $"exit {code}\n{output}\n{error}");
+
+        var status = await WaitForAsync("e2e-oversized", s => s.IsFinished, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("A training step needs about", status.Error, StringComparison.Ordinal);
+        Assert.Equal(0, status.Step);
+        Assert.All(cluster.Silos, silo => Assert.False(silo.Process.HasExited, $"{silo.Name} exited\n{cluster.Diagnostics()}"));
+    }
+
+    [Fact]
     public async Task Submit_InvalidSpec_IsRefusedByTheClusterAndLeavesNoTrace()
     {
         var (code, output, error) = await cluster.UnetAsync("submit", "--data", "nowhere", "--preset", "tiny", "--workers", "0", "--id", "e2e-refused");

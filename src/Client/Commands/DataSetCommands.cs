@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Storage;
 
 namespace UNetCluster.Client.Commands;
@@ -97,7 +98,11 @@ internal static class DataSetCommands
         var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
         var masks = new Option<string>("--masks") { Description = "Folder of masks (binary, or object ids with --mask-kind instances), same file names as the images.", Required = true };
         var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary or instances (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
-        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind };
+        var maxPixels = new Option<long?>("--max-image-pixels")
+        {
+            Description = $"The most pixels (width x height) of one image or page to decode, checked from the header first (default {ImageLimits.DefaultMaxPixelsPerImage:N0}).",
+        };
+        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, maxPixels };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
@@ -106,7 +111,9 @@ internal static class DataSetCommands
             DataSetManifest manifest;
             try
             {
-                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, cancellationToken: ct, maskKind: parse.GetValue(maskKind)).ConfigureAwait(false);
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: ImageLimits.For(parse.GetValue(maxPixels) is < 1 and var bad
+                    ? throw new UserInputException($"--max-image-pixels {bad} is invalid: expected a whole number of pixels of at least 1.")
+                    : parse.GetValue(maxPixels)), cancellationToken: ct).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {

@@ -41,6 +41,10 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
+        var maxPixels = new Option<long?>("--max-image-pixels")
+        {
+            Description = $"The most pixels (width x height) of one image or page to decode, checked from the header first (default {ImageLimits.DefaultMaxPixelsPerImage:N0}).",
+        };
         var maskKind = new Option<MaskKind?>("--mask-kind")
         {
             Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, or instances " +
@@ -49,7 +53,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -59,7 +63,11 @@ internal static class TrainCommand
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
-                parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides) { MaskKind = parse.GetValue(maskKind) };
+                parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides)
+            {
+                MaskKind = parse.GetValue(maskKind),
+                MaxImagePixels = parse.GetValue(maxPixels) is { } m && m < 1 ? throw new UserInputException($"--max-image-pixels {m} is invalid: expected a whole number of pixels of at least 1.") : parse.GetValue(maxPixels),
+            };
             return RunAsync(request, output, error, cancellationToken);
         }));
         return command;
@@ -69,6 +77,8 @@ internal static class TrainCommand
         string? Images, string? Masks, string? Unlabelled, string Preset, bool PresetGiven, long Seed, bool SeedGiven, string? Out, bool Resume, TrainingOverrides Overrides)
     {
         public MaskKind? MaskKind { get; init; }
+
+        public long? MaxImagePixels { get; init; }
     }
 
     /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
@@ -81,14 +91,15 @@ internal static class TrainCommand
     {
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
         var options = JobOptions.Build(record.Spec);
-        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, maskKind: record.MaskKind);
+        var limits = ImageLimits.For(request.MaxImagePixels);
+        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, limits, record.MaskKind);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
         if (JobSpecValidator.TileFitError(options, DataSetSections.Local(record.Images, dataSet)) is { } tooLarge)
         {
             throw new UserInputException(tooLarge);
         }
 
-        var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null);
+        var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null, limits);
         Predictions.RequireDistinctOutputs(unlabelledImages, run.UnlabelledPredictions);   // before training, not after it
 
         // Everything the user gave has been checked: only now is anything written.
@@ -127,7 +138,7 @@ internal static class TrainCommand
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
-        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, CancellationToken.None).ConfigureAwait(false))
+        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, CancellationToken.None).ConfigureAwait(false))
         {
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
             if (!submitted.Accepted)
@@ -275,9 +286,9 @@ internal static class TrainCommand
         return (run, record with { Spec = spec, Options = JobOptions.Build(spec), Unlabelled = request.Unlabelled ?? record.Unlabelled, MaskKind = request.MaskKind ?? record.MaskKind });
     }
 
-    private static IReadOnlyList<GrayImage> LoadUnlabelled(string path, bool firstOnly)
+    private static IReadOnlyList<GrayImage> LoadUnlabelled(string path, bool firstOnly, ImageLimits limits)
     {
-        var images = DataSetLoader.LoadImages(path);
+        var images = DataSetLoader.LoadImages(path, limits);
         return firstOnly ? images.Take(1).ToList() : images;
     }
 

@@ -24,6 +24,9 @@ public sealed record ImageLimits(long MaxPixelsPerImage = ImageLimits.DefaultMax
     /// <summary>2^30 pixels: see <see cref="MaxPixelsPerFile"/>.</summary>
     public const long DefaultMaxPixelsPerFile = 1L << 30;
 
+    /// <summary>Where a user raises the limits.</summary>
+    private const string RaiseHint = " (raise the limit with unet's --max-image-pixels, or a silo's UNetCluster:Data:MaxImagePixels)";
+
     /// <summary>The limits used when none are given.</summary>
     public static ImageLimits Default { get; } = new();
 
@@ -34,6 +37,13 @@ public sealed record ImageLimits(long MaxPixelsPerImage = ImageLimits.DefaultMax
     public long MaxPixelsPerFile { get; init; } = MaxPixelsPerFile >= 1
         ? MaxPixelsPerFile
         : throw new ArgumentOutOfRangeException(nameof(MaxPixelsPerFile), MaxPixelsPerFile, "A file limit is at least 1 pixel.");
+
+    /// <summary>
+    /// The limits for a configured number of pixels per image (null: the defaults); a file may hold at least that much,
+    /// and never less than <see cref="DefaultMaxPixelsPerFile"/>.
+    /// </summary>
+    public static ImageLimits For(long? maxPixelsPerImage) =>
+        maxPixelsPerImage is { } pixels ? new ImageLimits(pixels, Math.Max(pixels, DefaultMaxPixelsPerFile)) : Default;
 
     /// <summary>
     /// Throws an <see cref="InvalidImageException"/> naming the file, the declared size and the limit when a
@@ -48,7 +58,7 @@ public sealed record ImageLimits(long MaxPixelsPerImage = ImageLimits.DefaultMax
             throw new InvalidImageException(
                 path,
                 string.Create(CultureInfo.InvariantCulture, $"is too large: {where} is {width}x{height} = {pixels:N0} pixels, over the limit of {MaxPixelsPerImage:N0} " +
-                $"pixels per image ({nameof(ImageLimits)}.{nameof(MaxPixelsPerImage)}); it was not decoded"));
+                $"pixels per image ({nameof(ImageLimits)}.{nameof(MaxPixelsPerImage)}); it was not decoded{RaiseHint}"));
         }
     }
 
@@ -60,7 +70,7 @@ public sealed record ImageLimits(long MaxPixelsPerImage = ImageLimits.DefaultMax
             throw new InvalidImageException(
                 path,
                 string.Create(CultureInfo.InvariantCulture, $"is too large: {(pageCount == 1 ? "its one page holds" : $"its {pageCount} pages hold")} {pixels:N0} pixels together, over the limit of {MaxPixelsPerFile:N0} " +
-                $"pixels per file ({nameof(ImageLimits)}.{nameof(MaxPixelsPerFile)}); it was not decoded"));
+                $"pixels per file ({nameof(ImageLimits)}.{nameof(MaxPixelsPerFile)}); it was not decoded{RaiseHint}"));
         }
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 
 namespace UNetCluster.Data.Storage;
 
@@ -59,10 +60,10 @@ public sealed partial class DataSetStore(IBlobStore blobs)
     /// <see cref="InvalidOperationException"/> when a data set of that name exists.
     /// </summary>
     public async Task<DataSetManifest> UploadAsync(string name, string imagesDirectory, string masksDirectory, IProgress<string>? progress = null,
-        MaskKind maskKind = MaskKind.Auto, CancellationToken cancellationToken = default)
+        MaskKind maskKind = MaskKind.Auto, ImageLimits? limits = null, CancellationToken cancellationToken = default)
     {
         ValidateName(name);
-        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, maskKind: maskKind).Sections;
+        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, limits, maskKind).Sections;
         var kind = sections.Any(s => s.Instances is not null) ? MaskKind.Instances : MaskKind.Binary;
         if (await GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {

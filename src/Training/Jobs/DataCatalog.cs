@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.RegularExpressions;
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Storage;
 using UNetCluster.Training.Settings;
 
@@ -62,7 +63,7 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
     {
         if (Find(name) is { } local)
         {
-            return DataSetSections.Local(name, DataSetLoader.LoadLabelled(local.Images, local.Masks, maskKind: local.MaskKind));
+            return DataSetSections.Local(name, DataSetLoader.LoadLabelled(local.Images, local.Masks, ImageLimits.For(_settings.MaxImagePixels), local.MaskKind));
         }
 
         if (!IsValidName(name) || name.Contains('.', StringComparison.Ordinal) || name.Contains('_', StringComparison.Ordinal))
@@ -101,7 +102,7 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
             Directory.CreateDirectory(Path.GetDirectoryName(mask)!);
             await FetchAsync(item.Image, image, cancellationToken).ConfigureAwait(false);
             await FetchAsync(item.Mask, mask, cancellationToken).ConfigureAwait(false);
-            return DataSetLoader.LoadPair(item.Id, image, mask, maskKind: maskKind);
+            return DataSetLoader.LoadPair(item.Id, image, mask, ImageLimits.For(_settings.MaxImagePixels), maskKind);
         }
         finally
         {

@@ -1,4 +1,5 @@
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 
 namespace UNetCluster.Training.Settings;
 
@@ -139,6 +140,12 @@ public sealed record DataSettings
     /// checking each file's sha256 against the data set's manifest. Default: <c>unetcluster-data</c> in the temp folder.
     /// </summary>
     public string? Cache { get; init; }
+
+    /// <summary>
+    /// The most pixels (width x height) of one image or page the silo decodes, checked from the file's header before
+    /// decoding; null for the default (<see cref="ImageLimits.DefaultMaxPixelsPerImage"/>, 16384 x 16384).
+    /// </summary>
+    public long? MaxImagePixels { get; init; }
 }
 
 /// <summary>The training engine of the silo (section <c>UNetCluster:Worker</c>).</summary>

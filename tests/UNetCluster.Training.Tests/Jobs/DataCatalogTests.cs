@@ -112,6 +112,25 @@ public sealed class DataCatalogTests : IDisposable
         Assert.Equal("slice-05", sections[5].Id);
     }
 
+    [Fact]
+    public async Task OpenAsync_ImagesOverTheConfiguredPixelLimit_RefusesNamingTheFileAndTheLimit()
+    {
+        var (images, masks) = CopyBundled(2);
+        var settings = new DataSettings
+        {
+            DataSets = { ["small"] = new DataSetFolders { Images = images, Masks = masks } },
+            MaxImagePixels = 100_000,                                             // the bundled sections are 512 x 512
+        };
+        var catalog = new DataCatalog(settings, new JobStorage(new StorageSettings { Root = Path.Combine(_root, "storage") }));
+
+        var error = await Assert.ThrowsAsync<DataSetValidationException>(() => catalog.OpenAsync("small", cancellationToken: TestContext.Current.CancellationToken));
+        var errors = new JobSpecValidator(catalog).Validate(new Contracts.Jobs.JobSpec { DataSet = "small", Preset = "tiny" }, null);
+
+        Assert.Contains(Path.Combine(images, "slice-00.png"), error.Problems[0], StringComparison.Ordinal);
+        Assert.Contains("over the limit of 100,000 pixels per image", error.Problems[0], StringComparison.Ordinal);
+        Assert.Contains(errors, e => e.Contains("over the limit of 100,000 pixels per image", StringComparison.Ordinal));
+    }
+
     private string[] CachedFiles() =>
         Directory.Exists(Cache)
             ? [.. Directory.EnumerateFiles(Cache, "*", SearchOption.AllDirectories).Select(Path.GetFileName).Order(StringComparer.Ordinal)!]
