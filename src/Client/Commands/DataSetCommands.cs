@@ -98,11 +98,8 @@ internal static class DataSetCommands
         var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
         var masks = new Option<string>("--masks") { Description = "Folder of masks (binary, or object ids with --mask-kind instances), same file names as the images.", Required = true };
         var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary or instances (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
-        var maxPixels = new Option<long?>("--max-image-pixels")
-        {
-            Description = $"The most pixels (width x height) of one image or page to decode, checked from the header first (default {ImageLimits.DefaultMaxPixelsPerImage:N0}).",
-        };
-        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, maxPixels };
+        var maxPixels = new ImageLimitOption();
+        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, maxPixels.Option };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
@@ -111,9 +108,7 @@ internal static class DataSetCommands
             DataSetManifest manifest;
             try
             {
-                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: ImageLimits.For(parse.GetValue(maxPixels) is < 1 and var bad
-                    ? throw new UserInputException($"--max-image-pixels {bad} is invalid: expected a whole number of pixels of at least 1.")
-                    : parse.GetValue(maxPixels)), cancellationToken: ct).ConfigureAwait(false);
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: maxPixels.Limits(parse), cancellationToken: ct).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {

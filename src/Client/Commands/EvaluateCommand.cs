@@ -37,7 +37,7 @@ internal static class EvaluateCommand
             {
                 object document = objects.Count == 0
                     ? new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean }
-                    : new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = MeanObjects(objects) };
+                    : new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) };
                 output.WriteLine(JsonSerializer.Serialize(document, CheckpointManifest.JsonOptions));
             }
             else
@@ -106,20 +106,17 @@ internal static class EvaluateCommand
         try
         {
             var image = ImageReader.Read(path);
-            string? problem = null;
-            if (kind != MaskKind.Instances && DataSetLoader.TryBinarise(image, out problem) is { } binary)
+            switch (DataSetLoader.Classify(image, kind, out var binary, out var problem))
             {
-                return new BinaryMask(image.Width, image.Height, binary);
+                case MaskKind.Binary:
+                    return new BinaryMask(image.Width, image.Height, binary!);
+                case MaskKind.Instances:
+                    var ids = image.Values.Select(v => (int)v).ToArray();
+                    return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
+                default:
+                    problems.Add($"{path}: {problem}");
+                    return null;
             }
-
-            if (kind == MaskKind.Instances || (kind == MaskKind.Auto && image.BitDepth == 16))
-            {
-                var ids = image.Values.Select(v => (int)v).ToArray();
-                return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
-            }
-
-            problems.Add($"{path}: {problem}" + (kind == MaskKind.Auto ? "; if its values are object ids (an instance mask), pass --mask-kind instances" : string.Empty));
-            return null;
         }
         catch (InvalidImageException e)
         {
@@ -128,15 +125,9 @@ internal static class EvaluateCommand
         }
     }
 
-    internal static ObjectScores? MeanObjects(IReadOnlyList<(string Id, ObjectScores Scores)> objects) =>
-        objects.Count == 0 ? null : new ObjectScores(
-            objects.Sum(o => o.Scores.Truth), objects.Sum(o => o.Scores.Predicted), objects.Sum(o => o.Scores.Matched),
-            objects.Average(o => o.Scores.Precision), objects.Average(o => o.Scores.Recall), objects.Average(o => o.Scores.F1),
-            objects.Average(o => o.Scores.MeanF1), objects.Sum(o => o.Scores.Merged), objects.Sum(o => o.Scores.Split));
-
     private static void PrintObjects(TextWriter output, IReadOnlyList<(string Id, ObjectScores Scores)> objects)
     {
-        if (MeanObjects(objects) is not { } mean)
+        if (ObjectMetrics.Mean(objects.Select(o => o.Scores)) is not { } mean)
         {
             return;
         }

@@ -21,20 +21,12 @@ internal static class PredictCommand
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
         var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
         var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances)." };
-        var maxPixels = new Option<long?>("--max-image-pixels")
-        {
-            Description = $"The most pixels (width x height) of one image or page to decode, checked from the header first (default {ImageLimits.DefaultMaxPixelsPerImage:N0}).",
-        };
+        var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances, tta, maxPixels };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
-            if (parse.GetValue(maxPixels) is < 1 and var bad)
-            {
-                throw new UserInputException($"--max-image-pixels {bad} is invalid: expected a whole number of pixels of at least 1.");
-            }
-
-            var images = DataSetLoader.LoadImages(parse.GetValue(input)!, ImageLimits.For(parse.GetValue(maxPixels)));
+            var images = DataSetLoader.LoadImages(parse.GetValue(input)!, maxPixels.Limits(parse));
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
             OutputFolder.Require(outDirectory, "--out");

@@ -41,10 +41,7 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
-        var maxPixels = new Option<long?>("--max-image-pixels")
-        {
-            Description = $"The most pixels (width x height) of one image or page to decode, checked from the header first (default {ImageLimits.DefaultMaxPixelsPerImage:N0}).",
-        };
+        var maxPixels = new ImageLimitOption();
         var maskKind = new Option<MaskKind?>("--mask-kind")
         {
             Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, or instances " +
@@ -53,7 +50,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -66,7 +63,7 @@ internal static class TrainCommand
                 parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides)
             {
                 MaskKind = parse.GetValue(maskKind),
-                MaxImagePixels = parse.GetValue(maxPixels) is { } m && m < 1 ? throw new UserInputException($"--max-image-pixels {m} is invalid: expected a whole number of pixels of at least 1.") : parse.GetValue(maxPixels),
+                MaxImagePixels = maxPixels.Pixels(parse),
             };
             return RunAsync(request, output, error, cancellationToken);
         }));
@@ -193,7 +190,7 @@ internal static class TrainCommand
         var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold, instances: objects.Count > 0);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
-        var meanObjects = objects.Count == 0 ? null : EvaluateCommand.MeanObjects(objects);
+        var meanObjects = ObjectMetrics.Mean(objects.Select(o => o.Scores));
         if (meanObjects is not null)
         {
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -304,26 +304,42 @@ public static class DataSetLoader
     }
 
     /// <summary>
-    /// The mask as 0/1 (1 where it is above 0), or null with <paramref name="problem"/> saying why, when it holds
-    /// values other than {0, max} or {0, 1}. Ground-truth and predicted masks are read with this one rule.
-    /// </summary>
-    /// <summary>
-    /// The labelled section of a mask of the given kind, or null with the problem. Auto takes a binary mask as it is
-    /// and a 16-bit mask with several non-zero values as object ids (an 8-bit one could also be a grey-level or
-    /// class-index mask, so it is refused, saying how to name its kind).
+    /// The labelled section of a mask of the given kind (<see cref="Classify"/>): a binary mask as 0/1, object ids as
+    /// <see cref="InstanceTargets"/> makes them a training target; or null with the problem.
     /// </summary>
     private static LabelledSection? Target(string id, GrayImage image, GrayImage mask, MaskKind kind, out string? problem)
     {
-        problem = null;
-        if (kind != MaskKind.Instances && Binarise(mask) is { } binary)
+        switch (Classify(mask, kind, out var binary, out problem))
         {
-            return new LabelledSection(id, image, binary);
+            case MaskKind.Binary:
+                return new LabelledSection(id, image, binary!);
+            case MaskKind.Instances:
+                var (target, objects) = InstanceTargets.From(mask);
+                return new LabelledSection(id, image, target) { Instances = objects };
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>
+    /// What a mask read as <paramref name="kind"/> holds, the one rule for training and evaluation alike: Binary (with
+    /// its 0/1 values in <paramref name="binary"/>), Instances (object ids), or null with <paramref name="problem"/>.
+    /// Auto takes a binary mask as it is and a 16-bit mask with several non-zero values as object ids; an 8-bit one
+    /// could also be a grey-level or class-index mask, so it is refused, saying how to name its kind.
+    /// </summary>
+    public static MaskKind? Classify(GrayImage mask, MaskKind kind, out byte[]? binary, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        problem = null;
+        binary = kind == MaskKind.Instances ? null : Binarise(mask);
+        if (binary is not null)
+        {
+            return MaskKind.Binary;
         }
 
         if (kind == MaskKind.Instances || (kind == MaskKind.Auto && mask.BitDepth == 16))
         {
-            var (target, objects) = InstanceTargets.From(mask);
-            return new LabelledSection(id, image, target) { Instances = objects };
+            return MaskKind.Instances;
         }
 
         problem = DescribeNonBinary(mask) + (kind == MaskKind.Auto
@@ -332,6 +348,10 @@ public static class DataSetLoader
         return null;
     }
 
+    /// <summary>
+    /// The mask as 0/1 (1 where it is above 0), or null with <paramref name="problem"/> saying why, when it holds
+    /// values other than {0, max} or {0, 1}. Ground-truth and predicted masks are read with this one rule.
+    /// </summary>
     public static byte[]? TryBinarise(GrayImage mask, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);

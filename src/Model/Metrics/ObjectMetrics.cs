@@ -26,6 +26,20 @@ public static class ObjectMetrics
         return Score(predicted.Labels, predicted.Count, truth.Labels, truth.Count);
     }
 
+    /// <summary>
+    /// Several images' scores together: counts summed, precision, recall and F1 averaged per image (as
+    /// <see cref="SegmentationMetrics.Mean"/> averages pixel scores); null for none.
+    /// </summary>
+    public static ObjectScores? Mean(IEnumerable<ObjectScores> scores)
+    {
+        ArgumentNullException.ThrowIfNull(scores);
+        var all = scores.ToList();
+        return all.Count == 0 ? null : new ObjectScores(
+            all.Sum(s => s.Truth), all.Sum(s => s.Predicted), all.Sum(s => s.Matched),
+            all.Average(s => s.Precision), all.Average(s => s.Recall), all.Average(s => s.F1),
+            all.Average(s => s.MeanF1), all.Sum(s => s.Merged), all.Sum(s => s.Split));
+    }
+
     /// <summary>Scores labelled predicted objects 1..<paramref name="predictedCount"/> against true ones 1..<paramref name="truthCount"/>.</summary>
     public static ObjectScores Score(int[] predicted, int predictedCount, int[] truth, int truthCount)
     {

@@ -92,22 +92,21 @@ public sealed class Replica : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(bucketReady);
-        var buckets = layout.Select(b => b.Range).ToList();
-        if (_buckets is null || _buckets.Length != buckets.Count || _buckets.Where((b, i) => b.Length != buckets[i].Length * sizeof(float)).Any())
+        if (_buckets is null || _buckets.Length != layout.Count || _buckets.Where((b, i) => b.Length != layout[i].Range.Length * sizeof(float)).Any())
         {
-            _buckets = [.. buckets.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Length * sizeof(float))))];
+            _buckets = [.. layout.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Range.Length * sizeof(float))))];
         }
 
         var messages = _buckets;
         var gradient = Engine.Gradient;
-        var next = buckets.Count;   // the buckets from this index on are handed out
+        var next = layout.Count;    // the buckets from this index on are handed out
         var finite = true;
         void Final(long offset)
         {
-            while (finite && next > 0 && buckets[next - 1].Offset >= offset)
+            while (finite && next > 0 && layout[next - 1].Range.Offset >= offset)
             {
                 next--;
-                gradient.bytes.Slice(checked((int)buckets[next].Offset * sizeof(float)), messages[next].Length).CopyTo(messages[next]);
+                gradient.bytes.Slice(checked((int)layout[next].Range.Offset * sizeof(float)), messages[next].Length).CopyTo(messages[next]);
                 finite = FiniteValues.All(MemoryMarshal.Cast<byte, float>(messages[next]));
                 if (finite)
                 {
