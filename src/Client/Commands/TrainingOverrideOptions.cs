@@ -22,10 +22,30 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
 
+    public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
+
+    public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
+
+    public Option<string?> SelectBy { get; } = CreateSelectBy();
+
+    public Option<int?> Patience { get; } = new("--patience") { Description = "Stop early after this many validations in a row without a better --select-by value (default: never)." };
+
+    private static Option<string?> CreateSelectBy()
+    {
+        var option = new Option<string?>("--select-by")
+        {
+            Description = "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
+                "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only). " +
+                "Default: object-f1 for instance masks, pixel-error otherwise.",
+        };
+        option.AcceptOnlyFromAmong([.. Model.Metrics.ValidationMetrics.Names]);
+        return option;
+    }
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, ValidateEvery, ValidateMinutes, SelectBy, Patience })
         {
             command.Options.Add(option);
         }
@@ -37,6 +57,12 @@ internal sealed class TrainingOverrideOptions
         ArgumentNullException.ThrowIfNull(parse);
         return new TrainingOverrides(
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
-            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery);
+            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery)
+        {
+            ValidateEvery = parse.GetValue(ValidateEvery),
+            ValidateMinutes = parse.GetValue(ValidateMinutes),
+            SelectBy = parse.GetValue(SelectBy),
+            Patience = parse.GetValue(Patience),
+        };
     }
 }

@@ -55,6 +55,9 @@ public sealed record TrainingOptions(
     /// <summary>The paper's weight map parameters (w0 = 10, sigma = 5 px).</summary>
     public WeightMapOptions WeightMap { get; init; } = new();
 
+    /// <summary>Validation while training, model selection and early stopping.</summary>
+    public ValidationOptions Validation { get; init; } = new();
+
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
@@ -85,6 +88,7 @@ public sealed record TrainingOptions(
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Augmentation.Validate();
+        Validation.Validate();
         return this;
     }
 

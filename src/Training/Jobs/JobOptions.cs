@@ -15,7 +15,13 @@ public static class JobOptions
         ArgumentNullException.ThrowIfNull(spec);
         var overrides = new TrainingOverrides(
             spec.Steps, spec.Minutes, spec.TileSize, spec.BatchSize, spec.BaseChannels, spec.LearningRate, spec.Optimizer, spec.Loss,
-            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery);
+            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery)
+        {
+            ValidateEvery = spec.ValidateEvery,
+            ValidateMinutes = spec.ValidateMinutes,
+            SelectBy = spec.SelectBy,
+            Patience = spec.Patience,
+        };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
 
@@ -45,6 +51,10 @@ public static class JobOptions
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
             CheckpointEvery = overrides.CheckpointEvery,
+            ValidateEvery = overrides.ValidateEvery,
+            ValidateMinutes = overrides.ValidateMinutes,
+            SelectBy = overrides.SelectBy,
+            Patience = overrides.Patience,
         };
     }
 }
