@@ -28,6 +28,9 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal(6, status.Step);
         Assert.Equal(3, status.Workers.Count);
         Assert.Equal(3, status.Workers.Select(w => w.Split('@')[1]).Distinct().Count());
+        Assert.Equal(6, status.Validation!.Step);                      // the workers validated the last step
+        Assert.Equal("pixel-error", status.BestValidation!.Metric);
+        Assert.NotNull(status.BestCheckpoint);
 
         var list = await cluster.UnetAsync("list");
         Assert.Contains("e2e-complete", list.Output, StringComparison.Ordinal);
@@ -186,8 +189,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal(steps, status.Step);
         Assert.Equal(3, status.Workers.Count);
 
-        // The items the job's tiles are drawn from (the same draw the workers make), and what each silo fetched: together
-        // exactly those items, and no silo all of the training items (each computes a third of the tiles).
+        // The items the job's tiles are drawn from (the same draw the workers make) and the validation items, and what each
+        // silo fetched: together exactly those items, and no silo all of the training items (each computes a third of the tiles).
         var options = UNetCluster.Training.Jobs.JobOptions.Build(new JobSpec { DataSet = "e2e-cells", Preset = "tiny", Steps = steps, BatchSize = batch });
         var held = UNetCluster.Model.Training.TrainingData.ValidationIndexes(8, options.ValidationSections);
         var training = Enumerable.Range(0, 8).Where(i => !held.Contains(i)).ToArray();
@@ -195,6 +198,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
                       from tile in Enumerable.Range(0, batch)
                       select $"slice-{training[UNetCluster.Model.Training.GradientEngine.SectionOf(options.Seed, step, tile, training.Length)]:D2}.png")
                      .ToHashSet(StringComparer.Ordinal);
+        needed.UnionWith(held.Select(i => $"slice-{i:D2}.png"));   // the validation of the last step, shared out over the workers
         var fetched = Enumerable.Range(0, cluster.Silos.Count).Select(i => CachedImages(cluster.CacheOf(i), "e2e-cells")).ToList();
         Assert.Equal(needed.Order(StringComparer.Ordinal), fetched.SelectMany(f => f).Distinct().Order(StringComparer.Ordinal));
         Assert.All(fetched, f => Assert.True(f.Count < training.Length, $"a silo fetched {f.Count} of {training.Length} training items"));

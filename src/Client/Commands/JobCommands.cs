@@ -239,6 +239,22 @@ internal static class JobCommands
             lines.Add($"  checkpoint at step {status.CheckpointStep}: {status.Checkpoint}");
         }
 
+        if (status.Validation is { } validation)
+        {
+            lines.Add("  " + Cluster.JobWatcher.Describe(validation, status.BestValidation));
+        }
+
+        if (status.BestValidation is { } best)
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"  best: step {best.Step}, {best.Metric} {best.Value:0.####} at threshold {best.Threshold:0.00}; checkpoint {status.BestCheckpoint ?? "(being written)"}"));
+        }
+
+        if (status.ValidationError is not null)
+        {
+            lines.Add($"  validation: {status.ValidationError}");
+        }
+
         if (status.Error is not null)
         {
             lines.Add($"  error: {status.Error}");
