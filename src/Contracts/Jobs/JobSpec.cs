@@ -32,7 +32,7 @@ public sealed record JobSpec
     /// <summary>sgd or adam.</summary>
     [Id(9)] public string? Optimizer { get; init; }
 
-    /// <summary>weighted-cross-entropy or soft-dice.</summary>
+    /// <summary>weighted-cross-entropy, soft-dice or dice-cross-entropy.</summary>
     [Id(10)] public string? Loss { get; init; }
 
     [Id(11)] public int? ValidationSections { get; init; }
@@ -52,4 +52,10 @@ public sealed record JobSpec
 
     /// <summary>Size of a gradient or parameter message in KiB; null for the default (4096 KiB).</summary>
     [Id(16)] public int? BucketKiB { get; init; }
+
+    /// <summary>Output classes of the model (2 to 256); null for 2, or for a class-mask data set its class count.</summary>
+    [Id(17)] public int? Classes { get; init; }
+
+    /// <summary>Instance masks trained as background / interior / border between touching objects (3 classes).</summary>
+    [Id(18)] public bool? BorderClass { get; init; }
 }
