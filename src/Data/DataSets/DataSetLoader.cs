@@ -410,6 +410,13 @@ public static class DataSetLoader
     public static MaskKind? Classify(GrayImage mask, MaskKind kind, out byte[]? binary, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);
+        binary = null;
+        if (DescribeColourMask(mask) is { } colour)
+        {
+            problem = colour;
+            return null;
+        }
+
         problem = null;
         binary = kind is MaskKind.Instances or MaskKind.Classes ? null : Binarise(mask);
         if (binary is not null)
@@ -442,10 +449,22 @@ public static class DataSetLoader
     public static byte[]? TryBinarise(GrayImage mask, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);
+        if (DescribeColourMask(mask) is { } colour)
+        {
+            problem = colour;
+            return null;
+        }
+
         var binary = Binarise(mask);
         problem = binary is null ? DescribeNonBinary(mask) : null;
         return binary;
     }
+
+    /// <summary>Null for a single-channel mask; otherwise why a mask of several channels (colour) is not read.</summary>
+    private static string? DescribeColourMask(GrayImage mask) => mask.Channels == 1
+        ? null
+        : $"mask has {mask.Channels} channels (a colour image); a mask must be single-channel, its values 0 and 255 " +
+          "(binary) or object ids, with the same file name as its image";
 
     private static byte[]? Binarise(GrayImage mask)
     {

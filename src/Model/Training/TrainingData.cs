@@ -105,11 +105,11 @@ public sealed class TrainingData : IDisposable
         return target;
     }
 
-    /// <summary>The network input for an image: zero mean, unit standard deviation, shape (1, H, W).</summary>
+    /// <summary>The network input for an image: zero mean, unit standard deviation per channel, shape (C, H, W).</summary>
     public static Tensor ImageTensor(Data.Imaging.GrayImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return tensor(image.Normalised(), [1, image.Height, image.Width]);
+        return tensor(image.Normalised(), [image.Channels, image.Height, image.Width]);
     }
 
     /// <summary>A training section as tensors, with its weight map computed (<see cref="Target"/> for the classes).</summary>
