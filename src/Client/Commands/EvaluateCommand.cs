@@ -73,6 +73,7 @@ internal static class EvaluateCommand
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var rows = new List<(string, SegmentationScores)>();
         var classMaps = new List<(string Id, byte[] Predicted, byte[] Truth)>();
+        var table = maskKind == MaskKind.Classes ? ClassTable.Read(masksDirectory, problems) : null;
         foreach (var truthPath in truths)
         {
             var id = Path.GetFileNameWithoutExtension(truthPath);
@@ -83,7 +84,7 @@ internal static class EvaluateCommand
             }
 
             var predictionPath = candidates.FirstOrDefault(c => c.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
-            var truth = ReadTruth(truthPath, maskKind, classCount, problems);
+            var truth = ReadTruth(truthPath, maskKind, classCount, table, problems);
             var prediction = maskKind == MaskKind.Classes ? ReadClasses(predictionPath, classCount, problems) : ReadBinary(predictionPath, problems);
             if (truth is null || prediction is null)
             {
@@ -114,8 +115,8 @@ internal static class EvaluateCommand
         }
 
         // One class count for every image: --classes, else the largest index seen + 1.
-        var count = classCount ?? Math.Max(2, classMaps.Select(m => Math.Max(m.Predicted.Max(), m.Truth.Max()) + 1).DefaultIfEmpty(0).Max());
-        classes?.AddRange(classMaps.Select(m => (m.Id, ClassMetrics.Score(m.Predicted, m.Truth, count))));
+        var count = classCount ?? Math.Max(table?.Names.Count ?? 2, classMaps.Select(m => Math.Max(m.Predicted.Max(), m.Truth.Max()) + 1).DefaultIfEmpty(0).Max());
+        classes?.AddRange(classMaps.Select(m => (m.Id, ClassMetrics.Score(m.Predicted, m.Truth, count, table?.Names))));
 
         return rows;
     }
@@ -124,7 +125,7 @@ internal static class EvaluateCommand
     private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null, byte[]? Classes = null);
 
     /// <summary>A ground-truth mask: binary, object ids (16-bit with several values under auto, any with instances), or class indices.</summary>
-    private static BinaryMask? ReadTruth(string path, MaskKind kind, int? classCount, List<string> problems)
+    private static BinaryMask? ReadTruth(string path, MaskKind kind, int? classCount, ClassTable? table, List<string> problems)
     {
         try
         {
@@ -134,9 +135,16 @@ internal static class EvaluateCommand
                 case MaskKind.Binary:
                     return new BinaryMask(image.Width, image.Height, binary!);
                 case MaskKind.Classes:
-                    return ClassMask(path, image, classCount, problems);
+                    return ClassMask(path, image, classCount, problems, table);
                 case MaskKind.Instances:
-                    var ids = image.Values.Select(v => (int)v).ToArray();
+                    var idImage = image.Channels > 1 ? DataSetLoader.IdsFromColours(image, out problem) : image;
+                    if (idImage is null)
+                    {
+                        problems.Add($"{path}: {problem}");
+                        return null;
+                    }
+
+                    var ids = idImage.Values.Select(v => (int)v).ToArray();
                     return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
                 default:
                     problems.Add($"{path}: {problem}");
@@ -181,9 +189,9 @@ internal static class EvaluateCommand
         }
     }
 
-    private static BinaryMask? ClassMask(string path, GrayImage image, int? classCount, List<string> problems)
+    private static BinaryMask? ClassMask(string path, GrayImage image, int? classCount, List<string> problems, ClassTable? table = null)
     {
-        if (DataSetLoader.ClassIndices(image, classCount, out var problem) is not { } indices)
+        if (DataSetLoader.ClassIndices(image, classCount, out var problem, table) is not { } indices)
         {
             problems.Add($"{path}: {problem}");
             return null;

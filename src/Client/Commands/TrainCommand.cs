@@ -125,7 +125,8 @@ internal static class TrainCommand
 
         if (dataSet.Kind == MaskKind.Classes)
         {
-            output.WriteLine($"Masks: class indices, {options.Model.Classes} classes (0..{options.Model.Classes - 1}); each pixel is predicted as its most probable class.");
+            var named = options.ClassNames is { } names ? $": {string.Join(", ", names.Select((n, i) => $"{i} {n}"))}" : $" (0..{options.Model.Classes - 1})";
+            output.WriteLine($"Masks: class indices, {options.Model.Classes} classes{named}; each pixel is predicted as its most probable class.");
         }
 
         output.WriteLine($"Run folder: {run.Path}");
@@ -247,7 +248,7 @@ internal static class TrainCommand
         }
 
         return dataSet.Kind == MaskKind.Classes && record.Spec.Classes is null
-            ? record with { Spec = record.Spec with { Classes = dataSet.Classes } }
+            ? record with { Spec = record.Spec with { Classes = dataSet.Classes, ClassNames = dataSet.ClassNames is { } names ? [.. names] : null } }
             : record;
     }
 

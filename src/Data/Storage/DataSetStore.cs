@@ -26,6 +26,9 @@ public sealed record DataSetManifest(string Format, string Name, DateTimeOffset 
 
     /// <summary>For class masks, the class count (<c>--classes</c>, else the largest index + 1); null otherwise.</summary>
     public int? Classes { get; init; }
+
+    /// <summary>The masks' <c>classes.json</c> (names, and colours for colour class masks), when they had one.</summary>
+    public ClassTable? ClassTable { get; init; }
 }
 
 /// <summary>
@@ -93,7 +96,7 @@ public sealed partial class DataSetStore(IBlobStore blobs)
             progress?.Report(entry.Stem);
         }
 
-        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Classes = kind == MaskKind.Classes ? loaded.Classes : null };
+        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Classes = kind == MaskKind.Classes ? loaded.Classes : null, ClassTable = loaded.Table };
         try
         {
             await blobs.WriteAsync(ManifestName(name), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

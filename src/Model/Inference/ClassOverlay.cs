@@ -56,15 +56,17 @@ public static class ClassOverlay
 
         var total = height + (listed.Count * RowHeight) + 4;
         var rgb = new byte[width * total * 3];
+        // The image's own colours for RGB, gray otherwise; channel-planar (GrayImage.Values).
         var unit = image.ToUnitRange();
-        for (var i = 0; i < unit.Length; i++)
+        var plane = image.PlaneLength;
+        var (red, green, blue) = image.Channels >= 3 ? (0, plane, 2 * plane) : (0, 0, 0);
+        for (var i = 0; i < plane; i++)
         {
-            var gray = unit[i] * 255f;
-            var (r, g, b) = (gray, gray, gray);
+            var (r, g, b) = (unit[red + i] * 255f, unit[green + i] * 255f, unit[blue + i] * 255f);
             if (classes[i] != 0)
             {
                 var colour = Colour(classes[i]);
-                (r, g, b) = ((0.5f * gray) + (0.5f * colour.R), (0.5f * gray) + (0.5f * colour.G), (0.5f * gray) + (0.5f * colour.B));
+                (r, g, b) = ((0.5f * r) + (0.5f * colour.R), (0.5f * g) + (0.5f * colour.G), (0.5f * b) + (0.5f * colour.B));
             }
 
             rgb[3 * i] = (byte)Math.Clamp(r, 0, 255);

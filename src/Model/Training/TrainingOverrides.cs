@@ -20,7 +20,8 @@ public sealed record TrainingOverrides(
     bool? BalanceClasses = null,
     int? CheckpointEvery = null,
     int? Classes = null,
-    bool? BorderClass = null)
+    bool? BorderClass = null,
+    IReadOnlyList<string>? ClassNames = null)
 {
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
@@ -80,6 +81,7 @@ public sealed record TrainingOverrides(
             CheckpointEvery = CheckpointEvery ?? preset.CheckpointEvery,
             WeightMap = preset.WeightMap with { BalanceClasses = BalanceClasses ?? preset.WeightMap.BalanceClasses },
             BorderClass = borderClass,
+            ClassNames = ClassNames ?? preset.ClassNames,
         }).Validate();
     }
 

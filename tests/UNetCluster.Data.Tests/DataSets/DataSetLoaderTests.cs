@@ -196,7 +196,7 @@ public sealed class DataSetLoaderTests : IDisposable
     }
 
     [Fact]
-    public void LoadLabelled_RgbMask_ThrowsMaskMustBeSingleChannel()
+    public void LoadLabelled_RgbMaskUnderAuto_RefusesNamingTheColourMaskKinds()
     {
         var (images, masks) = CopyBundled("slice-00");
         PngWriter.WriteRgb8(Path.Combine(masks, "slice-00.png"), new byte[512 * 512 * 3], 512, 512);
@@ -205,7 +205,9 @@ public sealed class DataSetLoaderTests : IDisposable
         var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
 
         var problem = Assert.Single(error.Problems);
-        Assert.Contains("slice-00.png: mask has 3 channels (a colour image); a mask must be single-channel", problem, StringComparison.Ordinal);
+        Assert.Contains("slice-00.png: mask has 3 channels (a colour image)", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind classes", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind instances", problem, StringComparison.Ordinal);
         Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
     }
 
