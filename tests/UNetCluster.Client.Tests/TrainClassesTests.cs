@@ -54,6 +54,48 @@ public sealed class TrainClassesTests
     }
 
     [Fact]
+    public async Task TrainPredictEvaluate_ColourMasksWithClassesJson_NameTheClassesInTheReportLegendAndScores()
+    {
+        var (folder, images, grayMasks) = ClassData(3, 2);
+        var masks = Path.Combine(folder, "colour-masks");
+        Directory.CreateDirectory(masks);
+        File.WriteAllText(Path.Combine(masks, "classes.json"),
+            """{"classes": [{"index": 0, "name": "background", "colour": "#000000"}, {"index": 1, "name": "gland", "colour": "#ff0000"}, {"index": 2, "name": "stroma", "colour": [0, 0, 255]}]}""");
+        foreach (var file in Directory.GetFiles(grayMasks))
+        {
+            var indices = ImageReader.Read(file).Values;
+            var rgb = new byte[indices.Length * 3];
+            for (var i = 0; i < indices.Length; i++)
+            {
+                (rgb[3 * i], rgb[(3 * i) + 2]) = (indices[i] == 1 ? (byte)255 : (byte)0, indices[i] == 2 ? (byte)255 : (byte)0);
+            }
+
+            PngWriter.WriteRgb8(Path.Combine(masks, Path.GetFileName(file)), rgb, Size, Size);
+        }
+
+        var run = Path.Combine(folder, "run");
+        var predicted = Path.Combine(folder, "predicted");
+
+        var (code, output, error) = await CliRunner.RunAsync(
+            "train", "--images", images, "--masks", masks, "--mask-kind", "classes", "--preset", "tiny", "--steps", "1", "--validation-sections", "1",
+            "--unlabelled", Path.Combine(images, "s0.png"), "--out", run);
+        var predict = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", Path.Combine(images, "s1.png"), "--out", predicted);
+        var evaluate = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", masks, "--mask-kind", "classes");
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("Masks: class indices, 3 classes: 0 background, 1 gland, 2 stroma", output, StringComparison.Ordinal);
+        Assert.True(predict.ExitCode == 0, predict.Error);
+        Assert.Contains("Classes: 0 background (untinted), 1 gland (#1f77b4), 2 stroma (#ff7f0e)", predict.Output, StringComparison.Ordinal);
+        Assert.Equal(2, evaluate.ExitCode);   // s0 and s2 have no prediction: each is named
+        Assert.Contains("s0.png: no prediction named s0.classes.png", evaluate.Error, StringComparison.Ordinal);
+        File.Delete(Path.Combine(masks, "s0.png"));
+        File.Delete(Path.Combine(masks, "s2.png"));
+        var scored = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", masks, "--mask-kind", "classes");
+        Assert.True(scored.ExitCode == 0, scored.Error);
+        Assert.Contains("class 2 stroma", scored.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Train_BorderClassOnInstanceMasks_TrainsThreeClassesAndWritesObjectLabels()
     {
         var (folder, images, masks) = ClassData(3, 2, instances: true);

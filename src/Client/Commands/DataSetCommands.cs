@@ -76,9 +76,10 @@ internal static class DataSetCommands
         }
     }
 
-    /// <summary>What a manifest says the masks hold: "binary masks", "instances masks", "classes masks (4 classes)".</summary>
-    private static string Masks(DataSetManifest manifest) =>
-        $"{manifest.MaskKind.ToString().ToLowerInvariant()} masks" + (manifest.Classes is { } classes ? $" ({classes} classes)" : string.Empty);
+    /// <summary>What a manifest says the masks hold: "binary masks", "instances masks", "class masks (4 classes)".</summary>
+    private static string Masks(DataSetManifest manifest) => manifest.MaskKind == MaskKind.Classes
+        ? $"class masks ({manifest.Classes} classes{(manifest.ClassTable is { } table ? ": " + string.Join(", ", table.Names) : string.Empty)})"
+        : $"{manifest.MaskKind.ToString().ToLowerInvariant()} masks";
 
     /// <summary>As <see cref="CommandRunner.RunAsync"/>, and storage that cannot be reached is one line, exit code 1.</summary>
     private static Task<int> RunAsync(TextWriter error, Func<Task<int>> body) => CommandRunner.RunAsync(error, async () =>

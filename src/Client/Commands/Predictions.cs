@@ -106,7 +106,7 @@ internal static class Predictions
                     "in more than their extension), or predict them into separate --out folders. Nothing was written.");
             }
 
-            foreach (var suffix in new[] { PredictionWriter.ProbabilitySuffix, PredictionWriter.MaskSuffix, PredictionWriter.OverlaySuffix })
+            foreach (var suffix in new[] { PredictionWriter.ProbabilitySuffix, PredictionWriter.MaskSuffix, PredictionWriter.OverlaySuffix, PredictionWriter.ClassesSuffix })
             {
                 var output = Path.GetFullPath(Path.Combine(directory, stem + suffix));
                 if (inputs.Contains(output))

@@ -248,7 +248,7 @@ internal static class TrainCommand
         }
 
         return dataSet.Kind == MaskKind.Classes && record.Spec.Classes is null
-            ? record with { Spec = record.Spec with { Classes = dataSet.Classes, ClassNames = dataSet.ClassNames is { } names ? [.. names] : null } }
+            ? record with { Spec = record.Spec with { Classes = dataSet.Classes, ClassNames = dataSet.ClassNames is { } names ? string.Join(',', names) : null } }
             : record;
     }
 

@@ -59,6 +59,9 @@ public sealed record JobSpec
     /// <summary>Instance masks trained as background / interior / border between touching objects (3 classes).</summary>
     [Id(18)] public bool? BorderClass { get; init; }
 
-    /// <summary>The classes' names by index (one per class), for legends and reports; null when the data does not name them.</summary>
-    [Id(19)] public string[]? ClassNames { get; init; }
+    /// <summary>
+    /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
+    /// not name them. A string rather than a list so that two specs compare equal by value.
+    /// </summary>
+    [Id(19)] public string? ClassNames { get; init; }
 }

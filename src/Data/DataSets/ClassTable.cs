@@ -39,7 +39,7 @@ public sealed record ClassTable(IReadOnlyList<ClassEntry> Classes)
         }
 
         const string expected = "expected {\"classes\": [{\"index\": 0, \"name\": \"background\", \"colour\": \"#000000\"}, ...]} " +
-                                "with distinct indices 0..255, and distinct colours as \"#rrggbb\" or [r, g, b]";
+                                "with distinct indices 0..255, names without commas, and distinct colours as \"#rrggbb\" or [r, g, b]";
         try
         {
             using var document = JsonDocument.Parse(File.ReadAllText(path));
@@ -61,7 +61,7 @@ public sealed record ClassTable(IReadOnlyList<ClassEntry> Classes)
             }
 
             var bad = entries.Count == 0
-                || entries.Any(e => e.Index is < 0 or >= DataSetLoader.MaxClasses || e.Colour == "invalid")
+                || entries.Any(e => e.Index is < 0 or >= DataSetLoader.MaxClasses || e.Colour == "invalid" || e.Name.Contains(',', StringComparison.Ordinal))
                 || entries.Select(e => e.Index).Distinct().Count() != entries.Count
                 || entries.Where(e => e.Colour is not null).Select(e => e.Colour).Distinct().Count() != entries.Count(e => e.Colour is not null);
             if (bad)

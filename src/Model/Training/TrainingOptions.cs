@@ -90,7 +90,7 @@ public sealed record TrainingOptions(
 
         Require(Enum.IsDefined(Loss), "--loss", Loss, TrainingOverrides.LossNames);
         Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
-        Require(ClassNames is null || ClassNames.Count == Model.Classes, "classes", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
+        Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");
         Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");

@@ -15,7 +15,7 @@ public static class JobOptions
         ArgumentNullException.ThrowIfNull(spec);
         var overrides = new TrainingOverrides(
             spec.Steps, spec.Minutes, spec.TileSize, spec.BatchSize, spec.BaseChannels, spec.LearningRate, spec.Optimizer, spec.Loss,
-            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery, spec.Classes, spec.BorderClass, spec.ClassNames);
+            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery, spec.Classes, spec.BorderClass, spec.ClassNames?.Split(',').Select(n => n.Trim()).ToList());
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
 
@@ -47,7 +47,7 @@ public static class JobOptions
             CheckpointEvery = overrides.CheckpointEvery,
             Classes = overrides.Classes,
             BorderClass = overrides.BorderClass,
-            ClassNames = overrides.ClassNames is { } names ? [.. names] : null,
+            ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
         };
     }
 }
