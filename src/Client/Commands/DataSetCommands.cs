@@ -76,6 +76,11 @@ internal static class DataSetCommands
         }
     }
 
+    /// <summary>What a manifest says the masks hold: "binary masks", "instances masks", "class masks (4 classes)".</summary>
+    private static string Masks(DataSetManifest manifest) => manifest.MaskKind == MaskKind.Classes
+        ? $"class masks ({manifest.Classes} classes{(manifest.ClassTable is { } table ? ": " + string.Join(", ", table.Names) : string.Empty)})"
+        : $"{manifest.MaskKind.ToString().ToLowerInvariant()} masks";
+
     /// <summary>As <see cref="CommandRunner.RunAsync"/>, and storage that cannot be reached is one line, exit code 1.</summary>
     private static Task<int> RunAsync(TextWriter error, Func<Task<int>> body) => CommandRunner.RunAsync(error, async () =>
     {
@@ -96,19 +101,21 @@ internal static class DataSetCommands
         var storage = new Storage();
         var name = new Argument<string>("NAME") { Description = DataSetStore.NameRule };
         var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
-        var masks = new Option<string>("--masks") { Description = "Folder of masks (binary, or object ids with --mask-kind instances), same file names as the images.", Required = true };
-        var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary or instances (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
+        var masks = new Option<string>("--masks") { Description = "Folder of masks (binary; object ids with --mask-kind instances; class indices with --mask-kind classes), same file names as the images.", Required = true };
+        var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary, instances or classes (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
+        var classes = new Option<int?>("--classes") { Description = "For --mask-kind classes: the class count (default: the largest index in the masks + 1); an index at or above it is refused. Recorded in the manifest." };
         var maxPixels = new ImageLimitOption();
-        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, maxPixels.Option };
+        var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, classes, maxPixels.Option };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             var store = storage.Open(parse);
+            var classCount = ClassesOption.Require(parse.GetValue(classes), parse.GetValue(maskKind));
             DataSetManifest manifest;
             try
             {
-                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: maxPixels.Limits(parse), cancellationToken: ct).ConfigureAwait(false);
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: maxPixels.Limits(parse), classes: classCount, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {
@@ -116,7 +123,7 @@ internal static class DataSetCommands
             }
 
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {manifest.MaskKind.ToString().ToLowerInvariant()} masks.")).ConfigureAwait(false);
+                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}.")).ConfigureAwait(false);
             return Cli.Ok;
         }));
         return command;
@@ -164,7 +171,7 @@ internal static class DataSetCommands
             var manifest = await storage.Open(parse, mustExist: true).GetAsync(dataSetName, ct).ConfigureAwait(false)
                 ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {manifest.MaskKind.ToString().ToLowerInvariant()} masks, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
+                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
             foreach (var item in manifest.Items)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

@@ -12,7 +12,8 @@ namespace UNetCluster.Client.Commands;
 /// <summary>
 /// <c>unet evaluate</c>: compares predicted masks with ground-truth masks, paired by file name
 /// (<c>slice-07.mask.png</c> or <c>slice-07.png</c> with <c>slice-07.png</c>), and prints pixel error, foreground
-/// IoU, Dice and the ISBI 2012 Rand error per image and on average.
+/// IoU, Dice and the ISBI 2012 Rand error per image and on average; for instance ground truth also object scores,
+/// for class masks (<c>--mask-kind classes</c>, predictions <c>slice-07.classes.png</c>) per-class Dice and IoU.
 /// </summary>
 internal static class EvaluateCommand
 {
@@ -23,27 +24,35 @@ internal static class EvaluateCommand
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
         var maskKind = new Option<MaskKind>("--mask-kind")
         {
-            Description = "What the ground-truth masks hold: auto (binary; 16-bit masks with several values are object ids), binary, or instances " +
-                "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects).",
+            Description = "What the ground-truth masks hold: auto (binary; 16-bit masks with several values are object ids), binary, instances " +
+                "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects), or classes " +
+                "(class indices, scored against the predictions' {name}.classes.png: adds Dice and IoU per class and their mean over the foreground classes).",
             DefaultValueFactory = _ => MaskKind.Auto,
         };
-        var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json, maskKind };
+        var classCount = new Option<int?>("--classes") { Description = "With --mask-kind classes: the class count (default: the largest index in the masks and predictions + 1); an index at or above it is refused." };
+        var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json, maskKind, classCount };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var objects = new List<(string Id, ObjectScores Scores)>();
-            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, parse.GetValue(maskKind), objects);
+            var classes = new List<(string Id, ClassScores Scores)>();
+            var kind = parse.GetValue(maskKind);
+            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind));
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
             if (parse.GetValue(json))
             {
-                object document = objects.Count == 0
-                    ? new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean }
-                    : new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) };
+                object document = (objects.Count, classes.Count) switch
+                {
+                    (0, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean },
+                    (_, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) },
+                    _ => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, classes = classes.FirstOrDefault(c => c.Id == r.Id).Scores }), mean, classes = ClassMetrics.Mean(classes.Select(c => c.Scores)) },
+                };
                 output.WriteLine(JsonSerializer.Serialize(document, CheckpointManifest.JsonOptions));
             }
             else
             {
                 MetricsReport.Print(output, rows, mean);
                 PrintObjects(output, objects);
+                MetricsReport.PrintClasses(output, classes);
             }
 
             return Task.FromResult(Cli.Ok);
@@ -52,26 +61,31 @@ internal static class EvaluateCommand
     }
 
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
-        string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null)
+        string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null,
+        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null)
     {
         var problems = new List<string>();
         var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
+        var suffix = maskKind == MaskKind.Classes ? PredictionWriter.ClassesSuffix : PredictionWriter.MaskSuffix;
         var predicted = DataSetLoader.ListImageFiles(predictionsDirectory, "--predictions", problems)
-            .GroupBy(p => Stem(p, PredictionWriter.MaskSuffix), StringComparer.Ordinal)
+            .Where(p => maskKind != MaskKind.Classes || !p.EndsWith(PredictionWriter.MaskSuffix, StringComparison.OrdinalIgnoreCase))
+            .GroupBy(p => Stem(p, suffix), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var rows = new List<(string, SegmentationScores)>();
+        var classMaps = new List<(string Id, byte[] Predicted, byte[] Truth)>();
+        var table = maskKind == MaskKind.Classes ? ClassTable.Read(masksDirectory, problems) : null;
         foreach (var truthPath in truths)
         {
             var id = Path.GetFileNameWithoutExtension(truthPath);
             if (!predicted.TryGetValue(id, out var candidates))
             {
-                problems.Add($"{truthPath}: no prediction named {id}{PredictionWriter.MaskSuffix} or {id}.png in {predictionsDirectory}");
+                problems.Add($"{truthPath}: no prediction named {id}{suffix} or {id}.png in {predictionsDirectory}");
                 continue;
             }
 
-            var predictionPath = candidates.FirstOrDefault(c => c.EndsWith(PredictionWriter.MaskSuffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
-            var truth = ReadTruth(truthPath, maskKind, problems);
-            var prediction = ReadBinary(predictionPath, problems);
+            var predictionPath = candidates.FirstOrDefault(c => c.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
+            var truth = ReadTruth(truthPath, maskKind, classCount, table, problems);
+            var prediction = maskKind == MaskKind.Classes ? ReadClasses(predictionPath, classCount, problems) : ReadBinary(predictionPath, problems);
             if (truth is null || prediction is null)
             {
                 continue;
@@ -88,6 +102,11 @@ internal static class EvaluateCommand
             {
                 objects?.Add((id, ObjectMetrics.Score(prediction.Mask, ids, truth.Width, truth.Height)));
             }
+
+            if (truth.Classes is { } truthClasses && prediction.Classes is { } predictedClasses)
+            {
+                classMaps.Add((id, predictedClasses, truthClasses));
+            }
         }
 
         if (problems.Count > 0)
@@ -95,13 +114,18 @@ internal static class EvaluateCommand
             throw new DataSetValidationException("Cannot evaluate", problems);
         }
 
+        // One class count for every image: --classes, else the largest index seen + 1.
+        var count = classCount ?? Math.Max(table?.Names.Count ?? 2, classMaps.Select(m => Math.Max(m.Predicted.Max(), m.Truth.Max()) + 1).DefaultIfEmpty(0).Max());
+        classes?.AddRange(classMaps.Select(m => (m.Id, ClassMetrics.Score(m.Predicted, m.Truth, count, table?.Names))));
+
         return rows;
     }
 
-    private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null);
+    /// <summary>A mask as scored: its foreground (<see cref="Mask"/>, non-zero = foreground), and its object ids or class indices.</summary>
+    private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null, byte[]? Classes = null);
 
-    /// <summary>A ground-truth mask: binary, or object ids (16-bit with several values under auto, any with instances).</summary>
-    private static BinaryMask? ReadTruth(string path, MaskKind kind, List<string> problems)
+    /// <summary>A ground-truth mask: binary, object ids (16-bit with several values under auto, any with instances), or class indices.</summary>
+    private static BinaryMask? ReadTruth(string path, MaskKind kind, int? classCount, ClassTable? table, List<string> problems)
     {
         try
         {
@@ -110,8 +134,17 @@ internal static class EvaluateCommand
             {
                 case MaskKind.Binary:
                     return new BinaryMask(image.Width, image.Height, binary!);
+                case MaskKind.Classes:
+                    return ClassMask(path, image, classCount, problems, table);
                 case MaskKind.Instances:
-                    var ids = image.Values.Select(v => (int)v).ToArray();
+                    var idImage = image.Channels > 1 ? DataSetLoader.IdsFromColours(image, out problem) : image;
+                    if (idImage is null)
+                    {
+                        problems.Add($"{path}: {problem}");
+                        return null;
+                    }
+
+                    var ids = idImage.Values.Select(v => (int)v).ToArray();
                     return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
                 default:
                     problems.Add($"{path}: {problem}");
@@ -140,6 +173,31 @@ internal static class EvaluateCommand
                 $"  {id,-20} F1@0.5 {s.F1:F3}  mean F1@0.5:0.95 {s.MeanF1:F3}  precision {s.Precision:F3}  recall {s.Recall:F3}  " +
                 $"{s.Matched}/{s.Truth} matched, {s.Predicted} predicted, {s.Merged} merged, {s.Split} split"));
         }
+    }
+
+    /// <summary>A predicted class map ({name}.classes.png): class indices, below <paramref name="classCount"/> when given.</summary>
+    private static BinaryMask? ReadClasses(string path, int? classCount, List<string> problems)
+    {
+        try
+        {
+            return ClassMask(path, ImageReader.Read(path), classCount, problems);
+        }
+        catch (InvalidImageException e)
+        {
+            problems.Add(e.Message);
+            return null;
+        }
+    }
+
+    private static BinaryMask? ClassMask(string path, GrayImage image, int? classCount, List<string> problems, ClassTable? table = null)
+    {
+        if (DataSetLoader.ClassIndices(image, classCount, out var problem, table) is not { } indices)
+        {
+            problems.Add($"{path}: {problem}");
+            return null;
+        }
+
+        return new BinaryMask(image.Width, image.Height, [.. indices.Select(c => c == 0 ? (byte)0 : (byte)1)], Classes: indices);
     }
 
     private static BinaryMask? ReadBinary(string path, List<string> problems)

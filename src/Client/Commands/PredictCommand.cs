@@ -18,10 +18,10 @@ internal static class PredictCommand
         var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a checkpoints or run folder (uses its best checkpoint by validation, else its latest).", Required = true };
         var latest = new Option<bool>("--latest") { Description = "With a checkpoints or run folder: use its latest checkpoint, not its best by validation." };
         var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
-        var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs.", Required = true };
+        var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend).", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
         var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
-        var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances)." };
+        var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; with --border-class, the interiors grown into the border). At most 65535 objects per image." };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
@@ -44,9 +44,23 @@ internal static class PredictCommand
             }
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
+            var classes = Classes(loaded.Manifest);
+            var count = loaded.Manifest.Model.Classes;
             output.WriteLine(FormattableString.Invariant(
-                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta));
+                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, ") +
+                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}.") : $"{count} classes (the most probable per pixel)."));
+            if (count > 2)
+            {
+                var names = classes.Names ?? (classes.BorderClass ? ["background", "interior", "border"] : null);
+                output.WriteLine("Classes: " + string.Join(", ", Enumerable.Range(0, count).Select(k =>
+                {
+                    var (r, g, b) = ClassOverlay.Colour(k);
+                    var name = names is not null && k < names.Count ? $" {names[k]}" : string.Empty;
+                    return k == 0 ? $"0{name} (untinted)" : $"{k}{name} (#{r:x2}{g:x2}{b:x2})";
+                })) + $"; {{name}}{PredictionWriter.ClassesSuffix} holds the class index per pixel.");
+            }
+
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), classes);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);
@@ -55,6 +69,21 @@ internal static class PredictCommand
             return Task.FromResult(Cli.Ok);
         }));
         return command;
+    }
+
+    /// <summary>What the checkpoint's classes mean: its training options' border class and class names.</summary>
+    private static PredictionClasses Classes(CheckpointManifest manifest)
+    {
+        if (manifest.Training is not { } training)
+        {
+            return new PredictionClasses();
+        }
+
+        var border = training.TryGetProperty("borderClass", out var b) && b.ValueKind == JsonValueKind.True;
+        var names = training.TryGetProperty("classNames", out var n) && n.ValueKind == JsonValueKind.Array
+            ? n.EnumerateArray().Select(e => e.GetString() ?? string.Empty).ToList()
+            : null;
+        return new PredictionClasses(border, names);
     }
 
     private static int TrainingTileSize(CheckpointManifest manifest)

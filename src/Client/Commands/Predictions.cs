@@ -1,5 +1,6 @@
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 using UNetCluster.Model.Inference;
 using UNetCluster.Model.Metrics;
 using UNetCluster.Model.Modules;
@@ -13,9 +14,11 @@ internal static class Predictions
     /// <summary>Predicts each labelled section, writes its files (overlay with misses) and returns its scores.</summary>
     /// <param name="objects">When given, the object scores of each section with instance ground truth are added to it,
     /// and those sections' object labels are written too.</param>
+    /// <param name="classes">What the model's classes mean (<see cref="PredictionWriter.Write"/>).</param>
+    /// <param name="classScores">When given, the per-class scores of each section with a class mask are added to it.</param>
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
         UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold,
-        List<(string Id, ObjectScores Scores)>? objects = null)
+        List<(string Id, ObjectScores Scores)>? objects = null, PredictionClasses? classes = null, List<(string Id, ClassScores Scores)>? classScores = null)
     {
         var all = sections.ToList();
         RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
@@ -25,11 +28,17 @@ internal static class Predictions
         {
             using var image = TrainingData.ImageTensor(section.Image);
             using var probabilities = predictor.PredictProbabilities(image);
-            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null);
+            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null, classes);
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
-            if (section.Instances is { } ids)
+            if (section.Instances is { } ids && files.Objects is { } predicted)
             {
-                objects?.Add((section.Id, ObjectMetrics.Score(files.Mask, ids, section.Image.Width, section.Image.Height)));
+                var truth = ConnectedComponents.FromIds(ids, section.Image.Width, section.Image.Height);
+                objects?.Add((section.Id, ObjectMetrics.Score(predicted, files.ObjectCount, truth.Labels, truth.Count)));
+            }
+
+            if (section.Kind == MaskKind.Classes)
+            {
+                classScores?.Add((section.Id, ClassMetrics.Score(files.Classes, section.Mask, (int)probabilities.shape[0], classes?.Names)));
             }
         }
 
@@ -41,7 +50,8 @@ internal static class Predictions
     /// anything, images whose files would collide (<see cref="RequireDistinctOutputs(IReadOnlyList{GrayImage}, string)"/>).
     /// </summary>
     public static IReadOnlyList<string> PredictImages(
-        UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false)
+        UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false,
+        PredictionClasses? classes = null)
     {
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
@@ -51,7 +61,7 @@ internal static class Predictions
         {
             using var input = TrainingData.ImageTensor(image);
             using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
-            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances).OverlayPng);
+            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes).OverlayPng);
         }
 
         return written;
@@ -96,7 +106,7 @@ internal static class Predictions
                     "in more than their extension), or predict them into separate --out folders. Nothing was written.");
             }
 
-            foreach (var suffix in new[] { PredictionWriter.ProbabilitySuffix, PredictionWriter.MaskSuffix, PredictionWriter.OverlaySuffix })
+            foreach (var suffix in new[] { PredictionWriter.ProbabilitySuffix, PredictionWriter.MaskSuffix, PredictionWriter.OverlaySuffix, PredictionWriter.ClassesSuffix })
             {
                 var output = Path.GetFullPath(Path.Combine(directory, stem + suffix));
                 if (inputs.Contains(output))

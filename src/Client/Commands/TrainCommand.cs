@@ -44,8 +44,9 @@ internal static class TrainCommand
         var maxPixels = new ImageLimitOption();
         var maskKind = new Option<MaskKind?>("--mask-kind")
         {
-            Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, or instances " +
-                "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term).",
+            Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, instances " +
+                "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term; " +
+                "with --border-class as 3 classes), or classes (pixel value = class index 0..C-1; C from --classes or the largest index + 1).",
         };
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
@@ -87,9 +88,10 @@ internal static class TrainCommand
     private static async Task<int> RunAsync(Request request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
-        var options = JobOptions.Build(record.Spec);
         var limits = ImageLimits.For(request.MaxImagePixels);
-        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, limits, record.MaskKind);
+        var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, limits, record.MaskKind, record.MaskKind == MaskKind.Classes ? record.Spec.Classes : null);
+        record = WithDataClasses(record, dataSet);
+        var options = JobOptions.Build(record.Spec);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
         if (JobSpecValidator.TileFitError(options, DataSetSections.Local(record.Images, dataSet)) is { } tooLarge)
         {
@@ -116,7 +118,15 @@ internal static class TrainCommand
             $"preset {record.Preset}, seed {options.Seed}: {dataSet.Sections.Count} labelled sections from {record.Images}, {options.ValidationSections} held out for validation."));
         if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
         {
-            output.WriteLine($"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
+            output.WriteLine(options.BorderClass
+                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and the border between touching objects."
+                : $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
+        }
+
+        if (dataSet.Kind == MaskKind.Classes)
+        {
+            var named = options.ClassNames is { } names ? $": {string.Join(", ", names.Select((n, i) => $"{i} {n}"))}" : $" (0..{options.Model.Classes - 1})";
+            output.WriteLine($"Masks: class indices, {options.Model.Classes} classes{named}; each pixel is predicted as its most probable class.");
         }
 
         output.WriteLine($"Run folder: {run.Path}");
@@ -182,32 +192,38 @@ internal static class TrainCommand
         }
 
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
-        using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap);
+        using var data = TrainingData.Create(dataSet, options);
         var tileSize = options.PredictionTileSize ?? options.TileSize;
-        double threshold;
+        double? threshold = null;
         if (checkpoint.Manifest.Selection is { } selection)
         {
-            threshold = selection.Threshold;
+            threshold = options.Model.Classes == 2 ? selection.Threshold : null;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}), {checkpoint.Directory}; " +
-                $"decision threshold {threshold:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections."));
+                $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}), {checkpoint.Directory}") +
+                (threshold is { } t
+                    ? string.Create(CultureInfo.InvariantCulture, $"; decision threshold {t:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections.")
+                    : "; each pixel takes its most probable class."));
         }
-        else
+        else if (options.Model.Classes == 2)
         {
             // No validation marked a best checkpoint (every one failed): calibrate for pixel error on training sections.
             var calibration = ThresholdCalibration.Pick(data.Training, CalibrationSections);
-            (threshold, var trainingError) = ThresholdCalibration.Calibrate(model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
-            var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, threshold);
+            var (calibrated, trainingError) = ThresholdCalibration.Calibrate(model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
+            var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, calibrated);
+            threshold = calibrated;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"No validation marked a best checkpoint{(status.ValidationError is { } why ? $" ({why})" : "")}: using the latest, step {checkpoint.Manifest.Step}; " +
-                $"decision threshold {threshold:0.00} (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
+                $"decision threshold {calibrated:0.00} (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
         }
 
         var objects = new List<(string Id, ObjectScores Scores)>();
-        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold, objects);
-        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold, instances: objects.Count > 0);
+        var classScores = new List<(string Id, ClassScores Scores)>();
+        var classes = new PredictionClasses(options.BorderClass, options.ClassNames);
+        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold ?? 0.5, objects, classes, classScores);
+        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold ?? 0.5, instances: objects.Count > 0, classes: classes);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
+        MetricsReport.PrintClasses(output, classScores);
         var meanObjects = ObjectMetrics.Mean(objects.Select(o => o.Scores));
         if (meanObjects is not null)
         {
@@ -225,6 +241,7 @@ internal static class TrainCommand
                 validation = scores.Select(s => new { id = s.Id, scores = s.Scores }),
                 mean,
                 objects = meanObjects,
+                classes = ClassMetrics.Mean(classScores.Select(c => c.Scores)),
                 validations,
             },
             CheckpointManifest.JsonOptions));
@@ -236,6 +253,24 @@ internal static class TrainCommand
 
         output.WriteLine($"Metrics: {run.MetricsPath}");
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// The record with what its data decides: a class-mask set's class count in the spec (unless <c>--classes</c> gave
+    /// one), so the model, the checkpoint and a resumed run have as many outputs as the data has classes. Refuses
+    /// <c>--border-class</c> on masks that hold no object ids.
+    /// </summary>
+    private static RunRecord WithDataClasses(RunRecord record, LabelledDataSet dataSet)
+    {
+        if (record.Spec.BorderClass == true && dataSet.Kind != MaskKind.Instances)
+        {
+            throw new UserInputException(
+                $"--border-class needs instance masks (object ids), but the masks in {record.Masks} are {(dataSet.Kind == MaskKind.Classes ? "class indices" : "binary")}; pass --mask-kind instances if they hold object ids.");
+        }
+
+        return dataSet.Kind == MaskKind.Classes && record.Spec.Classes is null
+            ? record with { Spec = record.Spec with { Classes = dataSet.Classes, ClassNames = dataSet.ClassNames is { } names ? string.Join(',', names) : null } }
+            : record;
     }
 
     /// <summary>Deletes what this run added to its folder: the whole folder when it did not exist before.</summary>
@@ -271,6 +306,7 @@ internal static class TrainCommand
         var images = request.Images ?? BundledData.ImagesDirectory;
         var masks = request.Masks ?? BundledData.MasksDirectory;
         var unlabelled = request.Unlabelled ?? (bundled ? BundledData.UnlabelledDirectory : null);
+        ClassesOption.Require(request.Overrides.Classes, request.MaskKind);
         var options = request.Overrides.ApplyTo(Presets.Get(request.Preset, request.Seed));
         var run = request.Out is null ? RunDirectory.CreateDefault() : new RunDirectory(request.Out);
         OutputFolder.Require(run.Path, "--out");

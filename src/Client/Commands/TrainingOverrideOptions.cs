@@ -20,7 +20,11 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Optimizer { get; } = new("--optimizer") { Description = "sgd (momentum 0.99, as the paper) or adam." };
 
-    public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
+    public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper), soft-dice (mean over the foreground classes), or dice-cross-entropy (the two summed)." };
+
+    public Option<int?> Classes { get; } = new("--classes") { Description = "Output classes, 2 to 256 (default 2; for --mask-kind classes, the largest index in the masks + 1). A mask index at or above it is refused." };
+
+    public Option<bool> BorderClass { get; } = new("--border-class") { Description = "Train instance masks as 3 classes: background, object interior and the border between touching objects; predict --instances grows the interiors into the border." };
 
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
@@ -45,7 +49,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, ValidateEvery, ValidateMinutes, SelectBy, Patience })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience })
         {
             command.Options.Add(option);
         }
@@ -57,7 +61,8 @@ internal sealed class TrainingOverrideOptions
         ArgumentNullException.ThrowIfNull(parse);
         return new TrainingOverrides(
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
-            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery)
+            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery,
+            parse.GetValue(Classes), parse.GetValue(BorderClass) ? true : null)
         {
             ValidateEvery = parse.GetValue(ValidateEvery),
             ValidateMinutes = parse.GetValue(ValidateMinutes),

@@ -32,7 +32,7 @@ public sealed record JobSpec
     /// <summary>sgd or adam.</summary>
     [Id(9)] public string? Optimizer { get; init; }
 
-    /// <summary>weighted-cross-entropy or soft-dice.</summary>
+    /// <summary>weighted-cross-entropy, soft-dice or dice-cross-entropy.</summary>
     [Id(10)] public string? Loss { get; init; }
 
     [Id(11)] public int? ValidationSections { get; init; }
@@ -54,17 +54,28 @@ public sealed record JobSpec
     [Id(16)] public int? BucketKiB { get; init; }
 
     /// <summary>Validate the model on the held-out sections every this many steps (and at the last step); null for the checkpoint interval.</summary>
-    [Id(17)] public int? ValidateEvery { get; init; }
+    [Id(30)] public int? ValidateEvery { get; init; }
 
     /// <summary>Also validate when this many minutes have passed since the last validation; null for steps only.</summary>
-    [Id(18)] public double? ValidateMinutes { get; init; }
+    [Id(31)] public double? ValidateMinutes { get; init; }
 
     /// <summary>
     /// The metric that picks the best checkpoint and its decision threshold: pixel-error, rand-error (lower is better),
     /// dice, iou, object-f1 (higher is better); null for object-f1 on instance masks, pixel-error otherwise.
     /// </summary>
-    [Id(19)] public string? SelectBy { get; init; }
+    [Id(32)] public string? SelectBy { get; init; }
 
     /// <summary>Stop after this many validations in a row without a better value of the selection metric; null never stops early.</summary>
-    [Id(20)] public int? Patience { get; init; }
+    [Id(33)] public int? Patience { get; init; }
+    /// <summary>Output classes of the model (2 to 256); null for 2, or for a class-mask data set its class count.</summary>
+    [Id(17)] public int? Classes { get; init; }
+
+    /// <summary>Instance masks trained as background / interior / border between touching objects (3 classes).</summary>
+    [Id(18)] public bool? BorderClass { get; init; }
+
+    /// <summary>
+    /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
+    /// not name them. A string rather than a list so that two specs compare equal by value.
+    /// </summary>
+    [Id(19)] public string? ClassNames { get; init; }
 }

@@ -22,13 +22,16 @@ public static class DataSetLoader
     /// least one mask must hold both classes (see <see cref="DescribeMissingClass"/>).
     /// </summary>
     /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
+    /// <param name="maskKind">What the masks hold (<see cref="Classify"/>); one kind for the whole set.</param>
+    /// <param name="classes">For class masks, the class count (<c>--classes</c>): an index at or above it is refused;
+    /// null to take the largest index + 1 (at least 2).</param>
     /// <exception cref="DataSetValidationException">
     /// Listing every problem found, each naming its file or folder: missing or empty folder, image without mask, mask
     /// without image, two files with one stem, unreadable, truncated, corrupt or over-large file, unsupported bit depth
     /// or channels, page count or size that differs between mask and image, mask that is not binary, masks that are
-    /// all one class.
+    /// all one class, masks of different kinds, a class index out of range.
     /// </exception>
-    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto)
+    public static LabelledDataSet LoadLabelled(string imagesDirectory, string masksDirectory, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto, int? classes = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagesDirectory);
         ArgumentException.ThrowIfNullOrEmpty(masksDirectory);
@@ -42,11 +45,13 @@ public static class DataSetLoader
         }
 
         var imageFiles = ListImageFiles(imagesDirectory, "images", problems);
+        var table = maskKind == MaskKind.Classes ? ClassTable.Read(masksDirectory, problems) : null;
         var maskFiles = ListImageFiles(masksDirectory, "masks", problems);
         var imagesByStem = GroupByStem(imageFiles);
         var masksByStem = GroupByStem(maskFiles);
 
         var sections = new List<LabelledSection>();
+        var kinds = new List<(MaskKind Kind, string File)>();
         var stems = imagesByStem.Keys.Union(masksByStem.Keys).Order(StringComparer.Ordinal);
         foreach (var stem in stems)
         {
@@ -61,12 +66,18 @@ public static class DataSetLoader
             }
 
             var pairProblems = new List<string>();
-            var pairSections = Pair(stem, images[0], imageStack, masks[0], maskStack, maskKind, pairProblems);
+            var pairSections = Pair(stem, images[0], imageStack, masks[0], maskStack, maskKind, classes, table, pairProblems);
             problems.AddRange(pairProblems);
             if (pairProblems.Count == 0)
             {
                 sections.AddRange(pairSections);
+                kinds.AddRange(pairSections.Select(s => (s.Kind, masks[0])).Distinct());
             }
+        }
+
+        if (problems.Count == 0 && DescribeMixedKinds(kinds, masksDirectory) is { } mixed)
+        {
+            problems.Add(mixed);
         }
 
         // Judged on the whole set, so only once every file is otherwise fine.
@@ -80,8 +91,42 @@ public static class DataSetLoader
             throw Invalid(imagesDirectory, masksDirectory, problems);
         }
 
-        return new LabelledDataSet(sections);
+        var kind = kinds.Count > 0 ? kinds[0].Kind : maskKind == MaskKind.Auto ? MaskKind.Binary : maskKind;
+        var largest = Math.Max(table?.Classes.Max(c => c.Index) ?? 0, sections.Select(s => s.Mask.Length == 0 ? 0 : (int)s.Mask.Max()).DefaultIfEmpty(0).Max());
+        var count = kind == MaskKind.Classes ? classes ?? Math.Max(2, largest + 1) : 2;
+        return new LabelledDataSet(sections)
+        {
+            Kind = kind,
+            Classes = count,
+            Table = kind == MaskKind.Classes ? table : null,
+        };
     }
+
+    /// <summary>
+    /// Null when every mask holds the same kind; otherwise a problem naming <paramref name="masksDirectory"/>, the
+    /// kinds found and a file of each. A set is trained as one kind: a binary mask among object-id masks would be
+    /// read as one object, which is rarely what its author meant.
+    /// </summary>
+    private static string? DescribeMixedKinds(List<(MaskKind Kind, string File)> kinds, string masksDirectory)
+    {
+        var byKind = kinds.GroupBy(k => k.Kind).ToList();
+        if (byKind.Count < 2)
+        {
+            return null;
+        }
+
+        var found = string.Join("; ", byKind.Select(g =>
+            $"{g.Count()} {Describe(g.Key)} ({string.Join(", ", g.Take(3).Select(k => Path.GetFileName(k.File)))}{(g.Count() > 3 ? ", …" : "")})"));
+        return $"{masksDirectory}: the masks mix kinds: {found}; a data set holds one kind of mask: pass --mask-kind instances " +
+               "to read them all as object ids (a binary mask then is one object), or keep the kinds in separate data sets";
+    }
+
+    private static string Describe(MaskKind kind) => kind switch
+    {
+        MaskKind.Instances => "hold object ids",
+        MaskKind.Classes => "hold class indices",
+        _ => "are binary",
+    };
 
     /// <summary>
     /// One labelled item: an image file (one section, or one per page of a TIFF stack) and its mask file, checked by
@@ -89,7 +134,10 @@ public static class DataSetLoader
     /// </summary>
     /// <param name="limits">The largest image read; <see cref="ImageLimits.Default"/> when null.</param>
     /// <exception cref="DataSetValidationException">Listing every problem of the pair, each naming its file.</exception>
-    public static IReadOnlyList<LabelledSection> LoadPair(string stem, string imageFile, string maskFile, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto)
+    /// <param name="classes">For class masks, the class count: an index at or above it is refused.</param>
+    /// <param name="table">For colour class masks, the colours' classes (the data set's <c>classes.json</c>).</param>
+    public static IReadOnlyList<LabelledSection> LoadPair(
+        string stem, string imageFile, string maskFile, ImageLimits? limits = null, MaskKind maskKind = MaskKind.Auto, int? classes = null, ClassTable? table = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(stem);
         ArgumentException.ThrowIfNullOrEmpty(imageFile);
@@ -97,7 +145,7 @@ public static class DataSetLoader
         var problems = new List<string>();
         var imagePages = TryRead(imageFile, problems, limits);
         var maskPages = TryRead(maskFile, problems, limits);
-        var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, maskKind, problems);
+        var sections = imagePages is null || maskPages is null ? [] : Pair(stem, imageFile, imagePages, maskFile, maskPages, maskKind, classes, table, problems);
         if (problems.Count > 0)
         {
             throw new DataSetValidationException($"The labelled item '{stem}' ('{imageFile}', '{maskFile}') is not valid", problems);
@@ -222,7 +270,7 @@ public static class DataSetLoader
 
     private static List<LabelledSection> Pair(
         string stem, string imageFile, IReadOnlyList<GrayImage> imagePages, string maskFile,
-        IReadOnlyList<GrayImage> maskPages, MaskKind maskKind, List<string> problems)
+        IReadOnlyList<GrayImage> maskPages, MaskKind maskKind, int? classes, ClassTable? table, List<string> problems)
     {
         var sections = new List<LabelledSection>();
         if (imagePages.Count != maskPages.Count)
@@ -246,7 +294,7 @@ public static class DataSetLoader
             }
 
             var id = stack ? string.Create(CultureInfo.InvariantCulture, $"{stem}#{page}") : stem;
-            if (Target(id, image, mask, maskKind, out var problem) is { } section)
+            if (Target(id, image, mask, maskKind, classes, table, out var problem) is { } section)
             {
                 sections.Add(section);
             }
@@ -305,46 +353,185 @@ public static class DataSetLoader
 
     /// <summary>
     /// The labelled section of a mask of the given kind (<see cref="Classify"/>): a binary mask as 0/1, object ids as
-    /// <see cref="InstanceTargets"/> makes them a training target; or null with the problem.
+    /// <see cref="InstanceTargets"/> makes them a training target, class indices as they are; or null with the problem.
     /// </summary>
-    private static LabelledSection? Target(string id, GrayImage image, GrayImage mask, MaskKind kind, out string? problem)
+    private static LabelledSection? Target(string id, GrayImage image, GrayImage mask, MaskKind kind, int? classes, ClassTable? table, out string? problem)
     {
         switch (Classify(mask, kind, out var binary, out problem))
         {
             case MaskKind.Binary:
                 return new LabelledSection(id, image, binary!);
             case MaskKind.Instances:
-                var (target, objects) = InstanceTargets.From(mask);
-                return new LabelledSection(id, image, target) { Instances = objects };
+                var idMask = mask;
+                if (mask.Channels > 1)
+                {
+                    if (IdsFromColours(mask, out problem) is not { } ids)
+                    {
+                        return null;
+                    }
+
+                    idMask = ids;
+                }
+
+                var (target, objects, border) = InstanceTargets.FromWithBorder(idMask);
+                return new LabelledSection(id, image, target) { Kind = MaskKind.Instances, Instances = objects, Border = border };
+            case MaskKind.Classes:
+                return ClassIndices(mask, classes, out problem, table) is { } indices
+                    ? new LabelledSection(id, image, indices) { Kind = MaskKind.Classes }
+                    : null;
             default:
                 return null;
         }
     }
 
+    /// <summary>The most classes a class mask may index (0..255): <c>UNetOptions.Classes</c>' limit, one byte per pixel.</summary>
+    public const int MaxClasses = 256;
+
+    /// <summary>
+    /// A class mask's values as class indices, or null with <paramref name="problem"/> naming the first pixel whose
+    /// index is at or above <paramref name="classes"/> (<c>--classes</c>), or above <see cref="MaxClasses"/> − 1.
+    /// </summary>
+    /// <param name="table">The masks' <c>classes.json</c>: required for a colour mask, whose colours it maps to indices.</param>
+    public static byte[]? ClassIndices(GrayImage mask, int? classes, out string? problem, ClassTable? table = null)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        problem = null;
+        if (mask.Channels > 1)
+        {
+            return ColourClassIndices(mask, table, out problem);
+        }
+
+        var limit = Math.Min(classes ?? MaxClasses, MaxClasses);
+        var indices = new byte[mask.Values.Length];
+        for (var i = 0; i < indices.Length; i++)
+        {
+            var v = mask.Values[i];
+            if (v >= limit)
+            {
+                var over = mask.Values.Count(value => value >= limit);
+                var allowed = classes is { } count && count <= MaxClasses
+                    ? $"--classes {count} allows the indices 0..{count - 1}; pass a larger --classes or fix the mask"
+                    : $"at most {MaxClasses} classes (indices 0..{MaxClasses - 1}) are supported";
+                problem = $"class index {v} at pixel (x {i % mask.Width}, y {i / mask.Width}) ({over} pixel(s) at or above {limit}) is out of range: {allowed}";
+                return null;
+            }
+
+            indices[i] = (byte)v;
+        }
+
+        return indices;
+    }
+
+    /// <summary>
+    /// The class index of each pixel of a colour mask by <paramref name="table"/>; null with the problem when there is
+    /// no table, or naming the first pixel whose colour has no entry (its position and colour). 16-bit colours are
+    /// compared by their high byte.
+    /// </summary>
+    private static byte[]? ColourClassIndices(GrayImage mask, ClassTable? table, out string? problem)
+    {
+        if (table is null || table.IndexByColour.Count == 0)
+        {
+            problem = $"mask has {mask.Channels} channels (a colour class mask) but there is no {ClassTable.FileName} with colours beside the masks; " +
+                      $"expected one mapping each colour to a class: {{\"classes\": [{{\"index\": 0, \"name\": \"background\", \"colour\": \"#000000\"}}, ...]}}";
+            return null;
+        }
+
+        var byColour = table.IndexByColour;
+        var shift = mask.BitDepth == 16 ? 8 : 0;
+        var r = mask.Plane(0);
+        var g = mask.Plane(1);
+        var b = mask.Plane(Math.Min(2, mask.Channels - 1));
+        var indices = new byte[mask.PlaneLength];
+        for (var i = 0; i < indices.Length; i++)
+        {
+            var key = ClassTable.Key(r[i] >> shift, g[i] >> shift, b[i] >> shift);
+            if (!byColour.TryGetValue(key, out var index))
+            {
+                problem = $"colour #{key:x6} at pixel (x {i % mask.Width}, y {i / mask.Width}) has no entry in {ClassTable.FileName}; " +
+                          $"its colours are {string.Join(", ", table.Classes.Where(c => c.Colour is not null).Select(c => $"{c.Colour} ({c.Index} {c.Name})"))}";
+                return null;
+            }
+
+            indices[i] = (byte)index;
+        }
+
+        problem = null;
+        return indices;
+    }
+
+    /// <summary>
+    /// The object ids of a colour-coded instance mask: each 4-connected region of one colour other than black is one
+    /// object (touching objects have different colours), numbered 1.. in raster order as a 16-bit id image; null with
+    /// the problem when there are more objects than a 16-bit id holds.
+    /// </summary>
+    public static GrayImage? IdsFromColours(GrayImage mask, out string? problem)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        var r = mask.Plane(0);
+        var g = mask.Plane(1);
+        var b = mask.Plane(Math.Min(2, mask.Channels - 1));
+        var shift = mask.BitDepth == 16 ? 8 : 0;   // colours compared by their high byte, as for class masks
+        var keys = new int[mask.PlaneLength];
+        for (var i = 0; i < keys.Length; i++)
+        {
+            keys[i] = ClassTable.Key(r[i] >> shift, g[i] >> shift, b[i] >> shift);
+        }
+
+        var labels = ConnectedComponents.LabelEqual(keys, mask.Width, mask.Height, out var count);
+        if (count > ushort.MaxValue)
+        {
+            problem = $"colour-coded instance mask has {count} objects, more than a 16-bit object id holds ({ushort.MaxValue}); split the image into smaller ones";
+            return null;
+        }
+
+        problem = null;
+        return new GrayImage(mask.Width, mask.Height, [.. labels.Select(l => (ushort)l)], 16, mask.Source, mask.Page);
+    }
+
     /// <summary>
     /// What a mask read as <paramref name="kind"/> holds, the one rule for training and evaluation alike: Binary (with
-    /// its 0/1 values in <paramref name="binary"/>), Instances (object ids), or null with <paramref name="problem"/>.
-    /// Auto takes a binary mask as it is and a 16-bit mask with several non-zero values as object ids; an 8-bit one
-    /// could also be a grey-level or class-index mask, so it is refused, saying how to name its kind.
+    /// its 0/1 values in <paramref name="binary"/>), Instances (object ids), Classes (class indices, see
+    /// <see cref="ClassIndices"/>), or null with <paramref name="problem"/>. Auto decides only where the mask is
+    /// unambiguous: a binary mask as it is, a 16-bit mask with several non-zero values as object ids. An 8-bit one with
+    /// several values could hold object ids or class indices, so it is refused, naming both kinds; Auto never guesses
+    /// classes.
     /// </summary>
     public static MaskKind? Classify(GrayImage mask, MaskKind kind, out byte[]? binary, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);
+        binary = null;
+        if (mask.Channels > 1)
+        {
+            // Colour: classes through classes.json, or colour-coded objects; never guessed.
+            problem = kind is MaskKind.Instances or MaskKind.Classes ? null : DescribeColourMask(mask) +
+                (kind == MaskKind.Binary ? "; --mask-kind binary was given, but a binary mask is single-channel" : string.Empty) +
+                $"; a colour mask is read with --mask-kind classes (its colours mapped to classes by a {ClassTable.FileName} beside the masks) " +
+                "or --mask-kind instances (colour-coded objects: each connected region of one colour is an object)";
+            return problem is null ? kind : null;
+        }
+
         problem = null;
-        binary = kind == MaskKind.Instances ? null : Binarise(mask);
+        binary = kind is MaskKind.Instances or MaskKind.Classes ? null : Binarise(mask);
         if (binary is not null)
         {
             return MaskKind.Binary;
         }
 
-        if (kind == MaskKind.Instances || (kind == MaskKind.Auto && mask.BitDepth == 16))
+        if (kind is MaskKind.Instances or MaskKind.Classes)
+        {
+            return kind;
+        }
+
+        if (kind == MaskKind.Auto && mask.BitDepth == 16)
         {
             return MaskKind.Instances;
         }
 
         problem = DescribeNonBinary(mask) + (kind == MaskKind.Auto
-            ? "; if its values are object ids (an instance mask), pass --mask-kind instances"
-            : string.Empty);
+            ? "; it could be an instance mask or a class mask: pass --mask-kind instances if its values are object ids, " +
+              "or --mask-kind classes if they are class indices"
+            : "; --mask-kind binary was given, but its values look like object ids or class indices: pass --mask-kind " +
+              "instances or --mask-kind classes");
         return null;
     }
 
@@ -355,10 +542,21 @@ public static class DataSetLoader
     public static byte[]? TryBinarise(GrayImage mask, out string? problem)
     {
         ArgumentNullException.ThrowIfNull(mask);
+        if (DescribeColourMask(mask) is { } colour)
+        {
+            problem = colour;
+            return null;
+        }
+
         var binary = Binarise(mask);
         problem = binary is null ? DescribeNonBinary(mask) : null;
         return binary;
     }
+
+    /// <summary>Null for a single-channel mask; otherwise why a mask of several channels (colour) is not read.</summary>
+    private static string? DescribeColourMask(GrayImage mask) => mask.Channels == 1
+        ? null
+        : $"mask has {mask.Channels} channels (a colour image); a binary mask must be single-channel, its values 0 and 255";
 
     private static byte[]? Binarise(GrayImage mask)
     {

@@ -1,9 +1,10 @@
 namespace UNetCluster.Data.Imaging;
 
 /// <summary>
-/// Reads single-channel (grayscale) 8- and 16-bit PNG and TIFF files, TIFF stacks included, into
-/// <see cref="GrayImage"/>s. Anything else (colour, palette, gray + alpha, other bit depths, float samples, a file that
-/// is cut short or corrupt, one whose header declares more pixels than <see cref="ImageLimits"/> allows) is refused
+/// Reads 8- and 16-bit PNG and TIFF files, TIFF stacks included, into <see cref="GrayImage"/>s of 1 to
+/// <see cref="GrayImage.MaxChannels"/> channels: grayscale as one, RGB as three, alpha dropped (see the codecs).
+/// Anything else (other bit depths, float samples, more channels, a file that is cut short or corrupt, one whose
+/// header declares more pixels than <see cref="ImageLimits"/> allows) is refused
 /// with an <see cref="InvalidImageException"/> naming the file. Files are only ever read: each is loaded into memory
 /// once and decoded from there.
 /// </summary>

@@ -8,7 +8,7 @@ public sealed class InvalidImageException : Exception
 {
     /// <summary>What <see cref="ImageReader"/> accepts, as said in every message.</summary>
     public const string Accepted =
-        "accepted: single-channel (grayscale) 8- or 16-bit PNG or TIFF (.png, .tif, .tiff; TIFF stacks may have several pages)";
+        "accepted: 8- or 16-bit PNG or TIFF with 1 to 4 channels: grayscale, RGB, or either with alpha, which is dropped (.png, .tif, .tiff; TIFF stacks may have several pages)";
 
     public InvalidImageException(string path, string reason, Exception? innerException = null)
         : base($"{path}: {reason}; {Accepted}.", innerException)

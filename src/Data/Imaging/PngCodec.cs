@@ -6,11 +6,13 @@ using StbImageSharp;
 namespace UNetCluster.Data.Imaging;
 
 /// <summary>
-/// Reads grayscale PNGs through StbImageSharp (a managed port of stb_image). Before decoding, this class reads the
-/// IHDR header to refuse colour, palette, low-bit-depth and over-large (<see cref="ImageLimits"/>) files with a
-/// precise message, and checks the file's own integrity, which stb_image does not: every chunk's CRC-32, and the
-/// zlib stream of the image data (its Adler-32 checksum and that it holds exactly the bytes the header needs).
-/// Unfiltering and interlacing are the library's.
+/// Reads PNGs through StbImageSharp (a managed port of stb_image): grayscale and gray + alpha as one channel, RGB and
+/// RGBA as three (alpha is dropped: the network sees colour, not transparency), 8 or 16 bit; palette images as RGB,
+/// or as one channel when every palette entry is a gray. Before decoding, this class reads the IHDR header to refuse
+/// low-bit-depth gray, unknown colour types and over-large (<see cref="ImageLimits"/>) files with a precise message,
+/// and checks the file's own integrity, which stb_image does not: every chunk's CRC-32, and the zlib stream of the
+/// image data (its Adler-32 checksum and that it holds exactly the bytes the header needs). Unfiltering, palette
+/// expansion and interlacing are the library's.
 /// </summary>
 internal static class PngCodec
 {
@@ -18,6 +20,10 @@ internal static class PngCodec
     private const int IhdrLength = 13;
     private const int HeaderLength = SignatureLength + 8 + IhdrLength; // signature, IHDR length and type, IHDR data
     private const int GrayColorType = 0;
+    private const int RgbColorType = 2;
+    private const int PaletteColorType = 3;
+    private const int GrayAlphaColorType = 4;
+    private const int RgbaColorType = 6;
 
     // Adam7: each pass's first column and row and its steps, as (x0, y0, dx, dy).
     private static readonly (int X0, int Y0, int Dx, int Dy)[] Adam7Passes =
@@ -48,19 +54,21 @@ internal static class PngCodec
 
         limits.CheckImage(path, "its image", width, height);
         limits.CheckFile(path, 1, (long)width * height);
-        if ((long)width * height > Array.MaxLength)
-        {
-            throw new InvalidImageException(path, $"is too large: its PNG header says {width}x{height} pixels, more than one array holds");
-        }
-
-        if (colorType != GrayColorType)
+        if (SamplesPerPixel(colorType) is not { } samples)
         {
             throw new InvalidImageException(path, $"has unsupported channels: {DescribeColorType(colorType)}");
         }
 
-        if (bitDepth is not (8 or 16))
+        if (colorType == PaletteColorType ? bitDepth is not (1 or 2 or 4 or 8) : bitDepth is not (8 or 16))
         {
-            throw new InvalidImageException(path, $"has unsupported bit depth {bitDepth} (grayscale PNG)");
+            throw new InvalidImageException(path, $"has unsupported bit depth {bitDepth} ({DescribeColorType(colorType)} PNG)");
+        }
+
+        // Palette images decode to RGB; the other types to their colour channels without alpha.
+        var channels = colorType is GrayColorType or GrayAlphaColorType ? 1 : 3;
+        if ((long)width * height * channels > Array.MaxLength)
+        {
+            throw new InvalidImageException(path, $"is too large: its PNG header says {width}x{height} pixels, more than one array holds");
         }
 
         if (bytes[26] != 0 || bytes[27] != 0 || interlace is not (0 or 1))
@@ -70,19 +78,61 @@ internal static class PngCodec
                       $"interlace method {interlace}, where PNG defines only 0, 0 and 0 or 1");
         }
 
-        var imageData = CheckChunks(path, bytes);
-        CheckImageData(path, imageData, FilteredLength(width, height, bitDepth / 8, interlace == 1), width, height);
-        var values = bitDepth == 8 ? Decode8(path, bytes, width, height) : Decode16(path, bytes, width, height);
-        return new GrayImage(width, height, values, bitDepth, path);
+        var (imageData, palette) = CheckChunks(path, bytes);
+        CheckImageData(path, imageData, FilteredLength(width, height, bitDepth * samples, interlace == 1), width, height);
+        if (colorType == PaletteColorType)
+        {
+            if (palette is null || palette.Length == 0 || palette.Length % 3 != 0 || palette.Length > 3 * 256)
+            {
+                throw new InvalidImageException(path, "is corrupt: it is a palette image without a valid palette (PLTE chunk)");
+            }
+
+            if (IsGrayPalette(palette))
+            {
+                channels = 1;
+            }
+        }
+
+        var values = bitDepth == 16
+            ? Decode16(path, bytes, width, height, channels)
+            : Decode8(path, bytes, width, height, channels);
+        return new GrayImage(width, height, values, bitDepth == 16 ? 16 : 8, path, Channels: channels);
+    }
+
+    /// <summary>Samples stored per pixel for a PNG colour type (alpha included), or null for a type PNG does not define.</summary>
+    private static int? SamplesPerPixel(int colorType) => colorType switch
+    {
+        GrayColorType => 1,
+        RgbColorType => 3,
+        PaletteColorType => 1,
+        GrayAlphaColorType => 2,
+        RgbaColorType => 4,
+        _ => null,
+    };
+
+    /// <summary>Whether every palette entry has equal red, green and blue: such an image is read as one channel.</summary>
+    private static bool IsGrayPalette(byte[] palette)
+    {
+        for (var i = 0; i < palette.Length; i += 3)
+        {
+            if (palette[i] != palette[i + 1] || palette[i] != palette[i + 2])
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>
     /// Walks every chunk from IHDR to IEND, checking that each fits in the file and that its CRC-32 is right, and
-    /// returns the image data: the IDAT chunks' data put together, which is one zlib stream.
+    /// returns the image data (the IDAT chunks' data put together, which is one zlib stream) and the palette (the
+    /// PLTE chunk's data, or null).
     /// </summary>
-    private static byte[] CheckChunks(string path, byte[] bytes)
+    private static (byte[] ImageData, byte[]? Palette) CheckChunks(string path, byte[] bytes)
     {
         using var imageData = new MemoryStream();
+        byte[]? palette = null;
         var sawImageData = false;
         var offset = SignatureLength;
         while (true)
@@ -108,6 +158,10 @@ internal static class PngCodec
                 imageData.Write(bytes, offset + 8, (int)length);
                 sawImageData = true;
             }
+            else if (type == "PLTE")
+            {
+                palette = bytes.AsSpan(offset + 8, (int)length).ToArray();
+            }
             else if (type == "IEND")
             {
                 break;
@@ -121,7 +175,7 @@ internal static class PngCodec
             throw new InvalidImageException(path, "is corrupt: it has no image data (no IDAT chunk)");
         }
 
-        return imageData.ToArray();
+        return (imageData.ToArray(), palette);
     }
 
     private static void CheckCrc(string path, byte[] bytes, int chunkOffset, int length)
@@ -190,11 +244,11 @@ internal static class PngCodec
     }
 
     /// <summary>Bytes of the filtered rows: one filter byte per row, per Adam7 pass when interlaced.</summary>
-    private static long FilteredLength(int width, int height, int bytesPerPixel, bool interlaced)
+    private static long FilteredLength(int width, int height, int bitsPerPixel, bool interlaced)
     {
         if (!interlaced)
         {
-            return height * (1 + ((long)width * bytesPerPixel));
+            return height * (1 + RowBytes(width, bitsPerPixel));
         }
 
         long total = 0;
@@ -204,12 +258,15 @@ internal static class PngCodec
             long passHeight = (height - y0 + dy - 1) / dy;
             if (passWidth > 0 && passHeight > 0)
             {
-                total += passHeight * (1 + (passWidth * bytesPerPixel));
+                total += passHeight * (1 + RowBytes(passWidth, bitsPerPixel));
             }
         }
 
         return total;
     }
+
+    /// <summary>Bytes of one row's samples: pixels below 8 bits (palette indexes) are packed, rows end on a byte.</summary>
+    private static long RowBytes(long width, int bitsPerPixel) => ((width * bitsPerPixel) + 7) / 8;
 
     /// <summary>A chunk type as its four letters, or in hexadecimal when they are not letters (a damaged file).</summary>
     private static string ChunkType(ReadOnlySpan<byte> type)
@@ -225,12 +282,17 @@ internal static class PngCodec
         return System.Text.Encoding.ASCII.GetString(type);
     }
 
-    private static ushort[] Decode8(string path, byte[] bytes, int width, int height)
+    /// <summary>
+    /// Decodes to <paramref name="channels"/> (1: gray, 3: RGB) 8-bit samples, which stb_image returns interleaved
+    /// and this method lays out channel-planar (see <see cref="GrayImage"/>). Asking for fewer channels than the file
+    /// holds drops alpha; a palette of grays asked for as gray keeps each value exactly.
+    /// </summary>
+    private static ushort[] Decode8(string path, byte[] bytes, int width, int height, int channels)
     {
         ImageResult result;
         try
         {
-            result = ImageResult.FromMemory(bytes, ColorComponents.Grey);
+            result = ImageResult.FromMemory(bytes, channels == 1 ? ColorComponents.Grey : ColorComponents.RedGreenBlue);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
@@ -238,13 +300,35 @@ internal static class PngCodec
         }
 
         CheckSize(path, result.Width, result.Height, width, height);
-        var values = new ushort[width * height];
-        for (var i = 0; i < values.Length; i++)
-        {
-            values[i] = result.Data[i];
-        }
-
+        var values = new ushort[width * height * channels];
+        Deinterleave(result.Data, values, width * height, channels);
         return values;
+    }
+
+    /// <summary>Copies pixel-interleaved samples (r, g, b per pixel) into channel planes.</summary>
+    private static void Deinterleave(ReadOnlySpan<byte> interleaved, Span<ushort> planar, int pixels, int channels)
+    {
+        for (var c = 0; c < channels; c++)
+        {
+            var plane = planar.Slice(c * pixels, pixels);
+            for (var i = 0; i < pixels; i++)
+            {
+                plane[i] = interleaved[(i * channels) + c];
+            }
+        }
+    }
+
+    /// <inheritdoc cref="Deinterleave(ReadOnlySpan{byte}, Span{ushort}, int, int)"/>
+    private static void Deinterleave(ReadOnlySpan<ushort> interleaved, Span<ushort> planar, int pixels, int channels)
+    {
+        for (var c = 0; c < channels; c++)
+        {
+            var plane = planar.Slice(c * pixels, pixels);
+            for (var i = 0; i < pixels; i++)
+            {
+                plane[i] = interleaved[(i * channels) + c];
+            }
+        }
     }
 
     /// <summary>
@@ -254,23 +338,25 @@ internal static class PngCodec
     /// (Hebron.Runtime.CRuntime.malloc), so it is released with <see cref="Marshal.FreeHGlobal"/>, as the
     /// library's own <c>CRuntime.free</c> does; a round-trip test pins the values.
     /// </summary>
-    private static unsafe ushort[] Decode16(string path, byte[] bytes, int width, int height)
+    private static unsafe ushort[] Decode16(string path, byte[] bytes, int width, int height, int channels)
     {
         ushort* decoded = null;
         try
         {
-            int decodedWidth, decodedHeight, channels;
+            int decodedWidth, decodedHeight, fileChannels;
             using var stream = new MemoryStream(bytes, writable: false);
             var context = new StbImage.stbi__context(stream);
             decoded = StbImage.stbi__load_and_postprocess_16bit(
-                context, &decodedWidth, &decodedHeight, &channels, (int)ColorComponents.Grey);
+                context, &decodedWidth, &decodedHeight, &fileChannels, channels == 1 ? (int)ColorComponents.Grey : (int)ColorComponents.RedGreenBlue);
             if (decoded is null)
             {
                 throw Undecodable(path, innerException: null);
             }
 
             CheckSize(path, decodedWidth, decodedHeight, width, height);
-            return new ReadOnlySpan<ushort>(decoded, width * height).ToArray();
+            var values = new ushort[width * height * channels];
+            Deinterleave(new ReadOnlySpan<ushort>(decoded, width * height * channels), values, width * height, channels);
+            return values;
         }
         catch (Exception e) when (e is not (InvalidImageException or OutOfMemoryException))
         {
@@ -303,10 +389,11 @@ internal static class PngCodec
 
     private static string DescribeColorType(int colorType) => colorType switch
     {
-        2 => "3 channels (RGB colour)",
-        3 => "a colour palette (indexed colour; save it as grayscale)",
-        4 => "2 channels (grayscale + alpha)",
-        6 => "4 channels (RGBA colour)",
+        GrayColorType => "grayscale",
+        RgbColorType => "3 channels (RGB colour)",
+        PaletteColorType => "a colour palette (indexed colour)",
+        GrayAlphaColorType => "2 channels (grayscale + alpha)",
+        RgbaColorType => "4 channels (RGBA colour)",
         _ => $"unknown PNG colour type {colorType}",
     };
 }

@@ -5,7 +5,9 @@ using BitMiracle.LibTiff.Classic;
 namespace UNetCluster.Data.Imaging;
 
 /// <summary>
-/// Reads grayscale TIFF pages (strips or tiles, any compression LibTiff.NET decodes) through BitMiracle.LibTiff.NET.
+/// Reads TIFF pages (strips or tiles, interleaved or separate planes, any compression LibTiff.NET decodes) through
+/// BitMiracle.LibTiff.NET: grayscale with up to <see cref="GrayImage.MaxChannels"/> samples per pixel, and RGB, alpha
+/// dropped.
 /// </summary>
 internal static class TiffCodec
 {
@@ -127,14 +129,22 @@ internal static class TiffCodec
         var width = GetInt(tiff, TiffTag.IMAGEWIDTH);
         var height = GetInt(tiff, TiffTag.IMAGELENGTH);
         var bitDepth = GetInt(tiff, TiffTag.BITSPERSAMPLE);
-        var channels = GetInt(tiff, TiffTag.SAMPLESPERPIXEL);
+        var samplesPerPixel = GetInt(tiff, TiffTag.SAMPLESPERPIXEL, 1);
         var sampleFormat = (SampleFormat)GetInt(tiff, TiffTag.SAMPLEFORMAT);
         var photometric = (Photometric)GetInt(tiff, TiffTag.PHOTOMETRIC, (int)Photometric.MINISBLACK);
+        var planar = (PlanarConfig)GetInt(tiff, TiffTag.PLANARCONFIG, (int)PlanarConfig.CONTIG);
 
-        if (channels != 1 || photometric is not (Photometric.MINISBLACK or Photometric.MINISWHITE))
+        var kept = KeptSamples(tiff, photometric, samplesPerPixel);
+        if (kept is null)
         {
             throw new InvalidImageException(
-                path, $"has unsupported channels: {where} has {channels} channel(s) with photometric interpretation {photometric}");
+                path, $"has unsupported channels: {where} has {samplesPerPixel} sample(s) per pixel with photometric interpretation {photometric}");
+        }
+
+        if (kept.Length > GrayImage.MaxChannels)
+        {
+            throw new InvalidImageException(
+                path, $"has unsupported channels: {where} has {kept.Length} channels, more than the {GrayImage.MaxChannels} an image may have");
         }
 
         if (bitDepth is not (8 or 16) || sampleFormat != SampleFormat.UINT)
@@ -143,15 +153,26 @@ internal static class TiffCodec
             throw new InvalidImageException(path, $"has unsupported bit depth: {where} has {bitDepth}-bit {format} samples");
         }
 
-        var values = new ushort[width * height];
-        var bytesPerSample = bitDepth / 8;
-        if (tiff.IsTiled())
+        if ((long)width * height * kept.Length > Array.MaxLength)
         {
-            ReadTiles(tiff, path, where, values, width, height, bytesPerSample, messages);
+            throw new InvalidImageException(path, $"is too large: {where} has {width}x{height} pixels of {kept.Length} channels, more than one array holds");
+        }
+
+        var layout = new SampleLayout(path, where, width, height, bitDepth / 8, planar == PlanarConfig.SEPARATE ? 1 : samplesPerPixel, kept);
+        var values = new ushort[width * height * kept.Length];
+        if (planar == PlanarConfig.SEPARATE)
+        {
+            // One plane per sample: read only the planes kept, each as a one-sample image.
+            for (var c = 0; c < kept.Length; c++)
+            {
+                var plane = layout with { SamplesPerPixel = 1, Kept = [0] };
+                var target = values.AsSpan(c * width * height, width * height);
+                ReadPlane(tiff, plane, (short)kept[c], target, messages);
+            }
         }
         else
         {
-            ReadStrips(tiff, path, where, values, width, height, bytesPerSample, messages);
+            ReadPlane(tiff, layout, 0, values, messages);
         }
 
         if (photometric == Photometric.MINISWHITE)
@@ -164,30 +185,91 @@ internal static class TiffCodec
             }
         }
 
-        return new GrayImage(width, height, values, bitDepth, path, page);
+        return new GrayImage(width, height, values, bitDepth, path, page, kept.Length);
     }
 
-    private static void ReadStrips(
-        Tiff tiff, string path, string where, ushort[] values, int width, int height, int bytesPerSample,
-        LibTiffMessages messages)
+    /// <summary>
+    /// The indexes of the samples read as channels, or null for a photometric interpretation not read. Grayscale keeps
+    /// every sample but alpha (gray + alpha is one channel; unspecified extra samples, such as further fluorescence
+    /// channels, stay); RGB keeps red, green and blue, dropping alpha and any extra sample.
+    /// </summary>
+    private static int[]? KeptSamples(Tiff tiff, Photometric photometric, int samplesPerPixel)
     {
-        var row = new byte[Math.Max(tiff.ScanlineSize(), width * bytesPerSample)];
-        for (var y = 0; y < height; y++)
+        if (samplesPerPixel < 1)
         {
-            if (!tiff.ReadScanline(row, y))
-            {
-                throw new InvalidImageException(
-                    path, $"is truncated or corrupt: row {y} of {height} of {where} could not be read{messages.Detail}");
-            }
+            return null;
+        }
 
-            CopySamples(row.AsSpan(0, width * bytesPerSample), values.AsSpan(y * width, width), bytesPerSample);
+        switch (photometric)
+        {
+            case Photometric.RGB when samplesPerPixel >= 3:
+                return [0, 1, 2];
+            case Photometric.MINISBLACK or Photometric.MINISWHITE:
+                var extras = ExtraSampleTypes(tiff);
+                var colourSamples = samplesPerPixel - extras.Length;
+                return Enumerable.Range(0, samplesPerPixel)
+                    .Where(i => i < colourSamples || extras[i - colourSamples] is not (ExtraSample.ASSOCALPHA or ExtraSample.UNASSALPHA))
+                    .ToArray() is { Length: > 0 } kept ? kept : null;
+            default:
+                return null;
         }
     }
 
-    private static void ReadTiles(
-        Tiff tiff, string path, string where, ushort[] values, int width, int height, int bytesPerSample,
-        LibTiffMessages messages)
+    /// <summary>What each extra sample (those after the colour samples) holds, from the ExtraSamples tag.</summary>
+    private static ExtraSample[] ExtraSampleTypes(Tiff tiff)
     {
+        var field = tiff.GetField(TiffTag.EXTRASAMPLES);
+        if (field is not { Length: >= 2 } || field[0].ToInt() <= 0)
+        {
+            return [];
+        }
+
+        var types = field[1].ToShortArray() ?? [];
+        return types.Take(field[0].ToInt()).Select(t => (ExtraSample)t).ToArray();
+    }
+
+    /// <summary>
+    /// How a page's decoded rows hold their samples: <see cref="SamplesPerPixel"/> interleaved samples of
+    /// <see cref="BytesPerSample"/> bytes per pixel (1 when planes are separate), of which <see cref="Kept"/> are copied,
+    /// each into its own channel plane.
+    /// </summary>
+    private sealed record SampleLayout(string Path, string Where, int Width, int Height, int BytesPerSample, int SamplesPerPixel, int[] Kept)
+    {
+        public int PixelBytes => BytesPerSample * SamplesPerPixel;
+    }
+
+    /// <summary>Reads the samples of one plane (<paramref name="plane"/> 0 for interleaved pages) into <paramref name="values"/>.</summary>
+    private static void ReadPlane(Tiff tiff, SampleLayout layout, short plane, Span<ushort> values, LibTiffMessages messages)
+    {
+        if (tiff.IsTiled())
+        {
+            ReadTiles(tiff, layout, plane, values, messages);
+        }
+        else
+        {
+            ReadStrips(tiff, layout, plane, values, messages);
+        }
+    }
+
+    private static void ReadStrips(Tiff tiff, SampleLayout layout, short plane, Span<ushort> values, LibTiffMessages messages)
+    {
+        var (width, height) = (layout.Width, layout.Height);
+        var row = new byte[Math.Max(tiff.ScanlineSize(), width * layout.PixelBytes)];
+        for (var y = 0; y < height; y++)
+        {
+            if (!tiff.ReadScanline(row, y, plane))
+            {
+                throw new InvalidImageException(
+                    layout.Path, $"is truncated or corrupt: row {y} of {height} of {layout.Where} could not be read{messages.Detail}");
+            }
+
+            CopySamples(layout, row.AsSpan(0, width * layout.PixelBytes), values, y * width);
+        }
+    }
+
+    private static void ReadTiles(Tiff tiff, SampleLayout layout, short plane, Span<ushort> values, LibTiffMessages messages)
+    {
+        var (width, height) = (layout.Width, layout.Height);
         var tileWidth = GetInt(tiff, TiffTag.TILEWIDTH);
         var tileHeight = GetInt(tiff, TiffTag.TILELENGTH);
         var tile = new byte[tiff.TileSize()];
@@ -195,35 +277,46 @@ internal static class TiffCodec
         {
             for (var left = 0; left < width; left += tileWidth)
             {
-                if (tiff.ReadTile(tile, 0, left, top, 0, 0) < 0)
+                if (tiff.ReadTile(tile, 0, left, top, 0, plane) < 0)
                 {
                     throw new InvalidImageException(
-                        path, $"is truncated or corrupt: the tile at x={left}, y={top} of {where} could not be read{messages.Detail}");
+                        layout.Path, $"is truncated or corrupt: the tile at x={left}, y={top} of {layout.Where} could not be read{messages.Detail}");
                 }
 
                 var copyWidth = Math.Min(tileWidth, width - left);
                 for (var dy = 0; dy < tileHeight && top + dy < height; dy++)
                 {
-                    var source = tile.AsSpan(dy * tileWidth * bytesPerSample, copyWidth * bytesPerSample);
-                    CopySamples(source, values.AsSpan(((top + dy) * width) + left, copyWidth), bytesPerSample);
+                    var source = tile.AsSpan(dy * tileWidth * layout.PixelBytes, copyWidth * layout.PixelBytes);
+                    CopySamples(layout, source, values, ((top + dy) * width) + left);
                 }
             }
         }
     }
 
-    /// <summary>LibTiff hands decoded 16-bit samples over in the machine's byte order, whatever the file's.</summary>
-    private static void CopySamples(ReadOnlySpan<byte> source, Span<ushort> target, int bytesPerSample)
+    /// <summary>
+    /// Copies the kept samples of a run of pixels, starting at pixel <paramref name="start"/> of the page, into their
+    /// channel planes of <paramref name="values"/>. LibTiff hands decoded 16-bit samples over in the machine's byte
+    /// order, whatever the file's.
+    /// </summary>
+    private static void CopySamples(SampleLayout layout, ReadOnlySpan<byte> source, Span<ushort> values, int start)
     {
-        if (bytesPerSample == 1)
+        var pixels = source.Length / layout.PixelBytes;
+        var planeLength = layout.Width * layout.Height;
+        if (layout.SamplesPerPixel == 1 && layout.BytesPerSample == 2)
         {
-            for (var i = 0; i < target.Length; i++)
-            {
-                target[i] = source[i];
-            }
+            MemoryMarshal.Cast<byte, ushort>(source).CopyTo(values.Slice(start, pixels));
+            return;
         }
-        else
+
+        for (var c = 0; c < layout.Kept.Length; c++)
         {
-            MemoryMarshal.Cast<byte, ushort>(source).CopyTo(target);
+            var target = values.Slice((c * planeLength) + start, pixels);
+            var offset = layout.Kept[c] * layout.BytesPerSample;
+            for (var i = 0; i < pixels; i++)
+            {
+                var at = (i * layout.PixelBytes) + offset;
+                target[i] = layout.BytesPerSample == 1 ? source[at] : MemoryMarshal.Read<ushort>(source[at..]);
+            }
         }
     }
 

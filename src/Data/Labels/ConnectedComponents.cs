@@ -139,6 +139,50 @@ public sealed class ConnectedComponents
         return new ConnectedComponents(labels, boxes.Count, [.. boxes]);
     }
 
+    /// <summary>
+    /// The 4-connected components of equal non-zero values of <paramref name="keys"/> (0 = background): the objects of a
+    /// colour-coded instance mask, where touching objects have different colours. Returns one label per pixel (0 for
+    /// background, 1..<paramref name="count"/> in the raster order of their first pixel).
+    /// </summary>
+    public static int[] LabelEqual(ReadOnlySpan<int> keys, int width, int height, out int count)
+    {
+        if (width <= 0 || height <= 0 || (long)width * height != keys.Length)
+        {
+            throw new ArgumentException($"The keys have {keys.Length} values, which is not {width} x {height}.", nameof(keys));
+        }
+
+        var labels = new int[keys.Length];
+        var queue = new int[keys.Length];
+        count = 0;
+        for (var start = 0; start < keys.Length; start++)
+        {
+            if (keys[start] == 0 || labels[start] != 0)
+            {
+                continue;
+            }
+
+            var (label, key) = (++count, keys[start]);
+            labels[start] = label;
+            var (head, tail) = (0, 0);
+            queue[tail++] = start;
+            while (head < tail)
+            {
+                var index = queue[head++];
+                var x = index % width;
+                foreach (var n in (ReadOnlySpan<int>)[x > 0 ? index - 1 : -1, x < width - 1 ? index + 1 : -1, index - width, index + width])
+                {
+                    if (n >= 0 && n < keys.Length && keys[n] == key && labels[n] == 0)
+                    {
+                        labels[n] = label;
+                        queue[tail++] = n;
+                    }
+                }
+            }
+        }
+
+        return labels;
+    }
+
     /// <summary>An inclusive pixel rectangle.</summary>
     public readonly record struct Box(int MinX, int MinY, int MaxX, int MaxY);
 }

@@ -21,8 +21,14 @@ public sealed record DataSetManifest(string Format, string Name, DateTimeOffset 
 
     public long Bytes => Items.Sum(i => i.Image.Bytes + i.Mask.Bytes);
 
-    /// <summary>What the masks hold, as the upload read them (binary or instances); <see cref="MaskKind.Auto"/> in manifests written before it was recorded.</summary>
+    /// <summary>What the masks hold, as the upload read them (binary, instances or classes); <see cref="MaskKind.Auto"/> in manifests written before it was recorded.</summary>
     public MaskKind MaskKind { get; init; }
+
+    /// <summary>For class masks, the class count (<c>--classes</c>, else the largest index + 1); null otherwise.</summary>
+    public int? Classes { get; init; }
+
+    /// <summary>The masks' <c>classes.json</c> (names, and colours for colour class masks), when they had one.</summary>
+    public ClassTable? ClassTable { get; init; }
 }
 
 /// <summary>
@@ -60,11 +66,11 @@ public sealed partial class DataSetStore(IBlobStore blobs)
     /// <see cref="InvalidOperationException"/> when a data set of that name exists.
     /// </summary>
     public async Task<DataSetManifest> UploadAsync(string name, string imagesDirectory, string masksDirectory, IProgress<string>? progress = null,
-        MaskKind maskKind = MaskKind.Auto, ImageLimits? limits = null, CancellationToken cancellationToken = default)
+        MaskKind maskKind = MaskKind.Auto, ImageLimits? limits = null, int? classes = null, CancellationToken cancellationToken = default)
     {
         ValidateName(name);
-        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, limits, maskKind).Sections;
-        var kind = sections.Any(s => s.Instances is not null) ? MaskKind.Instances : MaskKind.Binary;
+        var loaded = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, limits, maskKind, classes);
+        var (sections, kind) = (loaded.Sections, loaded.Kind);
         if (await GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
             throw new InvalidOperationException($"The data set '{name}' exists already ({blobs.Describe(ManifestName(name))}); delete it first or pick another name.");
@@ -90,7 +96,7 @@ public sealed partial class DataSetStore(IBlobStore blobs)
             progress?.Report(entry.Stem);
         }
 
-        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind };
+        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Classes = kind == MaskKind.Classes ? loaded.Classes : null, ClassTable = loaded.Table };
         try
         {
             await blobs.WriteAsync(ManifestName(name), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

@@ -20,9 +20,10 @@ namespace UNetCluster.Data.WeightMaps;
 /// is 0 everywhere.
 /// </para>
 /// <para>
-/// w_c(x) = total / (2 · count(class of x)), computed per mask, gives each class the same total weight, so w_c
-/// averages to 1 over the mask. When the mask holds one class only, or when
-/// <see cref="WeightMapOptions.BalanceClasses"/> is false, w_c is 1 everywhere.
+/// w_c(x) = total / (K · count(class of x)), computed per mask over the K classes it holds (K = 2 for a binary
+/// mask; a class mask's bytes are class indices), gives each class the same total weight, so w_c averages to 1 over
+/// the mask. When the mask holds one class only, or when <see cref="WeightMapOptions.BalanceClasses"/> is false, w_c
+/// is 1 everywhere. For class masks the border term's objects are the components of the non-zero classes.
 /// </para>
 /// <para>
 /// Speed: the exact squared Euclidean distance transform of each object (Felzenszwalb and Huttenlocher, rows then
@@ -56,24 +57,23 @@ public static class WeightMap
                 nameof(mask));
         }
 
-        var foreground = 0;
+        var counts = new long[256];
         foreach (var value in mask)
         {
-            if (value != 0)
-            {
-                foreground++;
-            }
+            counts[value]++;
         }
 
-        var background = mask.Length - foreground;
-        var balance = options.BalanceClasses && foreground > 0 && background > 0;
-        var foregroundWeight = balance ? (float)(mask.Length / (2.0 * foreground)) : 1f;
-        var backgroundWeight = balance ? (float)(mask.Length / (2.0 * background)) : 1f;
+        // w_c = total / (K · count(c)) over the K classes present: each present class gets the same total weight.
+        var present = counts.Count(c => c > 0);
+        var balance = options.BalanceClasses && present >= 2;
+        var total = mask.Length;
+        var classWeights = counts.Select(c => balance && c > 0 ? (float)(total / ((double)present * c)) : 1f).ToArray();
+        var backgroundWeight = classWeights[0];
 
         var weights = new float[mask.Length];
         for (var i = 0; i < mask.Length; i++)
         {
-            weights[i] = mask[i] != 0 ? foregroundWeight : backgroundWeight;
+            weights[i] = classWeights[mask[i]];
         }
 
         if (options.W0 == 0)

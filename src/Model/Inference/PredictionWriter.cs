@@ -10,7 +10,25 @@ public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, stri
 {
     /// <summary>The 16-bit object labels (<see cref="PredictionWriter.InstancesSuffix"/>), when asked for.</summary>
     public string? InstancesPng { get; init; }
+
+    /// <summary>The predicted class per pixel (for two classes, <see cref="Mask"/>).</summary>
+    public byte[] Classes { get; init; } = Mask;
+
+    /// <summary>The 8-bit class-index PNG (<see cref="PredictionWriter.ClassesSuffix"/>), for more than two classes.</summary>
+    public string? ClassesPng { get; init; }
+
+    /// <summary>The object label per pixel (0 = background), when object labels were asked for.</summary>
+    public int[]? Objects { get; init; }
+
+    /// <summary>The number of objects in <see cref="Objects"/>.</summary>
+    public int ObjectCount { get; init; }
 }
+
+/// <summary>What a model's classes mean, for writing its predictions.</summary>
+/// <param name="BorderClass">Three classes background / interior / border (<c>--border-class</c>): the mask is the
+/// interior, and objects are the interiors grown into the border.</param>
+/// <param name="Names">The classes' names by index, for the legend; null to show indices.</param>
+public sealed record PredictionClasses(bool BorderClass = false, IReadOnlyList<string>? Names = null);
 
 /// <summary>
 /// Writes what a person looks at after prediction, for an image named <c>{name}</c>:
@@ -24,53 +42,114 @@ public static class PredictionWriter
     public const string MaskSuffix = ".mask.png";
     public const string OverlaySuffix = ".overlay.png";
     public const string InstancesSuffix = ".instances.png";
+    public const string ClassesSuffix = ".classes.png";
+
+    /// <summary>The most objects a 16-bit label image holds (labels 1..65535).</summary>
+    public const int MaxObjects = ushort.MaxValue;
 
     /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
     /// <param name="threshold">Two classes: foreground where its probability is at least this (0.5 is the arg-max).
     /// More classes: the arg-max, and the mask is foreground where it is class 1.</param>
     /// <param name="instances">Also write <c>{name}.instances.png</c>: a 16-bit label per pixel, 0 = background, 1..N the
     /// objects (the 4-connected components of the mask; a model trained on instance masks separates touching objects
-    /// by a background border).</param>
-    public static PredictionFiles Write(string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false)
+    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, the interiors grown into the border).
+    /// More than <see cref="MaxObjects"/> objects is refused before any file of the image is written.</param>
+    /// <param name="classes">What the classes mean; more than two classes also write <c>{name}.classes.png</c> (the
+    /// class index per pixel, 8 bit), <c>{name}.probability.{k}.png</c> per class, and an overlay in the classes'
+    /// colours with a legend below the image. The mask is then the foreground (any class but 0), or the interior
+    /// with a border class; <c>{name}.probability.png</c> its probability.</param>
+    public static PredictionFiles Write(
+        string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false,
+        PredictionClasses? classes = null)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(probabilities);
-        Directory.CreateDirectory(directory);
+        classes ??= new PredictionClasses();
         var (width, height) = (image.Width, image.Height);
+        var count = (int)probabilities.shape[0];
         float[] foreground;
-        long[] classes;
+        byte[] classMap;
+        float[][] perClass = [];
         using (var scope = NewDisposeScope())
         {
-            foreground = probabilities[1].contiguous().data<float>().ToArray();
-            classes = probabilities.argmax(0).contiguous().data<long>().ToArray();
+            // (C, H, W) -> the foreground's probability: class 1 for two classes or the interior, else 1 - background.
+            var fore = count == 2 || classes.BorderClass ? probabilities[1] : 1 - probabilities[0];
+            foreground = fore.contiguous().data<float>().ToArray();
+            classMap = [.. probabilities.argmax(0).contiguous().data<long>().ToArray().Select(c => (byte)c)];
+            if (count > 2)
+            {
+                perClass = [.. Enumerable.Range(0, count).Select(k => probabilities[k].contiguous().data<float>().ToArray())];
+            }
         }
 
-        var mask = probabilities.shape[0] == 2
+        var mask = count == 2
             ? foreground.Select(p => (byte)(p >= threshold ? 1 : 0)).ToArray()
-            : classes.Select(c => (byte)(c == 1 ? 1 : 0)).ToArray();
+            : classMap.Select(c => (byte)(classes.BorderClass ? (c == 1 ? 1 : 0) : (c != 0 ? 1 : 0))).ToArray();
+        if (count == 2)
+        {
+            classMap = mask;
+        }
+
+        // Objects before any file, so that an image with too many is refused with nothing of it written.
+        int[]? objects = null;
+        var objectCount = 0;
+        if (instances)
+        {
+            objects = classes.BorderClass
+                ? InstanceTargets.ObjectsFromBorderClass(classMap, width, height, out objectCount)
+                : ConnectedComponents.Label(mask, width, height, out objectCount);
+            if (objectCount > MaxObjects)
+            {
+                throw new InvalidDataException(
+                    $"{image.Source}: the prediction has {objectCount} objects, more than a 16-bit label image ({name}{InstancesSuffix}) holds " +
+                    $"({MaxObjects}); predict the image in parts, or without --instances. Nothing of it was written.");
+            }
+        }
+
+        Directory.CreateDirectory(directory);
         var probabilityPng = Path.Combine(directory, name + ProbabilitySuffix);
         var maskPng = Path.Combine(directory, name + MaskSuffix);
         var overlayPng = Path.Combine(directory, name + OverlaySuffix);
-        PngWriter.WriteGray8(probabilityPng, foreground.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255)).ToArray(), width, height);
+        PngWriter.WriteGray8(probabilityPng, ToBytes(foreground), width, height);
         PngWriter.WriteGray8(maskPng, mask.Select(m => (byte)(m * 255)).ToArray(), width, height);
-        PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+        string? classesPng = null;
+        if (count == 2)
+        {
+            PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+        }
+        else
+        {
+            classesPng = Path.Combine(directory, name + ClassesSuffix);
+            PngWriter.WriteGray8(classesPng, classMap, width, height);
+            for (var k = 0; k < count; k++)
+            {
+                PngWriter.WriteGray8(Path.Combine(directory, FormattableString.Invariant($"{name}.probability.{k}.png")), ToBytes(perClass[k]), width, height);
+            }
+
+            var names = classes.Names ?? (classes.BorderClass ? ["background", "interior", "border"] : null);
+            var (rgb, overlayHeight) = ClassOverlay.Draw(image, classMap, count, names);
+            PngWriter.WriteRgb8(overlayPng, rgb, width, overlayHeight);
+        }
+
+        string? instancesPng = null;
+        if (objects is not null)
+        {
+            instancesPng = Path.Combine(directory, name + InstancesSuffix);
+            PngWriter.WriteGray16(instancesPng, [.. objects.Select(l => (ushort)l)], width, height);
+        }
+
         return new PredictionFiles(probabilityPng, maskPng, overlayPng, mask)
         {
-            InstancesPng = instances ? WriteInstances(Path.Combine(directory, name + InstancesSuffix), mask, width, height) : null,
+            InstancesPng = instancesPng,
+            Classes = classMap,
+            ClassesPng = classesPng,
+            Objects = objects,
+            ObjectCount = objectCount,
         };
     }
 
-    private static string WriteInstances(string path, byte[] mask, int width, int height)
-    {
-        var objects = ConnectedComponents.Find(mask, width, height);
-        if (objects.Count > ushort.MaxValue)
-        {
-            throw new InvalidOperationException($"{path}: the prediction has {objects.Count} objects, more than a 16-bit label image holds ({ushort.MaxValue}).");
-        }
-
-        PngWriter.WriteGray16(path, [.. objects.Labels.Select(l => (ushort)l)], width, height);
-        return path;
-    }
+    private static byte[] ToBytes(float[] probabilities) =>
+        [.. probabilities.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255))];
 
     /// <summary>Gray image; predicted membrane blended red; where a ground truth is given, missed membrane yellow.</summary>
     public static byte[] Overlay(GrayImage image, byte[] mask, byte[]? truth)

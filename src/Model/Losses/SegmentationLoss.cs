@@ -11,6 +11,12 @@ public enum LossKind
 
     /// <summary>Soft Dice over the foreground classes (an option; not in the paper).</summary>
     SoftDice,
+
+    /// <summary>
+    /// Soft Dice plus the weighted cross-entropy, summed with equal weights (nnU-Net's default compound loss): Dice
+    /// copes with rare classes, the cross-entropy keeps the gradients of every pixel and the weight map's borders.
+    /// </summary>
+    DiceCrossEntropy,
 }
 
 /// <summary>Losses over U-Net logits. The model returns logits; the softmax lives here.</summary>
@@ -35,7 +41,7 @@ public static class SegmentationLoss
 
     /// <summary>
     /// 1 - soft Dice of the softmax probabilities against the one-hot target, averaged over the foreground classes
-    /// (1..C-1) and computed over the whole batch.
+    /// (1..C-1, for any number of classes C) and computed over the whole batch.
     /// </summary>
     public static Tensor SoftDice(Tensor logits, Tensor target, double smooth = 1.0)
     {
@@ -53,11 +59,20 @@ public static class SegmentationLoss
         return loss.MoveToOuterDisposeScope();
     }
 
-    /// <summary>The loss of a kind; weights are used by the weighted cross-entropy only.</summary>
+    /// <summary><see cref="SoftDice"/> + <see cref="WeightedCrossEntropy"/>, equally weighted.</summary>
+    public static Tensor DiceCrossEntropy(Tensor logits, Tensor target, Tensor? weights)
+    {
+        using var scope = NewDisposeScope();
+        var loss = SoftDice(logits, target) + WeightedCrossEntropy(logits, target, weights);
+        return loss.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The loss of a kind; weights are used by the (weighted) cross-entropy terms only.</summary>
     public static Tensor Compute(LossKind kind, Tensor logits, Tensor target, Tensor? weights) => kind switch
     {
         LossKind.WeightedCrossEntropy => WeightedCrossEntropy(logits, target, weights),
         LossKind.SoftDice => SoftDice(logits, target),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected weighted-cross-entropy or soft-dice"),
+        LossKind.DiceCrossEntropy => DiceCrossEntropy(logits, target, weights),
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "expected weighted-cross-entropy, soft-dice or dice-cross-entropy"),
     };
 }

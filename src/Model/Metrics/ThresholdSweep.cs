@@ -47,6 +47,56 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         return new ThresholdSweep(id, candidates, scores, objects);
     }
 
+    /// <summary>
+    /// Scores a model of more than two classes, which predicts each pixel's most probable class (one candidate, recorded
+    /// as threshold 0.5): pixel error over the class map, Dice and IoU as the means over the foreground classes
+    /// (<see cref="ClassMetrics"/>), Rand error over the foreground (any class but 0). With
+    /// <paramref name="borderClass"/> (background, interior, border) the objects are the interiors grown into the border
+    /// (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderClass"/>), scored as foreground and against
+    /// <paramref name="instances"/>.
+    /// </summary>
+    public static ThresholdSweep ScoreArgMax(string id, Tensor probabilities, byte[] truth, int[]? instances, bool borderClass, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(truth);
+        var classes = (int)probabilities.shape[0];
+        byte[] predicted;
+        using (NewDisposeScope())
+        {
+            predicted = [.. probabilities.argmax(0).to_type(ScalarType.Byte).contiguous().data<byte>()];
+        }
+
+        MaskChecks.RequireSameLength(predicted.Length, truth.Length);
+        SegmentationScores scores;
+        ObjectScores[]? objects = null;
+        if (borderClass)
+        {
+            var labels = Data.Labels.InstanceTargets.ObjectsFromBorderClass(predicted, width, height, out var count);
+            var foreground = labels.Select(l => l == 0 ? (byte)0 : (byte)1).ToArray();
+            scores = SegmentationMetrics.Score(foreground, truth, width, height);
+            if (instances is not null)
+            {
+                var truthObjects = Data.Labels.ConnectedComponents.FromIds(instances, width, height);
+                objects = [ObjectMetrics.Score(labels, count, truthObjects.Labels, truthObjects.Count)];
+            }
+        }
+        else
+        {
+            var perClass = ClassMetrics.Score(predicted, truth, classes);
+            long wrong = 0;
+            for (var i = 0; i < truth.Length; i++)
+            {
+                wrong += predicted[i] == truth[i] ? 0 : 1;
+            }
+
+            var rand = SegmentationMetrics.RandError(
+                predicted.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), truth.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), width, height);
+            scores = new SegmentationScores((double)wrong / truth.Length, perClass.MeanIoU ?? 0, perClass.MeanDice ?? 0, rand);
+        }
+
+        return new ThresholdSweep(id, [0.5], [scores], objects);
+    }
+
     /// <summary>The value of <paramref name="metric"/> at each threshold (NaN for object F1 without instance truth).</summary>
     public double[] Values(ValidationMetric metric) => metric switch
     {

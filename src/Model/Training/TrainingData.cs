@@ -1,4 +1,5 @@
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Labels;
 using UNetCluster.Data.WeightMaps;
 using static TorchSharp.torch;
 
@@ -52,29 +53,73 @@ public sealed class TrainingData : IDisposable
         return [.. Enumerable.Range(0, count).Where(i => !validation.Contains(i))];
     }
 
-    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap)
+    /// <param name="classes">The model's classes (<see cref="Tensors"/>).</param>
+    /// <param name="borderClass">Instance masks as three classes (<see cref="TrainingOptions.BorderClass"/>).</param>
+    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap, int classes = 2, bool borderClass = false)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
         var sections = dataSet.Sections;
         var training = TrainingIndexes(sections.Count, validationSections);
         var validation = Enumerable.Range(0, sections.Count).Except(training).Select(i => sections[i]).ToList();
-        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap))], validation);
+        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, classes, borderClass))], validation);
     }
 
-    /// <summary>The network input for an image: zero mean, unit standard deviation, shape (1, H, W).</summary>
+    /// <summary>Every training section with the options' classes and targets.</summary>
+    public static TrainingData Create(LabelledDataSet dataSet, TrainingOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Create(dataSet, options.ValidationSections, options.WeightMap, options.Model.Classes, options.BorderClass);
+    }
+
+    /// <summary>
+    /// The class per pixel a section is trained on: its mask, or with <paramref name="borderClass"/> an instance
+    /// mask's three classes (<see cref="InstanceTargets.WithBorderClass"/>). Throws an <see cref="ArgumentException"/>
+    /// naming the section when a class is not below <paramref name="classes"/>, or when <paramref name="borderClass"/>
+    /// is asked of a mask that holds no object ids.
+    /// </summary>
+    public static byte[] Target(LabelledSection section, int classes = 2, bool borderClass = false)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        byte[] target;
+        if (borderClass)
+        {
+            if (section.Border is not { } border)
+            {
+                throw new ArgumentException(
+                    $"--border-class needs instance masks (object ids, --mask-kind instances), but the mask of section {section.Id} ({section.Image.Source}) holds {(section.Kind == MaskKind.Classes ? "class indices" : "a binary mask")}.");
+            }
+
+            target = InstanceTargets.WithBorderClass(section.Mask, border);
+        }
+        else
+        {
+            target = section.Mask;
+        }
+
+        if (target.Length > 0 && target.Max() is var largest && largest >= classes)
+        {
+            throw new ArgumentException(
+                $"The mask of section {section.Id} ({section.Image.Source}) holds class {largest}, but the model has {classes} classes (0..{classes - 1}); pass --classes {largest + 1} or more.");
+        }
+
+        return target;
+    }
+
+    /// <summary>The network input for an image: zero mean, unit standard deviation per channel, shape (C, H, W).</summary>
     public static Tensor ImageTensor(Data.Imaging.GrayImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return tensor(image.Normalised(), [1, image.Height, image.Width]);
+        return tensor(image.Normalised(), [image.Channels, image.Height, image.Width]);
     }
 
-    /// <summary>A training section as tensors, with its weight map computed.</summary>
-    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap)
+    /// <summary>A training section as tensors, with its weight map computed (<see cref="Target"/> for the classes).</summary>
+    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, int classes = 2, bool borderClass = false)
     {
         ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
-        var mask = section.Mask.Select(v => (long)v).ToArray();   // LabelledSection masks are already 0/1
-        var weights = WeightMap.Compute(section.Mask, width, height, weightMap, section.Instances);
+        var target = Target(section, classes, borderClass);
+        var mask = target.Select(v => (long)v).ToArray();
+        var weights = WeightMap.Compute(target, width, height, weightMap, section.Instances);
         return new SectionTensors(
             section.Id,
             ImageTensor(section.Image),

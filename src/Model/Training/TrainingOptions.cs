@@ -57,6 +57,16 @@ public sealed record TrainingOptions(
 
     /// <summary>Validation while training, model selection and early stopping.</summary>
     public ValidationOptions Validation { get; init; } = new();
+    /// <summary>
+    /// Instance masks trained as three classes (<c>--border-class</c>): background, object interior and the border
+    /// between touching objects (<see cref="Data.Labels.InstanceTargets.WithBorderClass"/>), the common nuclei recipe;
+    /// prediction grows the interiors into the border (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderClass"/>).
+    /// <see cref="UNetOptions.Classes"/> is 3. False: the paper's two classes with a background border.
+    /// </summary>
+    public bool BorderClass { get; init; }
+
+    /// <summary>The classes' names by index when the data names them (a legend's labels); null to show indices.</summary>
+    public IReadOnlyList<string>? ClassNames { get; init; }
 
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
@@ -80,7 +90,9 @@ public sealed record TrainingOptions(
             TileGeometry.RequireValid(Model, predictionTile, "--prediction-tile");
         }
 
-        Require(Enum.IsDefined(Loss), "--loss", Loss, "weighted-cross-entropy or soft-dice");
+        Require(Enum.IsDefined(Loss), "--loss", Loss, TrainingOverrides.LossNames);
+        Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
+        Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");
         Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");
@@ -96,6 +108,7 @@ public sealed record TrainingOptions(
     private static readonly Dictionary<string, string> CommandLineNames = new(StringComparer.Ordinal)
     {
         [nameof(UNetOptions.BaseChannels)] = "--base-channels",
+        [nameof(UNetOptions.Classes)] = "--classes",
         [nameof(OptimizerOptions.LearningRate)] = "--lr",
         [nameof(OptimizerOptions.Kind)] = "--optimizer",
     };

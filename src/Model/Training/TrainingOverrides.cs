@@ -18,7 +18,10 @@ public sealed record TrainingOverrides(
     string? Loss = null,
     int? ValidationSections = null,
     bool? BalanceClasses = null,
-    int? CheckpointEvery = null)
+    int? CheckpointEvery = null,
+    int? Classes = null,
+    bool? BorderClass = null,
+    IReadOnlyList<string>? ClassNames = null)
 {
     /// <summary><c>--validate-every</c>: steps between validations.</summary>
     public int? ValidateEvery { get; init; }
@@ -34,13 +37,25 @@ public sealed record TrainingOverrides(
 
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null;
+                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
+                                   Classes is not null || BorderClass is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
     {
         ArgumentNullException.ThrowIfNull(preset);
         var model = BaseChannels is { } channels ? preset.Model with { BaseChannels = channels } : preset.Model;
+        var borderClass = BorderClass ?? preset.BorderClass;
+        if (borderClass && Classes is { } given && given != 3)
+        {
+            throw new ArgumentException($"--classes {given} contradicts --border-class, which trains 3 classes (background, interior, border).");
+        }
+
+        if ((Classes ?? (borderClass ? 3 : null)) is { } classes)
+        {
+            model = model with { Classes = classes };
+        }
+
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {
@@ -62,7 +77,8 @@ public sealed record TrainingOverrides(
             null => preset.Loss,
             "weighted-cross-entropy" => LossKind.WeightedCrossEntropy,
             "soft-dice" => LossKind.SoftDice,
-            _ => throw new ArgumentException($"--loss '{Loss}' is unknown: expected weighted-cross-entropy or soft-dice."),
+            "dice-cross-entropy" => LossKind.DiceCrossEntropy,
+            _ => throw new ArgumentException($"--loss '{Loss}' is unknown: expected {LossNames}."),
         };
         return (preset with
         {
@@ -83,6 +99,11 @@ public sealed record TrainingOverrides(
                 SelectBy = SelectBy is { } metric ? Metrics.ValidationMetrics.Parse(metric) : preset.Validation.SelectBy,
                 Patience = Patience ?? preset.Validation.Patience,
             },
+            BorderClass = borderClass,
+            ClassNames = ClassNames ?? preset.ClassNames,
         }).Validate();
     }
+
+    /// <summary>The <c>--loss</c> names, as the errors list them.</summary>
+    public const string LossNames = "weighted-cross-entropy, soft-dice or dice-cross-entropy";
 }

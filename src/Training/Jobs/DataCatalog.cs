@@ -86,11 +86,11 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
             string.Join('\n', manifest.Items.Select(i => $"{i.Id} {i.Image.Sha256} {i.Mask.Sha256}")))))[..16];
         var folder = Path.Combine(CacheRoot, name, version);
         var items = manifest.Items.OrderBy(i => i.Id, StringComparer.Ordinal).ToList();   // the order LoadLabelled gives
-        return DataSetSections.Stored(name, items, (item, ct) => FetchItemAsync(name, folder, item, manifest.MaskKind, ct));
+        return DataSetSections.Stored(name, items, (item, ct) => FetchItemAsync(name, folder, item, manifest, ct), manifest.MaskKind, manifest.Classes);
     }
 
     /// <summary>One stored item fetched into the cache (verified) and read as labelled sections.</summary>
-    private async Task<IReadOnlyList<LabelledSection>> FetchItemAsync(string name, string folder, DataSetItem item, MaskKind maskKind, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<LabelledSection>> FetchItemAsync(string name, string folder, DataSetItem item, DataSetManifest manifest, CancellationToken cancellationToken)
     {
         var gate = _fetching.GetOrAdd($"{name}/{item.Id}", _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -102,7 +102,7 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
             Directory.CreateDirectory(Path.GetDirectoryName(mask)!);
             await FetchAsync(item.Image, image, cancellationToken).ConfigureAwait(false);
             await FetchAsync(item.Mask, mask, cancellationToken).ConfigureAwait(false);
-            return DataSetLoader.LoadPair(item.Id, image, mask, ImageLimits.For(_settings.MaxImagePixels), maskKind);
+            return DataSetLoader.LoadPair(item.Id, image, mask, ImageLimits.For(_settings.MaxImagePixels), manifest.MaskKind, manifest.Classes, manifest.ClassTable);
         }
         finally
         {

@@ -34,22 +34,30 @@ public sealed class DataSetSections
     public static DataSetSections Local(string name, LabelledDataSet dataSet)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
-        return new DataSetSections(name, dataSet.Sections, [], null);
+        return new DataSetSections(name, dataSet.Sections, [], null) { Kind = dataSet.Kind, Classes = dataSet.Classes };
     }
 
     /// <summary>
     /// A stored data set: its items in section order (each item one section per page) and how to fetch one item's
     /// sections (verified) into this silo.
     /// </summary>
+    /// <param name="kind">What the masks hold, as the manifest records it.</param>
+    /// <param name="classes">For class masks, the manifest's class count.</param>
     public static DataSetSections Stored(string name, IReadOnlyList<DataSetItem> items,
-        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>> fetch)
+        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>> fetch, MaskKind kind = MaskKind.Auto, int? classes = null)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(fetch);
-        return new DataSetSections(name, null, items, fetch);
+        return new DataSetSections(name, null, items, fetch) { Kind = kind, Classes = classes ?? 2 };
     }
 
     public string Name { get; }
+
+    /// <summary>What the masks hold (<see cref="MaskKind.Auto"/> for a stored set whose manifest predates the record).</summary>
+    public MaskKind Kind { get; private init; }
+
+    /// <summary>The number of classes the masks index: 2 for binary and instance masks.</summary>
+    public int Classes { get; private init; } = 2;
 
     /// <summary>True when every section is in memory already (a local data set).</summary>
     public bool IsLocal => _local is not null;

@@ -15,7 +15,7 @@ public static class JobOptions
         ArgumentNullException.ThrowIfNull(spec);
         var overrides = new TrainingOverrides(
             spec.Steps, spec.Minutes, spec.TileSize, spec.BatchSize, spec.BaseChannels, spec.LearningRate, spec.Optimizer, spec.Loss,
-            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery)
+            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery, spec.Classes, spec.BorderClass, spec.ClassNames?.Split(',').Select(n => n.Trim()).ToList())
         {
             ValidateEvery = spec.ValidateEvery,
             ValidateMinutes = spec.ValidateMinutes,
@@ -55,6 +55,9 @@ public static class JobOptions
             ValidateMinutes = overrides.ValidateMinutes,
             SelectBy = overrides.SelectBy,
             Patience = overrides.Patience,
+            Classes = overrides.Classes,
+            BorderClass = overrides.BorderClass,
+            ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
         };
     }
 }

@@ -98,6 +98,11 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             {
                 errors.Add(tooLarge);
             }
+
+            if (ClassesError(options, sections) is { } classes)
+            {
+                errors.Add(classes);
+            }
         }
 
         return errors;
@@ -131,6 +136,28 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
               "so every section must be at least that large";
         return $"--tile {options.TileSize} is too large for data set '{sections.Name}': its output window ({output} x {output}) " +
                $"does not fit section '{smallest.Id}' ({smallest.Width} x {smallest.Height}); {accepted}.";
+    }
+
+    /// <summary>
+    /// Why the model's classes do not fit a data set's masks: fewer outputs than its class masks index, or a border
+    /// class asked of masks without object ids. Null when they fit.
+    /// </summary>
+    public static string? ClassesError(TrainingOptions options, DataSetSections sections)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sections);
+        if (sections.Kind == MaskKind.Classes && options.Model.Classes < sections.Classes)
+        {
+            return $"classes {options.Model.Classes} is too few for data set '{sections.Name}': its masks hold class indices 0..{sections.Classes - 1}; " +
+                   $"expected classes {sections.Classes} (--classes {sections.Classes}) or more.";
+        }
+
+        if (options.BorderClass && sections.Kind is MaskKind.Binary or MaskKind.Classes)
+        {
+            return $"border-class needs instance masks (object ids), but data set '{sections.Name}' holds {(sections.Kind == MaskKind.Classes ? "class indices" : "binary masks")}.";
+        }
+
+        return null;
     }
 
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]

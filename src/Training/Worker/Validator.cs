@@ -37,7 +37,9 @@ public sealed class Validator(TorchThread torch)
                 using var scope = NewDisposeScope();
                 using var image = TrainingData.ImageTensor(section.Image);
                 var probabilities = predictor.PredictProbabilities(image);
-                scored.Add(ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, section.Image.Width, section.Image.Height));
+                scored.Add(replica.Options.Model.Classes == 2
+                    ? ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, section.Image.Width, section.Image.Height)
+                    : ThresholdSweep.ScoreArgMax(section.Id, probabilities, section.Mask, section.Instances, replica.Options.BorderClass, section.Image.Width, section.Image.Height));
             }
 
             return scored;

@@ -93,8 +93,8 @@ def corpus():
     yield "png-no-iend.png", png(ihdr(4, 4), chunk(b"IDAT", idat))
     yield "png-chunk-longer-than-file.png", png(ihdr(4, 4), struct.pack(">I", 0x7FFFFFF0) + b"IDAT" + idat)
     yield "png-cut-in-header.png", good[:20]
-    yield "png-rgb.png", png(ihdr(4, 4, colour=2), chunk(b"IDAT", zlib.compress(rows(4, 4, 3))), chunk(b"IEND", b""))
-    yield "png-palette.png", png(ihdr(4, 4, colour=3), chunk(b"PLTE", bytes(3)), chunk(b"IDAT", idat), chunk(b"IEND", b""))
+    yield "png-colour-type-5.png", png(ihdr(4, 4, colour=5), chunk(b"IDAT", idat), chunk(b"IEND", b""))
+    yield "png-palette-without-plte.png", png(ihdr(4, 4, colour=3), chunk(b"IDAT", idat), chunk(b"IEND", b""))
     yield "png-1-bit.png", png(ihdr(8, 1, depth=1), chunk(b"IDAT", zlib.compress(b"\x00\x55")), chunk(b"IEND", b""))
     yield "png-interlace-method-2.png", png(ihdr(4, 4, interlace=2), chunk(b"IDAT", idat), chunk(b"IEND", b""))
     yield "png-empty.png", b""

@@ -196,17 +196,18 @@ public sealed class DataSetLoaderTests : IDisposable
     }
 
     [Fact]
-    public void LoadLabelled_RgbImage_ThrowsUnsupportedChannels()
+    public void LoadLabelled_RgbMaskUnderAuto_RefusesNamingTheColourMaskKinds()
     {
         var (images, masks) = CopyBundled("slice-00");
-        PngWriter.WriteRgb8(Path.Combine(images, "slice-00.png"), new byte[512 * 512 * 3], 512, 512);
+        PngWriter.WriteRgb8(Path.Combine(masks, "slice-00.png"), new byte[512 * 512 * 3], 512, 512);
         var before = FolderSnapshot.Take(_temp.Path);
 
         var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
 
         var problem = Assert.Single(error.Problems);
-        Assert.Contains("slice-00.png: has unsupported channels: 3 channels (RGB colour)", problem, StringComparison.Ordinal);
-        Assert.Contains("accepted: single-channel (grayscale)", problem, StringComparison.Ordinal);
+        Assert.Contains("slice-00.png: mask has 3 channels (a colour image)", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind classes", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind instances", problem, StringComparison.Ordinal);
         Assert.Equal(before, FolderSnapshot.Take(_temp.Path));
     }
 

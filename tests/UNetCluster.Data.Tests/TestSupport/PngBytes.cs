@@ -95,6 +95,40 @@ internal static class PngBytes
         Chunk("IDAT", Zlib(Rows(values, width, height, bitDepth, interlaced))),
         Chunk("IEND", []));
 
+    /// <summary>
+    /// A whole PNG of any colour type from pixel-interleaved samples (<paramref name="samples"/> per pixel: 2 for gray
+    /// + alpha, 3 for RGB, 4 for RGBA), one filter-0 row each, big-endian when 16-bit; <paramref name="palette"/>
+    /// (r, g, b per entry) becomes a PLTE chunk.
+    /// </summary>
+    public static byte[] Interleaved(
+        ushort[] samplesOfPixels, int width, int height, int bitDepth, int colorType, int samples, byte[]? palette = null)
+    {
+        using var rows = new MemoryStream();
+        for (var y = 0; y < height; y++)
+        {
+            rows.WriteByte(0);
+            for (var i = y * width * samples; i < (y + 1) * width * samples; i++)
+            {
+                if (bitDepth == 16)
+                {
+                    rows.WriteByte((byte)(samplesOfPixels[i] >> 8));
+                }
+
+                rows.WriteByte((byte)samplesOfPixels[i]);
+            }
+        }
+
+        var chunks = new List<byte[]> { Chunk("IHDR", Header(width, height, bitDepth, colorType)) };
+        if (palette is not null)
+        {
+            chunks.Add(Chunk("PLTE", palette));
+        }
+
+        chunks.Add(Chunk("IDAT", Zlib(rows.ToArray())));
+        chunks.Add(Chunk("IEND", []));
+        return File([.. chunks]);
+    }
+
     /// <summary>The offset of the first chunk of <paramref name="type"/> (its length field) in a PNG file.</summary>
     public static int FindChunk(byte[] png, string type)
     {

@@ -54,8 +54,26 @@ public sealed class JobSpecValidatorTests : IDisposable
         Assert.Contains(errors, e => e.Contains("--tile 124 is too large", StringComparison.Ordinal) && e.Contains("no tile fits", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Validate_StoredClassMasks_RefusesTooFewClassesAndABorderClassAndRecordsTheCountInTheManifest()
+    {
+        var (images, masks) = WriteSections("classes", 128, foreground: 3);
+        var manifest = await new DataSetStore(_storage.Blobs).UploadAsync(
+            "class-sections", images, masks, maskKind: Data.DataSets.MaskKind.Classes, cancellationToken: TestContext.Current.CancellationToken);
+        var validator = new JobSpecValidator(new DataCatalog(new DataSettings { Cache = Path.Combine(_root, "cache") }, _storage));
+
+        var tooFew = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny" }, "too-few");
+        var border = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny", Classes = 4, BorderClass = true }, "border");
+        var fits = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny", Classes = 4 }, "fits");
+
+        Assert.Equal((Data.DataSets.MaskKind.Classes, 4), (manifest.MaskKind, manifest.Classes));
+        Assert.Contains("classes 2 is too few for data set 'class-sections': its masks hold class indices 0..3; expected classes 4 (--classes 4) or more.", Assert.Single(tooFew));
+        Assert.Contains(border, e => e.Contains("--border-class", StringComparison.Ordinal) || e.Contains("border-class", StringComparison.Ordinal));
+        Assert.Empty(fits);
+    }
+
     /// <summary>Three square sections of <paramref name="side"/> pixels, each with a mask of both classes.</summary>
-    private (string Images, string Masks) WriteSections(string folder, int side)
+    private (string Images, string Masks) WriteSections(string folder, int side, byte foreground = 255)
     {
         var images = Directory.CreateDirectory(Path.Combine(_root, folder, "images")).FullName;
         var masks = Directory.CreateDirectory(Path.Combine(_root, folder, "masks")).FullName;
@@ -66,7 +84,7 @@ public sealed class JobSpecValidatorTests : IDisposable
             for (var p = 0; p < image.Length; p++)
             {
                 image[p] = (byte)((p * 7 + i) % 256);
-                mask[p] = p % side < side / 2 ? (byte)255 : (byte)0;
+                mask[p] = p % side < side / 2 ? foreground : (byte)0;
             }
 
             PngWriter.WriteGray8(Path.Combine(images, $"section-{i}.png"), image, side, side);

@@ -1,0 +1,173 @@
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
+using UNetCluster.Data.Tests.TestSupport;
+using UNetCluster.Data.WeightMaps;
+
+namespace UNetCluster.Data.Tests.Labels;
+
+/// <summary>
+/// Class-index masks (<c>--mask-kind classes</c>) and the three-class border target of instance masks
+/// (<c>--border-class</c>): the targets a user's masks load as, and the refusals that name the file.
+/// </summary>
+public sealed class ClassMaskTests : IDisposable
+{
+    private const int Width = 12;
+    private const int Height = 6;
+    private readonly TempFolder _temp = new();
+
+    public void Dispose() => _temp.Dispose();
+
+    /// <summary>Columns 0-3 class 0, 4-7 class 1, 8-11 class <paramref name="last"/>.</summary>
+    private static ushort[] Stripes(int last = 2) =>
+        [.. Enumerable.Range(0, Width * Height).Select(i => (ushort)((i % Width) < 4 ? 0 : (i % Width) < 8 ? 1 : last))];
+
+    [Fact]
+    public void LoadLabelled_ClassIndexMask_LoadsEachPixelsClassAndCountsTheClasses()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(), bitDepth: 8);
+
+        var set = DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Classes);
+
+        var section = Assert.Single(set.Sections);
+        Assert.Equal((MaskKind.Classes, 3), (set.Kind, set.Classes));
+        Assert.Equal(MaskKind.Classes, section.Kind);
+        Assert.Equal(new byte[] { 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2 }, section.Mask[..Width]);
+    }
+
+    [Fact]
+    public void LoadLabelled_SixteenBitClassMaskWithGivenCount_KeepsTheCount()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(), bitDepth: 16);
+
+        var set = DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Classes, classes: 5);
+
+        Assert.Equal(5, set.Classes);
+        Assert.Equal(2, Assert.Single(set.Sections).Mask[Width - 1]);
+    }
+
+    [Fact]
+    public void LoadLabelled_IndexAtOrAboveClasses_RefusesNamingTheFilePixelValueAndCount()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(last: 4), bitDepth: 8);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Classes, classes: 3));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains(Path.Combine(masks, "a.png"), problem, StringComparison.Ordinal);
+        Assert.Contains("class index 4 at pixel (x 8, y 0)", problem, StringComparison.Ordinal);
+        Assert.Contains("--classes 3 allows the indices 0..2", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_SixteenBitIndexAbove255_RefusesSayingTheLimit()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(last: 300), bitDepth: 16);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Classes));
+
+        Assert.Contains("class index 300", Assert.Single(error.Problems), StringComparison.Ordinal);
+        Assert.Contains("at most 256 classes", error.Problems[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_AutoOnAnEightBitClassMask_RefusesNamingBothKindsItCouldBe()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(), bitDepth: 8);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("a.png: mask is not binary", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind instances", problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind classes", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_BinaryKindOnAClassMask_RefusesNamingTheFileAndTheOtherKinds()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "a", Stripes(), bitDepth: 8);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Binary));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains(Path.Combine(masks, "a.png"), problem, StringComparison.Ordinal);
+        Assert.Contains("--mask-kind binary was given", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_BinaryAndInstanceMasksInOneSet_RefusesNamingAFileOfEachKind()
+    {
+        var (images, masks) = Folders();
+        WritePair(images, masks, "ids", Stripes(last: 9), bitDepth: 16);
+        WritePair(images, masks, "plain", [.. Stripes().Select(v => (ushort)(v == 0 ? 0 : 65535))], bitDepth: 16);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("the masks mix kinds", problem, StringComparison.Ordinal);
+        Assert.Contains("1 hold object ids (ids.png)", problem, StringComparison.Ordinal);
+        Assert.Contains("1 are binary (plain.png)", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void WithBorderClass_TwoTouchingObjects_GivesBackgroundInteriorAndBorderBetweenThem()
+    {
+        // Two 4x4 squares, ids 5 and 9, touching along x = 3 | 4.
+        var ids = new ushort[Width * Height];
+        for (var y = 1; y < 5; y++)
+        {
+            for (var x = 0; x < 4; x++)
+            {
+                ids[(y * Width) + x] = 5;
+                ids[(y * Width) + x + 4] = 9;
+            }
+        }
+
+        var (target, _, border) = InstanceTargets.FromWithBorder(new GrayImage(Width, Height, ids, 16, "ids.png"));
+        var classes = InstanceTargets.WithBorderClass(target, border);
+
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 1, 0, 0, 0, 0 }, classes[(2 * Width)..(3 * Width)]);
+        Assert.All(classes[..Width], c => Assert.Equal(0, c));
+        var labels = InstanceTargets.ObjectsFromBorderClass(classes, Width, Height, out var count);
+        Assert.Equal(2, count);
+        Assert.Equal(labels[(2 * Width) + 0], labels[(2 * Width) + 3]);   // each border pixel joins the object it belongs to
+        Assert.Equal(labels[(2 * Width) + 7], labels[(2 * Width) + 4]);
+        Assert.NotEqual(labels[(2 * Width) + 3], labels[(2 * Width) + 4]);
+    }
+
+    [Fact]
+    public void Compute_ThreeClasses_GivesEachPresentClassTheSameTotalWeight()
+    {
+        byte[] mask = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2];
+
+        var weights = WeightMap.Compute(mask, 12, 1, new WeightMapOptions { W0 = 0 });
+
+        Assert.Equal(12f / (3 * 6), weights[0], 5);
+        Assert.Equal(12f / (3 * 2), weights[6], 5);
+        Assert.Equal(12f / (3 * 4), weights[8], 5);
+        Assert.Equal(4f, weights[..6].Sum(), 4);
+        Assert.Equal(4f, weights[6..8].Sum(), 4);
+    }
+
+    private static void WritePair(string images, string masks, string stem, ushort[] mask, int bitDepth)
+    {
+        PngWriter.WriteGray8(Path.Combine(images, stem + ".png"), [.. TestImages.Pattern(Width, Height, 8).Select(v => (byte)v)], Width, Height);
+        if (bitDepth == 8)
+        {
+            PngWriter.WriteGray8(Path.Combine(masks, stem + ".png"), [.. mask.Select(v => (byte)v)], Width, Height);
+        }
+        else
+        {
+            TestImages.WriteGray16Png(Path.Combine(masks, stem + ".png"), mask, Width, Height);
+        }
+    }
+
+    private (string Images, string Masks) Folders() => (_temp.Folder("images"), _temp.Folder("masks"));
+}
