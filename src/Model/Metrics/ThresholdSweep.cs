@@ -28,6 +28,9 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         MaskChecks.RequireSameLength(foreground.Length, truth.Length);
         var scores = new SegmentationScores[candidates.Length];
         var objects = instances is null ? null : new ObjectScores[candidates.Length];
+        // The truth's labels are the same at every threshold; each threshold's components serve Rand and objects both.
+        var truthLabels = Data.Labels.ConnectedComponents.Label(truth, width, height, out _);
+        var truthObjects = instances is null ? null : Data.Labels.ConnectedComponents.FromIds(instances, width, height);
         var mask = new byte[foreground.Length];
         for (var k = 0; k < candidates.Length; k++)
         {
@@ -37,10 +40,15 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
                 mask[i] = foreground[i] >= threshold ? (byte)1 : (byte)0;
             }
 
-            scores[k] = SegmentationMetrics.Score(mask, truth, width, height);
+            var predicted = Data.Labels.ConnectedComponents.Find(mask, width, height);
+            scores[k] = new SegmentationScores(
+                SegmentationMetrics.PixelError(mask, truth),
+                SegmentationMetrics.ForegroundIoU(mask, truth),
+                SegmentationMetrics.Dice(mask, truth),
+                SegmentationMetrics.RandError(predicted.Labels, truthLabels));
             if (objects is not null)
             {
-                objects[k] = ObjectMetrics.Score(mask, instances!, width, height);
+                objects[k] = ObjectMetrics.Score(predicted.Labels, predicted.Count, truthObjects!.Labels, truthObjects.Count);
             }
         }
 
