@@ -31,6 +31,7 @@ internal static class PredictCommand
             Predictions.RequireDistinctOutputs(images, outDirectory);
             OutputFolder.Require(outDirectory, "--out");
             using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."));
+            Predictions.RequireChannels(images, loaded.Manifest.Model.InputChannels, $"checkpoint {loaded.Directory}");
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
             // Half of this machine's memory for the tiles' feature maps: the rest holds the images, their outputs and the model.
             var largest = images.MaxBy(i => Math.Max(i.Width, i.Height));
@@ -45,7 +46,8 @@ internal static class PredictCommand
             using var model = LocalCheckpointStore.CreateModel(loaded);
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta));
+            var overlays = Predictions.PredictImages(
+                model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), loaded.Manifest.Normalisation);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

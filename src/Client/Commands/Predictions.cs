@@ -13,9 +13,10 @@ internal static class Predictions
     /// <summary>Predicts each labelled section, writes its files (overlay with misses) and returns its scores.</summary>
     /// <param name="objects">When given, the object scores of each section with instance ground truth are added to it,
     /// and those sections' object labels are written too.</param>
+    /// <param name="normalisation">The checkpoint's (its training options'); null: mean/std.</param>
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
         UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold,
-        List<(string Id, ObjectScores Scores)>? objects = null)
+        List<(string Id, ObjectScores Scores)>? objects = null, IntensityNormalisation? normalisation = null)
     {
         var all = sections.ToList();
         RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
@@ -23,7 +24,7 @@ internal static class Predictions
         var results = new List<(string, SegmentationScores)>();
         foreach (var section in all)
         {
-            using var image = TrainingData.ImageTensor(section.Image);
+            using var image = TrainingData.ImageTensor(section.Image, normalisation);
             using var probabilities = predictor.PredictProbabilities(image);
             var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null);
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
@@ -41,20 +42,42 @@ internal static class Predictions
     /// anything, images whose files would collide (<see cref="RequireDistinctOutputs(IReadOnlyList{GrayImage}, string)"/>).
     /// </summary>
     public static IReadOnlyList<string> PredictImages(
-        UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false)
+        UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false,
+        IntensityNormalisation? normalisation = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
+        RequireChannels(all, model.Options.InputChannels, "the checkpoint's network");
         var predictor = new OverlapTilePredictor(model, tileSize);
         var written = new List<string>();
         foreach (var image in all)
         {
-            using var input = TrainingData.ImageTensor(image);
+            using var input = TrainingData.ImageTensor(image, normalisation);
             using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
             written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances).OverlayPng);
         }
 
         return written;
+    }
+
+    /// <summary>
+    /// Throws a <see cref="UserInputException"/> naming every image whose channel count is not
+    /// <paramref name="channels"/>, the input channels of <paramref name="what"/>; nothing is predicted or written then.
+    /// </summary>
+    public static void RequireChannels(IReadOnlyList<GrayImage> images, int channels, string what)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var wrong = images.Where(i => i.Channels != channels)
+            .Select(i => $"{(i.Page > 0 ? $"{i.Source} (page {i.Page})" : i.Source)} has {DataSetLoader.Channels(i.Channels)}")
+            .Distinct()
+            .ToList();
+        if (wrong.Count > 0)
+        {
+            throw new UserInputException(
+                $"{string.Join("; ", wrong)}, but {what} takes {DataSetLoader.Channels(channels)}; expected images with " +
+                $"{DataSetLoader.Channels(channels)} (gray is 1, RGB 3). Nothing was written.");
+        }
     }
 
     /// <summary>

@@ -22,10 +22,21 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
 
+    public Option<int?> Channels { get; } = new("--channels")
+    {
+        Description = "Input channels of the network: 1 (gray) to 4; the images must have this many (default: the data's own count).",
+    };
+
+    public Option<string?> Normalisation { get; } = new("--normalisation")
+    {
+        Description = "Per-image intensity normalisation, applied in training and recorded for prediction: mean-std (default) or " +
+                      "percentile (each channel's 1st and 99.8th percentiles to 0 and 1, not clipped; for 16-bit microscopy).",
+    };
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Channels, Normalisation })
         {
             command.Options.Add(option);
         }
@@ -37,6 +48,10 @@ internal sealed class TrainingOverrideOptions
         ArgumentNullException.ThrowIfNull(parse);
         return new TrainingOverrides(
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
-            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery);
+            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery)
+        {
+            Channels = parse.GetValue(Channels),
+            Normalisation = parse.GetValue(Normalisation),
+        };
     }
 }

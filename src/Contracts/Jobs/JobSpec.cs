@@ -52,4 +52,13 @@ public sealed record JobSpec
 
     /// <summary>Size of a gradient or parameter message in KiB; null for the default (4096 KiB).</summary>
     [Id(16)] public int? BucketKiB { get; init; }
+
+    /// <summary>
+    /// Input channels of the network (1 gray, 3 RGB); the data set's images must have this many. Null: the data set's
+    /// own count, which the cluster writes into the spec it stores when it accepts the job.
+    /// </summary>
+    [Id(17)] public int? Channels { get; init; }
+
+    /// <summary>Per-image intensity normalisation: mean-std (the preset's) or percentile (1st and 99.8th to 0 and 1).</summary>
+    [Id(18)] public string? Normalisation { get; init; }
 }

@@ -23,6 +23,9 @@ public sealed record DataSetManifest(string Format, string Name, DateTimeOffset 
 
     /// <summary>What the masks hold, as the upload read them (binary or instances); <see cref="MaskKind.Auto"/> in manifests written before it was recorded.</summary>
     public MaskKind MaskKind { get; init; }
+
+    /// <summary>The channels of every image (1 gray, 3 RGB), as the upload read them; 1 in manifests written before it was recorded.</summary>
+    public int Channels { get; init; } = 1;
 }
 
 /// <summary>
@@ -63,7 +66,8 @@ public sealed partial class DataSetStore(IBlobStore blobs)
         MaskKind maskKind = MaskKind.Auto, ImageLimits? limits = null, CancellationToken cancellationToken = default)
     {
         ValidateName(name);
-        var sections = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, limits, maskKind).Sections;
+        var dataSet = DataSetLoader.LoadLabelled(imagesDirectory, masksDirectory, limits, maskKind);
+        var sections = dataSet.Sections;
         var kind = sections.Any(s => s.Instances is not null) ? MaskKind.Instances : MaskKind.Binary;
         if (await GetAsync(name, cancellationToken).ConfigureAwait(false) is not null)
         {
@@ -90,7 +94,7 @@ public sealed partial class DataSetStore(IBlobStore blobs)
             progress?.Report(entry.Stem);
         }
 
-        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind };
+        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Channels = dataSet.Channels };
         try
         {
             await blobs.WriteAsync(ManifestName(name), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

@@ -1,4 +1,5 @@
 using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
 using static TorchSharp.torch;
 
@@ -52,24 +53,27 @@ public sealed class TrainingData : IDisposable
         return [.. Enumerable.Range(0, count).Where(i => !validation.Contains(i))];
     }
 
-    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap)
+    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap, IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
         var sections = dataSet.Sections;
         var training = TrainingIndexes(sections.Count, validationSections);
         var validation = Enumerable.Range(0, sections.Count).Except(training).Select(i => sections[i]).ToList();
-        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap))], validation);
+        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, normalisation))], validation);
     }
 
-    /// <summary>The network input for an image: zero mean, unit standard deviation per channel, shape (C, H, W).</summary>
-    public static Tensor ImageTensor(Data.Imaging.GrayImage image)
+    /// <summary>
+    /// The network input for an image, shape (C, H, W): each channel normalised as <paramref name="normalisation"/>
+    /// says (null: zero mean, unit standard deviation), the one rule for training and prediction.
+    /// </summary>
+    public static Tensor ImageTensor(GrayImage image, IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return tensor(image.Normalised(), [image.Channels, image.Height, image.Width]);
+        return tensor(image.Normalised(normalisation), [image.Channels, image.Height, image.Width]);
     }
 
     /// <summary>A training section as tensors, with its weight map computed.</summary>
-    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap)
+    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
@@ -77,7 +81,7 @@ public sealed class TrainingData : IDisposable
         var weights = WeightMap.Compute(section.Mask, width, height, weightMap, section.Instances);
         return new SectionTensors(
             section.Id,
-            ImageTensor(section.Image),
+            ImageTensor(section.Image, normalisation),
             tensor(mask, [height, width]),
             tensor(weights, [height, width]),
             section);

@@ -1,4 +1,5 @@
 using UNetCluster.Data.Augmentation;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
@@ -55,6 +56,9 @@ public sealed record TrainingOptions(
     /// <summary>The paper's weight map parameters (w0 = 10, sigma = 5 px).</summary>
     public WeightMapOptions WeightMap { get; init; } = new();
 
+    /// <summary>How each image's values become the network input, in training and in prediction (mean/std by default).</summary>
+    public IntensityNormalisation Normalisation { get; init; } = IntensityNormalisation.MeanStd;
+
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
@@ -78,6 +82,7 @@ public sealed record TrainingOptions(
         }
 
         Require(Enum.IsDefined(Loss), "--loss", Loss, "weighted-cross-entropy or soft-dice");
+        Require(Model.InputChannels is >= 1 and <= GrayImage.MaxChannels, "--channels", Model.InputChannels, $"an integer from 1 to {GrayImage.MaxChannels}");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");
         Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");
@@ -85,6 +90,7 @@ public sealed record TrainingOptions(
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Augmentation.Validate();
+        Normalisation.Validate();
         return this;
     }
 
@@ -92,6 +98,7 @@ public sealed record TrainingOptions(
     private static readonly Dictionary<string, string> CommandLineNames = new(StringComparer.Ordinal)
     {
         [nameof(UNetOptions.BaseChannels)] = "--base-channels",
+        [nameof(UNetOptions.InputChannels)] = "--channels",
         [nameof(OptimizerOptions.LearningRate)] = "--lr",
         [nameof(OptimizerOptions.Kind)] = "--optimizer",
     };

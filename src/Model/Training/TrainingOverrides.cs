@@ -1,3 +1,4 @@
+using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
 
@@ -20,15 +21,23 @@ public sealed record TrainingOverrides(
     bool? BalanceClasses = null,
     int? CheckpointEvery = null)
 {
+    /// <summary>Input channels of the network (1 gray, 3 RGB): the data's, which a data set must match when given.</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>Per-image intensity normalisation: mean-std or percentile (<see cref="IntensityNormalisation.Names"/>).</summary>
+    public string? Normalisation { get; init; }
+
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null;
+                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
+                                   Channels is not null || Normalisation is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
     {
         ArgumentNullException.ThrowIfNull(preset);
         var model = BaseChannels is { } channels ? preset.Model with { BaseChannels = channels } : preset.Model;
+        model = Channels is { } input ? model with { InputChannels = input } : model;
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {
@@ -64,6 +73,7 @@ public sealed record TrainingOverrides(
             ValidationSections = ValidationSections ?? preset.ValidationSections,
             CheckpointEvery = CheckpointEvery ?? preset.CheckpointEvery,
             WeightMap = preset.WeightMap with { BalanceClasses = BalanceClasses ?? preset.WeightMap.BalanceClasses },
+            Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();
     }
 }

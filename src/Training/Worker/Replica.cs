@@ -34,7 +34,7 @@ public sealed class Replica : IDisposable
         {
             for (var k = 0; k < _training.Length; k++)
             {
-                _tensors[k] = TrainingData.Tensors(data[_training[k]], options.WeightMap);
+                _tensors[k] = TrainingData.Tensors(data[_training[k]], options.WeightMap, options.Normalisation);
             }
         }
 
@@ -145,7 +145,7 @@ public sealed class Replica : IDisposable
             if (_tensors[k] is null)
             {
                 var section = await _data.GetAsync(_training[k], cancellationToken).ConfigureAwait(false);
-                _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap)).ConfigureAwait(false);
+                _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap, Options.Normalisation)).ConfigureAwait(false);
             }
         }
     }
