@@ -62,6 +62,8 @@ public sealed record TrainingOptions(
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
+        // Images have at most GrayImage.MaxChannels channels, fewer than the network itself takes.
+        Require(Model.InputChannels is >= 1 and <= GrayImage.MaxChannels, "--channels", Model.InputChannels, $"an integer from 1 to {GrayImage.MaxChannels}");
         try
         {
             Model.Validate();
@@ -82,7 +84,6 @@ public sealed record TrainingOptions(
         }
 
         Require(Enum.IsDefined(Loss), "--loss", Loss, "weighted-cross-entropy or soft-dice");
-        Require(Model.InputChannels is >= 1 and <= GrayImage.MaxChannels, "--channels", Model.InputChannels, $"an integer from 1 to {GrayImage.MaxChannels}");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");
         Require(Minutes is null or (> 0 and <= 60 * 24 * 30), "--minutes", Minutes ?? 0, "a number of minutes in (0, 43200]");
