@@ -1,3 +1,5 @@
+using System.Globalization;
+using System.Text.Json;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 
@@ -28,6 +30,38 @@ public sealed class TrainCommandTests
         Assert.Contains("pixel error", output, StringComparison.Ordinal);
         Assert.Contains("\"pixelError\"", File.ReadAllText(Path.Combine(run, "metrics.json")), StringComparison.Ordinal);
         Assert.Contains("step 6/6", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_ValidateEvery_MarksTheBestCheckpointByTheChosenMetricAndPredictTakesIt()
+    {
+        var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
+        var (code, output, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "6", "--validate-every", "2", "--select-by", "rand-error", "--out", run);
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("validation at step 2: rand-error", output, StringComparison.Ordinal);
+        Assert.Contains("validation at step 6: rand-error", output, StringComparison.Ordinal);
+        var best = File.ReadAllText(Path.Combine(run, "checkpoints", "best")).Trim();
+        Assert.Contains(best, new[] { "000000002", "000000004", "000000006" });
+        using var manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoints", best, "manifest.json")));
+        var selection = manifest.RootElement.GetProperty("selection");
+        Assert.Equal("rand-error", selection.GetProperty("metric").GetString());
+        Assert.Equal(selection.GetProperty("threshold").GetDouble(), manifest.RootElement.GetProperty("threshold").GetDouble());
+        Assert.Contains($"Best checkpoint by validation: step {long.Parse(best, CultureInfo.InvariantCulture)} (rand-error", output, StringComparison.Ordinal);
+
+        using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
+        Assert.Equal([2L, 4, 6], metrics.RootElement.GetProperty("validations").EnumerateArray().Select(v => v.GetProperty("step").GetInt64()));
+        Assert.Equal(long.Parse(best, CultureInfo.InvariantCulture), metrics.RootElement.GetProperty("checkpointStep").GetInt64());
+
+        // predict takes the run's best checkpoint unless told --latest.
+        var predictions = Path.Combine(CliRunner.TemporaryDirectory(), "predictions");
+        var image = Path.Combine(BundledData.UnlabelledDirectory, "test-00.png");
+        var predicted = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", image, "--out", predictions);
+        Assert.True(predicted.ExitCode == 0, predicted.Error);
+        Assert.Contains("the best by validation: rand-error", predicted.Output, StringComparison.Ordinal);
+        var latest = await CliRunner.RunAsync("predict", "--checkpoint", run, "--latest", "--input", image, "--out", Path.Combine(CliRunner.TemporaryDirectory(), "latest"));
+        Assert.True(latest.ExitCode == 0, latest.Error);
+        Assert.Contains("(step 6", latest.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -43,6 +43,12 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
                 browser.WaitFor(d => d.FindElement(By.CssSelector("#checkpoints tbody tr td.num")).Text is { Length: > 0 } text ? text : null, Patience, "a checkpoint listed")!,
                 CultureInfo.InvariantCulture);
             Assert.Equal(0, checkpointStep % 3);
+
+            // Validations (every checkpoint interval by default) draw their curve and name the best step.
+            browser.WaitFor(d => Points(d, "validation-chart") >= 1, Patience, "a validation on its chart");
+            var best = browser.WaitFor(d => d.FindElement(By.Id("validation-best")).Text is { Length: > 0 } text ? text : null, Patience, "the best validation named")!;
+            Assert.Matches(@"^best \d\.\d{4} at step \d+ \(threshold 0\.\d\d\)$", best);
+            Assert.Equal("pixel-error", browser.Read(d => d.FindElement(By.Id("validation-metric")).Text));
             browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr td:nth-child(3)")).Text == id, Patience, "the silo's worker on the job");
             var screenshot = browser.Screenshot("dashboard-running-job");
             Assert.True(new FileInfo(screenshot).Length > 10_000);

@@ -25,6 +25,7 @@ internal static class JobWatcher
             var cancelSent = false;
             var status = first;
             long reported = -1;
+            var validated = first.Validation?.Step ?? -1;
             while (!status.IsFinished)
             {
                 if (cancellationToken.IsCancellationRequested)
@@ -48,10 +49,29 @@ internal static class JobWatcher
                     reported = status.Step;
                     progress.Report(ToProgress(status));
                 }
+
+                if (status.Validation is { } validation && validation.Step != validated)
+                {
+                    validated = validation.Step;
+                    display.ShowValidation(Describe(validation, status.BestValidation));
+                }
             }
 
             return status;
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>"validation at step 200: pixel-error 0.1123 at threshold 0.35 (best so far)" and the other scores.</summary>
+    public static string Describe(ValidationResult validation, ValidationResult? best)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
+        var verdict = validation.Improved || best is null
+            ? "best so far"
+            : FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}");
+        return FormattableString.Invariant(
+            $"validation at step {validation.Step}: {validation.Metric} {validation.Value:0.####} at threshold {validation.Threshold:0.00} ({verdict}); ") +
+            FormattableString.Invariant($"pixel error {validation.PixelError:F4}, Rand error {validation.RandError:F4}, Dice {validation.Dice:F4}{objects}, {validation.Seconds:0.0} s");
     }
 
     public static TrainingProgress ToProgress(JobStatus status)

@@ -3,10 +3,14 @@ using UNetCluster.Training.Checkpoints;
 
 namespace UNetCluster.Client.Commands;
 
-/// <summary>Resolves what a user passes as --checkpoint: a checkpoint folder, a checkpoints folder, or a run folder.</summary>
+/// <summary>
+/// Resolves what a user passes as --checkpoint: a checkpoint folder, or a checkpoints folder or run folder, of which it
+/// takes the best checkpoint by validation (the <c>best</c> pointer) unless <paramref name="latest"/> is asked for or
+/// no validation marked one, and then the latest.
+/// </summary>
 internal static class CheckpointLocator
 {
-    public static LoadedCheckpoint Load(string path, Action<string> warn)
+    public static LoadedCheckpoint Load(string path, Action<string> warn, bool latest = false)
     {
         if (File.Exists(Path.Combine(path, CheckpointManifest.FileName)))
         {
@@ -17,7 +21,20 @@ internal static class CheckpointLocator
         {
             if (File.Exists(Path.Combine(root, LocalCheckpointStore.LatestPointer)))
             {
-                return new LocalCheckpointStore(root).LoadLatest(warn)
+                var store = new LocalCheckpointStore(root);
+                if (!latest && File.Exists(Path.Combine(root, LocalCheckpointStore.BestPointer)))
+                {
+                    try
+                    {
+                        return store.LoadBestAsync().GetAwaiter().GetResult()!;
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        throw new UserInputException($"--checkpoint {path}: {e.Message.TrimEnd('.')} (pass --latest).", e);
+                    }
+                }
+
+                return store.LoadLatest(warn)
                     ?? throw new UserInputException($"--checkpoint {path}: no checkpoint under {root} passed its hash check.");
             }
         }

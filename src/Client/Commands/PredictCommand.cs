@@ -15,7 +15,8 @@ internal static class PredictCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, a checkpoints folder (uses 'latest'), or a run folder.", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a checkpoints or run folder (uses its best checkpoint by validation, else its latest).", Required = true };
+        var latest = new Option<bool>("--latest") { Description = "With a checkpoints or run folder: use its latest checkpoint, not its best by validation." };
         var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs.", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
@@ -23,14 +24,14 @@ internal static class PredictCommand
         var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances)." };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!, maxPixels.Limits(parse));
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
             OutputFolder.Require(outDirectory, "--out");
-            using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."));
+            using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."), parse.GetValue(latest));
             Predictions.RequireChannels(images, loaded.Manifest.Model.InputChannels, $"checkpoint {loaded.Directory}");
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
             // Half of this machine's memory for the tiles' feature maps: the rest holds the images, their outputs and the model.
@@ -45,7 +46,7 @@ internal static class PredictCommand
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
             output.WriteLine(FormattableString.Invariant(
-                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
+                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
             var overlays = Predictions.PredictImages(
                 model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), loaded.Manifest.Normalisation);
             foreach (var overlay in overlays)

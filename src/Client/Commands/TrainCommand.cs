@@ -145,6 +145,7 @@ internal static class TrainCommand
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
+        IReadOnlyList<ValidationResult> validations;
         await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, CancellationToken.None).ConfigureAwait(false))
         {
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
@@ -154,6 +155,7 @@ internal static class TrainCommand
             }
 
             status = await JobWatcher.WatchAsync(cluster.Client, JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
+            validations = (await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(long.MaxValue).ConfigureAwait(false)).Validations;
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -175,7 +177,9 @@ internal static class TrainCommand
             return Cli.Cancelled;
         }
 
-        using var checkpoint = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest();
+        // The best checkpoint by validation, if a validation marked one; else the latest.
+        var store = new LocalCheckpointStore(run.CheckpointsPath);
+        using var checkpoint = await store.LoadBestAsync(CancellationToken.None).ConfigureAwait(false) ?? store.LoadLatest();
         if (checkpoint is null)
         {
             // A budget that ended before the first step: no model to predict with, and a run folder that cannot resume.
@@ -190,11 +194,25 @@ internal static class TrainCommand
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
         using var data = TrainingData.Create(dataSet, options.ValidationSections, options.WeightMap, options.Normalisation);
         var tileSize = options.PredictionTileSize ?? options.TileSize;
-        var calibration = ThresholdCalibration.Pick(data.Training, CalibrationSections);
-        var (threshold, trainingError) = ThresholdCalibration.Calibrate(model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
-        var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, threshold);
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Decision threshold {threshold:0.00} on the cell probability (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
+        double threshold;
+        if (checkpoint.Manifest.Selection is { } selection)
+        {
+            threshold = selection.Threshold;
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}), {checkpoint.Directory}; " +
+                $"decision threshold {threshold:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections."));
+        }
+        else
+        {
+            // No validation marked a best checkpoint (every one failed): calibrate for pixel error on training sections.
+            var calibration = ThresholdCalibration.Pick(data.Training, CalibrationSections);
+            (threshold, var trainingError) = ThresholdCalibration.Calibrate(model, tileSize, calibration.Select(s => (s.Image, s.Mask)));
+            var final = LocalCheckpointStore.SetThreshold(checkpoint.Directory, threshold);
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"No validation marked a best checkpoint{(status.ValidationError is { } why ? $" ({why})" : "")}: using the latest, step {checkpoint.Manifest.Step}; " +
+                $"decision threshold {threshold:0.00} (pixel error {trainingError:F4} on {calibration.Count} training sections), saved with {final}."));
+        }
+
         var objects = new List<(string Id, ObjectScores Scores)>();
         var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold, objects, options.Normalisation);
         var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold, instances: objects.Count > 0, normalisation: options.Normalisation);
@@ -208,7 +226,17 @@ internal static class TrainCommand
         }
 
         File.WriteAllText(run.MetricsPath, JsonSerializer.Serialize(
-            new { step = status.Step, threshold, validation = scores.Select(s => new { id = s.Id, scores = s.Scores }), mean, objects = meanObjects },
+            new
+            {
+                step = status.Step,
+                checkpointStep = checkpoint.Manifest.Step,
+                selection = checkpoint.Manifest.Selection,
+                threshold,
+                validation = scores.Select(s => new { id = s.Id, scores = s.Scores }),
+                mean,
+                objects = meanObjects,
+                validations,
+            },
             CheckpointManifest.JsonOptions));
         output.WriteLine($"Predictions: {run.ValidationPredictions}");
         foreach (var overlay in overlays)
@@ -281,7 +309,8 @@ internal static class TrainCommand
         if (request.Overrides.ChangesTheModel || request.PresetGiven || request.SeedGiven || request.Images is not null || request.Masks is not null)
         {
             throw new UserInputException(
-                "--resume continues a run with its own preset, seed, data and options; only --steps and --minutes may be given with it.");
+                "--resume continues a run with its own preset, seed, data and options; only --steps, --minutes and the validation options " +
+                "(--validate-every, --validate-minutes, --select-by, --patience) may be given with it.");
         }
 
         var record = run.ReadRecord();
@@ -289,6 +318,10 @@ internal static class TrainCommand
         {
             Steps = request.Overrides.Steps ?? record.Spec.Steps,
             Minutes = request.Overrides.Minutes ?? record.Spec.Minutes,
+            ValidateEvery = request.Overrides.ValidateEvery ?? record.Spec.ValidateEvery,
+            ValidateMinutes = request.Overrides.ValidateMinutes ?? record.Spec.ValidateMinutes,
+            SelectBy = request.Overrides.SelectBy ?? record.Spec.SelectBy,
+            Patience = request.Overrides.Patience ?? record.Spec.Patience,
         };
         return (run, record with { Spec = spec, Options = JobOptions.Build(spec), Unlabelled = request.Unlabelled ?? record.Unlabelled, MaskKind = request.MaskKind ?? record.MaskKind });
     }

@@ -22,6 +22,26 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
 
+    public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
+
+    public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
+
+    public Option<string?> SelectBy { get; } = CreateSelectBy();
+
+    public Option<int?> Patience { get; } = new("--patience") { Description = "Stop early after this many validations in a row without a better --select-by value (default: never)." };
+
+    private static Option<string?> CreateSelectBy()
+    {
+        var option = new Option<string?>("--select-by")
+        {
+            Description = "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
+                "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only). " +
+                "Default: object-f1 for instance masks, pixel-error otherwise.",
+        };
+        option.AcceptOnlyFromAmong([.. Model.Metrics.ValidationMetrics.Names]);
+        return option;
+    }
+
     public Option<int?> Channels { get; } = new("--channels")
     {
         Description = "Input channels of the network: 1 (gray) to 4; the images must have this many (default: the data's own count).",
@@ -36,7 +56,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Channels, Normalisation })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation })
         {
             command.Options.Add(option);
         }
@@ -50,6 +70,10 @@ internal sealed class TrainingOverrideOptions
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
             parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery)
         {
+            ValidateEvery = parse.GetValue(ValidateEvery),
+            ValidateMinutes = parse.GetValue(ValidateMinutes),
+            SelectBy = parse.GetValue(SelectBy),
+            Patience = parse.GetValue(Patience),
             Channels = parse.GetValue(Channels),
             Normalisation = parse.GetValue(Normalisation),
         };

@@ -13,6 +13,7 @@ internal sealed class TrainingProgressDisplay
     private readonly TextWriter _output;
     private readonly bool _interactive;
     private DateTime _lastLine = DateTime.MinValue;
+    private string _note = string.Empty;
 
     public TrainingProgressDisplay(TextWriter output)
     {
@@ -35,7 +36,7 @@ internal sealed class TrainingProgressDisplay
                 return train(new Sink(p =>
                 {
                     task.Value = p.Step;
-                    task.Description = Describe(p);
+                    task.Description = Describe(p) + _note;
                 }));
             });
     }
@@ -56,9 +57,22 @@ internal sealed class TrainingProgressDisplay
                 return await train(new Sink(p =>
                 {
                     task.Value = p.Step;
-                    task.Description = Describe(p);
+                    task.Description = Describe(p) + _note;
                 })).ConfigureAwait(false);
             }).ConfigureAwait(false);
+    }
+
+    /// <summary>Shows a validation's outcome: a line of its own in plain output, beside the bar on a terminal.</summary>
+    public void ShowValidation(string line)
+    {
+        if (_interactive)
+        {
+            _note = "  " + Markup.Escape(line);
+        }
+        else
+        {
+            _output.WriteLine(line);
+        }
     }
 
     private static Progress Bar() => AnsiConsole.Progress()

@@ -16,6 +16,9 @@ public interface IJobHistoryGrain : IGrainWithStringKey
     [OneWay]
     Task AppendCheckpointAsync(CheckpointPoint checkpoint);
 
+    [OneWay]
+    Task AppendValidationAsync(ValidationResult validation);
+
     /// <summary>The steps after <paramref name="afterStep"/> (all with -1) and every checkpoint.</summary>
     [AlwaysInterleave]
     Task<JobHistory> GetAsync(long afterStep);

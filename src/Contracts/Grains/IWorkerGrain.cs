@@ -17,6 +17,9 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Writes a checkpoint from this worker's replica and the reducers' optimizer state; returns its location.</summary>
     Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan);
 
+    /// <summary>Predicts and scores this worker's share of the job's validation sections with its replica at the plan's version.</summary>
+    Task<ValidationReport> ValidateAsync(ValidationPlan plan);
+
     /// <summary>Drops the job's replica (the job has ended).</summary>
     Task ReleaseAsync(string jobId);
 }

@@ -40,4 +40,7 @@ public sealed record JobHistory(
     [property: Id(3)] long Revision)
 {
     public const int MaxPoints = 2000;
+
+    /// <summary>The job's validations, oldest first (what the dashboard's validation curve is drawn from).</summary>
+    [Id(4)] public IReadOnlyList<ValidationResult> Validations { get; init; } = [];
 }

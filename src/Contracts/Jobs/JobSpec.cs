@@ -53,12 +53,27 @@ public sealed record JobSpec
     /// <summary>Size of a gradient or parameter message in KiB; null for the default (4096 KiB).</summary>
     [Id(16)] public int? BucketKiB { get; init; }
 
+    /// <summary>Validate the model on the held-out sections every this many steps (and at the last step); null for the checkpoint interval.</summary>
+    [Id(17)] public int? ValidateEvery { get; init; }
+
+    /// <summary>Also validate when this many minutes have passed since the last validation; null for steps only.</summary>
+    [Id(18)] public double? ValidateMinutes { get; init; }
+
+    /// <summary>
+    /// The metric that picks the best checkpoint and its decision threshold: pixel-error, rand-error (lower is better),
+    /// dice, iou, object-f1 (higher is better); null for object-f1 on instance masks, pixel-error otherwise.
+    /// </summary>
+    [Id(19)] public string? SelectBy { get; init; }
+
+    /// <summary>Stop after this many validations in a row without a better value of the selection metric; null never stops early.</summary>
+    [Id(20)] public int? Patience { get; init; }
+
     /// <summary>
     /// Input channels of the network (1 gray, 3 RGB); the data set's images must have this many. Null: the data set's
     /// own count, which the cluster writes into the spec it stores when it accepts the job.
     /// </summary>
-    [Id(17)] public int? Channels { get; init; }
+    [Id(21)] public int? Channels { get; init; }
 
     /// <summary>Per-image intensity normalisation: mean-std (the preset's) or percentile (1st and 99.8th to 0 and 1).</summary>
-    [Id(18)] public string? Normalisation { get; init; }
+    [Id(22)] public string? Normalisation { get; init; }
 }

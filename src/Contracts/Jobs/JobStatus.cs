@@ -119,6 +119,21 @@ public sealed record JobStatus
     /// <summary>Takeovers since the job last committed a step: a job whose coordinators keep dying is failed, not resumed forever.</summary>
     [Id(33)] public int TakeoversWithoutStep { get; init; }
 
+    /// <summary>The latest validation of the model, if any.</summary>
+    [Id(34)] public ValidationResult? Validation { get; init; }
+
+    /// <summary>The best validation so far by the job's selection metric; its checkpoint is the job's best.</summary>
+    [Id(35)] public ValidationResult? BestValidation { get; init; }
+
+    /// <summary>Validations in a row that did not improve on <see cref="BestValidation"/> (early stopping counts them).</summary>
+    [Id(36)] public int ValidationsWithoutImprovement { get; init; }
+
+    /// <summary>Where the best checkpoint is (the one <see cref="BestValidation"/> scored), once written.</summary>
+    [Id(37)] public string? BestCheckpoint { get; init; }
+
+    /// <summary>Why the last validation failed, while it fails (training goes on; the next one is tried as planned).</summary>
+    [Id(38)] public string? ValidationError { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

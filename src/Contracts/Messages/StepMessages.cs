@@ -105,7 +105,18 @@ public sealed record CheckpointPlan(
     [property: Id(3)] IReadOnlyList<string> Reducers,
     [property: Id(4)] int BucketBytes,
     [property: Id(5)] double? Loss,
-    [property: Id(6)] bool WaitForUpload = false);
+    [property: Id(6)] bool WaitForUpload = false)
+{
+    /// <summary>When set, the step's validation was the job's best so far: the checkpoint is marked best, with this decision threshold.</summary>
+    [Id(7)] public BestMark? Best { get; init; }
+
+    /// <summary>The decision threshold of the job's latest validation, recorded in the checkpoint's manifest (null: none yet).</summary>
+    [Id(8)] public double? Threshold { get; init; }
+}
+
+/// <summary>Marks a checkpoint as a job's best by a validation metric, with the threshold calibrated for it.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.BestMark")]
+public sealed record BestMark([property: Id(0)] string Metric, [property: Id(1)] double Value, [property: Id(2)] double Threshold);
 
 /// <summary>
 /// A checkpoint request's outcome: the snapshot was handed to the worker's background upload (<see cref="Requested"/>),
@@ -120,4 +131,46 @@ public sealed record CheckpointResult(
     [property: Id(3)] long WrittenBytes,
     [property: Id(4)] int FailedAttempts,
     [property: Id(5)] string? LastError,
-    [property: Id(6)] double SnapshotSeconds);
+    [property: Id(6)] double SnapshotSeconds)
+{
+    /// <summary>The newest checkpoint this worker wrote as the job's best (marked by a <see cref="BestMark"/>), if any.</summary>
+    [Id(7)] public long? BestStep { get; init; }
+
+    [Id(8)] public string? BestLocation { get; init; }
+}
+
+/// <summary>
+/// Validate a job's model at a committed step on a worker: the job's validation sections whose position in the
+/// validation split is <see cref="WorkerIndex"/> modulo <see cref="Workers"/>, each predicted with the overlap-tile
+/// predictor from the worker's replica at <see cref="Version"/>.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.ValidationPlan")]
+public sealed record ValidationPlan(
+    [property: Id(0)] string JobId,
+    [property: Id(1)] Jobs.JobSpec Spec,
+    [property: Id(2)] long Version,
+    [property: Id(3)] int WorkerIndex,
+    [property: Id(4)] int Workers);
+
+/// <summary>
+/// One validation section's scores at each candidate decision threshold (same order as <see cref="Thresholds"/>);
+/// the object scores only when the section has instance truth.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.SectionValidation")]
+public sealed record SectionValidation(
+    [property: Id(0)] string Id,
+    [property: Id(1)] double[] Thresholds,
+    [property: Id(2)] double[] PixelError,
+    [property: Id(3)] double[] RandError,
+    [property: Id(4)] double[] Dice,
+    [property: Id(5)] double[] IoU,
+    [property: Id(6)] double[]? ObjectF1,
+    [property: Id(7)] double[]? ObjectMeanF1);
+
+/// <summary>A worker's part of a validation: its sections' scores and the seconds it took.</summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.ValidationReport")]
+public sealed record ValidationReport(
+    [property: Id(0)] string Worker,
+    [property: Id(1)] long Version,
+    [property: Id(2)] IReadOnlyList<SectionValidation> Sections,
+    [property: Id(3)] double Seconds);

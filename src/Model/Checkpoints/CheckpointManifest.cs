@@ -32,6 +32,9 @@ public sealed record CheckpointManifest(
     double? Loss = null,
     double? Threshold = null)
 {
+    /// <summary>Set on a run's best checkpoint: the validation that made it the best (its metric, value and calibrated threshold).</summary>
+    public CheckpointSelection? Selection { get; init; }
+
     public const string CurrentFormat = "unetcluster.checkpoint/1";
     public const string FileName = "manifest.json";
 
@@ -56,3 +59,6 @@ public sealed record CheckpointManifest(
             ? (recorded.Deserialize<IntensityNormalisation>(JsonOptions) ?? IntensityNormalisation.MeanStd).Validate()
             : IntensityNormalisation.MeanStd;
 }
+
+/// <summary>Why a checkpoint is its run's best: the value of the selection metric on the validation sections, at <paramref name="Threshold"/>.</summary>
+public sealed record CheckpointSelection(string Metric, double Value, double Threshold);

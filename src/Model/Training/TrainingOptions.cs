@@ -56,6 +56,9 @@ public sealed record TrainingOptions(
     /// <summary>The paper's weight map parameters (w0 = 10, sigma = 5 px).</summary>
     public WeightMapOptions WeightMap { get; init; } = new();
 
+    /// <summary>Validation while training, model selection and early stopping.</summary>
+    public ValidationOptions Validation { get; init; } = new();
+
     /// <summary>How each image's values become the network input, in training and in prediction (mean/std by default).</summary>
     public IntensityNormalisation Normalisation { get; init; } = IntensityNormalisation.MeanStd;
 
@@ -91,6 +94,7 @@ public sealed record TrainingOptions(
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Augmentation.Validate();
+        Validation.Validate();
         Normalisation.Validate();
         return this;
     }

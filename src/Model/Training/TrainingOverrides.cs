@@ -21,6 +21,18 @@ public sealed record TrainingOverrides(
     bool? BalanceClasses = null,
     int? CheckpointEvery = null)
 {
+    /// <summary><c>--validate-every</c>: steps between validations.</summary>
+    public int? ValidateEvery { get; init; }
+
+    /// <summary><c>--validate-minutes</c>: also validate after this many minutes.</summary>
+    public double? ValidateMinutes { get; init; }
+
+    /// <summary><c>--select-by</c>: the metric that picks the best checkpoint (see <see cref="Metrics.ValidationMetrics.Names"/>).</summary>
+    public string? SelectBy { get; init; }
+
+    /// <summary><c>--patience</c>: validations without improvement before stopping early.</summary>
+    public int? Patience { get; init; }
+
     /// <summary>Input channels of the network (1 gray, 3 RGB): the data's, which a data set must match when given.</summary>
     public int? Channels { get; init; }
 
@@ -73,6 +85,13 @@ public sealed record TrainingOverrides(
             ValidationSections = ValidationSections ?? preset.ValidationSections,
             CheckpointEvery = CheckpointEvery ?? preset.CheckpointEvery,
             WeightMap = preset.WeightMap with { BalanceClasses = BalanceClasses ?? preset.WeightMap.BalanceClasses },
+            Validation = preset.Validation with
+            {
+                Every = ValidateEvery ?? preset.Validation.Every,
+                Minutes = ValidateMinutes ?? preset.Validation.Minutes,
+                SelectBy = SelectBy is { } metric ? Metrics.ValidationMetrics.Parse(metric) : preset.Validation.SelectBy,
+                Patience = Patience ?? preset.Validation.Patience,
+            },
             Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();
     }

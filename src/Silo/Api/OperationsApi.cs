@@ -106,7 +106,7 @@ public static class OperationsApi
     /// <summary>
     /// Server-sent events of a job: <c>status</c> when its status changes, <c>step</c> for each committed step (with the
     /// step as the event id; <c>?after=N</c> or <c>Last-Event-ID</c> skips steps up to N), <c>checkpoint</c> for each
-    /// checkpoint, and <c>end</c> once the job has finished.
+    /// checkpoint, <c>validation</c> for each validation of the model, and <c>end</c> once the job has finished.
     /// </summary>
     private static async Task EventsAsync(string id, HttpContext context, IGrainFactory grains, IOptions<JsonOptions> json, long? after)
     {
@@ -121,6 +121,7 @@ public static class OperationsApi
         var options = json.Value.SerializerOptions;
         var lastStep = after ?? (long.TryParse(context.Request.Headers["Last-Event-ID"], out var resumed) ? resumed : -1);
         var checkpoints = 0;
+        var validations = 0;
         DateTimeOffset? lastUpdate = null;
         response.Headers.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
@@ -145,6 +146,12 @@ public static class OperationsApi
                 }
 
                 checkpoints = history.Checkpoints.Count;
+                foreach (var validation in history.Validations.Skip(validations))
+                {
+                    Append(text, "validation", null, JsonSerializer.Serialize(validation, options));
+                }
+
+                validations = history.Validations.Count;
                 if (status is not null && status.Updated != lastUpdate)
                 {
                     Append(text, "status", null, JsonSerializer.Serialize(status, options));

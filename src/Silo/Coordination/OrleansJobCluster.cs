@@ -29,6 +29,8 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
 
     public Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan) => grains.GetGrain<IWorkerGrain>(worker).WriteCheckpointAsync(plan);
 
+    public Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan) => grains.GetGrain<IWorkerGrain>(worker).ValidateAsync(plan);
+
     public Task ReleaseWorkerAsync(string worker, string jobId) => grains.GetGrain<IWorkerGrain>(worker).ReleaseAsync(jobId);
 
     public Task ReleaseReducerAsync(string reducer) => grains.GetGrain<IReducerGrain>(reducer).ReleaseAsync();
@@ -44,6 +46,13 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
         var throughput = status.RecentTilesPerSecond > 0 ? status.RecentTilesPerSecond : status.TilesPerSecond;
         var point = new StepPoint(status.Step, DateTimeOffset.UtcNow, status.Loss ?? double.NaN, status.SmoothedLoss, throughput, status.StepSeconds, workers);
         _ = grains.GetGrain<IJobHistoryGrain>(jobId).AppendStepAsync(point);
+    }
+
+    public void Validated(JobStatus status, ValidationResult validation)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        UNetTelemetry.Validated(jobId, validation);
+        _ = grains.GetGrain<IJobHistoryGrain>(jobId).AppendValidationAsync(validation);
     }
 
     public void StepRecomputed() => UNetTelemetry.StepRecomputed(jobId);

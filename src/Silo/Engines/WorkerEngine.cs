@@ -26,11 +26,12 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly StepRunner _steps;
     private readonly Restorer _restorer;
     private readonly CheckpointCapture _checkpoints;
+    private readonly Validator _validator;
     private readonly ILogger<WorkerEngine> _logger;
 
     public WorkerEngine(
         IGrainFactory grains, ILocalSiloDetails silo, DataCatalog catalog, TorchThread torch, StepRunner steps, Restorer restorer,
-        CheckpointCapture checkpoints, ILogger<WorkerEngine> logger)
+        CheckpointCapture checkpoints, Validator validator, ILogger<WorkerEngine> logger)
     {
         ArgumentNullException.ThrowIfNull(silo);
         _grains = grains;
@@ -39,6 +40,7 @@ public sealed partial class WorkerEngine : BackgroundService
         _steps = steps;
         _restorer = restorer;
         _checkpoints = checkpoints;
+        _validator = validator;
         _logger = logger;
     }
 
@@ -76,6 +78,13 @@ public sealed partial class WorkerEngine : BackgroundService
     {
         ArgumentNullException.ThrowIfNull(plan);
         return Enqueue(ct => _checkpoints.CaptureAsync(plan, _replicas.At(plan.JobId, plan.Version), WorkerKey, ct));
+    }
+
+    /// <summary>Queues a validation of the job's replica at the plan's step (it fails when the replica is at another step).</summary>
+    public Task<ValidationReport> ValidateAsync(ValidationPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return Enqueue(ct => _validator.ValidateAsync(plan, _replicas.At(plan.JobId, plan.Version), WorkerKey, ct));
     }
 
     public void Release(string jobId)

@@ -11,6 +11,7 @@ public sealed class JobHistoryGrain : Grain, IJobHistoryGrain
 {
     private readonly List<StepPoint> _steps = [];
     private readonly List<CheckpointPoint> _checkpoints = [];
+    private readonly List<ValidationResult> _validations = [];
     private long _revision;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -51,6 +52,23 @@ public sealed class JobHistoryGrain : Grain, IJobHistoryGrain
         return Task.CompletedTask;
     }
 
+    public Task AppendValidationAsync(ValidationResult validation)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        _validations.RemoveAll(v => v.Step >= validation.Step);   // the job went back to a checkpoint
+        _validations.Add(validation);
+        if (_validations.Count > JobHistory.MaxPoints)
+        {
+            _validations.RemoveAt(0);
+        }
+
+        _revision++;
+        return Task.CompletedTask;
+    }
+
     public Task<JobHistory> GetAsync(long afterStep) => Task.FromResult(
-        new JobHistory(this.GetPrimaryKeyString(), _steps.Where(p => p.Step > afterStep).ToList(), _checkpoints.ToList(), _revision));
+        new JobHistory(this.GetPrimaryKeyString(), _steps.Where(p => p.Step > afterStep).ToList(), _checkpoints.ToList(), _revision)
+        {
+            Validations = [.. _validations],
+        });
 }

@@ -35,6 +35,8 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan) => engine.WriteCheckpointAsync(plan);
 
+    public Task<ValidationReport> ValidateAsync(ValidationPlan plan) => engine.ValidateAsync(plan);
+
     public Task ReleaseAsync(string jobId)
     {
         engine.Release(jobId);

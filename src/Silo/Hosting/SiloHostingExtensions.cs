@@ -108,6 +108,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<StepRunner>();
         silo.Services.AddSingleton<Restorer>();
         silo.Services.AddSingleton<CheckpointCapture>();
+        silo.Services.AddSingleton<Validator>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());
         return silo;

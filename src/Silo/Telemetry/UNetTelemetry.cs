@@ -56,6 +56,12 @@ public static class UNetTelemetry
 
     private static readonly Gauge<long> CheckpointSize = Meter.CreateGauge<long>("unet.checkpoint.size", "By", "Bytes of the latest checkpoint.");
 
+    private static readonly Gauge<double> ValidationScore = Meter.CreateGauge<double>(
+        "unet.validation.score", null, "The latest validation's scores of the model, by metric (pixel-error, rand-error, dice, iou, object-f1).");
+
+    private static readonly Histogram<double> ValidationDuration = Meter.CreateHistogram<double>(
+        "unet.validation.duration", "s", "Seconds a validation held training.");
+
     private static readonly Counter<long> StepsRecomputed = Meter.CreateCounter<long>("unet.steps.recomputed", null, "Step attempts dropped and recomputed.");
 
     /// <summary>The span of one step of a job at the coordinator; its workers' and reducers' spans are its children.</summary>
@@ -137,5 +143,25 @@ public static class UNetTelemetry
         var job = new TagList { { "job_id", jobId } };
         CheckpointDuration.Record(stall.TotalSeconds, job);
         CheckpointSize.Record(bytes, job);
+    }
+
+    /// <summary>A validation finished: its scores by metric and how long it held training.</summary>
+    public static void Validated(string jobId, ValidationResult validation)
+    {
+        ArgumentNullException.ThrowIfNull(validation);
+        ValidationDuration.Record(validation.Seconds, new TagList { { "job_id", jobId } });
+        void Score(string metric, double? value)
+        {
+            if (value is { } v)
+            {
+                ValidationScore.Record(v, new TagList { { "job_id", jobId }, { "metric", metric } });
+            }
+        }
+
+        Score("pixel-error", validation.PixelError);
+        Score("rand-error", validation.RandError);
+        Score("dice", validation.Dice);
+        Score("iou", validation.IoU);
+        Score("object-f1", validation.ObjectF1);
     }
 }

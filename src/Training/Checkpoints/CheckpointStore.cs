@@ -25,11 +25,18 @@ public sealed record LoadedCheckpoint(string Directory, CheckpointManifest Manif
     }
 }
 
-/// <summary>Which checkpoints pruning keeps: the last <paramref name="KeepLast"/> and, if asked, the one with the lowest loss.</summary>
+/// <summary>
+/// Which checkpoints pruning keeps: the last <paramref name="KeepLast"/>, the run's best by validation (the <c>best</c>
+/// pointer's) and, where no validation marked one and if asked, the one with the lowest training loss.
+/// </summary>
 public sealed record CheckpointRetention(int KeepLast = 3, bool KeepBest = true);
 
 /// <summary>A written checkpoint: its step, where it is, whether the <c>latest</c> pointer names it, and its size.</summary>
-public sealed record SavedCheckpoint(long Step, string Location, bool IsLatest, long Bytes);
+public sealed record SavedCheckpoint(long Step, string Location, bool IsLatest, long Bytes)
+{
+    /// <summary>True when the checkpoint was written as the run's best (the <c>best</c> pointer names it).</summary>
+    public bool IsBest { get; init; }
+}
 
 /// <summary>
 /// Checkpoints in a blob store (../shared/DESIGN.md): <c>{checkpoints}/{step:D9}/</c> with <c>model.safetensors</c>,
@@ -44,6 +51,7 @@ public partial class CheckpointStore
     public const string ModelFile = CheckpointManifest.ModelFile;
     public const string OptimizerFile = CheckpointManifest.OptimizerFile;
     public const string LatestPointer = "latest";
+    public const string BestPointer = "best";
     public const string CheckpointsFolder = "checkpoints";
     private const int MaxPointerAttempts = 16;
 
@@ -58,6 +66,8 @@ public partial class CheckpointStore
         Blobs = blobs;
         CheckpointsPrefix = BlobNames.ValidatePrefix(checkpointsPrefix).TrimEnd('/');
         LatestName = BlobNames.Validate(latestName);
+        var slash = LatestName.LastIndexOf('/');
+        BestName = slash < 0 ? BestPointer : LatestName[..(slash + 1)] + BestPointer;
         Retention = retention ?? new CheckpointRetention();
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(Retention.KeepLast);
         _logger = logger ?? NullLogger.Instance;
@@ -75,6 +85,9 @@ public partial class CheckpointStore
     public string CheckpointsPrefix { get; }
 
     public string LatestName { get; }
+
+    /// <summary>The blob naming the run's best checkpoint by validation (beside <see cref="LatestName"/>).</summary>
+    public string BestName { get; }
 
     public CheckpointRetention Retention { get; }
 
@@ -110,11 +123,20 @@ public partial class CheckpointStore
         await Blobs.WriteAsync(BlobNames.Combine(prefix, OptimizerFile), snapshot.OptimizerBytes, BlobCondition.None, cancellationToken).ConfigureAwait(false);
         var manifest = new CheckpointManifest(
             CheckpointManifest.CurrentFormat, snapshot.Step, snapshot.Seed, snapshot.Model, snapshot.Optimizer, snapshot.Training, files,
-            DateTimeOffset.UtcNow, snapshot.Loss, snapshot.Threshold);
+            DateTimeOffset.UtcNow, snapshot.Loss, snapshot.Threshold)
+        {
+            Selection = snapshot.Selection,
+        };
         await Blobs.WriteAsync(BlobNames.Combine(prefix, CheckpointManifest.FileName),
             JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointManifest.JsonOptions), BlobCondition.None, cancellationToken).ConfigureAwait(false);
 
         var isLatest = await MovePointerAsync(snapshot.Step, pointer, cancellationToken).ConfigureAwait(false);
+        if (snapshot.Selection is not null)
+        {
+            // Each best is better than the one before it (the coordinator decides), so the pointer simply moves to it.
+            await Blobs.WriteAsync(BestName, Encoding.UTF8.GetBytes(StepName(snapshot.Step) + "\n"), BlobCondition.None, cancellationToken).ConfigureAwait(false);
+        }
+
         try
         {
             await PruneAsync(cancellationToken).ConfigureAwait(false);
@@ -124,7 +146,33 @@ public partial class CheckpointStore
             LogPruneFailed(CheckpointsPrefix, e);
         }
 
-        return new SavedCheckpoint(snapshot.Step, Blobs.Describe(prefix), isLatest, snapshot.Size);
+        return new SavedCheckpoint(snapshot.Step, Blobs.Describe(prefix), isLatest, snapshot.Size) { IsBest = snapshot.Selection is not null };
+    }
+
+    /// <summary>The step the <c>best</c> pointer names, or null (no validation marked a best checkpoint).</summary>
+    public async Task<long?> ReadBestStepAsync(CancellationToken cancellationToken = default) =>
+        ParsePointer(await Blobs.ReadAsync(BestName, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
+    /// Loads the run's best checkpoint (the one the <c>best</c> pointer names, verified), or null when no validation
+    /// marked one; a best checkpoint that is missing or fails its hashes is an error, never silently another one.
+    /// </summary>
+    public async Task<LoadedCheckpoint?> LoadBestAsync(CancellationToken cancellationToken = default)
+    {
+        if (await ReadBestStepAsync(cancellationToken).ConfigureAwait(false) is not { } best)
+        {
+            return null;
+        }
+
+        try
+        {
+            return await LoadAsync(best, cancellationToken).ConfigureAwait(false);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidDataException(
+                $"The best checkpoint (step {best}, named by {Blobs.Describe(BestName)}) cannot be loaded: {e.Message} Use the latest checkpoint instead.", e);
+        }
     }
 
     /// <summary>The step the <c>latest</c> pointer names, or null.</summary>
@@ -285,7 +333,11 @@ public partial class CheckpointStore
         var steps = await ListStepFilesAsync(cancellationToken).ConfigureAwait(false);
         var complete = steps.Where(kv => kv.Key <= latest && kv.Value.Contains(CheckpointManifest.FileName)).Select(kv => kv.Key).ToList();
         var keep = new HashSet<long>(complete.TakeLast(Retention.KeepLast)) { latest.Value };
-        if (Retention.KeepBest && await BestAsync(complete, cancellationToken).ConfigureAwait(false) is { } best)
+        if (await ReadBestStepAsync(cancellationToken).ConfigureAwait(false) is { } validated)
+        {
+            keep.Add(validated);   // the best by validation, whatever its loss
+        }
+        else if (Retention.KeepBest && await BestAsync(complete, cancellationToken).ConfigureAwait(false) is { } best)
         {
             keep.Add(best);
         }

@@ -79,6 +79,7 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
     private CheckpointSnapshot? _pending;
+    private CheckpointSnapshot? _pendingBest;   // a run's best waiting behind a newer snapshot: never superseded by one that is not a best
     private Task? _worker;
     private TaskCompletionSource? _idle;
     private int _superseded;
@@ -131,6 +132,12 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
         {
             replaced = _pending;
             _pending = snapshot;
+            if (replaced?.Selection is not null && snapshot.Selection is null)
+            {
+                _pendingBest = replaced;   // written first, then the newer one
+                replaced = null;
+            }
+
             if (_worker is null)
             {
                 _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -200,8 +207,16 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
             CheckpointSnapshot? snapshot;
             lock (_lock)
             {
-                snapshot = _pending;
-                _pending = null;
+                snapshot = _pendingBest ?? _pending;
+                if (_pendingBest is not null)
+                {
+                    _pendingBest = null;
+                }
+                else
+                {
+                    _pending = null;
+                }
+
                 if (snapshot is null || _stopping.IsCancellationRequested)
                 {
                     _worker = null;
@@ -216,15 +231,21 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
 
         // Anything left when stopping is reported, not dropped silently.
         CheckpointSnapshot? left;
+        CheckpointSnapshot? leftBest;
         lock (_lock)
         {
             left = _pending;
             _pending = null;
+            leftBest = _pendingBest;
+            _pendingBest = null;
         }
 
-        if (left is not null)
+        foreach (var abandoned in new[] { leftBest, left })
         {
-            Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Abandoned, left.Step));
+            if (abandoned is not null)
+            {
+                Report(new CheckpointUploadEventArgs(CheckpointUploadEventKind.Abandoned, abandoned.Step));
+            }
         }
     }
 
@@ -270,7 +291,8 @@ public sealed partial class CheckpointUploader : IAsyncDisposable
             long? newer;
             lock (_lock)
             {
-                newer = _pending?.Step;
+                // A run's best is retried until written (a newer snapshot waits behind it), unless a newer best came.
+                newer = snapshot.Selection is null || _pending?.Selection is not null ? _pending?.Step : null;
             }
 
             if (newer is not null)

@@ -14,6 +14,7 @@ public sealed class JobUploads : IAsyncDisposable
     private readonly object _lock = new();
     private TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SavedCheckpoint? _saved;
+    private SavedCheckpoint? _best;
     private int _failures;
     private string? _lastError;
 
@@ -94,7 +95,11 @@ public sealed class JobUploads : IAsyncDisposable
     {
         lock (_lock)
         {
-            return new CheckpointResult(Requested, _saved?.Step, _saved?.Location, _saved?.Bytes ?? 0, _failures, _lastError, snapshotSeconds);
+            return new CheckpointResult(Requested, _saved?.Step, _saved?.Location, _saved?.Bytes ?? 0, _failures, _lastError, snapshotSeconds)
+            {
+                BestStep = _best?.Step,
+                BestLocation = _best?.Location,
+            };
         }
     }
 
@@ -115,7 +120,16 @@ public sealed class JobUploads : IAsyncDisposable
             switch (e.Kind)
             {
                 case CheckpointUploadEventKind.Uploaded when e.Saved is not null:
-                    _saved = e.Saved;
+                    if (_saved is null || e.Saved.Step >= _saved.Step)
+                    {
+                        _saved = e.Saved;
+                    }
+
+                    if (e.Saved.IsBest)
+                    {
+                        _best = e.Saved;
+                    }
+
                     _failures = 0;
                     _lastError = null;
                     _written.TrySetResult();

@@ -27,6 +27,8 @@ public interface IJobCluster
 
     Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan);
 
+    Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan);
+
     Task ReleaseWorkerAsync(string worker, string jobId);
 
     Task ReleaseReducerAsync(string reducer);
@@ -36,6 +38,9 @@ public interface IJobCluster
 
     /// <summary>A step committed with these reports; <paramref name="status"/> is the job's status after it.</summary>
     void StepCommitted(JobStatus status, IReadOnlyList<StepReport> reports);
+
+    /// <summary>A validation finished; <paramref name="status"/> is the job's status after it.</summary>
+    void Validated(JobStatus status, ValidationResult validation);
 
     /// <summary>An attempt of the open step was dropped; the step is recomputed.</summary>
     void StepRecomputed();

@@ -14,7 +14,11 @@ public sealed partial class StepLoop
     {
         try
         {
-            var plan = new CheckpointPlan(_jobId, _spec, _version, _reducers, _bucketBytes, _statistics.SmoothedLoss, wait);
+            var plan = new CheckpointPlan(_jobId, _spec, _version, _reducers, _bucketBytes, _statistics.SmoothedLoss, wait)
+            {
+                Best = _marked is { } marked && marked.Step == _version ? marked.Mark : null,
+                Threshold = Status.Validation?.Threshold,
+            };
             var result = await _cluster.WriteCheckpointAsync(_committedBy[0], plan);
             if (result.WrittenStep is { } written && written != Status.CheckpointStep)
             {
@@ -30,6 +34,7 @@ public sealed partial class StepLoop
                 CheckpointFailures = result.FailedAttempts,
                 CheckpointError = result.LastError,
                 CheckpointStallSeconds = result.SnapshotSeconds,
+                BestCheckpoint = result.BestStep is { } bestStep && bestStep == Status.BestValidation?.Step ? result.BestLocation : Status.BestCheckpoint,
             };
             return result;
         }

@@ -172,6 +172,11 @@ public sealed partial class StepLoop
                 return "all steps done";
             }
 
+            if (_earlyStop is { } earlyStop)
+            {
+                return earlyStop;
+            }
+
             if (budget is { } limit && _clock.Elapsed >= limit)
             {
                 return "time budget reached";
@@ -282,7 +287,9 @@ public sealed partial class StepLoop
         Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds)
             with { TakeoversWithoutStep = 0 };
         _cluster.StepCommitted(Status, reports);
-        if (_version % _options.CheckpointEvery == 0)
+        var last = _version >= _options.Steps || (_options.Minutes is { } minutes && _clock.Elapsed >= TimeSpan.FromMinutes(minutes));
+        var best = ValidationDue(last) ? await ValidateAsync(active) : null;
+        if (best is not null || _version % _options.CheckpointEvery == 0)
         {
             await CheckpointAsync(wait: false);
         }

@@ -17,6 +17,10 @@ public static class JobOptions
             spec.Steps, spec.Minutes, spec.TileSize, spec.BatchSize, spec.BaseChannels, spec.LearningRate, spec.Optimizer, spec.Loss,
             spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery)
         {
+            ValidateEvery = spec.ValidateEvery,
+            ValidateMinutes = spec.ValidateMinutes,
+            SelectBy = spec.SelectBy,
+            Patience = spec.Patience,
             Channels = spec.Channels,
             Normalisation = spec.Normalisation,
         };
@@ -49,6 +53,10 @@ public static class JobOptions
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
             CheckpointEvery = overrides.CheckpointEvery,
+            ValidateEvery = overrides.ValidateEvery,
+            ValidateMinutes = overrides.ValidateMinutes,
+            SelectBy = overrides.SelectBy,
+            Patience = overrides.Patience,
             Channels = overrides.Channels,
             Normalisation = overrides.Normalisation,
         };

@@ -126,7 +126,10 @@ public sealed partial class CheckpointCapture(IGrainFactory grains, BucketExchan
         }).ConfigureAwait(false);
         var training = JsonSerializer.SerializeToElement(options, CheckpointManifest.JsonOptions);
         var snapshot = new CheckpointSnapshot(plan.Version, options.Seed, options.Model, options.Optimizer, training,
-            plan.Loss is { } l && double.IsFinite(l) ? l : null, null, weights, optimizerBytes);
+            plan.Loss is { } l && double.IsFinite(l) ? l : null, plan.Best?.Threshold ?? plan.Threshold, weights, optimizerBytes)
+        {
+            Selection = plan.Best is { } best ? new CheckpointSelection(best.Metric, best.Value, best.Threshold) : null,
+        };
         LogSnapshot(plan.JobId, plan.Version, held, pulled, snapshot.Size);
         return snapshot;
     }

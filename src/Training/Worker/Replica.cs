@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
@@ -148,6 +149,23 @@ public sealed class Replica : IDisposable
                 _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap, Options.Normalisation)).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>
+    /// The validation sections at positions <paramref name="workerIndex"/>, <paramref name="workerIndex"/> +
+    /// <paramref name="workers"/>, ... of the job's validation split (fetched and verified when the set is stored).
+    /// </summary>
+    public async Task<IReadOnlyList<LabelledSection>> ValidationShareAsync(int workerIndex, int workers, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(workers);
+        var held = TrainingData.ValidationIndexes(_data.Count, Options.ValidationSections).Order().ToList();
+        var share = new List<LabelledSection>();
+        for (var position = workerIndex; position < held.Count; position += workers)
+        {
+            share.Add(await _data.GetAsync(held[position], cancellationToken).ConfigureAwait(false));
+        }
+
+        return share;
     }
 
     public void Dispose()

@@ -250,6 +250,90 @@ public sealed class StepLoopTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task RunAsync_Validations_KeepTheBestStepAsTheBestCheckpointWithItsThreshold()
+    {
+        double[] errors = [0.30, 0.20, 0.25, 0.22];   // validations at steps 2, 4, 6 and 8: the best is step 4
+        var cluster = new ScriptedCluster(workers: 2)
+        {
+            Scores = (step, worker) => Section([0.4, 0.5], pixelError: [errors[(step / 2) - 1], errors[(step / 2) - 1] + 0.05], randError: [0.5, 0.5]),
+        };
+        var (loop, _) = await StartAsync("loop-best", cluster, new JobSpec { Preset = "tiny", Steps = 8, BatchSize = 2, CheckpointEvery = 100, ValidateEvery = 2 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-best");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal([2L, 2, 4, 4, 6, 6, 8, 8], cluster.ValidationPlans.Select(p => p.Version));         // both workers, each time
+        Assert.All(cluster.ValidationPlans, p => Assert.Equal(2, p.Workers));
+        Assert.Equal(4, status.BestValidation!.Step);
+        Assert.Equal("pixel-error", status.BestValidation.Metric);
+        Assert.Equal(0.20, status.BestValidation.Value, 9);
+        Assert.Equal(0.4, status.BestValidation.Threshold);                                             // the lower error's threshold
+        Assert.Equal(8, status.Validation!.Step);
+        Assert.Equal(2, status.ValidationsWithoutImprovement);
+        Assert.Equal("jobs/loop-best/checkpoints/000000004", status.BestCheckpoint);
+        var marked = cluster.CheckpointPlans.Where(p => p.Best is not null).Select(p => p.Version).ToList();
+        Assert.Equal([2L, 4], marked);                                                                  // each improvement, and only those
+        Assert.Equal(8, cluster.Checkpoints[^1]);                                                       // the final checkpoint as before
+    }
+
+    [Fact]
+    public async Task RunAsync_SelectByRandError_CalibratesTheThresholdForRandErrorNotPixelError()
+    {
+        // Pixel error is lowest at 0.3, Rand error at 0.7: the threshold follows the chosen metric.
+        var cluster = new ScriptedCluster(workers: 1)
+        {
+            Scores = (_, _) => Section([0.3, 0.5, 0.7], pixelError: [0.08, 0.09, 0.12], randError: [0.6, 0.4, 0.25]),
+        };
+        var (loop, _) = await StartAsync("loop-rand", cluster, new JobSpec { Preset = "tiny", Steps = 2, BatchSize = 2, SelectBy = "rand-error" });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-rand");
+        Assert.Equal("rand-error", status.BestValidation!.Metric);
+        Assert.Equal(0.7, status.BestValidation.Threshold);
+        Assert.Equal(0.25, status.BestValidation.RandError, 9);
+        Assert.Equal(0.12, status.BestValidation.PixelError, 9);                                        // reported at the same threshold
+        Assert.Equal(0.7, cluster.CheckpointPlans.Single(p => p.Best is not null).Best!.Threshold);
+    }
+
+    [Fact]
+    public async Task RunAsync_NoImprovementForPatienceValidations_StopsEarlyWithTheReason()
+    {
+        double[] errors = [0.30, 0.20, 0.25, 0.26, 0.10];
+        var cluster = new ScriptedCluster(workers: 1) { Scores = (step, _) => Section([0.5], pixelError: [errors[(int)step - 1]], randError: [0.5]) };
+        var (loop, _) = await StartAsync("loop-patience", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 2, ValidateEvery = 1, Patience = 2 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-patience");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(4, status.Step);                                                                   // step 5 never ran
+        Assert.StartsWith("early stopping: no better pixel-error in 2 validations (best 0.2 at step 2)", status.StopReason, StringComparison.Ordinal);
+        Assert.Equal(4, status.CheckpointStep);                                                         // the final checkpoint is still written
+    }
+
+    [Fact]
+    public async Task RunAsync_SelectByObjectF1OnBinaryMasks_FailsTheJobNamingTheOption()
+    {
+        var cluster = new ScriptedCluster(workers: 1);
+        var (loop, _) = await StartAsync("loop-f1", cluster, new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 2, ValidateEvery = 1, SelectBy = "object-f1" });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-f1");
+        Assert.Equal(JobState.Failed, status.State);
+        Assert.Contains("--select-by object-f1 needs instance masks", status.Error, StringComparison.Ordinal);
+    }
+
+    private static SectionValidation Section(double[] thresholds, double[] pixelError, double[] randError) =>
+        new("s", thresholds, pixelError, randError, [.. thresholds.Select(_ => 0.9)], [.. thresholds.Select(_ => 0.8)], null, null);
+
     private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec)
     {
         var now = DateTimeOffset.UtcNow;
@@ -269,6 +353,7 @@ public sealed class StepLoopTests : IDisposable
         private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
         private bool _reducersLost;
         private bool _failed;
+        private (long Step, string Location)? _best;
 
         public StepLoop? Loop { get; set; }
 
@@ -335,7 +420,32 @@ public sealed class StepLoopTests : IDisposable
         public Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan)
         {
             Checkpoints.Add(plan.Version);
-            return Task.FromResult(new CheckpointResult(plan.Version, plan.Version, $"jobs/{plan.JobId}/checkpoints/{plan.Version:D9}", 1000, 0, null, 0.01));
+            CheckpointPlans.Add(plan);
+            var location = $"jobs/{plan.JobId}/checkpoints/{plan.Version:D9}";
+            if (plan.Best is not null)
+            {
+                _best = (plan.Version, location);
+            }
+
+            return Task.FromResult(new CheckpointResult(plan.Version, plan.Version, location, 1000, 0, null, 0.01) { BestStep = _best?.Step, BestLocation = _best?.Location });
+        }
+
+        /// <summary>The section a worker scores at a step (default: pixel error 0.1 at threshold 0.5, every step alike).</summary>
+        public Func<long, int, SectionValidation>? Scores { get; init; }
+
+        public List<ValidationPlan> ValidationPlans { get; } = [];
+
+        public List<CheckpointPlan> CheckpointPlans { get; } = [];
+
+        public Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan)
+        {
+            ValidationPlans.Add(plan);
+            var section = Scores?.Invoke(plan.Version, plan.WorkerIndex) ?? Section([0.5], pixelError: [0.1], randError: [0.2]);
+            return Task.FromResult(new ValidationReport(worker, plan.Version, [section], 0.01));
+        }
+
+        public void Validated(JobStatus status, ValidationResult validation)
+        {
         }
 
         public Task ReleaseWorkerAsync(string worker, string jobId)

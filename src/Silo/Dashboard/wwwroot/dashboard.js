@@ -2,7 +2,7 @@
 // and draws its loss and throughput curves as SVG. No libraries: the silo may run on a closed network.
 "use strict";
 
-const state = { jobs: [], selected: null, source: null, points: [], checkpoints: [], status: null, drawPending: false };
+const state = { jobs: [], selected: null, source: null, points: [], checkpoints: [], validations: [], status: null, drawPending: false };
 const $ = (selector) => document.querySelector(selector);
 const fmt = (value, digits) => (value === null || value === undefined || Number.isNaN(value)) ? "–" : Number(value).toFixed(digits);
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -83,6 +83,7 @@ function select(jobId) {
   state.selected = jobId;
   state.points = [];
   state.checkpoints = [];
+  state.validations = [];
   state.status = state.jobs.find((j) => j.id === jobId) ?? null;
   if (state.source) { state.source.close(); }
   $("#job-card").hidden = false;
@@ -91,6 +92,7 @@ function select(jobId) {
   const source = new EventSource(`/api/jobs/${encodeURIComponent(jobId)}/events`);
   source.addEventListener("step", (e) => { state.points.push(JSON.parse(e.data)); scheduleDraw(); });
   source.addEventListener("checkpoint", (e) => { state.checkpoints.push(JSON.parse(e.data)); scheduleDraw(); });
+  source.addEventListener("validation", (e) => { state.validations.push(JSON.parse(e.data)); scheduleDraw(); });
   source.addEventListener("status", (e) => { state.status = JSON.parse(e.data); scheduleDraw(); });
   source.addEventListener("end", () => { source.close(); refreshJobs(); });
   state.source = source;
@@ -117,6 +119,9 @@ function drawJob() {
       `${(status.parameters / 1e6).toFixed(2)} M parameters`,
     ];
     if (status.recomputedSteps) { facts.push(`${status.recomputedSteps} recomputed`); }
+    if (status.bestValidation) { facts.push(`best ${status.bestValidation.metric} ${fmt(status.bestValidation.value, 4)} at step ${status.bestValidation.step}`); }
+    if (status.validationError) { facts.push(`validation: ${status.validationError}`); }
+    if (status.waiting) { facts.push(status.waiting); }
     if (status.error) { facts.push(`error: ${status.error}`); }
     $("#job-facts").textContent = facts.join(" · ");
   }
@@ -127,10 +132,18 @@ function drawJob() {
     { values: state.points.map((p) => p.smoothedLoss), cls: "smooth" },
   ]);
   drawChart($("#throughput-chart"), steps, [{ values: state.points.map((p) => p.tilesPerSecond), cls: "tput" }]);
+  const validations = state.validations;
+  drawChart($("#validation-chart"), validations.map((v) => v.step), [
+    { values: validations.map((v) => v.value), cls: "valmetric" },
+    { values: validations.map((v) => v.pixelError), cls: "valpixel" },
+  ], "waiting for the first validation…");
+  const best = status?.bestValidation ?? validations.filter((v) => v.improved).at(-1) ?? null;
+  $("#validation-metric").textContent = validations.at(-1)?.metric ?? "selection metric";
+  $("#validation-best").textContent = best ? `best ${fmt(best.value, 4)} at step ${best.step} (threshold ${fmt(best.threshold, 2)})` : "";
   const shown = state.checkpoints.slice(-8).reverse();
   const older = state.checkpoints.length - shown.length;
   $("#checkpoints tbody").innerHTML = shown.map((c) => `
-    <tr><td class="num">${c.step}</td><td>${new Date(c.at).toLocaleTimeString()}</td><td class="num">${fmt(c.seconds, 2)}</td>
+    <tr class="${best && c.step === best.step ? "best" : ""}"><td class="num">${c.step}${best && c.step === best.step ? " ★" : ""}</td><td>${new Date(c.at).toLocaleTimeString()}</td><td class="num">${fmt(c.seconds, 2)}</td>
         <td class="num">${c.bytes ? (c.bytes / 1048576).toFixed(1) + " MiB" : "–"}</td><td title="${esc(c.location)}">${esc(c.location)}</td></tr>`).join("")
     + (older > 0 ? `<tr><td colspan="5" class="empty">and ${older} older</td></tr>` : "")
     || `<tr><td colspan="5" class="empty">none yet</td></tr>`;
@@ -145,14 +158,14 @@ function niceTicks(min, max, count) {
   return ticks;
 }
 
-function drawChart(svg, xs, series) {
+function drawChart(svg, xs, series, empty = "waiting for the first step…") {
   const width = Math.max(svg.clientWidth, 200), height = Math.max(svg.clientHeight, 120);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("data-points", String(xs.length));
   const pad = { left: 52, right: 12, top: 10, bottom: 24 };
   const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined && Number.isFinite(v));
   if (xs.length === 0 || values.length === 0) {
-    svg.innerHTML = `<text class="nodata" x="${width / 2}" y="${height / 2}" text-anchor="middle">waiting for the first step…</text>`;
+    svg.innerHTML = `<text class="nodata" x="${width / 2}" y="${height / 2}" text-anchor="middle">${esc(empty)}</text>`;
     return;
   }
 

@@ -1,0 +1,47 @@
+namespace UNetCluster.Contracts.Jobs;
+
+/// <summary>
+/// A validation of a job's model at a committed step: the held-out sections predicted with the overlap-tile predictor
+/// by the job's workers and scored at the decision threshold that is best for the job's selection metric (chosen on
+/// these same sections). Lower is better for the errors, higher for the rest; object scores only for instance data.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("UNetCluster.ValidationResult")]
+public sealed record ValidationResult
+{
+    /// <summary>Steps applied to the model that was validated.</summary>
+    [Id(0)] public long Step { get; init; }
+
+    [Id(1)] public DateTimeOffset At { get; init; }
+
+    /// <summary>The selection metric (<c>--select-by</c>): pixel-error, rand-error, dice, iou or object-f1.</summary>
+    [Id(2)] public required string Metric { get; init; }
+
+    /// <summary>The selection metric's value at <see cref="Threshold"/>.</summary>
+    [Id(3)] public double Value { get; init; }
+
+    /// <summary>Foreground probability above which a pixel is foreground, calibrated for <see cref="Metric"/>.</summary>
+    [Id(4)] public double Threshold { get; init; }
+
+    [Id(5)] public double PixelError { get; init; }
+
+    [Id(6)] public double RandError { get; init; }
+
+    [Id(7)] public double Dice { get; init; }
+
+    [Id(8)] public double IoU { get; init; }
+
+    /// <summary>Object F1 at IoU 0.5 (instance data only).</summary>
+    [Id(9)] public double? ObjectF1 { get; init; }
+
+    /// <summary>Object F1 averaged over IoU 0.5, 0.55, ..., 0.95 (instance data only).</summary>
+    [Id(10)] public double? ObjectMeanF1 { get; init; }
+
+    /// <summary>Sections scored.</summary>
+    [Id(11)] public int Sections { get; init; }
+
+    /// <summary>Seconds the validation held training (predicting and scoring on the workers, in parallel).</summary>
+    [Id(12)] public double Seconds { get; init; }
+
+    /// <summary>True when this validation improved on every earlier one of the job (its checkpoint is the best).</summary>
+    [Id(13)] public bool Improved { get; init; }
+}

@@ -1,0 +1,57 @@
+using System.Diagnostics;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Inference;
+using UNetCluster.Model.Metrics;
+using UNetCluster.Model.Training;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Training.Worker;
+
+/// <summary>
+/// A worker's part of a job's validation: its share of the validation sections predicted with the overlap-tile
+/// predictor from its replica at the committed step, each scored at every candidate decision threshold
+/// (<see cref="ThresholdSweep"/>), so that the coordinator can choose the threshold best for the job's metric over
+/// all sections together.
+/// </summary>
+public sealed class Validator(TorchThread torch)
+{
+    /// <exception cref="InvalidOperationException">The worker holds no replica of the job at the plan's step.</exception>
+    public async Task<ValidationReport> ValidateAsync(ValidationPlan plan, Replica? replica, string worker, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        if (replica is null)
+        {
+            throw new InvalidOperationException($"worker {worker} holds no replica of job '{plan.JobId}' at step {plan.Version} to validate.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var sections = await replica.ValidationShareAsync(plan.WorkerIndex, plan.Workers, cancellationToken).ConfigureAwait(false);
+        var sweeps = await torch.RunAsync(() =>
+        {
+            replica.AssignParameters();
+            var predictor = new OverlapTilePredictor(replica.Engine.Model, replica.Options.PredictionTileSize ?? replica.Options.TileSize);
+            var scored = new List<ThresholdSweep>();
+            foreach (var section in sections)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                using var scope = NewDisposeScope();
+                using var image = TrainingData.ImageTensor(section.Image, replica.Options.Normalisation);
+                var probabilities = predictor.PredictProbabilities(image);
+                scored.Add(ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, section.Image.Width, section.Image.Height));
+            }
+
+            return scored;
+        }).ConfigureAwait(false);
+        return new ValidationReport(worker, plan.Version, [.. sweeps.Select(ToMessage)], clock.Elapsed.TotalSeconds);
+    }
+
+    private static SectionValidation ToMessage(ThresholdSweep sweep) => new(
+        sweep.Id,
+        sweep.Thresholds,
+        sweep.Values(ValidationMetric.PixelError),
+        sweep.Values(ValidationMetric.RandError),
+        sweep.Values(ValidationMetric.Dice),
+        sweep.Values(ValidationMetric.IoU),
+        sweep.Objects is null ? null : sweep.Values(ValidationMetric.ObjectF1),
+        sweep.Objects?.Select(o => o.MeanF1).ToArray());
+}
