@@ -27,6 +27,9 @@ public sealed class BadArgumentCorpusTests
         { "train --base-channels 0 --out {tmp}/run", "--base-channels 0 is invalid: expected an integer from 1 to 1024" },
         { "train --lr 0 --out {tmp}/run", "--lr 0 is invalid: expected a number in (0, 10]" },
         { "train --validation-sections 24 --out {tmp}/run", "--validation-sections 24 leaves no section to train on" },
+        { "train --channels 0 --out {tmp}/run", "--channels 0 is invalid: expected an integer from 1 to 4" },
+        { "train --channels 3 --out {tmp}/run", "--channels 3 does not match data set" },
+        { "train --normalisation zscore --out {tmp}/run", "--normalisation 'zscore' is unknown: expected mean-std or percentile" },
 
         // Output folders that cannot be written.
         { "train --preset tiny --out {file}", "is a file: expected a folder" },

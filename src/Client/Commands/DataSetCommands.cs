@@ -123,7 +123,7 @@ internal static class DataSetCommands
             }
 
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}.")).ConfigureAwait(false);
+                $"Uploaded data set '{manifest.Name}': {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}, {DataSetLoader.Channels(manifest.Channels)} per image.")).ConfigureAwait(false);
             return Cli.Ok;
         }));
         return command;
@@ -171,7 +171,7 @@ internal static class DataSetCommands
             var manifest = await storage.Open(parse, mustExist: true).GetAsync(dataSetName, ct).ConfigureAwait(false)
                 ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
+                $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}, {DataSetLoader.Channels(manifest.Channels)}, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
             foreach (var item in manifest.Items)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,

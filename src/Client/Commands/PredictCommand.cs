@@ -32,6 +32,7 @@ internal static class PredictCommand
             Predictions.RequireDistinctOutputs(images, outDirectory);
             OutputFolder.Require(outDirectory, "--out");
             using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."), parse.GetValue(latest));
+            Predictions.RequireChannels(images, loaded.Manifest.Model.InputChannels, $"checkpoint {loaded.Directory}");
             var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
             // Half of this machine's memory for the tiles' feature maps: the rest holds the images, their outputs and the model.
             var largest = images.MaxBy(i => Math.Max(i.Width, i.Height));
@@ -60,7 +61,7 @@ internal static class PredictCommand
                 })) + $"; {{name}}{PredictionWriter.ClassesSuffix} holds the class index per pixel.");
             }
 
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), classes);
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), classes, loaded.Manifest.Normalisation);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

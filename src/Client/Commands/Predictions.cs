@@ -15,10 +15,12 @@ internal static class Predictions
     /// <param name="objects">When given, the object scores of each section with instance ground truth are added to it,
     /// and those sections' object labels are written too.</param>
     /// <param name="classes">What the model's classes mean (<see cref="PredictionWriter.Write"/>).</param>
+    /// <param name="normalisation">The checkpoint's (its training options'); null: mean/std.</param>
     /// <param name="classScores">When given, the per-class scores of each section with a class mask are added to it.</param>
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
         UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold,
-        List<(string Id, ObjectScores Scores)>? objects = null, PredictionClasses? classes = null, List<(string Id, ClassScores Scores)>? classScores = null)
+        List<(string Id, ObjectScores Scores)>? objects = null, PredictionClasses? classes = null, List<(string Id, ClassScores Scores)>? classScores = null,
+        IntensityNormalisation? normalisation = null)
     {
         var all = sections.ToList();
         RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
@@ -26,7 +28,7 @@ internal static class Predictions
         var results = new List<(string, SegmentationScores)>();
         foreach (var section in all)
         {
-            using var image = TrainingData.ImageTensor(section.Image);
+            using var image = TrainingData.ImageTensor(section.Image, normalisation);
             using var probabilities = predictor.PredictProbabilities(image);
             var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null, classes);
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
@@ -51,20 +53,41 @@ internal static class Predictions
     /// </summary>
     public static IReadOnlyList<string> PredictImages(
         UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false,
-        PredictionClasses? classes = null)
+        PredictionClasses? classes = null, IntensityNormalisation? normalisation = null)
     {
+        ArgumentNullException.ThrowIfNull(model);
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
+        RequireChannels(all, model.Options.InputChannels, "the checkpoint's network");
         var predictor = new OverlapTilePredictor(model, tileSize);
         var written = new List<string>();
         foreach (var image in all)
         {
-            using var input = TrainingData.ImageTensor(image);
+            using var input = TrainingData.ImageTensor(image, normalisation);
             using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
             written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes).OverlayPng);
         }
 
         return written;
+    }
+
+    /// <summary>
+    /// Throws a <see cref="UserInputException"/> naming every image whose channel count is not
+    /// <paramref name="channels"/>, the input channels of <paramref name="what"/>; nothing is predicted or written then.
+    /// </summary>
+    public static void RequireChannels(IReadOnlyList<GrayImage> images, int channels, string what)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var wrong = images.Where(i => i.Channels != channels)
+            .Select(i => $"{(i.Page > 0 ? $"{i.Source} (page {i.Page})" : i.Source)} has {DataSetLoader.Channels(i.Channels)}")
+            .Distinct()
+            .ToList();
+        if (wrong.Count > 0)
+        {
+            throw new UserInputException(
+                $"{string.Join("; ", wrong)}, but {what} takes {DataSetLoader.Channels(channels)}; expected images with " +
+                $"{DataSetLoader.Channels(channels)} (gray is 1, RGB 3). Nothing was written.");
+        }
     }
 
     /// <summary>

@@ -91,14 +91,23 @@ internal static class TrainCommand
         var limits = ImageLimits.For(request.MaxImagePixels);
         var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, limits, record.MaskKind, record.MaskKind == MaskKind.Classes ? record.Spec.Classes : null);
         record = WithDataClasses(record, dataSet);
+        var sections = DataSetSections.Local(record.Images, dataSet);
+        if (JobSpecValidator.ChannelError(record.Spec.Channels, sections) is { } channelError)
+        {
+            throw new UserInputException(channelError);
+        }
+
+        // The network's input channels follow the data; the spec records them, so a resumed run and the checkpoint agree.
+        record = record with { Spec = record.Spec with { Channels = dataSet.Channels } };
         var options = JobOptions.Build(record.Spec);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
-        if (JobSpecValidator.TileFitError(options, DataSetSections.Local(record.Images, dataSet)) is { } tooLarge)
+        if (JobSpecValidator.TileFitError(options, sections) is { } tooLarge)
         {
             throw new UserInputException(tooLarge);
         }
 
         var unlabelledImages = record.Unlabelled is null ? [] : LoadUnlabelled(record.Unlabelled, request.Unlabelled is null, limits);
+        Predictions.RequireChannels(unlabelledImages, options.Model.InputChannels, $"the training images in {record.Images}");
         Predictions.RequireDistinctOutputs(unlabelledImages, run.UnlabelledPredictions);   // before training, not after it
 
         // Everything the user gave has been checked: only now is anything written.
@@ -114,7 +123,8 @@ internal static class TrainCommand
 
         set_num_threads(Environment.ProcessorCount);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions), " +
+            $"U-Net ({options.Model.BaseChannels} base channels, depth {options.Model.Depth}, {options.Model.Padding.ToString().ToLowerInvariant()} convolutions, " +
+            $"{DataSetLoader.Channels(options.Model.InputChannels)} in, {NormalisationName(options.Normalisation)} normalisation), " +
             $"preset {record.Preset}, seed {options.Seed}: {dataSet.Sections.Count} labelled sections from {record.Images}, {options.ValidationSections} held out for validation."));
         if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
         {
@@ -219,8 +229,8 @@ internal static class TrainCommand
         var objects = new List<(string Id, ObjectScores Scores)>();
         var classScores = new List<(string Id, ClassScores Scores)>();
         var classes = new PredictionClasses(options.BorderClass, options.ClassNames);
-        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold ?? 0.5, objects, classes, classScores);
-        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold ?? 0.5, instances: objects.Count > 0, classes: classes);
+        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold ?? 0.5, objects, classes, classScores, options.Normalisation);
+        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold ?? 0.5, instances: objects.Count > 0, classes: classes, normalisation: options.Normalisation);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
         MetricsReport.PrintClasses(output, classScores);
@@ -357,6 +367,10 @@ internal static class TrainCommand
         var images = DataSetLoader.LoadImages(path, limits);
         return firstOnly ? images.Take(1).ToList() : images;
     }
+
+    private static string NormalisationName(IntensityNormalisation normalisation) => normalisation.Kind == NormalisationKind.Percentile
+        ? string.Create(CultureInfo.InvariantCulture, $"percentile {normalisation.LowPercentile:0.###}-{normalisation.HighPercentile:0.###}")
+        : "mean-std";
 
     private static string Describe(JobStatus status) => status.State switch
     {

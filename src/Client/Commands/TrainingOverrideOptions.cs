@@ -46,10 +46,21 @@ internal sealed class TrainingOverrideOptions
         return option;
     }
 
+    public Option<int?> Channels { get; } = new("--channels")
+    {
+        Description = "Input channels of the network: 1 (gray) to 4; the images must have this many (default: the data's own count).",
+    };
+
+    public Option<string?> Normalisation { get; } = new("--normalisation")
+    {
+        Description = "Per-image intensity normalisation, applied in training and recorded for prediction: mean-std (default) or " +
+                      "percentile (each channel's 1st and 99.8th percentiles to 0 and 1, not clipped; for 16-bit microscopy).",
+    };
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation })
         {
             command.Options.Add(option);
         }
@@ -68,6 +79,8 @@ internal sealed class TrainingOverrideOptions
             ValidateMinutes = parse.GetValue(ValidateMinutes),
             SelectBy = parse.GetValue(SelectBy),
             Patience = parse.GetValue(Patience),
+            Channels = parse.GetValue(Channels),
+            Normalisation = parse.GetValue(Normalisation),
         };
     }
 }

@@ -78,4 +78,13 @@ public sealed record JobSpec
     /// not name them. A string rather than a list so that two specs compare equal by value.
     /// </summary>
     [Id(19)] public string? ClassNames { get; init; }
+
+    /// <summary>
+    /// Input channels of the network (1 gray, 3 RGB); the data set's images must have this many. Null: the data set's
+    /// own count, which the cluster writes into the spec it stores when it accepts the job.
+    /// </summary>
+    [Id(21)] public int? Channels { get; init; }
+
+    /// <summary>Per-image intensity normalisation: mean-std (the preset's) or percentile (1st and 99.8th to 0 and 1).</summary>
+    [Id(22)] public string? Normalisation { get; init; }
 }

@@ -81,6 +81,11 @@ public static class DataSetLoader
         }
 
         // Judged on the whole set, so only once every file is otherwise fine.
+        if (problems.Count == 0)
+        {
+            problems.AddRange(DescribeMixedChannels(sections.Select(s => s.Image)));
+        }
+
         if (problems.Count == 0 && DescribeMissingClass(sections, masksDirectory) is { } missingClass)
         {
             problems.Add(missingClass);
@@ -181,6 +186,14 @@ public static class DataSetLoader
         }
 
         var pages = files.Select(f => TryRead(f, problems, limits)).ToList();
+        foreach (var image in pages.Where(p => p is not null).SelectMany(p => p!))
+        {
+            if (image.DescribeConstant() is { } constant)
+            {
+                problems.Add($"{Where(image)}: {constant}");
+            }
+        }
+
         if (problems.Count > 0)
         {
             throw new DataSetValidationException($"The images in '{fileOrDirectory}' cannot be used", problems);
@@ -188,6 +201,31 @@ public static class DataSetLoader
 
         return pages.SelectMany(p => p!).ToList();
     }
+
+    /// <summary>
+    /// One problem for each image whose channel count differs from the first image's, naming both files: a network
+    /// takes one number of input channels, so a set must not mix gray and colour images.
+    /// </summary>
+    public static IEnumerable<string> DescribeMixedChannels(IEnumerable<GrayImage> images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        GrayImage? first = null;
+        foreach (var image in images)
+        {
+            first ??= image;
+            if (image.Channels != first.Channels)
+            {
+                yield return $"{Where(image)}: image has {Channels(image.Channels)} but {Where(first)} has {Channels(first.Channels)}; " +
+                             "every image of a data set must have the same number of channels (convert them all to gray or all to RGB)";
+            }
+        }
+    }
+
+    /// <summary>"1 channel", "3 channels".</summary>
+    public static string Channels(int count) => count == 1 ? "1 channel" : $"{count} channels";
+
+    /// <summary>The file of an image, with its page when it is one of a stack's later pages.</summary>
+    private static string Where(GrayImage image) => image.Page > 0 ? $"{image.Source} (page {image.Page})" : image.Source;
 
     private static DataSetValidationException Invalid(string imagesDirectory, string masksDirectory, List<string> problems) =>
         new($"The labelled data set in '{imagesDirectory}' (images) and '{masksDirectory}' (masks) is not valid", problems);
@@ -290,6 +328,12 @@ public static class DataSetLoader
             {
                 problems.Add($"{where}: mask is {mask.Width}x{mask.Height} pixels but its image {imageFile} is " +
                              $"{image.Width}x{image.Height}; a mask must have the same width and height as its image");
+                continue;
+            }
+
+            if (image.DescribeConstant() is { } constant)
+            {
+                problems.Add($"{Where(image)}: {constant}");
                 continue;
             }
 

@@ -16,4 +16,7 @@ public sealed record LabelledDataSet(IReadOnlyList<LabelledSection> Sections)
     public IReadOnlyList<string>? ClassNames => Table is { } table
         ? [.. Enumerable.Range(0, Classes).Select(i => i < table.Names.Count ? table.Names[i] : i.ToString(System.Globalization.CultureInfo.InvariantCulture))]
         : null;
+
+    /// <summary>The channels of every image (the loader refuses a set that mixes counts); 1 for an empty set.</summary>
+    public int Channels => Sections.Count == 0 ? 1 : Sections[0].Image.Channels;
 }

@@ -61,12 +61,18 @@ public sealed record GrayImage(int Width, int Height, ushort[] Values, int BitDe
     }
 
     /// <summary>
-    /// The network input: <see cref="ToUnitRange"/> shifted to zero mean and scaled to unit standard deviation, each
-    /// channel on its own (population std, floored at <see cref="StdFloor"/> so that a flat page gives zeros, not NaN).
-    /// Channel-planar like <see cref="Values"/>.
+    /// The network input, channel-planar like <see cref="Values"/>, each channel normalised on its own as
+    /// <paramref name="normalisation"/> says (null: mean/std). Mean/std: <see cref="ToUnitRange"/> shifted to zero mean
+    /// and scaled to unit standard deviation (population std, floored at <see cref="StdFloor"/> so that a flat page
+    /// gives zeros, not NaN). Percentile: see <see cref="NormalisePercentiles"/>.
     /// </summary>
-    public float[] Normalised()
+    public float[] Normalised(IntensityNormalisation? normalisation = null)
     {
+        if (normalisation is { Kind: NormalisationKind.Percentile })
+        {
+            return NormalisePercentiles(normalisation.LowPercentile, normalisation.HighPercentile);
+        }
+
         var unit = ToUnitRange();
         for (var c = 0; c < Channels; c++)
         {
@@ -93,5 +99,93 @@ public sealed record GrayImage(int Width, int Height, ushort[] Values, int BitDe
         }
 
         return unit;
+    }
+
+    /// <summary>
+    /// Each channel's <paramref name="low"/> percentile mapped to 0 and its <paramref name="high"/> percentile to 1,
+    /// linearly; values outside stay outside [0, 1] (not clipped: a bright object above the high percentile keeps its
+    /// contrast). Percentiles interpolate linearly between ranks (numpy's default). A channel whose two percentiles are
+    /// equal (mostly one value) is scaled by its minimum and maximum instead; a flat channel gives zeros.
+    /// </summary>
+    private float[] NormalisePercentiles(double low, double high)
+    {
+        var result = new float[Values.Length];
+        var histogram = new int[MaxValue + 1];
+        for (var c = 0; c < Channels; c++)
+        {
+            var plane = Plane(c);
+            Array.Clear(histogram);
+            foreach (var v in plane)
+            {
+                histogram[v]++;
+            }
+
+            var lo = Percentile(histogram, plane.Length, low);
+            var hi = Percentile(histogram, plane.Length, high);
+            if (hi <= lo)
+            {
+                (lo, hi) = (Percentile(histogram, plane.Length, 0), Percentile(histogram, plane.Length, 100));
+            }
+
+            var scale = hi > lo ? 1 / (hi - lo) : 0;
+            var target = result.AsSpan(c * PlaneLength, PlaneLength);
+            for (var i = 0; i < plane.Length; i++)
+            {
+                target[i] = (float)((plane[i] - lo) * scale);
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The <paramref name="percent"/> percentile of <paramref name="count"/> values given by their histogram.</summary>
+    private static double Percentile(int[] histogram, int count, double percent)
+    {
+        var position = percent / 100 * (count - 1);
+        var below = (long)Math.Floor(position);
+        var fraction = position - below;
+        var lower = KthSmallest(histogram, below);
+        return fraction == 0 || below + 1 >= count ? lower : lower + (fraction * (KthSmallest(histogram, below + 1) - lower));
+    }
+
+    /// <summary>The value of zero-based rank <paramref name="k"/> in sorted order.</summary>
+    private static int KthSmallest(int[] histogram, long k)
+    {
+        long seen = 0;
+        for (var value = 0; value < histogram.Length; value++)
+        {
+            seen += histogram[value];
+            if (seen > k)
+            {
+                return value;
+            }
+        }
+
+        return histogram.Length - 1;
+    }
+
+    /// <summary>
+    /// Null unless this is a 16-bit image with a channel that holds one value everywhere; then why it cannot be used
+    /// (an acquisition gone wrong, or a mask given as an image): nothing in it can be normalised to a contrast.
+    /// </summary>
+    public string? DescribeConstant()
+    {
+        if (BitDepth != 16)
+        {
+            return null;
+        }
+
+        for (var c = 0; c < Channels; c++)
+        {
+            var plane = Plane(c);
+            if (!plane.ContainsAnyExcept(plane[0]))
+            {
+                var channel = Channels == 1 ? string.Empty : $"channel {c} of ";
+                return $"{channel}the 16-bit image holds the single value {plane[0]} in every pixel, so it cannot be normalised; " +
+                       "expected an image with some contrast";
+            }
+        }
+
+        return null;
     }
 }

@@ -29,6 +29,9 @@ public sealed record DataSetManifest(string Format, string Name, DateTimeOffset 
 
     /// <summary>The masks' <c>classes.json</c> (names, and colours for colour class masks), when they had one.</summary>
     public ClassTable? ClassTable { get; init; }
+
+    /// <summary>The channels of every image (1 gray, 3 RGB), as the upload read them; 1 in manifests written before it was recorded.</summary>
+    public int Channels { get; init; } = 1;
 }
 
 /// <summary>
@@ -96,7 +99,7 @@ public sealed partial class DataSetStore(IBlobStore blobs)
             progress?.Report(entry.Stem);
         }
 
-        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Classes = kind == MaskKind.Classes ? loaded.Classes : null, ClassTable = loaded.Table };
+        var manifest = new DataSetManifest(DataSetManifest.CurrentFormat, name, DateTimeOffset.UtcNow, items) { MaskKind = kind, Classes = kind == MaskKind.Classes ? loaded.Classes : null, ClassTable = loaded.Table, Channels = loaded.Channels };
         try
         {
             await blobs.WriteAsync(ManifestName(name), JsonSerializer.SerializeToUtf8Bytes(manifest, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Optimization;
 
 namespace UNetCluster.Model.Checkpoints;
@@ -48,6 +49,15 @@ public sealed record CheckpointManifest(
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
+
+    /// <summary>
+    /// The intensity normalisation the run trained with (its training options' <c>normalisation</c>), which prediction
+    /// must apply too; mean/std for checkpoints written before it was an option.
+    /// </summary>
+    public IntensityNormalisation Normalisation =>
+        Training is { ValueKind: JsonValueKind.Object } training && training.TryGetProperty("normalisation", out var recorded)
+            ? (recorded.Deserialize<IntensityNormalisation>(JsonOptions) ?? IntensityNormalisation.MeanStd).Validate()
+            : IntensityNormalisation.MeanStd;
 }
 
 /// <summary>Why a checkpoint is its run's best: the value of the selection metric on the validation sections, at <paramref name="Threshold"/>.</summary>

@@ -34,7 +34,7 @@ public sealed record PredictionClasses(bool BorderClass = false, IReadOnlyList<s
 /// Writes what a person looks at after prediction, for an image named <c>{name}</c>:
 /// <c>{name}.probability.png</c> (foreground probability, 0..255), <c>{name}.mask.png</c> (255 = cell, 0 = membrane,
 /// the ground truth's convention, so <c>unet evaluate</c> reads it directly) and <c>{name}.overlay.png</c>
-/// (the image in gray with the predicted membranes in red; with a ground truth, missed membrane in yellow).
+/// (the image, in gray or colour, with the predicted membranes in red; with a ground truth, missed membrane in yellow).
 /// </summary>
 public static class PredictionWriter
 {
@@ -151,24 +151,29 @@ public static class PredictionWriter
     private static byte[] ToBytes(float[] probabilities) =>
         [.. probabilities.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255))];
 
-    /// <summary>Gray image; predicted membrane blended red; where a ground truth is given, missed membrane yellow.</summary>
+    /// <summary>
+    /// The image (gray, or in colour: channels 0, 1, 2 as red, green, blue; a fourth channel is not shown); predicted
+    /// membrane blended red; where a ground truth is given, missed membrane yellow.
+    /// </summary>
     public static byte[] Overlay(GrayImage image, byte[] mask, byte[]? truth)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(mask);
         var unit = image.ToUnitRange();
-        var rgb = new byte[unit.Length * 3];
-        for (var i = 0; i < unit.Length; i++)
+        var pixels = image.PlaneLength;
+        var rgb = new byte[pixels * 3];
+        for (var i = 0; i < pixels; i++)
         {
-            var gray = unit[i] * 255f;
-            var (r, g, b) = (gray, gray, gray);
+            var (r, g, b) = image.Channels == 1
+                ? (unit[i] * 255f, unit[i] * 255f, unit[i] * 255f)
+                : (unit[i] * 255f, unit[pixels + i] * 255f, image.Channels > 2 ? unit[(2 * pixels) + i] * 255f : 0f);
             if (mask[i] == 0)
             {
-                (r, g, b) = ((0.45f * gray) + (0.55f * 255f), 0.45f * gray, 0.45f * gray);       // predicted membrane
+                (r, g, b) = ((0.45f * r) + (0.55f * 255f), 0.45f * g, 0.45f * b);       // predicted membrane
             }
             else if (truth is not null && truth[i] == 0)
             {
-                (r, g, b) = ((0.45f * gray) + (0.55f * 255f), (0.45f * gray) + (0.55f * 220f), 0.45f * gray); // missed membrane
+                (r, g, b) = ((0.45f * r) + (0.55f * 255f), (0.45f * g) + (0.55f * 220f), 0.45f * b); // missed membrane
             }
 
             rgb[3 * i] = (byte)Math.Clamp(r, 0, 255);

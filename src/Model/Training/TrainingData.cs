@@ -1,5 +1,6 @@
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Labels;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
 using static TorchSharp.torch;
 
@@ -55,20 +56,22 @@ public sealed class TrainingData : IDisposable
 
     /// <param name="classes">The model's classes (<see cref="Tensors"/>).</param>
     /// <param name="borderClass">Instance masks as three classes (<see cref="TrainingOptions.BorderClass"/>).</param>
-    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap, int classes = 2, bool borderClass = false)
+    /// <param name="normalisation">The images' intensity normalisation; null: mean/std.</param>
+    public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap, int classes = 2, bool borderClass = false,
+        IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
         var sections = dataSet.Sections;
         var training = TrainingIndexes(sections.Count, validationSections);
         var validation = Enumerable.Range(0, sections.Count).Except(training).Select(i => sections[i]).ToList();
-        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, classes, borderClass))], validation);
+        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, classes, borderClass, normalisation))], validation);
     }
 
     /// <summary>Every training section with the options' classes and targets.</summary>
     public static TrainingData Create(LabelledDataSet dataSet, TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Create(dataSet, options.ValidationSections, options.WeightMap, options.Model.Classes, options.BorderClass);
+        return Create(dataSet, options.ValidationSections, options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation);
     }
 
     /// <summary>
@@ -105,15 +108,18 @@ public sealed class TrainingData : IDisposable
         return target;
     }
 
-    /// <summary>The network input for an image: zero mean, unit standard deviation per channel, shape (C, H, W).</summary>
-    public static Tensor ImageTensor(Data.Imaging.GrayImage image)
+    /// <summary>
+    /// The network input for an image, shape (C, H, W): each channel normalised as <paramref name="normalisation"/>
+    /// says (null: zero mean, unit standard deviation), the one rule for training and prediction.
+    /// </summary>
+    public static Tensor ImageTensor(GrayImage image, IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return tensor(image.Normalised(), [image.Channels, image.Height, image.Width]);
+        return tensor(image.Normalised(normalisation), [image.Channels, image.Height, image.Width]);
     }
 
     /// <summary>A training section as tensors, with its weight map computed (<see cref="Target"/> for the classes).</summary>
-    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, int classes = 2, bool borderClass = false)
+    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, int classes = 2, bool borderClass = false, IntensityNormalisation? normalisation = null)
     {
         ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
@@ -122,7 +128,7 @@ public sealed class TrainingData : IDisposable
         var weights = WeightMap.Compute(target, width, height, weightMap, section.Instances);
         return new SectionTensors(
             section.Id,
-            ImageTensor(section.Image),
+            ImageTensor(section.Image, normalisation),
             tensor(mask, [height, width]),
             tensor(weights, [height, width]),
             section);

@@ -1,4 +1,5 @@
 using UNetCluster.Data.Augmentation;
+using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
@@ -68,9 +69,14 @@ public sealed record TrainingOptions(
     /// <summary>The classes' names by index when the data names them (a legend's labels); null to show indices.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
+    /// <summary>How each image's values become the network input, in training and in prediction (mean/std by default).</summary>
+    public IntensityNormalisation Normalisation { get; init; } = IntensityNormalisation.MeanStd;
+
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
+        // Images have at most GrayImage.MaxChannels channels, fewer than the network itself takes.
+        Require(Model.InputChannels is >= 1 and <= GrayImage.MaxChannels, "--channels", Model.InputChannels, $"an integer from 1 to {GrayImage.MaxChannels}");
         try
         {
             Model.Validate();
@@ -101,6 +107,7 @@ public sealed record TrainingOptions(
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Augmentation.Validate();
         Validation.Validate();
+        Normalisation.Validate();
         return this;
     }
 
@@ -109,6 +116,7 @@ public sealed record TrainingOptions(
     {
         [nameof(UNetOptions.BaseChannels)] = "--base-channels",
         [nameof(UNetOptions.Classes)] = "--classes",
+        [nameof(UNetOptions.InputChannels)] = "--channels",
         [nameof(OptimizerOptions.LearningRate)] = "--lr",
         [nameof(OptimizerOptions.Kind)] = "--optimizer",
     };

@@ -1,3 +1,4 @@
+using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
 
@@ -35,10 +36,16 @@ public sealed record TrainingOverrides(
     /// <summary><c>--patience</c>: validations without improvement before stopping early.</summary>
     public int? Patience { get; init; }
 
+    /// <summary>Input channels of the network (1 gray, 3 RGB): the data's, which a data set must match when given.</summary>
+    public int? Channels { get; init; }
+
+    /// <summary>Per-image intensity normalisation: mean-std or percentile (<see cref="IntensityNormalisation.Names"/>).</summary>
+    public string? Normalisation { get; init; }
+
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
                                    Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
-                                   Classes is not null || BorderClass is not null;
+                                   Classes is not null || BorderClass is not null || Channels is not null || Normalisation is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
@@ -56,6 +63,7 @@ public sealed record TrainingOverrides(
             model = model with { Classes = classes };
         }
 
+        model = Channels is { } input ? model with { InputChannels = input } : model;
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {
@@ -101,6 +109,7 @@ public sealed record TrainingOverrides(
             },
             BorderClass = borderClass,
             ClassNames = ClassNames ?? preset.ClassNames,
+            Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();
     }
 

@@ -17,12 +17,15 @@ public sealed class JobRegistryGrain(JobSpecValidator validator, JobRecordStore 
 {
     public async Task<SubmitResult> SubmitAsync(JobSpec spec, string? jobId = null)
     {
-        // Reading the data set's files to check them is I/O, kept off the grain's scheduler thread.
-        var errors = await Task.Run(() => validator.Validate(spec, jobId)).ConfigureAwait(true);
+        // Reading the data set's files to check them is I/O, kept off the grain's scheduler thread. The spec stored is
+        // the checked one, its channels resolved from the data, so that every silo builds the same network.
+        var (errors, checkedSpec) = await Task.Run(() => validator.Check(spec, jobId)).ConfigureAwait(true);
         if (errors.Count > 0)
         {
             return new SubmitResult(null, errors);
         }
+
+        spec = checkedSpec;
 
         var id = jobId ?? NewId();
         var now = DateTimeOffset.UtcNow;

@@ -86,7 +86,7 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
             string.Join('\n', manifest.Items.Select(i => $"{i.Id} {i.Image.Sha256} {i.Mask.Sha256}")))))[..16];
         var folder = Path.Combine(CacheRoot, name, version);
         var items = manifest.Items.OrderBy(i => i.Id, StringComparer.Ordinal).ToList();   // the order LoadLabelled gives
-        return DataSetSections.Stored(name, items, (item, ct) => FetchItemAsync(name, folder, item, manifest, ct), manifest.MaskKind, manifest.Classes);
+        return DataSetSections.Stored(name, items, (item, ct) => FetchItemAsync(name, folder, item, manifest, ct), manifest.MaskKind, manifest.Classes, manifest.Channels);
     }
 
     /// <summary>One stored item fetched into the cache (verified) and read as labelled sections.</summary>
@@ -102,7 +102,15 @@ public sealed partial class DataCatalog(DataSettings settings, JobStorage storag
             Directory.CreateDirectory(Path.GetDirectoryName(mask)!);
             await FetchAsync(item.Image, image, cancellationToken).ConfigureAwait(false);
             await FetchAsync(item.Mask, mask, cancellationToken).ConfigureAwait(false);
-            return DataSetLoader.LoadPair(item.Id, image, mask, ImageLimits.For(_settings.MaxImagePixels), manifest.MaskKind, manifest.Classes, manifest.ClassTable);
+            var sections = DataSetLoader.LoadPair(item.Id, image, mask, ImageLimits.For(_settings.MaxImagePixels), manifest.MaskKind, manifest.Classes, manifest.ClassTable);
+            if (sections.FirstOrDefault(s => s.Image.Channels != manifest.Channels) is { } other)
+            {
+                throw new DataSetValidationException(
+                    $"The labelled item '{item.Id}' of data set '{name}' is not valid",
+                    [$"{other.Image.Source}: image has {DataSetLoader.Channels(other.Image.Channels)} but the data set's manifest says {DataSetLoader.Channels(manifest.Channels)}"]);
+            }
+
+            return sections;
         }
         finally
         {

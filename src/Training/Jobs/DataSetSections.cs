@@ -20,9 +20,10 @@ public sealed class DataSetSections
     private readonly Lock _gate = new();
 
     private DataSetSections(string name, IReadOnlyList<LabelledSection>? local, IReadOnlyList<DataSetItem> items,
-        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>>? fetch)
+        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>>? fetch, int channels)
     {
         Name = name;
+        Channels = channels;
         _local = local;
         _items = items;
         _fetch = fetch;
@@ -34,21 +35,21 @@ public sealed class DataSetSections
     public static DataSetSections Local(string name, LabelledDataSet dataSet)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
-        return new DataSetSections(name, dataSet.Sections, [], null) { Kind = dataSet.Kind, Classes = dataSet.Classes };
+        return new DataSetSections(name, dataSet.Sections, [], null, dataSet.Channels) { Kind = dataSet.Kind, Classes = dataSet.Classes };
     }
 
     /// <summary>
-    /// A stored data set: its items in section order (each item one section per page) and how to fetch one item's
-    /// sections (verified) into this silo.
+    /// A stored data set: its items in section order (each item one section per page), how to fetch one item's
+    /// sections (verified) into this silo, and the channels of its images as its manifest records them.
     /// </summary>
     /// <param name="kind">What the masks hold, as the manifest records it.</param>
     /// <param name="classes">For class masks, the manifest's class count.</param>
     public static DataSetSections Stored(string name, IReadOnlyList<DataSetItem> items,
-        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>> fetch, MaskKind kind = MaskKind.Auto, int? classes = null)
+        Func<DataSetItem, CancellationToken, Task<IReadOnlyList<LabelledSection>>> fetch, MaskKind kind = MaskKind.Auto, int? classes = null, int channels = 1)
     {
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(fetch);
-        return new DataSetSections(name, null, items, fetch) { Kind = kind, Classes = classes ?? 2 };
+        return new DataSetSections(name, null, items, fetch, channels) { Kind = kind, Classes = classes ?? 2 };
     }
 
     public string Name { get; }
@@ -58,6 +59,9 @@ public sealed class DataSetSections
 
     /// <summary>The number of classes the masks index: 2 for binary and instance masks.</summary>
     public int Classes { get; private init; } = 2;
+
+    /// <summary>The channels of every image (1 gray, 3 RGB): the network's input channels follow them.</summary>
+    public int Channels { get; }
 
     /// <summary>True when every section is in memory already (a local data set).</summary>
     public bool IsLocal => _local is not null;

@@ -21,6 +21,8 @@ public static class JobOptions
             ValidateMinutes = spec.ValidateMinutes,
             SelectBy = spec.SelectBy,
             Patience = spec.Patience,
+            Channels = spec.Channels,
+            Normalisation = spec.Normalisation,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
@@ -58,6 +60,8 @@ public static class JobOptions
             Classes = overrides.Classes,
             BorderClass = overrides.BorderClass,
             ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
+            Channels = overrides.Channels,
+            Normalisation = overrides.Normalisation,
         };
     }
 }

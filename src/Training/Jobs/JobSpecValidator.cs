@@ -15,12 +15,26 @@ namespace UNetCluster.Training.Jobs;
 public sealed partial class JobSpecValidator(DataCatalog catalog)
 {
     /// <summary>The errors of a spec; empty when it is valid.</summary>
-    public IReadOnlyList<string> Validate(JobSpec spec, string? jobId)
+    public IReadOnlyList<string> Validate(JobSpec spec, string? jobId) => Check(spec, jobId).Errors;
+
+    /// <summary>
+    /// The errors of a spec (empty when it is valid) and the spec to store: with <see cref="JobSpec.Channels"/> set to
+    /// the data set's channel count when the spec leaves it open, so that every silo builds the same network from it.
+    /// </summary>
+    public (IReadOnlyList<string> Errors, JobSpec Spec) Check(JobSpec spec, string? jobId)
     {
         if (spec is null)
         {
-            return ["The job spec is missing."];
+            return (["The job spec is missing."], spec!);
         }
+
+        var errors = Errors(spec, jobId, out var channels);
+        return (errors, errors.Count == 0 && spec.Channels is null && channels is { } data ? spec with { Channels = data } : spec);
+    }
+
+    private List<string> Errors(JobSpec spec, string? jobId, out int? dataChannels)
+    {
+        dataChannels = null;
 
         var errors = new List<string>();
         if (jobId is not null && !JobIdPattern().IsMatch(jobId))
@@ -83,8 +97,13 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         {
             errors.Add($"data set '{spec.DataSet}' is unknown: expected one of {string.Join(", ", catalog.Names())}.");
         }
+        else if (ChannelError(spec.Channels, sections) is { } channelError)
+        {
+            errors.Add(channelError);
+        }
         else if (options is not null)
         {
+            dataChannels = sections.Channels;
             try
             {
                 TrainingData.ValidationIndexes(sections.Count, options.ValidationSections);
@@ -106,6 +125,19 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         }
 
         return errors;
+    }
+
+    /// <summary>
+    /// Why a data set cannot train a network of <paramref name="channels"/> input channels (its images have another
+    /// count), naming both; null when they match or when <paramref name="channels"/> is null (the data's count is used).
+    /// </summary>
+    public static string? ChannelError(int? channels, DataSetSections sections)
+    {
+        ArgumentNullException.ThrowIfNull(sections);
+        return channels is { } wanted && wanted != sections.Channels
+            ? $"--channels {wanted} does not match data set '{sections.Name}': its images have {DataSetLoader.Channels(sections.Channels)}; " +
+              $"expected --channels {sections.Channels}, or none to follow the data."
+            : null;
     }
 
     /// <summary>

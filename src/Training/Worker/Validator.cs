@@ -35,7 +35,7 @@ public sealed class Validator(TorchThread torch)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 using var scope = NewDisposeScope();
-                using var image = TrainingData.ImageTensor(section.Image);
+                using var image = TrainingData.ImageTensor(section.Image, replica.Options.Normalisation);
                 var probabilities = predictor.PredictProbabilities(image);
                 scored.Add(replica.Options.Model.Classes == 2
                     ? ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, section.Image.Width, section.Image.Height)

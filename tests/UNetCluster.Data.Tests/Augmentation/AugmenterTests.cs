@@ -200,6 +200,24 @@ public sealed class AugmenterTests
     }
 
     /// <summary>A (1, 64, 64) image of uniform noise, its threshold at 0.5 as mask, and a weight map.</summary>
+    [Fact]
+    public void Apply_ThreeChannelTile_MovesEveryChannelAsTheGrayTileIsMoved()
+    {
+        using var scope = torch.NewDisposeScope();
+        var (gray, mask, weights) = RandomTile(seed: 4);
+        var colour = torch.cat([gray, 1 - gray, gray * 0.5], 0);   // (3, H, W): three different channels
+        var augmenter = new Augmenter(new AugmentationOptions());
+
+        var one = augmenter.Apply(gray, mask, weights, seed: 77);
+        var three = augmenter.Apply(colour, mask, weights, seed: 77);
+
+        Assert.Equal([3L, Size, Size], three.Image.shape);
+        Assert.True(three.Image[0].allclose(one.Image[0], rtol: 0, atol: 1e-5));
+        Assert.True(three.Image[1].allclose(1 - one.Image[0], rtol: 0, atol: 1e-5));
+        Assert.True(three.Image[2].allclose(one.Image[0] * 0.5, rtol: 0, atol: 1e-5));
+        Assert.True(three.Mask.Equals(one.Mask));
+    }
+
     private static (Tensor Image, Tensor Mask, Tensor Weights) RandomTile(long seed)
     {
         var random = new SplitMix64(seed);

@@ -374,6 +374,44 @@ public sealed class DataSetLoaderTests : IDisposable
         Assert.Contains($"{path}: does not exist; expected an image file or a folder of images (.png, .tif, .tiff)", error.Problems);
     }
 
+    [Fact]
+    public void LoadLabelled_ConstantSixteenBitImage_ThrowsNamingTheFileAndValue()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        File.Delete(Path.Combine(images, "slice-01.png"));
+        TestImages.WriteGray16Png(Path.Combine(images, "slice-01.png"), Enumerable.Repeat((ushort)1200, 512 * 512).ToArray(), 512, 512);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("slice-01.png: the 16-bit image holds the single value 1200 in every pixel, so it cannot be normalised", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadImages_ConstantSixteenBitImage_ThrowsNamingTheFile()
+    {
+        var path = _temp.File("flat.png");
+        TestImages.WriteGray16Png(path, new ushort[16 * 16], 16, 16);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadImages(path));
+
+        Assert.Contains("flat.png: the 16-bit image holds the single value 0 in every pixel", Assert.Single(error.Problems), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void LoadLabelled_GrayAndRgbImages_NamesTheOddFileAndBothCounts()
+    {
+        var (images, masks) = CopyBundled("slice-00", "slice-01");
+        var gray = ImageReader.Read(Path.Combine(images, "slice-00.png")).Values.Select(v => (byte)v).ToArray();
+        PngWriter.WriteRgb8(Path.Combine(images, "slice-00.png"), [.. gray.SelectMany(v => new[] { v, v, v })], 512, 512);
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks));
+
+        var problem = Assert.Single(error.Problems);
+        Assert.Contains("slice-01.png: image has 1 channel but", problem, StringComparison.Ordinal);
+        Assert.Contains("slice-00.png has 3 channels; every image of a data set must have the same number of channels", problem, StringComparison.Ordinal);
+    }
+
     /// <summary>Copies bundled sections (image and mask) into fresh images/ and masks/ folders.</summary>
     private (string Images, string Masks) CopyBundled(params string[] stems)
     {

@@ -54,6 +54,22 @@ public sealed class DataSetStoreTests(AzuriteFixture azurite)
 
     [Theory]
     [MemberData(nameof(Backends))]
+    public async Task UploadAsync_RgbImages_RecordsThreeChannelsInTheManifest(string backend)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var store = new DataSetStore(TestBlobStores.Create(azurite, backend));
+        var (images, masks) = CopyBundled(1);
+        var gray = ImageReader.Read(Path.Combine(images, "slice-00.png")).Values;
+        PngWriter.WriteRgb8(Path.Combine(images, "slice-00.png"), [.. gray.SelectMany(v => new[] { (byte)v, (byte)(255 - v), (byte)(v / 2) })], 512, 512);
+
+        var manifest = await store.UploadAsync("em-rgb", images, masks, cancellationToken: ct);
+
+        Assert.Equal(3, manifest.Channels);
+        Assert.Equal(3, (await store.GetAsync("em-rgb", ct))!.Channels);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
     public async Task UploadAsync_SomeBadPairs_ListsEveryBadFileAndUploadsNothing(string backend)
     {
         var ct = TestContext.Current.CancellationToken;

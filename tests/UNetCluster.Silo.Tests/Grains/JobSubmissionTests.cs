@@ -35,6 +35,21 @@ public sealed class JobSubmissionTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task Submit_SpecWithoutChannels_StoresTheDataSetsChannelCountAndRefusesAnother()
+    {
+        var jobId = "channels-" + Guid.NewGuid().ToString("N")[..8];
+
+        var refused = await fixture.Registry.SubmitAsync(new JobSpec { Preset = "tiny", Steps = 1, Channels = 3 }, jobId + "-rgb");
+        var accepted = await fixture.Registry.SubmitAsync(new JobSpec { Preset = "tiny", Steps = 1 }, jobId);
+        var status = await fixture.WaitAsync(jobId);
+
+        Assert.Contains(refused.Errors, e => e.Contains("--channels 3 does not match data set 'isbi2012-em': its images have 1 channel", StringComparison.Ordinal));
+        Assert.True(accepted.Accepted, string.Join("; ", accepted.Errors));
+        Assert.Equal(1, status.Spec.Channels);
+        Assert.Equal(JobState.Completed, status.State);
+    }
+
+    [Fact]
     public async Task Cancel_RunningJob_StopsAtAStepBoundaryWithACheckpoint()
     {
         var spec = new JobSpec { Preset = "tiny", Seed = 3, Steps = 10_000, Workers = 2, BatchSize = 2, CheckpointEvery = 1000 };

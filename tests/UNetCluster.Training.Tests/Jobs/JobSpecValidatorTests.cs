@@ -72,8 +72,35 @@ public sealed class JobSpecValidatorTests : IDisposable
         Assert.Empty(fits);
     }
 
-    /// <summary>Three square sections of <paramref name="side"/> pixels, each with a mask of both classes.</summary>
-    private (string Images, string Masks) WriteSections(string folder, int side, byte foreground = 255)
+    [Fact]
+    public async Task Check_StoredRgbDataSet_StoresTheSpecWithThreeChannelsAndRefusesAnotherCount()
+    {
+        var (images, masks) = WriteSections("rgb", 128, rgb: true);
+        await new DataSetStore(_storage.Blobs).UploadAsync("rgb-sections", images, masks, cancellationToken: TestContext.Current.CancellationToken);
+        var validator = new JobSpecValidator(new DataCatalog(new DataSettings { Cache = Path.Combine(_root, "cache") }, _storage));
+
+        var (errors, spec) = validator.Check(new JobSpec { DataSet = "rgb-sections", Preset = "tiny" }, "rgb");
+        var mismatch = validator.Validate(new JobSpec { DataSet = "rgb-sections", Preset = "tiny", Channels = 1 }, "gray");
+
+        Assert.Empty(errors);
+        Assert.Equal(3, spec.Channels);
+        Assert.Equal(3, JobOptions.Build(spec).Model.InputChannels);
+        Assert.Contains("--channels 1 does not match data set 'rgb-sections': its images have 3 channels", Assert.Single(mismatch), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_FiveChannels_IsRefusedNamingTheOption()
+    {
+        var (images, masks) = WriteSections("gray", 128);
+        var catalog = new DataCatalog(new DataSettings { DataSets = { ["gray"] = new DataSetFolders { Images = images, Masks = masks } } }, _storage);
+
+        var errors = new JobSpecValidator(catalog).Validate(new JobSpec { DataSet = "gray", Preset = "tiny", Channels = 5 }, null);
+
+        Assert.Contains(errors, e => e.Contains("--channels 5 is invalid: expected an integer from 1 to 4", StringComparison.Ordinal));
+    }
+
+    /// <summary>Three square sections of <paramref name="side"/> pixels (gray, or RGB), each with a mask of both classes.</summary>
+    private (string Images, string Masks) WriteSections(string folder, int side, byte foreground = 255, bool rgb = false)
     {
         var images = Directory.CreateDirectory(Path.Combine(_root, folder, "images")).FullName;
         var masks = Directory.CreateDirectory(Path.Combine(_root, folder, "masks")).FullName;
@@ -87,7 +114,15 @@ public sealed class JobSpecValidatorTests : IDisposable
                 mask[p] = p % side < side / 2 ? foreground : (byte)0;
             }
 
-            PngWriter.WriteGray8(Path.Combine(images, $"section-{i}.png"), image, side, side);
+            if (rgb)
+            {
+                PngWriter.WriteRgb8(Path.Combine(images, $"section-{i}.png"), [.. image.SelectMany(v => new[] { v, (byte)(255 - v), (byte)(v / 3) })], side, side);
+            }
+            else
+            {
+                PngWriter.WriteGray8(Path.Combine(images, $"section-{i}.png"), image, side, side);
+            }
+
             PngWriter.WriteGray8(Path.Combine(masks, $"section-{i}.png"), mask, side, side);
         }
 
