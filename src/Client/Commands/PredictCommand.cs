@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
+using TorchSharp;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using static TorchSharp.torch;
 
@@ -23,9 +25,13 @@ internal static class PredictCommand
         var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances)." };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
+        var device = new DeviceOption();
+        var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
+            var format = TrainingOverrides.ParsePrecision(parse.GetValue(precision) ?? "fp32");
+            var on = device.Resolve(parse);   // an unreachable CUDA device is refused before anything is read
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!, maxPixels.Limits(parse));
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
@@ -43,8 +49,9 @@ internal static class PredictCommand
             }
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
+            model.to(format.ScalarType()).to(on.Device);
             output.WriteLine(FormattableString.Invariant(
-                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}."));
+                $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, threshold {decision:0.00}, {format.ToString().ToLowerInvariant()} on {on.Description}."));
             var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta));
             foreach (var overlay in overlays)
             {

@@ -22,10 +22,16 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper) or soft-dice." };
 
+    public Option<string?> Precision { get; } = new("--precision")
+    {
+        Description = "Number format of the workers' forward and backward pass: fp32 (default) or bf16 (from a bf16 copy of the weights; loss, " +
+            "gradient sent, optimizer and checkpoints stay fp32).",
+    };
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Precision })
         {
             command.Options.Add(option);
         }
@@ -37,6 +43,9 @@ internal sealed class TrainingOverrideOptions
         ArgumentNullException.ThrowIfNull(parse);
         return new TrainingOverrides(
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
-            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery);
+            parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery)
+        {
+            Precision = parse.GetValue(Precision),
+        };
     }
 }

@@ -52,4 +52,7 @@ public sealed record JobSpec
 
     /// <summary>Size of a gradient or parameter message in KiB; null for the default (4096 KiB).</summary>
     [Id(16)] public int? BucketKiB { get; init; }
+
+    /// <summary>fp32 or bf16: the number format of the workers' forward and backward pass; null for the preset's (fp32).</summary>
+    [Id(17)] public string? Precision { get; init; }
 }

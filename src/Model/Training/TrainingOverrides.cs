@@ -20,9 +20,13 @@ public sealed record TrainingOverrides(
     bool? BalanceClasses = null,
     int? CheckpointEvery = null)
 {
+    /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
+    public string? Precision { get; init; }
+
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null;
+                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
+                                   Precision is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
@@ -54,6 +58,7 @@ public sealed record TrainingOverrides(
         };
         return (preset with
         {
+            Precision = Precision is null ? preset.Precision : ParsePrecision(Precision),
             Model = model,
             Optimizer = optimizer,
             Loss = loss,
@@ -66,4 +71,12 @@ public sealed record TrainingOverrides(
             WeightMap = preset.WeightMap with { BalanceClasses = BalanceClasses ?? preset.WeightMap.BalanceClasses },
         }).Validate();
     }
+
+    /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>
+    public static Precision ParsePrecision(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" => Training.Precision.Fp32,
+        "bf16" => Training.Precision.Bf16,
+        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected fp32 or bf16."),
+    };
 }

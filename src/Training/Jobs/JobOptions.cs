@@ -15,7 +15,10 @@ public static class JobOptions
         ArgumentNullException.ThrowIfNull(spec);
         var overrides = new TrainingOverrides(
             spec.Steps, spec.Minutes, spec.TileSize, spec.BatchSize, spec.BaseChannels, spec.LearningRate, spec.Optimizer, spec.Loss,
-            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery);
+            spec.ValidationSections, spec.BalanceClasses, spec.CheckpointEvery)
+        {
+            Precision = spec.Precision,
+        };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
 
@@ -45,6 +48,7 @@ public static class JobOptions
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
             CheckpointEvery = overrides.CheckpointEvery,
+            Precision = overrides.Precision,
         };
     }
 }
