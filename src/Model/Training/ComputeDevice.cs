@@ -20,7 +20,14 @@ public sealed record ComputeDevice(Device Device, string Description)
     public static ComputeDevice Cpu { get; } = new(CPU, "cpu");
 
     /// <summary>Short name of the device as libtorch spells it: <c>cpu</c>, <c>cuda:0</c>.</summary>
-    public string Name => Device.type == DeviceType.CUDA ? string.Create(CultureInfo.InvariantCulture, $"cuda:{Math.Max(0, Device.index)}") : "cpu";
+    public string Name => NameOf(Device);
+
+    /// <summary>Short name of a libtorch device: <c>cpu</c>, <c>cuda:0</c>.</summary>
+    public static string NameOf(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        return device.type == DeviceType.CUDA ? string.Create(CultureInfo.InvariantCulture, $"cuda:{Math.Max(0, device.index)}") : "cpu";
+    }
 
     /// <summary>
     /// The device named <paramref name="requested"/> (auto, cpu, cuda or cuda:N, any case; null or empty is auto). A CUDA

@@ -95,6 +95,9 @@ public sealed class GradientEngine : IDisposable
     /// <summary>Where a step's model, tiles, weight maps, logits and loss live.</summary>
     public Device Device { get; }
 
+    /// <summary>Where and in what a step computes, as status and logs show it: "cpu bf16", "cuda:0 fp32".</summary>
+    public string Describe() => $"{ComputeDevice.NameOf(Device)} {(ComputeType == ScalarType.BFloat16 ? "bf16" : "fp32")}";
+
     /// <summary>The number format of a step's weights, activations and parameter gradients (<see cref="TrainingOptions.Precision"/>).</summary>
     public ScalarType ComputeType { get; }
 
