@@ -27,6 +27,7 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly Restorer _restorer;
     private readonly CheckpointCapture _checkpoints;
     private readonly ILogger<WorkerEngine> _logger;
+    private readonly string _device;   // what the silo's replicas compute on, and why (UNetCluster:Worker:Device)
 
     public WorkerEngine(
         IGrainFactory grains, ILocalSiloDetails silo, DataCatalog catalog, TorchThread torch, StepRunner steps, Restorer restorer,
@@ -40,6 +41,7 @@ public sealed partial class WorkerEngine : BackgroundService
         _restorer = restorer;
         _checkpoints = checkpoints;
         _logger = logger;
+        _device = torch.Device.Description;
     }
 
     /// <summary>This silo's worker grain key.</summary>
@@ -90,6 +92,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        LogDevice(_device);
         await Task.Yield();
         await foreach (var work in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
         {
@@ -144,6 +147,9 @@ public sealed partial class WorkerEngine : BackgroundService
             await _grains.GetGrain<ITrainingJobGrain>(plan.JobId).ReportStepAsync(report).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This silo's replicas compute on {Device}")]
+    private partial void LogDevice(string device);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);
