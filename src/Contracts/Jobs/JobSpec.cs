@@ -54,5 +54,5 @@ public sealed record JobSpec
     [Id(16)] public int? BucketKiB { get; init; }
 
     /// <summary>fp32 or bf16: the number format of the workers' forward and backward pass; null for the preset's (fp32).</summary>
-    [Id(17)] public string? Precision { get; init; }
+    [Id(21)] public string? Precision { get; init; }   // 17-20: main's validation fields (issue 16)
 }

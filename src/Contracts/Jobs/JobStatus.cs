@@ -120,7 +120,7 @@ public sealed record JobStatus
     [Id(33)] public int TakeoversWithoutStep { get; init; }
 
     /// <summary>The device and precision each worker of the last step computed in, in worker order, e.g. "cpu bf16".</summary>
-    [Id(34)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
+    [Id(39)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
 
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
