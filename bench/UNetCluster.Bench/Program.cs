@@ -15,11 +15,12 @@ if (args.Length > 0 && args[0] == "worker")
 }
 
 var checkpoint = args.Length > 0 && args[0] == "checkpoint";   // the checkpoint stall (CheckpointBenchmark)
-var precision = args.Length > 0 && args[0] == "precision";     // fp32 against bf16 forward and backward (PrecisionBenchmark)
+var precision = args.Length > 0 && args[0] == "precision";     // fp32 against bf16 forward and backward, and engine steps (PrecisionBenchmark)
+var nonFinite = args.Length > 0 && args[0] == "nonfinite";     // NaN gradients per precision (PrecisionBenchmark.ProbeNonFinite)
 BenchOptions options;
 try
 {
-    options = BenchOptions.Parse(checkpoint || precision ? args[1..] : args);
+    options = BenchOptions.Parse(checkpoint || precision || nonFinite ? args[1..] : args);
 }
 catch (ArgumentException e)
 {
@@ -32,6 +33,11 @@ set_num_threads(options.Threads);
 if (checkpoint)
 {
     return CheckpointBenchmark.Run(options);
+}
+
+if (nonFinite)
+{
+    return PrecisionBenchmark.ProbeNonFinite(options);
 }
 
 if (precision)

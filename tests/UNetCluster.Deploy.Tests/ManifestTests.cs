@@ -252,6 +252,8 @@ public sealed class ManifestTests
         Assert.Contains(spec.GetProperty("tolerations").EnumerateArray(), t => t.GetProperty("key").GetString() == "nvidia.com/gpu");
         Assert.EndsWith(":cuda", container.GetProperty("image").GetString(), StringComparison.Ordinal);
         Assert.Equal("cuda", Dockerfile.Read(container.GetProperty("image").GetString()!).Target);
+        var settings = Manifests.Objects("overlays/gpu").Where(o => o.GetProperty("kind").GetString() == "ConfigMap" && Manifests.Name(o).StartsWith("unetcluster-silo", StringComparison.Ordinal));
+        Assert.Equal("cuda", Assert.Single(settings).GetProperty("data").GetProperty("UNetCluster__Worker__Device").GetString());   // refused at start where the GPU is unreachable
     }
 
     [Fact]

@@ -27,7 +27,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
     public IClusterClient Client { get; }
 
     /// <summary>Starts a silo whose storage root is <paramref name="storageRoot"/> and whose data sets are <paramref name="dataSets"/>.</summary>
-    public static async Task<EmbeddedCluster> StartAsync(string storageRoot, string checkpoints, IReadOnlyDictionary<string, DataSetFolders> dataSets, long? maxImagePixels, CancellationToken cancellationToken)
+    public static async Task<EmbeddedCluster> StartAsync(string storageRoot, string checkpoints, IReadOnlyDictionary<string, DataSetFolders> dataSets, long? maxImagePixels, WorkerSettings? worker, CancellationToken cancellationToken)
     {
         var cluster = new ClusterSettings
         {
@@ -40,7 +40,7 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
         var storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints, Latest = checkpoints + "/" + CheckpointStore.LatestPointer };
         var builder = Host.CreateApplicationBuilder([]);
         builder.Logging.ClearProviders();
-        builder.AddEmbeddedSilo(cluster, storage, new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value), MaxImagePixels = maxImagePixels });
+        builder.AddEmbeddedSilo(cluster, storage, new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value), MaxImagePixels = maxImagePixels }, worker);
         var host = builder.Build();
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
         return new EmbeddedCluster(host);

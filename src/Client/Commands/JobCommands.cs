@@ -234,6 +234,10 @@ internal static class JobCommands
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",
             $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}",
         };
+        if (status.WorkerCompute.Count > 0)
+        {
+            lines.Insert(4, $"  computing in: {string.Join(", ", status.WorkerCompute)} (worker order)");
+        }
         if (status.Checkpoint is not null)
         {
             lines.Add($"  checkpoint at step {status.CheckpointStep}: {status.Checkpoint}");

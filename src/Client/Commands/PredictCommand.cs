@@ -1,10 +1,12 @@
 using System.CommandLine;
 using System.Text.Json;
+using TorchSharp;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using static TorchSharp.torch;
 
@@ -24,9 +26,13 @@ internal static class PredictCommand
         var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; with --border-class, the interiors grown into the border). At most 65535 objects per image." };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option };
+        var device = new DeviceOption();
+        var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
+            var format = TrainingOverrides.ParsePrecision(parse.GetValue(precision) ?? "fp32");
+            var on = device.Resolve(parse);   // an unreachable CUDA device is refused before anything is read
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!, maxPixels.Limits(parse));
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
@@ -45,11 +51,13 @@ internal static class PredictCommand
             }
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
+            model.to(format.ScalarType()).to(on.Device);
             var classes = Classes(loaded.Manifest);
             var count = loaded.Manifest.Model.Classes;
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, ") +
-                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}.") : $"{count} classes (the most probable per pixel)."));
+                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}") : $"{count} classes (the most probable per pixel)") +
+                FormattableString.Invariant($", {format.ToString().ToLowerInvariant()} on {on.Description}."));
             if (count > 2)
             {
                 var names = classes.Names ?? (classes.BorderClass ? ["background", "interior", "border"] : null);

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using TorchSharp;
 using UNetCluster.Client.Cluster;
 using UNetCluster.Client.Display;
 using UNetCluster.Contracts.Grains;
@@ -42,6 +43,7 @@ internal static class TrainCommand
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
         var maxPixels = new ImageLimitOption();
+        var device = new DeviceOption();
         var maskKind = new Option<MaskKind?>("--mask-kind")
         {
             Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, instances " +
@@ -51,7 +53,7 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -65,6 +67,7 @@ internal static class TrainCommand
             {
                 MaskKind = parse.GetValue(maskKind),
                 MaxImagePixels = maxPixels.Pixels(parse),
+                Device = parse.GetValue(device.Option),
             };
             return RunAsync(request, output, error, cancellationToken);
         }));
@@ -77,6 +80,9 @@ internal static class TrainCommand
         public MaskKind? MaskKind { get; init; }
 
         public long? MaxImagePixels { get; init; }
+
+        /// <summary>The in-process silo's device (<see cref="ComputeDevice.Resolve"/>); null for auto.</summary>
+        public string? Device { get; init; }
     }
 
     /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
@@ -87,6 +93,7 @@ internal static class TrainCommand
 
     private static async Task<int> RunAsync(Request request, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
+        var device = ComputeDevice.Resolve(request.Device);   // an unreachable CUDA device is refused before anything is read or written
         var (run, record) = request.Resume ? ResumeRecord(request) : NewRecord(request);
         var limits = ImageLimits.For(request.MaxImagePixels);
         var dataSet = DataSetLoader.LoadLabelled(record.Images, record.Masks, limits, record.MaskKind, record.MaskKind == MaskKind.Classes ? record.Spec.Classes : null);
@@ -149,14 +156,15 @@ internal static class TrainCommand
 
         var budget = options.Minutes is { } m ? string.Create(CultureInfo.InvariantCulture, $", at most {m:0.#} minutes") : string.Empty;
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Training on {dataSet.Sections.Count - options.ValidationSections} sections in an in-process silo: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}."));
+            $"Training on {dataSet.Sections.Count - options.ValidationSections} sections in an in-process silo: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}, " +
+            $"{options.Precision.ToString().ToLowerInvariant()} on {device.Description}."));
 
         // The embedded default: the same grains as a cluster, in a single silo of this process. Its start and the
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
         IReadOnlyList<ValidationResult> validations;
-        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, CancellationToken.None).ConfigureAwait(false))
+        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None).ConfigureAwait(false))
         {
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
             if (!submitted.Accepted)
@@ -202,6 +210,7 @@ internal static class TrainCommand
         }
 
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
+        model.to(device.Device);   // validation and unlabelled predictions in fp32, on the training device
         using var data = TrainingData.Create(dataSet, options);
         var tileSize = options.PredictionTileSize ?? options.TileSize;
         double? threshold = null;

@@ -57,10 +57,16 @@ internal sealed class TrainingOverrideOptions
                       "percentile (each channel's 1st and 99.8th percentiles to 0 and 1, not clipped; for 16-bit microscopy).",
     };
 
+    public Option<string?> Precision { get; } = new("--precision")
+    {
+        Description = "Number format of the workers' forward and backward pass: fp32 (default) or bf16 (from a bf16 copy of the weights; loss, " +
+            "gradient sent, optimizer and checkpoints stay fp32).",
+    };
+
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -81,6 +87,7 @@ internal sealed class TrainingOverrideOptions
             Patience = parse.GetValue(Patience),
             Channels = parse.GetValue(Channels),
             Normalisation = parse.GetValue(Normalisation),
+            Precision = parse.GetValue(Precision),
         };
     }
 }

@@ -87,4 +87,7 @@ public sealed record JobSpec
 
     /// <summary>Per-image intensity normalisation: mean-std (the preset's) or percentile (1st and 99.8th to 0 and 1).</summary>
     [Id(22)] public string? Normalisation { get; init; }
+
+    /// <summary>fp32 or bf16: the number format of the workers' forward and backward pass; null for the preset's (fp32).</summary>
+    [Id(23)] public string? Precision { get; init; }
 }

@@ -134,6 +134,9 @@ public sealed record JobStatus
     /// <summary>Why the last validation failed, while it fails (training goes on; the next one is tried as planned).</summary>
     [Id(38)] public string? ValidationError { get; init; }
 
+    /// <summary>The device and precision each worker of the last step computed in, in worker order, e.g. "cpu bf16".</summary>
+    [Id(39)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

@@ -69,7 +69,10 @@ public sealed record ReducerState(
     [property: Id(2)] long Offset,
     [property: Id(3)] long Length);
 
-/// <summary>A worker's report of a step it finished: its replica holds the parameters after the step.</summary>
+/// <summary>
+/// A worker's report of a step it finished: its replica holds the parameters after the step. <c>Compute</c> is the
+/// device and precision it computed in, e.g. "cpu bf16" or "cuda:0 fp32".
+/// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.StepReport")]
 public sealed record StepReport(
     [property: Id(0)] string Worker,
@@ -82,7 +85,8 @@ public sealed record StepReport(
     [property: Id(7)] long BytesReceived,
     [property: Id(8)] TimeSpan ComputeTime,
     [property: Id(9)] TimeSpan SyncTime,
-    [property: Id(10)] string? Error = null);
+    [property: Id(10)] string? Error = null,
+    [property: Id(11)] string? Compute = null);
 
 /// <summary>Restore plan: load the job's latest checkpoint (or the seed's initial weights) and set up the reducers from it.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.RestorePlan")]

@@ -12,7 +12,7 @@ namespace UNetCluster.Data.Runtime;
 /// <para>NNPACK cannot initialise on these CPUs; left on, every convolution tries again and logs a warning. It is
 /// switched off.</para>
 /// <para>oneDNN (mkldnn) returns NaN gradients now and then for layer widths that are not a multiple of 16 (the
-/// AVX-512 vector width) and is several times faster than libtorch's fallback (figures in bench/README.md), so it
+/// AVX-512 vector width), in bf16 more often than in fp32, and is several times faster than libtorch's fallback (figures in bench/README.md), so it
 /// stays on for networks whose widths are multiples of 16 and is switched off, for the rest of the process, as soon
 /// as a network with other widths is built. <c>UNETCLUSTER_MKLDNN=1</c> forces it on, <c>UNETCLUSTER_MKLDNN=0</c>
 /// off.</para>

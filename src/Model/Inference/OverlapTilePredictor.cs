@@ -16,7 +16,8 @@ public sealed class OverlapTilePredictor
 
     private readonly UNet _model;
 
-    /// <param name="model">The network (switched to eval mode while predicting).</param>
+    /// <param name="model">The network (switched to eval mode while predicting), on any device and in fp32 or bf16: tiles are
+    /// cast to its parameters' precision and device, and probabilities come back as fp32 on the host.</param>
     /// <param name="tileSize">Input tile size; must be valid for the model (see <see cref="TileGeometry"/>).</param>
     /// <param name="batchSize">Tiles per forward pass.</param>
     public OverlapTilePredictor(UNet model, int tileSize, int batchSize = DefaultBatchSize)
@@ -188,11 +189,13 @@ public sealed class OverlapTilePredictor
             }
 
             var canvas = zeros(_model.Options.Classes, rows * StrideSize, columns * StrideSize);
+            var weight = _model.parameters().First();   // the model's device and precision: the tiles go there, the probabilities come back in fp32
             foreach (var batch in origins.Chunk(BatchSize))
             {
                 using var batchScope = NewDisposeScope();
                 var tiles = stack(batch.Select(o => padded.narrow(1, o.Y, TileSize).narrow(2, o.X, TileSize)).ToList()); // (B, C, T, T)
-                var probabilities = nn.functional.softmax(_model.call(tiles), dim: 1);                                  // (B, K, out, out)
+                var logits = _model.call(tiles.to(weight.dtype, weight.device)).to(ScalarType.Float32, CPU);            // (B, K, out, out); softmax in fp32 on the host
+                var probabilities = nn.functional.softmax(logits, dim: 1);
                 if (_model.Options.Padding == ConvPadding.Same)
                 {
                     probabilities = probabilities.narrow(2, Margin, StrideSize).narrow(3, Margin, StrideSize);

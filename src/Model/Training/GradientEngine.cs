@@ -1,3 +1,4 @@
+using TorchSharp;
 using UNetCluster.Data.Augmentation;
 using UNetCluster.Data.Tiling;
 using UNetCluster.Model.Losses;
@@ -26,8 +27,11 @@ public sealed class GradientEngine : IDisposable
     private readonly TrainingOptions _options;
     private readonly IReadOnlyList<SectionTensors> _sections;
     private readonly TileSampler _sampler;
-    private readonly List<TorchSharp.Modules.Parameter> _parameters;
-    private readonly Tensor _gradient;
+    private readonly List<TorchSharp.Modules.Parameter> _parameters;          // the master weights: fp32, on the host
+    private readonly UNet _compute;                                            // the model a step runs: Model itself, or its copy on the device and in the precision
+    private readonly List<TorchSharp.Modules.Parameter> _computeParameters;   // _compute's parameters, in the same order
+    private readonly Tensor _gradient;                                         // the flat gradient on the host, fp32
+    private readonly Tensor? _deviceGradient;                                  // the flat gradient gathered on the device (fp32) before its copy to the host; null on the CPU
     private readonly long[] _parameterOffsets;     // each parameter's offset in the flat vector
     private readonly GradientStages _stages;          // reports stages whose gradient is final during a backward pass
     private readonly int[] _stageFirstParameter;   // each stage's first parameter index (UNet.StageParameterOffsets)
@@ -35,7 +39,8 @@ public sealed class GradientEngine : IDisposable
     /// <summary>Serialises seeding and building a replica: libtorch's default generator is shared by the process.</summary>
     private static readonly Lock InitialWeightsLock = new();
 
-    public GradientEngine(TrainingOptions options, IReadOnlyList<SectionTensors> sections)
+    /// <param name="device">Where forward and backward run (null for the CPU); the master weights and the flat gradient stay on the host.</param>
+    public GradientEngine(TrainingOptions options, IReadOnlyList<SectionTensors> sections, Device? device = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(sections);
@@ -46,13 +51,24 @@ public sealed class GradientEngine : IDisposable
 
         _options = options.Validate();
         _sections = sections;
+        Device = device ?? CPU;
+        ComputeType = options.Precision.ScalarType();
+        var separate = Device.type != DeviceType.CPU || ComputeType != ScalarType.Float32;
         lock (InitialWeightsLock)                      // the RNG is process-wide: in-process silos build replicas at once
         {
-            manual_seed(options.Seed);                // the initial weights are a function of the seed
+            var compute = separate ? new UNet(options.Model) : null;   // its values come from Model before each step; built first, so the RNG after the seed is the same as without it
+            manual_seed(options.Seed);                // the initial weights are a function of the seed (drawn on the host, the same on every device)
             Model = new UNet(options.Model);
+            _compute = compute ?? Model;
+        }
+
+        if (separate)
+        {
+            _compute.to(ComputeType).to(Device);
         }
 
         _parameters = Model.parameters().ToList();
+        _computeParameters = _compute.parameters().ToList();
         _parameterOffsets = [.. _parameters.Select(p => p.numel()).Prepend(0L).Take(_parameters.Count)];
         for (var i = 1; i < _parameterOffsets.Length; i++)
         {
@@ -61,15 +77,36 @@ public sealed class GradientEngine : IDisposable
 
         // A stage's first parameter index: stages start at parameter boundaries of the same flat order.
         _stageFirstParameter = [.. Model.StageParameterOffsets.SkipLast(1).Select(o => Array.IndexOf(_parameterOffsets, o))];
-        _stages = new GradientStages(Model);
+        _stages = new GradientStages(_compute);
         _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
+        _deviceGradient = Device.type == DeviceType.CPU ? null : zeros(_gradient.numel(), device: Device).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
             new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },
             new Augmenter(options.Augmentation));
     }
 
+    /// <summary>
+    /// The master weights, fp32 on the host: what checkpoints save and load and what <see cref="AssignParameters"/>
+    /// changes. A step first copies them into the model it runs (<see cref="Device"/>, <see cref="ComputeType"/>).
+    /// </summary>
     public UNet Model { get; }
+
+    /// <summary>Where a step's model, tiles, weight maps, logits and loss live.</summary>
+    public Device Device { get; }
+
+    /// <summary>Where and in what a step computes, as status and logs show it: "cpu bf16", "cuda:0 fp32".</summary>
+    public string Describe() => $"{ComputeDevice.NameOf(Device)} {(ComputeType == ScalarType.BFloat16 ? "bf16" : "fp32")}";
+
+    /// <summary>The number format of a step's weights, activations and parameter gradients (<see cref="TrainingOptions.Precision"/>).</summary>
+    public ScalarType ComputeType { get; }
+
+    /// <summary>
+    /// The engine's device seam, for tests: when set, a step calls it with each tensor it places or makes, by name
+    /// ("images", "masks", "weights", "logits", "loss", "parameter", "gradient"), before the backward pass for the
+    /// inputs and after it for the gradients.
+    /// </summary>
+    public Action<string, Tensor>? StepTensors { get; set; }
 
     public long ParameterCount => ParameterVector.Length(_parameters);
 
@@ -120,8 +157,9 @@ public sealed class GradientEngine : IDisposable
 
         cancellationToken.ThrowIfCancellationRequested();
         using var scope = NewDisposeScope();
-        Model.train();
-        Model.zero_grad();
+        RefreshComputeWeights();
+        _compute.train();
+        _compute.zero_grad();
         var images = new List<Tensor>();
         var masks = new List<Tensor>();
         var weights = new List<Tensor>();
@@ -140,25 +178,38 @@ public sealed class GradientEngine : IDisposable
         {
             if (parameter < copiedFrom)
             {
-                ParameterVector.CopyGradients(_parameters, _gradient, parameter, copiedFrom);
+                CopyGradients(parameter, copiedFrom);
                 copiedFrom = parameter;
-                gradientReady!(_parameterOffsets[parameter]);
+                gradientReady?.Invoke(_parameterOffsets[parameter]);
             }
         }
 
         _stages.StagesComplete = gradientReady is null ? null : stage => CopyFrom(_stageFirstParameter[stage]);
         try
         {
-            var logits = Model.call(stack(images));                                              // (B, K, out, out)
-            var loss = SegmentationLoss.Compute(_options.Loss, logits, stack(masks), stack(weights));
-            loss.backward();
-            if (gradientReady is null)
+            var input = stack(images).to(ComputeType, Device);                                   // (B, C, in, in)
+            var target = stack(masks).to(Device);                                                 // (B, out, out)
+            var weightMap = stack(weights).to(Device);                                            // (B, out, out)
+            var logits = _compute.call(input).to(ScalarType.Float32);                             // (B, K, out, out); the loss and its softmax in fp32
+            var loss = SegmentationLoss.Compute(_options.Loss, logits, target, weightMap);
+            if (StepTensors is { } seen)
             {
-                ParameterVector.CopyGradients(_parameters, _gradient);
+                seen("images", input);
+                seen("masks", target);
+                seen("weights", weightMap);
+                seen("logits", logits);
+                seen("loss", loss);
             }
-            else
+
+            loss.backward();
+            CopyFrom(0);
+            if (StepTensors is { } after)
             {
-                CopyFrom(0);
+                foreach (var parameter in _computeParameters)
+                {
+                    after("parameter", parameter);
+                    after("gradient", parameter.grad!);
+                }
             }
 
             return new GradientResult(_gradient, loss.item<float>(), tileIndexes.Count);
@@ -167,6 +218,41 @@ public sealed class GradientEngine : IDisposable
         {
             _stages.StagesComplete = null;
         }
+    }
+
+    /// <summary>Copies the master weights into the model a step runs, cast to its precision, when that is a separate copy.</summary>
+    private void RefreshComputeWeights()
+    {
+        if (ReferenceEquals(_compute, Model))
+        {
+            return;
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        foreach (var (master, compute) in _parameters.Zip(_computeParameters))
+        {
+            compute.copy_(master);
+        }
+    }
+
+    /// <summary>
+    /// Copies the gradients of compute parameters [<paramref name="first"/>, <paramref name="end"/>) into the host's
+    /// fp32 flat gradient: straight (and cast) on the CPU; on another device gathered there first, then one copy to the host.
+    /// </summary>
+    private void CopyGradients(int first, int end)
+    {
+        if (_deviceGradient is null)
+        {
+            ParameterVector.CopyGradients(_computeParameters, _gradient, first, end);
+            return;
+        }
+
+        ParameterVector.CopyGradients(_computeParameters, _deviceGradient, first, end);
+        using var scope = NewDisposeScope();
+        var offset = _parameterOffsets[first];
+        var length = (end < _parameterOffsets.Length ? _parameterOffsets[end] : _gradient.numel()) - offset;
+        _gradient.narrow(0, offset, length).copy_(_deviceGradient.narrow(0, offset, length));
     }
 
     /// <summary>The engine's flat gradient buffer (see <see cref="GradientResult.Gradient"/>).</summary>
@@ -186,6 +272,12 @@ public sealed class GradientEngine : IDisposable
     public void Dispose()
     {
         _gradient.Dispose();
+        _deviceGradient?.Dispose();
+        if (!ReferenceEquals(_compute, Model))
+        {
+            _compute.Dispose();
+        }
+
         Model.Dispose();
     }
 }

@@ -20,6 +20,29 @@ public enum LearningRateSchedule
 }
 
 /// <summary>
+/// The number format of a worker's forward and backward pass. Master parameters, optimizer state, the gradient the
+/// reducers receive and checkpoints are fp32 either way.
+/// </summary>
+public enum Precision
+{
+    /// <summary>Everything in float32.</summary>
+    Fp32,
+
+    /// <summary>
+    /// Forward and backward in bfloat16 from a bf16 copy of the fp32 weights; the loss and its softmax in fp32 (the
+    /// logits are cast first); the gradient handed on as fp32 (FSDP's "param_dtype bf16, master fp32").
+    /// </summary>
+    Bf16,
+}
+
+/// <summary>The libtorch number format of a <see cref="Precision"/>.</summary>
+public static class PrecisionTypes
+{
+    public static TorchSharp.torch.ScalarType ScalarType(this Precision precision) =>
+        precision == Precision.Bf16 ? TorchSharp.torch.ScalarType.BFloat16 : TorchSharp.torch.ScalarType.Float32;
+}
+
+/// <summary>
 /// Everything that decides a training run. Presets give tested combinations (<see cref="Presets"/>); the default
 /// is <c>quick</c>, the one the README's first command runs.
 /// </summary>
@@ -72,6 +95,9 @@ public sealed record TrainingOptions(
     /// <summary>How each image's values become the network input, in training and in prediction (mean/std by default).</summary>
     public IntensityNormalisation Normalisation { get; init; } = IntensityNormalisation.MeanStd;
 
+    /// <summary>The number format of the workers' forward and backward pass (fp32 by default).</summary>
+    public Precision Precision { get; init; } = Precision.Fp32;
+
     /// <summary>Checks every value, throwing an <see cref="ArgumentException"/> that names the option and what is accepted.</summary>
     public TrainingOptions Validate()
     {
@@ -105,6 +131,7 @@ public sealed record TrainingOptions(
         Require(ValidationSections is >= 1 and <= 1000, "--validation-sections", ValidationSections, "an integer from 1 to 1000");
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
+        Require(Enum.IsDefined(Precision), "--precision", Precision, "fp32 or bf16");
         Augmentation.Validate();
         Validation.Validate();
         Normalisation.Validate();

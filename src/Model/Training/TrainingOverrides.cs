@@ -42,10 +42,14 @@ public sealed record TrainingOverrides(
     /// <summary>Per-image intensity normalisation: mean-std or percentile (<see cref="IntensityNormalisation.Names"/>).</summary>
     public string? Normalisation { get; init; }
 
+    /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
+    public string? Precision { get; init; }
+
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
                                    Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
-                                   Classes is not null || BorderClass is not null || Channels is not null || Normalisation is not null;
+                                   Classes is not null || BorderClass is not null || Channels is not null || Normalisation is not null ||
+                                   Precision is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
@@ -90,6 +94,7 @@ public sealed record TrainingOverrides(
         };
         return (preset with
         {
+            Precision = Precision is null ? preset.Precision : ParsePrecision(Precision),
             Model = model,
             Optimizer = optimizer,
             Loss = loss,
@@ -115,4 +120,12 @@ public sealed record TrainingOverrides(
 
     /// <summary>The <c>--loss</c> names, as the errors list them.</summary>
     public const string LossNames = "weighted-cross-entropy, soft-dice or dice-cross-entropy";
+
+    /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>
+    public static Precision ParsePrecision(string name) => name.ToLowerInvariant() switch
+    {
+        "fp32" => Training.Precision.Fp32,
+        "bf16" => Training.Precision.Bf16,
+        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected fp32 or bf16."),
+    };
 }

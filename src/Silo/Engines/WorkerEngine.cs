@@ -28,6 +28,7 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly CheckpointCapture _checkpoints;
     private readonly Validator _validator;
     private readonly ILogger<WorkerEngine> _logger;
+    private readonly string _device;   // what the silo's replicas compute on, and why (UNetCluster:Worker:Device)
 
     public WorkerEngine(
         IGrainFactory grains, ILocalSiloDetails silo, DataCatalog catalog, TorchThread torch, StepRunner steps, Restorer restorer,
@@ -42,6 +43,7 @@ public sealed partial class WorkerEngine : BackgroundService
         _checkpoints = checkpoints;
         _validator = validator;
         _logger = logger;
+        _device = torch.Device.Description;
     }
 
     /// <summary>This silo's worker grain key.</summary>
@@ -99,6 +101,7 @@ public sealed partial class WorkerEngine : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        LogDevice(_device);
         await Task.Yield();
         await foreach (var work in _queue.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
         {
@@ -153,6 +156,9 @@ public sealed partial class WorkerEngine : BackgroundService
             await _grains.GetGrain<ITrainingJobGrain>(plan.JobId).ReportStepAsync(report).ConfigureAwait(false);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This silo's replicas compute on {Device}")]
+    private partial void LogDevice(string device);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);

@@ -12,11 +12,11 @@ namespace UNetCluster.Silo;
 public static class EmbeddedSilo
 {
     /// <summary>Adds a silo with UNetCluster's grains to <paramref name="builder"/>; <paramref name="cluster"/> must use localhost clustering.</summary>
-    public static TBuilder AddEmbeddedSilo<TBuilder>(this TBuilder builder, ClusterSettings cluster, StorageSettings storage, DataSettings data)
+    public static TBuilder AddEmbeddedSilo<TBuilder>(this TBuilder builder, ClusterSettings cluster, StorageSettings storage, DataSettings data, WorkerSettings? worker = null)
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = new UNetSiloOptions { Cluster = cluster, Storage = storage, Data = data };
+        var options = new UNetSiloOptions { Cluster = cluster, Storage = storage, Data = data, Worker = worker ?? new() };
         builder.Services.AddSingleton(Options.Create(options));
         builder.UseOrleans(silo => silo.AddUNetGrains(options));
         return builder;

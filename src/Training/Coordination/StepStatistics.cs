@@ -47,6 +47,7 @@ public sealed class StepStatistics
             Loss = loss,
             SmoothedLoss = SmoothedLoss,
             Workers = workers,
+            WorkerCompute = [.. reports.OrderBy(r => r.WorkerIndex).Select(r => r.Compute ?? "unknown")],
             Elapsed = elapsed,
             TilesPerSecond = _committedSinceRestart * tiles / Math.Max(elapsed.TotalSeconds, 1e-9),
             RecentTilesPerSecond = recent,

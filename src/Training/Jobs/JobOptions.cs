@@ -23,6 +23,7 @@ public static class JobOptions
             Patience = spec.Patience,
             Channels = spec.Channels,
             Normalisation = spec.Normalisation,
+            Precision = spec.Precision,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
@@ -62,6 +63,7 @@ public static class JobOptions
             ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
             Channels = overrides.Channels,
             Normalisation = overrides.Normalisation,
+            Precision = overrides.Precision,
         };
     }
 }

@@ -160,4 +160,14 @@ public sealed record WorkerSettings
     /// the figures. The values are the same either way.
     /// </summary>
     public bool SendDuringBackward { get; init; }
+
+    /// <summary>
+    /// The device this silo's replica computes on: auto (CUDA when libtorch reports it, else the CPU), cpu, cuda or
+    /// cuda:N. A silo owns one device: a node with several GPUs runs one silo per GPU. A CUDA device libtorch cannot
+    /// reach stops the silo at start with the package and driver it needs.
+    /// </summary>
+    public string Device { get; init; } = "auto";
+
+    /// <summary>The configuration key of <see cref="Device"/>, as errors name it.</summary>
+    public const string DeviceKey = "UNetCluster:Worker:Device";
 }

@@ -24,7 +24,8 @@ public sealed class Replica : IDisposable
     private byte[][]? _buckets;                    // the gradient's messages, refilled each step
     private (int Shards, int BucketBytes, IReadOnlyList<ShardBucket> Buckets)? _layout;   // the last layout asked for
 
-    public Replica(JobSpec spec, TrainingOptions options, DataSetSections data)
+    /// <param name="device">Where the engine computes (null for the CPU); <see cref="Parameters"/> and the gradient's messages stay on the host.</param>
+    public Replica(JobSpec spec, TrainingOptions options, DataSetSections data, Device? device = null)
     {
         Spec = spec;
         Options = options;
@@ -39,7 +40,7 @@ public sealed class Replica : IDisposable
             }
         }
 
-        Engine = new GradientEngine(options, new ReadySections(_tensors));
+        Engine = new GradientEngine(options, new ReadySections(_tensors), device);
         Parameters = new float[Engine.ParameterCount];
         using var flat = Engine.FlattenParameters();
         ParameterVector.CopyTo(flat, Parameters);

@@ -5,7 +5,7 @@ namespace UNetCluster.Training.Worker;
 
 /// <summary>
 /// The replicas of the jobs a silo's engine works on, by job id. Used only from the engine's one work loop, so it
-/// needs no lock; a replica's native memory is freed on the torch thread.
+/// needs no lock; a replica's native memory is freed on the torch thread. Replicas compute on the torch thread's device.
 /// </summary>
 public sealed class ReplicaSet(DataCatalog catalog, TorchThread torch, string silo)
 {
@@ -28,7 +28,7 @@ public sealed class ReplicaSet(DataCatalog catalog, TorchThread torch, string si
         var options = JobOptions.Build(spec);
         var data = await catalog.OpenAsync(spec.DataSet).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"data set '{spec.DataSet}' is not known on silo {silo}.");
-        replica = await torch.RunAsync(() => new Replica(spec, options, data)).ConfigureAwait(false);
+        replica = await torch.RunAsync(() => new Replica(spec, options, data, torch.Device.Device)).ConfigureAwait(false);
         _replicas[jobId] = replica;
         return replica;
     }

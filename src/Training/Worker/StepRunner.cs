@@ -65,7 +65,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         var sendSeconds = clock.Elapsed.TotalSeconds;
         if (!finite)
         {
-            return Report(worker, plan, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite");
+            return Report(worker, plan, replica, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, "the gradient or loss is NaN or infinite");
         }
 
         if (sent is null)
@@ -81,7 +81,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
 
         sync.Stop();
         LogStepTimeline(plan.JobId, plan.Step, plan.WorkerIndex, compute.Elapsed.TotalSeconds, computedAt, sendSeconds, clock.Elapsed.TotalSeconds - sendSeconds);
-        return Report(worker, plan, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null);
+        return Report(worker, plan, replica, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null);
     }
 
     /// <summary>Pulls the parameters at <paramref name="version"/> into the replica and the model; bytes received, or null when superseded.</summary>
@@ -127,8 +127,8 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         }
     }
 
-    private static StepReport Report(string worker, StepPlan plan, double loss, int samples, long sent, long received, TimeSpan compute, TimeSpan sync, string? error) =>
-        new(worker, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error);
+    private static StepReport Report(string worker, StepPlan plan, Replica replica, double loss, int samples, long sent, long received, TimeSpan compute, TimeSpan sync, string? error) =>
+        new(worker, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error, replica.Engine.Describe());
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} worker {Worker}: compute {ComputeSeconds:F3} s, ended at {EndedAt:HH:mm:ss.fff}; then the gradient's last buckets sent in {SendSeconds:F3} s, the parameters pulled and assigned in {PullSeconds:F3} s")]
     private partial void LogStepTimeline(string jobId, long step, int worker, double computeSeconds, DateTimeOffset endedAt, double sendSeconds, double pullSeconds);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Settings;
 using static TorchSharp.torch;
 
@@ -17,6 +18,7 @@ public sealed class TorchThread : IDisposable
     public TorchThread(WorkerSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        Device = ComputeDevice.Resolve(settings.Device, WorkerSettings.DeviceKey);   // refuses an unreachable CUDA device before any work
         var threads = settings.Threads > 0 ? settings.Threads : Environment.ProcessorCount;
         _thread = new Thread(() =>
         {
@@ -32,6 +34,9 @@ public sealed class TorchThread : IDisposable
         };
         _thread.Start();
     }
+
+    /// <summary>The device this silo's replicas compute on (<see cref="WorkerSettings.Device"/>), resolved once.</summary>
+    public ComputeDevice Device { get; }
 
     /// <summary>Runs <paramref name="work"/> on the torch thread; the task ends with its result or exception.</summary>
     public Task<T> RunAsync<T>(Func<T> work)
