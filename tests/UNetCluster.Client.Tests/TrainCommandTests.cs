@@ -155,7 +155,7 @@ public sealed class TrainCommandTests
     [InlineData("--preset", "huge", "quick, quality, paper, tiny")]
     [InlineData("--steps", "-3", "--steps -3")]
     [InlineData("--optimizer", "rmsprop", "sgd or adam")]
-    [InlineData("--loss", "focal", "weighted-cross-entropy or soft-dice")]
+    [InlineData("--loss", "focal", "weighted-cross-entropy, soft-dice or dice-cross-entropy")]
     [InlineData("--validation-sections", "24", "24 labelled sections")]
     public async Task Train_BadOption_NamesItAndWritesNothing(string option, string value, string expected)
     {
