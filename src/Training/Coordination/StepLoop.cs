@@ -63,6 +63,9 @@ public sealed partial class StepLoop
         _lease.FencedOff += () => _signal.TrySetResult();
     }
 
+    /// <summary>True once the job's time budget (<c>--minutes</c>) has run out on the loop's clock.</summary>
+    private bool BudgetReached => _options.Minutes is { } minutes && _clock.Elapsed >= TimeSpan.FromMinutes(minutes);
+
     private JobStatus Status
     {
         get => _lease.Status!;
@@ -177,7 +180,7 @@ public sealed partial class StepLoop
                 return earlyStop;
             }
 
-            if (budget is { } limit && _clock.Elapsed >= limit)
+            if (BudgetReached)
             {
                 return "time budget reached";
             }
@@ -287,7 +290,7 @@ public sealed partial class StepLoop
         Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds)
             with { TakeoversWithoutStep = 0 };
         _cluster.StepCommitted(Status, reports);
-        var last = _version >= _options.Steps || (_options.Minutes is { } minutes && _clock.Elapsed >= TimeSpan.FromMinutes(minutes));
+        var last = _version >= _options.Steps || BudgetReached;
         var best = ValidationDue(last) ? await ValidateAsync(active) : null;
         if (best is not null || _version % _options.CheckpointEvery == 0)
         {
