@@ -11,7 +11,8 @@ namespace UNetCluster.Training.Coordination;
 /// of the held-out sections with the parameters of that step; the coordinator picks the decision threshold best for
 /// the job's metric over all sections, keeps the best validation in the job's status (so a coordinator that takes the
 /// job over goes on comparing against it), marks that step's checkpoint as the job's best, and stops the job early
-/// after the patience runs out. Training waits while the workers validate.
+/// after the patience runs out. Training waits while the workers validate; that time is not training time (the budget
+/// and the schedule leave it out).
 /// </summary>
 public sealed partial class StepLoop
 {
@@ -54,11 +55,13 @@ public sealed partial class StepLoop
         }
         catch (Exception e) when (IsCallFailure(e))
         {
+            _validating += clock.Elapsed;
             LogValidationFailed(_jobId, _version, e);
             Status = Status with { ValidationError = $"the validation of step {_version} failed: {e.Message}" };
             return null;
         }
 
+        _validating += clock.Elapsed;
         var sections = reports.SelectMany(r => r.Sections).ToList();
         var metric = _options.Validation.MetricFor(instances: sections.Count > 0 && sections.All(s => s.ObjectF1 is not null));
         var result = ValidationChoice.Choose(sections, metric, _version, clock.Elapsed.TotalSeconds);

@@ -40,6 +40,7 @@ public sealed partial class StepLoop
     private readonly Dictionary<int, StepReport> _reports = [];          // the open attempt's reports, by worker index
     private readonly StepStatistics _statistics = new();
     private readonly Stopwatch _clock = new();                            // since the reducers were last set up
+    private TimeSpan _validating;                                         // of _clock, the time spent validating
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);   // a report, a cancel or fencing
     private List<string> _reducers = [];                                 // the reducer keys, by shard
     private List<string> _committedBy = [];                              // the workers of the last committed step
@@ -63,8 +64,14 @@ public sealed partial class StepLoop
         _lease.FencedOff += () => _signal.TrySetResult();
     }
 
-    /// <summary>True once the job's time budget (<c>--minutes</c>) has run out on the loop's clock.</summary>
-    private bool BudgetReached => _options.Minutes is { } minutes && _clock.Elapsed >= TimeSpan.FromMinutes(minutes);
+    /// <summary>
+    /// Time spent training since the reducers were last set up: the loop's clock less its validations, so the budget
+    /// (<c>--minutes</c>), the schedule's progress and the throughput do not depend on how often the job validates.
+    /// </summary>
+    private TimeSpan TrainingTime => _clock.Elapsed - _validating;
+
+    /// <summary>True once the job's time budget (<c>--minutes</c>) has run out on the training time.</summary>
+    private bool BudgetReached => _options.Minutes is { } minutes && TrainingTime >= TimeSpan.FromMinutes(minutes);
 
     private JobStatus Status
     {
@@ -237,7 +244,7 @@ public sealed partial class StepLoop
     private async Task<string?> RunStepAsync(List<string> active, TimeSpan? budget)
     {
         var tiles = ParameterShards.AssignTiles(_options.BatchSize, active.Count);
-        var progress = Math.Max((double)_version / _options.Steps, budget is { } total ? _clock.Elapsed / total : 0);
+        var progress = Math.Max((double)_version / _options.Steps, budget is { } total ? TrainingTime / total : 0);
         var learningRate = _options.LearningRateAt(progress);
         _open = (_version, _open.Attempt + 1);
         _reports.Clear();
@@ -287,8 +294,8 @@ public sealed partial class StepLoop
         var reports = _reports.Values.OrderBy(r => r.WorkerIndex).ToList();
         _version++;
         _committedBy = active;
-        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, _clock.Elapsed, Status.OpenSeconds, Status.StepSeconds)
-            with { TakeoversWithoutStep = 0 };
+        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, TrainingTime, Status.OpenSeconds, Status.StepSeconds)
+            with { Elapsed = _clock.Elapsed, TakeoversWithoutStep = 0 };
         _cluster.StepCommitted(Status, reports);
         var last = _version >= _options.Steps || BudgetReached;
         var best = ValidationDue(last) ? await ValidateAsync(active) : null;
@@ -357,6 +364,7 @@ public sealed partial class StepLoop
         _committedBy = [];
         _statistics.Restart();
         _clock.Restart();
+        _validating = TimeSpan.Zero;
         return true;
     }
 

@@ -23,7 +23,10 @@ public sealed class StepStatistics
         _committedSinceRestart = 0;
     }
 
-    /// <summary>The status after step <paramref name="version"/> committed with <paramref name="reports"/> at <paramref name="elapsed"/>.</summary>
+    /// <summary>
+    /// The status after step <paramref name="version"/> committed with <paramref name="reports"/> after
+    /// <paramref name="elapsed"/> of training (validations left out, so the throughput is the training rate).
+    /// </summary>
     public JobStatus Commit(JobStatus status, long version, int tiles, IReadOnlyList<StepReport> reports, IReadOnlyList<string> workers, TimeSpan elapsed, double openSeconds, double stepSeconds)
     {
         ArgumentNullException.ThrowIfNull(status);

@@ -318,6 +318,25 @@ public sealed class StepLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ValidationsLongerThanTheBudget_DoNotCountAsTrainingTime()
+    {
+        // Three validations of 1.5 s each outlast a 3 s budget; the steps themselves take milliseconds, so the budget,
+        // which counts training time only, never runs out, and the job runs all its steps.
+        var cluster = new ScriptedCluster(workers: 1) { ValidationDelay = TimeSpan.FromSeconds(1.5) };
+        var (loop, _) = await StartAsync("loop-budget", cluster, new JobSpec { Preset = "tiny", Steps = 3, BatchSize = 2, ValidateEvery = 1, Minutes = 0.05 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-budget");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(3, status.Step);
+        Assert.NotEqual("time budget reached", status.StopReason);
+        Assert.True(status.Elapsed >= TimeSpan.FromSeconds(4.5), $"the status's elapsed time is wall time, validations included: {status.Elapsed}");
+        Assert.True(status.TilesPerSecond > 2 * 3 / 4.5, $"the throughput counts training time only: {status.TilesPerSecond} tiles/s");
+    }
+
+    [Fact]
     public async Task RunAsync_SelectByObjectF1OnBinaryMasks_FailsTheJobNamingTheOption()
     {
         var cluster = new ScriptedCluster(workers: 1);
@@ -437,11 +456,14 @@ public sealed class StepLoopTests : IDisposable
 
         public List<CheckpointPlan> CheckpointPlans { get; } = [];
 
-        public Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan)
+        public TimeSpan ValidationDelay { get; init; }
+
+        public async Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan)
         {
             ValidationPlans.Add(plan);
+            await Task.Delay(ValidationDelay);
             var section = Scores?.Invoke(plan.Version, plan.WorkerIndex) ?? Section([0.5], pixelError: [0.1], randError: [0.2]);
-            return Task.FromResult(new ValidationReport(worker, plan.Version, [section], 0.01));
+            return new ValidationReport(worker, plan.Version, [section], 0.01);
         }
 
         public void Validated(JobStatus status, ValidationResult validation)
