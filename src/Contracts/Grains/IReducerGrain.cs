@@ -21,9 +21,10 @@ public interface IReducerGrain : IGrainWithStringKey
 
     /// <summary>
     /// A bucket of the parameters ("parameters") or of an optimizer state vector after <paramref name="version"/> steps,
-    /// or null while that version is not reached yet. Throws when the reducer has moved past it.
+    /// or null while that version is not reached yet. Throws when the reducer has moved past it. The parameters may be
+    /// asked for as bf16 (<paramref name="format"/>); optimizer state only as float32.
     /// </summary>
-    Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length);
+    Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length, WireFormat format = WireFormat.Fp32);
 
     /// <summary>
     /// Keeps a copy of the shard's optimizer state vectors <paramref name="names"/> at <paramref name="version"/>, so

@@ -16,7 +16,10 @@ public sealed record StepPlan(
     [property: Id(6)] IReadOnlyList<string> Reducers,
     [property: Id(7)] int BucketBytes);
 
-/// <summary>A slice of a worker's gradient for one reducer: float32 little-endian values at <see cref="Offset"/> of the flat vector.</summary>
+/// <summary>
+/// A slice of a worker's gradient for one reducer: little-endian values in <see cref="Format"/> at <see cref="Offset"/>
+/// of the flat vector.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.GradientBucket")]
 public sealed record GradientBucket(
     [property: Id(0)] long Step,
@@ -24,7 +27,37 @@ public sealed record GradientBucket(
     [property: Id(2)] int WorkerIndex,
     [property: Id(3)] int Samples,
     [property: Id(4)] long Offset,
-    [property: Id(5)] byte[] Values);
+    [property: Id(5)] byte[] Values,
+    [property: Id(6)] WireFormat Format = WireFormat.Fp32);
+
+/// <summary>
+/// How a bucket's values travel. A bf16 job's gradient is bf16 already (its backward pass runs in bf16), so sending
+/// it as bf16 loses nothing; its parameters are pulled as the bf16 rounding of the reducers' fp32 masters, which is
+/// exactly what its next step computes from. Reducers keep and update fp32 either way.
+/// </summary>
+public enum WireFormat : byte
+{
+    /// <summary>IEEE float32, 4 bytes a value.</summary>
+    Fp32 = 0,
+
+    /// <summary>bfloat16 (the upper half of a float32, rounded to nearest even), 2 bytes a value.</summary>
+    Bf16 = 1,
+}
+
+/// <summary>Sizes of <see cref="WireFormat"/> values.</summary>
+public static class WireFormats
+{
+    /// <summary>Bytes a value takes in <paramref name="format"/>; throws for a format this build does not know.</summary>
+    public static int BytesPerValue(this WireFormat format) => format switch
+    {
+        WireFormat.Fp32 => 4,
+        WireFormat.Bf16 => 2,
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "expected a wire format of 0 (float32) or 1 (bfloat16)"),
+    };
+
+    /// <summary>Whether <paramref name="format"/> is one this build knows (a frame's byte is checked before it is used).</summary>
+    public static bool IsKnown(this WireFormat format) => format is WireFormat.Fp32 or WireFormat.Bf16;
+}
 
 /// <summary>What a reducer did with a gradient bucket.</summary>
 public enum ContributionOutcome
@@ -42,13 +75,17 @@ public enum ContributionOutcome
     NotFinite,
 }
 
-/// <summary>A slice of a named float32 vector (parameters or an optimizer state vector) at a version (steps applied).</summary>
+/// <summary>
+/// A slice of a named float32 vector (parameters or an optimizer state vector) at a version (steps applied), its
+/// values in <see cref="Format"/> (parameters may be pulled as bf16; everything else is float32).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.VectorBucket")]
 public sealed record VectorBucket(
     [property: Id(0)] string Name,
     [property: Id(1)] long Version,
     [property: Id(2)] long Offset,
-    [property: Id(3)] byte[] Values);
+    [property: Id(3)] byte[] Values,
+    [property: Id(4)] WireFormat Format = WireFormat.Fp32);
 
 /// <summary>Sets up a reducer: its range of the flat vector, optimizer, and the version and optimizer step count its state starts at.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.ReducerSetup")]
@@ -146,7 +183,9 @@ public sealed record CheckpointResult(
 /// <summary>
 /// Validate a job's model at a committed step on a worker: the job's validation sections whose position in the
 /// validation split is <see cref="WorkerIndex"/> modulo <see cref="Workers"/>, each predicted with the overlap-tile
-/// predictor from the worker's replica at <see cref="Version"/>.
+/// predictor from the worker's replica at <see cref="Version"/>. <see cref="Reducers"/> (cut in buckets of
+/// <see cref="BucketBytes"/>) hold that version's fp32 parameters, for a worker whose replica holds only their bf16
+/// rounding (a bf16 job pulls its parameters as bf16): it validates the fp32 masters, as a checkpoint keeps them.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.ValidationPlan")]
 public sealed record ValidationPlan(
@@ -154,7 +193,9 @@ public sealed record ValidationPlan(
     [property: Id(1)] Jobs.JobSpec Spec,
     [property: Id(2)] long Version,
     [property: Id(3)] int WorkerIndex,
-    [property: Id(4)] int Workers);
+    [property: Id(4)] int Workers,
+    [property: Id(5)] IReadOnlyList<string>? Reducers = null,
+    [property: Id(6)] int BucketBytes = 0);
 
 /// <summary>
 /// One validation section's scores at each candidate decision threshold (same order as <see cref="Thresholds"/>);

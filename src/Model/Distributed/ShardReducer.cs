@@ -62,22 +62,26 @@ public sealed class ShardReducer : IDisposable
     }
 
     /// <summary>
-    /// Records a bucket of a worker's gradient starting at <paramref name="offset"/> of the flat vector. Returns false,
-    /// recording nothing, when it holds NaN or infinity; the same bucket sent again replaces the first (a retried send).
+    /// Records a bucket of a worker's gradient starting at <paramref name="offset"/> of the flat vector, its values float32
+    /// or, with <paramref name="bfloat16"/>, bf16 (widened to float32 exactly, so the average in worker order is the same
+    /// as for the same values sent as float32). Returns false, recording nothing, when it holds NaN or infinity; the
+    /// same bucket sent again replaces the first (a retried send).
     /// </summary>
-    public bool AddBucket(int worker, int samples, long offset, ReadOnlySpan<byte> gradient)
+    public bool AddBucket(int worker, int samples, long offset, ReadOnlySpan<byte> gradient, bool bfloat16 = false)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(worker);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(samples);
-        var values = MemoryMarshal.Cast<byte, float>(gradient);
+        var size = bfloat16 ? 2 : sizeof(float);
+        var count = gradient.Length / size;
         var start = offset - Range.Offset;
-        if (gradient.Length % sizeof(float) != 0 || start < 0 || start + values.Length > Range.Length)
+        if (gradient.Length % size != 0 || start < 0 || start + count > Range.Length)
         {
             throw new ArgumentException(
                 $"A bucket of {gradient.Length} bytes at {offset} does not fit shard {Range.Index} [{Range.Offset}, {Range.Offset + Range.Length}).", nameof(gradient));
         }
 
-        if (!FiniteValues.All(values))
+        var finite = bfloat16 ? BFloat16Values.AllFinite(gradient) : FiniteValues.All(MemoryMarshal.Cast<byte, float>(gradient));
+        if (!finite)
         {
             return false;
         }
@@ -88,8 +92,17 @@ public sealed class ShardReducer : IDisposable
             _contributions[worker] = contribution;
         }
 
-        values.CopyTo(contribution.Gradient.AsSpan((int)start));
-        contribution.Mark(start, values.Length);
+        var target = contribution.Gradient.AsSpan((int)start, count);
+        if (bfloat16)
+        {
+            BFloat16Values.Widen(gradient, target);
+        }
+        else
+        {
+            MemoryMarshal.Cast<byte, float>(gradient).CopyTo(target);
+        }
+
+        contribution.Mark(start, count);
         return true;
     }
 
@@ -192,17 +205,29 @@ public sealed class ShardReducer : IDisposable
         return slice.bytes.ToArray();
     }
 
-    /// <summary>Copies the parameter values [offset, offset + length) of the flat vector as float32 bytes.</summary>
-    public void CopyParameters(long offset, Span<byte> destination)
+    /// <summary>
+    /// Copies the parameter values [offset, offset + length) of the flat vector into <paramref name="destination"/> as
+    /// float32 bytes or, with <paramref name="bfloat16"/>, their bf16 rounding (what a bf16 worker computes from).
+    /// </summary>
+    public void CopyParameters(long offset, Span<byte> destination, bool bfloat16 = false)
     {
+        var size = bfloat16 ? 2 : sizeof(float);
         var start = offset - Range.Offset;
-        var length = destination.Length / sizeof(float);
-        if (start < 0 || destination.Length % sizeof(float) != 0 || start + length > Range.Length)
+        var length = destination.Length / size;
+        if (start < 0 || destination.Length % size != 0 || start + length > Range.Length)
         {
             throw new ArgumentException($"{length} values at {offset} are not inside shard {Range.Index}.", nameof(offset));
         }
 
-        MemoryMarshal.AsBytes(_parameterValues.AsSpan((int)start, length)).CopyTo(destination);
+        var values = _parameterValues.AsSpan((int)start, length);
+        if (bfloat16)
+        {
+            BFloat16Values.Narrow(values, destination);
+        }
+        else
+        {
+            MemoryMarshal.AsBytes(values).CopyTo(destination);
+        }
     }
 
     /// <summary>

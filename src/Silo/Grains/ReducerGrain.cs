@@ -29,7 +29,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     private ActivityContext _stepParent;
     private DateTimeOffset? _firstBucket;
     private (long Version, Dictionary<string, byte[]> Vectors)? _snapshot;
-    private readonly Dictionary<long, (long Version, byte[] Values)> _parameterBuckets = [];
+    private readonly Dictionary<(long Offset, WireFormat Format), (long Version, byte[] Values)> _parameterBuckets = [];
 
     public async Task SetupAsync(ReducerSetup setup)
     {
@@ -106,7 +106,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
             return ContributionOutcome.Stale;
         }
 
-        if (!reducer.AddBucket(bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Values))
+        if (!reducer.AddBucket(bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Values, bfloat16: bucket.Format == WireFormat.Bf16))
         {
             LogNotFinite(this.GetPrimaryKeyString(), bucket.WorkerIndex, bucket.Step);
             return ContributionOutcome.NotFinite;
@@ -158,9 +158,14 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         return true;
     }
 
-    public async Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length)
+    public async Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length, WireFormat format = WireFormat.Fp32)
     {
         var reducer = Require();
+        if (!format.IsKnown() || (format != WireFormat.Fp32 && name != ShardReducer.ParametersName))
+        {
+            throw new ArgumentException($"Reducer {this.GetPrimaryKeyString()} serves the parameters as float32 or bf16 and optimizer state as float32; '{name}' was asked for as {format}.", nameof(format));
+        }
+
         if (_snapshot is { } snapshot && snapshot.Version == version && snapshot.Vectors.TryGetValue(name, out var kept))
         {
             var start = checked((int)((offset - reducer.Range.Offset) * sizeof(float)));
@@ -179,7 +184,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
 
         if (name == ShardReducer.ParametersName)
         {
-            return new VectorBucket(name, version, offset, ParameterBucket(reducer, offset, length));
+            return new VectorBucket(name, version, offset, ParameterBucket(reducer, offset, length, format), format);
         }
 
         // Optimizer state is read from its tensor, on the torch thread.
@@ -187,24 +192,25 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     }
 
     /// <summary>
-    /// The parameter bucket at the current version, in an array kept per bucket and refilled once per version, so pulls
-    /// allocate nothing. Safe because no one reads it after the next step is applied: that needs every worker's next
-    /// gradient, which each sends only once its pull has completed.
+    /// The parameter bucket at the current version in <paramref name="format"/>, in an array kept per bucket and format
+    /// and refilled once per version, so pulls allocate nothing. Safe because no one reads it after the next step is
+    /// applied: that needs every worker's next gradient, which each sends only once its pull has completed.
     /// </summary>
-    private byte[] ParameterBucket(ShardReducer reducer, long offset, int length)
+    private byte[] ParameterBucket(ShardReducer reducer, long offset, int length, WireFormat format)
     {
-        if (!_parameterBuckets.TryGetValue(offset, out var bucket) || bucket.Values.Length != length * sizeof(float))
+        var bytes = checked(length * format.BytesPerValue());
+        if (!_parameterBuckets.TryGetValue((offset, format), out var bucket) || bucket.Values.Length != bytes)
         {
-            bucket = (-1, GC.AllocateUninitializedArray<byte>(checked(length * sizeof(float))));
+            bucket = (-1, GC.AllocateUninitializedArray<byte>(bytes));
         }
 
         if (bucket.Version != _version)
         {
-            reducer.CopyParameters(offset, bucket.Values);
+            reducer.CopyParameters(offset, bucket.Values, bfloat16: format == WireFormat.Bf16);
             bucket = (_version, bucket.Values);
         }
 
-        _parameterBuckets[offset] = bucket;
+        _parameterBuckets[(offset, format)] = bucket;
         return bucket.Values;
     }
 

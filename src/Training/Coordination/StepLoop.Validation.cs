@@ -50,7 +50,7 @@ public sealed partial class StepLoop
         ValidationReport[] reports;
         try
         {
-            reports = await Task.WhenAll(workers.Select((w, i) => _cluster.ValidateAsync(w, new ValidationPlan(_jobId, _spec, _version, i, workers.Count))))
+            reports = await Task.WhenAll(workers.Select((w, i) => _cluster.ValidateAsync(w, new ValidationPlan(_jobId, _spec, _version, i, workers.Count, _reducers, _bucketBytes))))
                 .WaitAsync(ValidationTimeout);
         }
         catch (Exception e) when (IsCallFailure(e))

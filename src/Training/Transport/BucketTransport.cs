@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Distributed;
 
 namespace UNetCluster.Training.Transport;
 
@@ -19,20 +20,29 @@ public sealed class BucketTransport(IGrainFactory grains, DataPlaneClient dataPl
             : await grains.GetGrain<IReducerGrain>(reducer).AddGradientAsync(bucket).ConfigureAwait(false);
     }
 
-    public async Task<bool> TryPullAsync(string reducer, string name, long version, long offset, int count, float[] destination)
+    public async Task<bool> TryPullAsync(string reducer, string name, long version, long offset, int count, float[] destination, WireFormat format = WireFormat.Fp32)
     {
         ArgumentNullException.ThrowIfNull(destination);
         if (await dataPlane.EndpointOfAsync(reducer).ConfigureAwait(false) is { } endpoint)
         {
-            return await dataPlane.PullAsync(endpoint, reducer, name, version, offset, count, destination).ConfigureAwait(false);
+            return await dataPlane.PullAsync(endpoint, reducer, name, version, offset, count, destination, format).ConfigureAwait(false);
         }
 
-        if (await grains.GetGrain<IReducerGrain>(reducer).GetBucketAsync(name, version, offset, count).ConfigureAwait(false) is not { } bucket)
+        if (await grains.GetGrain<IReducerGrain>(reducer).GetBucketAsync(name, version, offset, count, format).ConfigureAwait(false) is not { } bucket)
         {
             return false;
         }
 
-        MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(destination.AsSpan(checked((int)offset), count));
+        var target = destination.AsSpan(checked((int)offset), count);
+        if (bucket.Format == WireFormat.Bf16)
+        {
+            BFloat16Values.Widen(bucket.Values, target);
+        }
+        else
+        {
+            MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(target);
+        }
+
         return true;
     }
 }

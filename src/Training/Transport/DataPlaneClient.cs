@@ -7,6 +7,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Distributed;
 using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Training.Transport;
@@ -72,7 +73,7 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
         {
             var head = connection.Scratch;
             var length = DataPlaneFrames.WriteGradientRequest(head, key,
-                new(bucket.Step, bucket.Attempt, bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Values.Length));
+                new(bucket.Step, bucket.Attempt, bucket.WorkerIndex, bucket.Samples, bucket.Offset, bucket.Format, bucket.Values.Length));
             await connection.Stream.WriteAsync(head.AsMemory(0, length), token).ConfigureAwait(false);
             await connection.Stream.WriteAsync(bucket.Values, token).ConfigureAwait(false);
             await ReadStatusAsync(connection, endpoint, key, token).ConfigureAwait(false);
@@ -84,16 +85,17 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
     /// <summary>
     /// Pulls <paramref name="count"/> values of vector <paramref name="name"/> at <paramref name="version"/> from
     /// reducer <paramref name="key"/> into <paramref name="destination"/> at <paramref name="offset"/>. False while the
-    /// reducer has not reached the version. Throws when it has moved past it (its message is the reducer's).
+    /// reducer has not reached the version. Throws when it has moved past it (its message is the reducer's). With
+    /// <paramref name="format"/> bf16 the reducer sends the values' bf16 rounding (half the bytes), widened here.
     /// </summary>
-    public async Task<bool> PullAsync(string endpoint, string key, string name, long version, long offset, int count, float[] destination)
+    public async Task<bool> PullAsync(string endpoint, string key, string name, long version, long offset, int count, float[] destination, WireFormat format = WireFormat.Fp32)
     {
         ArgumentNullException.ThrowIfNull(name);
         ArgumentNullException.ThrowIfNull(destination);
         return await UseAsync(endpoint, key, async (connection, token) =>
         {
             var head = connection.Scratch;
-            var length = DataPlaneFrames.WritePullRequest(head, key, name, new(version, offset, count));
+            var length = DataPlaneFrames.WritePullRequest(head, key, name, new(version, offset, count, format));
             await connection.Stream.WriteAsync(head.AsMemory(0, length), token).ConfigureAwait(false);
             if (!await ReadStatusAsync(connection, endpoint, key, token).ConfigureAwait(false))
             {
@@ -102,9 +104,25 @@ public sealed class DataPlaneClient(IGrainFactory grains, ILocalSiloDetails silo
 
             await DataPlaneFrames.ReadExactlyAsync(connection.Stream, head.AsMemory(0, 4), token).ConfigureAwait(false);
             var bytes = BinaryPrimitives.ReadInt32LittleEndian(head);
-            if (bytes != count * sizeof(float))
+            if (bytes != count * format.BytesPerValue())
             {
-                throw new InvalidDataException($"Reducer {key} at {endpoint} sent {bytes} bytes for a pull of {count} values.");
+                throw new InvalidDataException($"Reducer {key} at {endpoint} sent {bytes} bytes for a pull of {count} values as {format}.");
+            }
+
+            if (format == WireFormat.Bf16)
+            {
+                var narrow = ArrayPool<byte>.Shared.Rent(bytes);
+                try
+                {
+                    await DataPlaneFrames.ReadExactlyAsync(connection.Stream, narrow.AsMemory(0, bytes), token).ConfigureAwait(false);
+                    BFloat16Values.Widen(narrow.AsSpan(0, bytes), destination.AsSpan(checked((int)offset), count));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(narrow);
+                }
+
+                return true;
             }
 
             using var target = new FloatBytes(destination);

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using UNetCluster.Contracts.Messages;
 
 namespace UNetCluster.Training.Transport;
 
@@ -8,8 +9,9 @@ namespace UNetCluster.Training.Transport;
 /// A connection carries requests only once its handshake (<see cref="DataPlaneHandshake"/>) has succeeded.
 /// <code>
 /// request:  magic u32 | op u8 | key length u16 | key (UTF-8, a reducer grain key)
-///   gradient: step i64 | attempt i32 | worker i32 | samples i32 | offset i64 | byte count i32 | the bytes
-///   pull:     name length u16 | name (UTF-8) | version i64 | offset i64 | float count i32
+///   gradient: step i64 | attempt i32 | worker i32 | samples i32 | offset i64 | format u8 | byte count i32 | the bytes
+///   pull:     name length u16 | name (UTF-8) | version i64 | offset i64 | value count i32 | format u8
+/// (format: a WireFormat, 0 float32 or 1 bfloat16; the bytes are the values in it)
 /// response: status u8
 ///   Ok, gradient: outcome i32 (a ContributionOutcome)
 ///   Ok, pull:     byte count i32 | the bytes
@@ -19,7 +21,7 @@ namespace UNetCluster.Training.Transport;
 /// </summary>
 internal static class DataPlaneFrames
 {
-    public const uint Magic = 0x31504455;   // "UDP1"
+    public const uint Magic = 0x32504455;   // "UDP2": the frames with a format byte (a "UDP1" peer is refused as malformed)
 
     /// <summary>The largest bucket a frame may carry: a job's bucket-kib is at most 65536.</summary>
     public const int MaxPayloadBytes = 64 << 20;
@@ -41,10 +43,10 @@ internal static class DataPlaneFrames
     public const byte Error = 2;
 
     /// <summary>Fixed part of a gradient request after the key.</summary>
-    public const int GradientFields = 8 + 4 + 4 + 4 + 8 + 4;
+    public const int GradientFields = 8 + 4 + 4 + 4 + 8 + 1 + 4;
 
     /// <summary>Fixed part of a pull request after the name.</summary>
-    public const int PullFields = 8 + 8 + 4;
+    public const int PullFields = 8 + 8 + 4 + 1;
 
     /// <summary>Writes a gradient request's head (up to its payload); its length.</summary>
     public static int WriteGradientRequest(Span<byte> buffer, string key, GradientFieldValues fields)
@@ -56,7 +58,8 @@ internal static class DataPlaneFrames
         BinaryPrimitives.WriteInt32LittleEndian(span[12..], fields.Worker);
         BinaryPrimitives.WriteInt32LittleEndian(span[16..], fields.Samples);
         BinaryPrimitives.WriteInt64LittleEndian(span[20..], fields.Offset);
-        BinaryPrimitives.WriteInt32LittleEndian(span[28..], fields.Bytes);
+        span[28] = (byte)fields.Format;
+        BinaryPrimitives.WriteInt32LittleEndian(span[29..], fields.Bytes);
         return at + GradientFields;
     }
 
@@ -66,7 +69,8 @@ internal static class DataPlaneFrames
         BinaryPrimitives.ReadInt32LittleEndian(span[12..]),
         BinaryPrimitives.ReadInt32LittleEndian(span[16..]),
         BinaryPrimitives.ReadInt64LittleEndian(span[20..]),
-        BinaryPrimitives.ReadInt32LittleEndian(span[28..]));
+        (WireFormat)span[28],
+        BinaryPrimitives.ReadInt32LittleEndian(span[29..]));
 
     /// <summary>Writes a whole pull request; its length.</summary>
     public static int WritePullRequest(Span<byte> buffer, string key, string name, PullFieldValues fields)
@@ -76,13 +80,15 @@ internal static class DataPlaneFrames
         BinaryPrimitives.WriteInt64LittleEndian(buffer[at..], fields.Version);
         BinaryPrimitives.WriteInt64LittleEndian(buffer[(at + 8)..], fields.Offset);
         BinaryPrimitives.WriteInt32LittleEndian(buffer[(at + 16)..], fields.Count);
+        buffer[at + 20] = (byte)fields.Format;
         return at + PullFields;
     }
 
     public static PullFieldValues ReadPullFields(ReadOnlySpan<byte> span) => new(
         BinaryPrimitives.ReadInt64LittleEndian(span),
         BinaryPrimitives.ReadInt64LittleEndian(span[8..]),
-        BinaryPrimitives.ReadInt32LittleEndian(span[16..]));
+        BinaryPrimitives.ReadInt32LittleEndian(span[16..]),
+        (WireFormat)span[20]);
 
     public static int WriteHead(Span<byte> buffer, byte op, string key)
     {
@@ -127,8 +133,8 @@ internal static class DataPlaneFrames
     }
 }
 
-/// <summary>A gradient request's fixed fields: the bucket's step, attempt, worker, samples, flat offset and payload bytes.</summary>
-internal readonly record struct GradientFieldValues(long Step, int Attempt, int Worker, int Samples, long Offset, int Bytes);
+/// <summary>A gradient request's fixed fields: the bucket's step, attempt, worker, samples, flat offset, value format and payload bytes.</summary>
+internal readonly record struct GradientFieldValues(long Step, int Attempt, int Worker, int Samples, long Offset, WireFormat Format, int Bytes);
 
-/// <summary>A pull request's fixed fields: the version, the flat offset and the number of float values.</summary>
-internal readonly record struct PullFieldValues(long Version, long Offset, int Count);
+/// <summary>A pull request's fixed fields: the version, the flat offset, the number of values and the format to send them in.</summary>
+internal readonly record struct PullFieldValues(long Version, long Offset, int Count, WireFormat Format);

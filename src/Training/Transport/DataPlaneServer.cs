@@ -320,16 +320,18 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     private async Task ServeGradientAsync(NetworkStream stream, byte[] scratch, string key, CancellationToken cancellationToken)
     {
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.GradientFields), cancellationToken).ConfigureAwait(false);
-        var (step, attempt, worker, samples, offset, count) = DataPlaneFrames.ReadGradientFields(scratch);
-        if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes || count % sizeof(float) != 0)
+        var (step, attempt, worker, samples, offset, format, count) = DataPlaneFrames.ReadGradientFields(scratch);
+        RequireKnown(format);
+        if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes || count % format.BytesPerValue() != 0)
         {
-            throw new InvalidDataException($"It carries a gradient bucket of {count} bytes; expected a multiple of 4 up to {DataPlaneFrames.MaxPayloadBytes}.");
+            throw new InvalidDataException(
+                $"It carries a gradient bucket of {count} bytes; expected a multiple of {format.BytesPerValue()} ({format}) up to {DataPlaneFrames.MaxPayloadBytes}.");
         }
 
-        var expected = BucketBytes(key, offset);
+        var expected = BucketValues(key, offset) * format.BytesPerValue();
         if (count != expected)
         {
-            throw new InvalidDataException($"It carries a gradient bucket of {count} bytes at offset {offset}; reducer {key} takes {expected} there.");
+            throw new InvalidDataException($"It carries a gradient bucket of {count} bytes at offset {offset}; reducer {key} takes {expected} there as {format}.");
         }
 
         var reducer = grains.GetGrain<IReducerGrain>(key);
@@ -348,7 +350,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         try
         {
             // A local call: the immutable bucket is handed over, not copied, and the reducer copies the values out.
-            outcome = await reducer.AddGradientAsync(new GradientBucket(step, attempt, worker, samples, offset, values)).ConfigureAwait(false);
+            outcome = await reducer.AddGradientAsync(new GradientBucket(step, attempt, worker, samples, offset, values, format)).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -371,13 +373,14 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
     {
         var name = await DataPlaneFrames.ReadStringAsync(stream, scratch, DataPlaneFrames.MaxNameBytes, "vector name", cancellationToken).ConfigureAwait(false);
         await DataPlaneFrames.ReadExactlyAsync(stream, scratch.AsMemory(0, DataPlaneFrames.PullFields), cancellationToken).ConfigureAwait(false);
-        var (version, offset, count) = DataPlaneFrames.ReadPullFields(scratch);
+        var (version, offset, count, format) = DataPlaneFrames.ReadPullFields(scratch);
+        RequireKnown(format);
         if (count is < 0 or > DataPlaneFrames.MaxPayloadBytes / sizeof(float))
         {
             throw new InvalidDataException($"It asks for a pull of {count} values; expected 0 to {DataPlaneFrames.MaxPayloadBytes / sizeof(float)}.");
         }
 
-        var expected = BucketBytes(key, offset) / sizeof(float);
+        var expected = BucketValues(key, offset);
         if (count != expected)
         {
             throw new InvalidDataException($"It asks for a pull of {count} values at offset {offset}; reducer {key} serves {expected} there.");
@@ -387,7 +390,7 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         VectorBucket? bucket;
         try
         {
-            bucket = await reducer.GetBucketAsync(name, version, offset, count).ConfigureAwait(false);
+            bucket = await reducer.GetBucketAsync(name, version, offset, count, format).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -410,9 +413,17 @@ public sealed partial class DataPlaneServer(IGrainFactory grains, ILocalSiloDeta
         await stream.WriteAsync(bucket.Values, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>The byte length of reducer <paramref name="key"/>'s bucket at <paramref name="offset"/>; throws when its shard has none there.</summary>
-    private int BucketBytes(string key, long offset) =>
-        _open.BucketAt(key, offset) * sizeof(float) ?? throw new InvalidDataException($"Reducer {key} has no bucket at offset {offset}.");
+    /// <summary>The value count of reducer <paramref name="key"/>'s bucket at <paramref name="offset"/>; throws when its shard has none there.</summary>
+    private int BucketValues(string key, long offset) =>
+        _open.BucketAt(key, offset) ?? throw new InvalidDataException($"Reducer {key} has no bucket at offset {offset}.");
+
+    private static void RequireKnown(WireFormat format)
+    {
+        if (!format.IsKnown())
+        {
+            throw new InvalidDataException($"Its value format is {(byte)format}; expected 0 (float32) or 1 (bfloat16).");
+        }
+    }
 
     /// <summary>Answers <paramref name="message"/> as an error and closes the connection (within a few seconds whatever the peer does).</summary>
     private static async Task RefuseAsync(NetworkStream stream, byte[] scratch, string message)

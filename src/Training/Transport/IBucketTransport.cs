@@ -14,7 +14,8 @@ public interface IBucketTransport
     /// <summary>
     /// Pulls <paramref name="count"/> values of vector <paramref name="name"/> at <paramref name="version"/> from reducer
     /// <paramref name="reducer"/> into <paramref name="destination"/> at <paramref name="offset"/>. False while the
-    /// reducer has not reached the version; throws when it has moved past it.
+    /// reducer has not reached the version; throws when it has moved past it. <paramref name="format"/> is how the
+    /// values travel (the parameters may be pulled as their bf16 rounding); they land as float32 either way.
     /// </summary>
-    Task<bool> TryPullAsync(string reducer, string name, long version, long offset, int count, float[] destination);
+    Task<bool> TryPullAsync(string reducer, string name, long version, long offset, int count, float[] destination, WireFormat format = WireFormat.Fp32);
 }

@@ -26,6 +26,9 @@ internal sealed class OpenReducers
     public int? BucketAt(string key, long offset) =>
         _open.TryGetValue(key, out var buckets) && buckets.TryGetValue(offset, out var count) ? count : null;
 
-    /// <summary>Whether some open reducer has a bucket of <paramref name="bytes"/> bytes (pooled arrays of other lengths are dead weight).</summary>
-    public bool Expects(int bytes) => _open.Values.Any(buckets => buckets.Values.Any(count => count * sizeof(float) == bytes));
+    /// <summary>
+    /// Whether some open reducer has a bucket of <paramref name="bytes"/> bytes as float32 or bf16 (pooled arrays of
+    /// other lengths are dead weight).
+    /// </summary>
+    public bool Expects(int bytes) => _open.Values.Any(buckets => buckets.Values.Any(count => count * sizeof(float) == bytes || count * 2 == bytes));
 }

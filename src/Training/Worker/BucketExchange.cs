@@ -16,10 +16,36 @@ public sealed class BucketExchange(IBucketTransport transport)
     private const int MaxInFlight = 8;
 
     /// <summary>
-    /// Sends bucket i of <paramref name="layout"/> (values <paramref name="message"/>(i)) as its index arrives on
-    /// <paramref name="ready"/>, until the channel completes. Bytes sent; null when a reducer says the attempt is stale.
+    /// Pulls the parameters at <paramref name="version"/> from <paramref name="reducers"/> (cut in buckets of
+    /// <paramref name="bucketBytes"/>) into <paramref name="replica"/> and its model, as <paramref name="format"/>: the
+    /// replica's own wire format for a step, float32 when the fp32 masters are needed (a checkpoint, a validation).
+    /// Bytes received; null when <paramref name="abandon"/> turned true meanwhile (the replica is then left as it was
+    /// marked: its version unchanged).
     /// </summary>
-    public async Task<long?> SendGradientAsync(StepPlan plan, IReadOnlyList<ShardBucket> layout, Func<int, byte[]> message, ChannelReader<int> ready)
+    public async Task<long?> PullParametersAsync(
+        Replica replica, IReadOnlyList<string> reducers, int bucketBytes, long version, WireFormat format, TorchThread torch, Func<bool> abandon)
+    {
+        ArgumentNullException.ThrowIfNull(replica);
+        ArgumentNullException.ThrowIfNull(torch);
+        var layout = replica.Layout(reducers.Count, bucketBytes);
+        var pulled = await PullAsync(reducers, layout, ShardReducer.ParametersName, version, replica.Parameters, abandon, format).ConfigureAwait(false);
+        if (pulled is not null)
+        {
+            await torch.RunAsync(replica.AssignParameters).ConfigureAwait(false);
+            replica.Version = version;
+            replica.ParametersExact = format == WireFormat.Fp32;
+        }
+
+        return pulled;
+    }
+
+    /// <summary>
+    /// Sends bucket i of <paramref name="layout"/> (values <paramref name="message"/>(i), in <paramref name="format"/>) as
+    /// its index arrives on <paramref name="ready"/>, until the channel completes. Bytes sent; null when a reducer says
+    /// the attempt is stale.
+    /// </summary>
+    public async Task<long?> SendGradientAsync(
+        StepPlan plan, IReadOnlyList<ShardBucket> layout, Func<int, byte[]> message, ChannelReader<int> ready, WireFormat format = WireFormat.Fp32)
     {
         ArgumentNullException.ThrowIfNull(plan);
         ArgumentNullException.ThrowIfNull(layout);
@@ -35,7 +61,7 @@ public sealed class BucketExchange(IBucketTransport transport)
 
             var reducer = plan.Reducers[layout[i].Shard];
             var values = message(i);
-            var bucket = new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, plan.Tiles.Count, layout[i].Range.Offset, values);
+            var bucket = new GradientBucket(plan.Step, plan.Attempt, plan.WorkerIndex, plan.Tiles.Count, layout[i].Range.Offset, values, format);
             switch (await transport.SendGradientAsync(reducer, bucket).ConfigureAwait(false))
             {
                 case ContributionOutcome.Stale:
@@ -54,10 +80,12 @@ public sealed class BucketExchange(IBucketTransport transport)
     /// <summary>
     /// Pulls vector <paramref name="name"/> at <paramref name="version"/> from <paramref name="reducers"/> into
     /// <paramref name="destination"/>, polling each bucket (backing off from 1 to 32 ms) until its reducer has reached
-    /// the version. Bytes received; null when <paramref name="abandon"/> turns true meanwhile.
+    /// the version; the values travel in <paramref name="format"/>. Bytes received; null when <paramref name="abandon"/>
+    /// turns true meanwhile.
     /// </summary>
     public async Task<long?> PullAsync(
-        IReadOnlyList<string> reducers, IReadOnlyList<ShardBucket> layout, string name, long version, float[] destination, Func<bool> abandon)
+        IReadOnlyList<string> reducers, IReadOnlyList<ShardBucket> layout, string name, long version, float[] destination, Func<bool> abandon,
+        WireFormat format = WireFormat.Fp32)
     {
         ArgumentNullException.ThrowIfNull(reducers);
         ArgumentNullException.ThrowIfNull(abandon);
@@ -68,9 +96,9 @@ public sealed class BucketExchange(IBucketTransport transport)
             var (offset, length) = (bucket.Range.Offset, (int)bucket.Range.Length);
             for (var wait = 1; !Volatile.Read(ref abandoned); wait = Math.Min(wait * 2, 32))
             {
-                if (await transport.TryPullAsync(reducers[bucket.Shard], name, version, offset, length, destination).ConfigureAwait(false))
+                if (await transport.TryPullAsync(reducers[bucket.Shard], name, version, offset, length, destination, format).ConfigureAwait(false))
                 {
-                    Interlocked.Add(ref received, (long)length * sizeof(float));
+                    Interlocked.Add(ref received, (long)length * format.BytesPerValue());
                     return;
                 }
 

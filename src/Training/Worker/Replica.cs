@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
@@ -11,7 +12,10 @@ namespace UNetCluster.Training.Worker;
 
 /// <summary>
 /// A silo's copy of a job's model and training data: the gradient engine, the flat parameters as float32 values,
-/// and the version (steps applied) those parameters are at; -1 when unknown (a new replica must pull them). The
+/// and the version (steps applied) those parameters are at; -1 when unknown (a new replica must pull them). A bf16 job's
+/// buckets travel as bf16 (<see cref="Wire"/>): its gradient messages are bf16, and the parameters it pulls for a step
+/// are the bf16 rounding of the reducers' fp32 masters (<see cref="ParametersExact"/> false), which is exactly what its
+/// bf16 step computes from; a checkpoint or a validation first pulls the fp32 masters. The
 /// training sections of a local data set are all made ready at once; those of a stored data set are fetched and made
 /// ready before the step whose tiles are first drawn from them (<see cref="PrepareAsync"/>).
 /// </summary>
@@ -57,6 +61,15 @@ public sealed class Replica : IDisposable
 
     public long Version { get; set; } = -1;
 
+    /// <summary>How this job's gradient and parameter buckets travel: bf16 for a bf16 job, float32 otherwise.</summary>
+    public WireFormat Wire => Options.Precision == Precision.Bf16 ? WireFormat.Bf16 : WireFormat.Fp32;
+
+    /// <summary>
+    /// True when <see cref="Parameters"/> hold the fp32 masters of <see cref="Version"/>; false when they hold their bf16
+    /// rounding (pulled as <see cref="WireFormat.Bf16"/>): enough to compute a bf16 step, not to checkpoint or validate.
+    /// </summary>
+    public bool ParametersExact { get; set; } = true;
+
     public long ParameterCount => Parameters.Length;
 
     /// <summary>The buckets of this replica's flat vector over <paramref name="shards"/> reducers (<see cref="ParameterShards.Layout"/>), kept while they stay the same.</summary>
@@ -94,10 +107,13 @@ public sealed class Replica : IDisposable
     {
         ArgumentNullException.ThrowIfNull(layout);
         ArgumentNullException.ThrowIfNull(bucketReady);
-        if (_buckets is null || _buckets.Length != layout.Count || _buckets.Where((b, i) => b.Length != layout[i].Range.Length * sizeof(float)).Any())
+        var size = Wire.BytesPerValue();
+        if (_buckets is null || _buckets.Length != layout.Count || _buckets.Where((b, i) => b.Length != layout[i].Range.Length * size).Any())
         {
-            _buckets = [.. layout.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Range.Length * sizeof(float))))];
+            _buckets = [.. layout.Select(b => GC.AllocateUninitializedArray<byte>(checked((int)b.Range.Length * size)))];
         }
+
+        var bf16 = Wire == WireFormat.Bf16;
 
         var messages = _buckets;
         var gradient = Engine.Gradient;
@@ -108,8 +124,17 @@ public sealed class Replica : IDisposable
             while (finite && next > 0 && layout[next - 1].Range.Offset >= offset)
             {
                 next--;
-                gradient.bytes.Slice(checked((int)layout[next].Range.Offset * sizeof(float)), messages[next].Length).CopyTo(messages[next]);
-                finite = FiniteValues.All(MemoryMarshal.Cast<byte, float>(messages[next]));
+                var values = MemoryMarshal.Cast<byte, float>(gradient.bytes).Slice(checked((int)layout[next].Range.Offset), checked((int)layout[next].Range.Length));
+                finite = FiniteValues.All(values);
+                if (bf16)
+                {
+                    BFloat16Values.Narrow(values, messages[next]);   // exact: a bf16 backward pass's gradient holds bf16 values
+                }
+                else
+                {
+                    MemoryMarshal.AsBytes(values).CopyTo(messages[next]);
+                }
+
                 if (finite)
                 {
                     bucketReady(next);
@@ -130,6 +155,7 @@ public sealed class Replica : IDisposable
     {
         using var flat = Engine.FlattenParameters();
         ParameterVector.CopyTo(flat, Parameters);
+        ParametersExact = true;
     }
 
     /// <summary>The training sections this replica holds (fetched, for a stored data set) out of all of them.</summary>

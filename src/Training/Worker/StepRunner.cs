@@ -42,7 +42,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         if (replica.Version != plan.Step)
         {
             sync.Start();
-            var pulled = await PullParametersAsync(plan, replica, layout, plan.Step, superseded).ConfigureAwait(false);
+            var pulled = await exchange.PullParametersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Step, replica.Wire, torch, superseded).ConfigureAwait(false);
             sync.Stop();
             if (pulled is null)
             {
@@ -55,7 +55,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         await PrepareAsync(plan, replica, cancellationToken).ConfigureAwait(false);
         var compute = Stopwatch.StartNew();
         var handed = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sending = exchange.SendGradientAsync(plan, layout, i => replica.GradientMessages[i], handed.Reader);
+        var sending = exchange.SendGradientAsync(plan, layout, i => replica.GradientMessages[i], handed.Reader, replica.Wire);
         var (loss, samples, finite) = await ComputeAsync(plan, replica, layout, handed.Writer, sending, cancellationToken).ConfigureAwait(false);
         compute.Stop();
         var computedAt = DateTimeOffset.UtcNow;
@@ -73,7 +73,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
             return null;
         }
 
-        var updated = await PullParametersAsync(plan, replica, layout, plan.Step + 1, superseded).ConfigureAwait(false);
+        var updated = await exchange.PullParametersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Step + 1, replica.Wire, torch, superseded).ConfigureAwait(false);
         if (updated is null)
         {
             return null;
@@ -82,19 +82,6 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         sync.Stop();
         LogStepTimeline(plan.JobId, plan.Step, plan.WorkerIndex, compute.Elapsed.TotalSeconds, computedAt, sendSeconds, clock.Elapsed.TotalSeconds - sendSeconds);
         return Report(worker, plan, replica, loss, samples, sent.Value, received + updated.Value, compute.Elapsed, sync.Elapsed, null);
-    }
-
-    /// <summary>Pulls the parameters at <paramref name="version"/> into the replica and the model; bytes received, or null when superseded.</summary>
-    private async Task<long?> PullParametersAsync(StepPlan plan, Replica replica, IReadOnlyList<ShardBucket> layout, long version, Func<bool> superseded)
-    {
-        var pulled = await exchange.PullAsync(plan.Reducers, layout, ShardReducer.ParametersName, version, replica.Parameters, superseded).ConfigureAwait(false);
-        if (pulled is not null)
-        {
-            await torch.RunAsync(replica.AssignParameters).ConfigureAwait(false);
-            replica.Version = version;
-        }
-
-        return pulled;
     }
 
     private async Task PrepareAsync(StepPlan plan, Replica replica, CancellationToken cancellationToken)

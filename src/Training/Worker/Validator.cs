@@ -11,9 +11,11 @@ namespace UNetCluster.Training.Worker;
 /// A worker's part of a job's validation: its share of the validation sections predicted with the overlap-tile
 /// predictor from its replica at the committed step, each scored at every candidate decision threshold
 /// (<see cref="ThresholdSweep"/>), so that the coordinator can choose the threshold best for the job's metric over
-/// all sections together.
+/// all sections together. It validates the fp32 masters, as a checkpoint keeps them: a bf16 job's replica holds only
+/// their bf16 rounding, so it pulls them from the plan's reducers first (training waits while the workers validate,
+/// so the reducers are still at the plan's version).
 /// </summary>
-public sealed class Validator(TorchThread torch)
+public sealed class Validator(TorchThread torch, BucketExchange exchange)
 {
     /// <exception cref="InvalidOperationException">The worker holds no replica of the job at the plan's step.</exception>
     public async Task<ValidationReport> ValidateAsync(ValidationPlan plan, Replica? replica, string worker, CancellationToken cancellationToken)
@@ -25,6 +27,11 @@ public sealed class Validator(TorchThread torch)
         }
 
         var clock = Stopwatch.StartNew();
+        if (!replica.ParametersExact)
+        {
+            await PullMastersAsync(plan, replica, cancellationToken).ConfigureAwait(false);
+        }
+
         var sections = await replica.ValidationShareAsync(plan.WorkerIndex, plan.Workers, cancellationToken).ConfigureAwait(false);
         var sweeps = await torch.RunAsync(() =>
         {
@@ -45,6 +52,20 @@ public sealed class Validator(TorchThread torch)
             return scored;
         }).ConfigureAwait(false);
         return new ValidationReport(worker, plan.Version, [.. sweeps.Select(ToMessage)], clock.Elapsed.TotalSeconds);
+    }
+
+    private async Task PullMastersAsync(ValidationPlan plan, Replica replica, CancellationToken cancellationToken)
+    {
+        if (plan.Reducers is not { Count: > 0 } reducers || replica.Version != plan.Version)
+        {
+            throw new InvalidOperationException(
+                $"the replica of job '{plan.JobId}' holds the bf16 rounding of step {replica.Version}'s parameters and the plan names no reducers to pull step {plan.Version}'s fp32 parameters from.");
+        }
+
+        if (await exchange.PullParametersAsync(replica, reducers, plan.BucketBytes, plan.Version, WireFormat.Fp32, torch, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false) is null)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
     }
 
     private static SectionValidation ToMessage(ThresholdSweep sweep) => new(

@@ -61,6 +61,35 @@ public sealed class DataParallelTrainingTests(ClusterFixture fixture)
         Assert.Contains(listed, j => j.Id == "counted" && j.State == JobState.Completed && j.Step == 4);
     }
 
+    [Fact]
+    public async Task Train_Bf16_HalvesTheWireBytesEqualsOneBf16ProcessAndCheckpointsTheFp32Masters()
+    {
+        var spec = Spec(workers: 2, tilesEach: 1) with { Precision = "bf16", ValidateEvery = 3 };
+        var status = await fixture.RunAsync(spec, "bf16-wire");
+        await fixture.RunAsync(spec, "bf16-wire-again");
+
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.All(status.WorkerCompute, c => Assert.Equal("cpu bf16", c));
+        // The gradient sent and the parameters pulled as bf16: half of the fp32 run's 2 x 4 bytes per parameter.
+        Assert.Equal(2 * status.Parameters * 2, status.BytesPerWorkerStep);
+        Assert.Equal(Steps, status.BestValidation!.Step);                        // validated (from the fp32 masters) and marked
+        using var distributed = FinalParameters(status.Id);
+        using var again = FinalParameters("bf16-wire-again");
+        Assert.True(distributed.Equals(again), "two bf16 runs are bit-identical");
+        using var rounded = distributed.to(ScalarType.BFloat16).to(ScalarType.Float32);
+        Assert.False(distributed.Equals(rounded), "the checkpoint holds the reducers' fp32 masters, not their bf16 rounding");
+
+        // One process on the union of the tiles, in bf16: each side rounds its gradient to bf16 over different tiles
+        // (two of one tile against one of two), so the updates agree to bf16's precision, not bit for bit.
+        using var initial = InitialParameters(JobOptions.Build(spec));
+        using var expected = OneProcess(JobOptions.Build(spec));
+        using var ours = distributed - initial;
+        using var theirs = expected - initial;
+        var relative = (ours - theirs).norm().item<float>() / theirs.norm().item<float>();
+        TestContext.Current.TestOutputHelper?.WriteLine($"||update(2 workers x 1 tile) - update(1 x 2 tiles)|| / ||update|| in bf16 after {Steps} steps = {relative:F5}");
+        Assert.True(relative < 0.05, $"relative difference of the updates {relative:F4}");
+    }
+
     private static JobSpec Spec(int workers, int tilesEach) => new()
     {
         Preset = "tiny",
@@ -79,6 +108,15 @@ public sealed class DataParallelTrainingTests(ClusterFixture fixture)
         using var checkpoint = store.LoadLatest() ?? throw new InvalidOperationException($"job {jobId} wrote no checkpoint");
         using var model = LocalCheckpointStore.CreateModel(checkpoint);
         return ParameterVector.Flatten(model.parameters().ToList());
+    }
+
+    private static Tensor InitialParameters(TrainingOptions options)
+    {
+        // The engine seeds and builds the master weights as every replica does (under its lock on the process's RNG).
+        var section = DataSetLoader.LoadLabelled(BundledData.ImagesDirectory, BundledData.MasksDirectory).Sections[0];
+        using var tensors = TrainingData.Tensors(section, options.WeightMap);
+        using var engine = new GradientEngine(options, [tensors]);
+        return engine.FlattenParameters();
     }
 
     private static Tensor OneProcess(TrainingOptions options)

@@ -54,6 +54,38 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     }
 
     [Fact]
+    public async Task AddGradientAndPull_Bf16_HalveTheBytesAndEqualTheirFloat32Values()
+    {
+        // A gradient of bf16 values (what a bf16 backward pass makes) sent as float32 through a message and as bf16
+        // through the data plane: the same step. Pulled as bf16: the bf16 rounding of the fp32 parameters.
+        var representable = new float[Length];
+        var narrow = new byte[Length * 2];
+        BFloat16Values.Narrow(Gradient, narrow);
+        BFloat16Values.Widen(narrow, representable);
+        var (viaMessages, _) = await SetUpReducerAsync("dataplane-bf16-reference");
+        var (reducer, key) = await SetUpReducerAsync("dataplane-bf16");
+        var endpoint = (await Client.EndpointOfAsync(key))!;
+
+        Assert.Equal(ContributionOutcome.Accepted, await viaMessages.AddGradientAsync(Bucket(representable)));
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, new GradientBucket(0, 0, 0, 1, 0, narrow, WireFormat.Bf16)));
+
+        var fp32 = (await viaMessages.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length))!.Values;
+        Assert.Equal(fp32, (await reducer.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length))!.Values);
+        var expected = new float[Length];
+        var rounded = new byte[Length * 2];
+        BFloat16Values.Narrow(MemoryMarshal.Cast<byte, float>(fp32), rounded);
+        BFloat16Values.Widen(rounded, expected);
+        var pulled = new float[Length];
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, pulled, WireFormat.Bf16));
+        Assert.Equal(expected, pulled);
+        Assert.NotEqual(MemoryMarshal.Cast<byte, float>(fp32).ToArray(), pulled);   // the masters keep more than bf16 holds
+        var asMessage = (await reducer.GetBucketAsync(ShardReducer.ParametersName, 1, 0, Length, WireFormat.Bf16))!;
+        Assert.Equal((WireFormat.Bf16, Length * 2), (asMessage.Format, asMessage.Values.Length));
+        Assert.Equal(rounded, asMessage.Values);
+        await Assert.ThrowsAsync<ArgumentException>(() => reducer.GetBucketAsync("exp_avg", 1, 0, Length, WireFormat.Bf16));   // optimizer state only as float32
+    }
+
+    [Fact]
     public async Task Pull_VersionNotReached_IsNotYetAndPastVersionThrowsTheReducersError()
     {
         var (_, key) = await SetUpReducerAsync("dataplane-versions");
@@ -96,7 +128,9 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
 
     [Theory]
     [InlineData("magic", "not a data-plane request")]
-    [InlineData("length", "a gradient bucket of 67108868 bytes; expected a multiple of 4 up to 67108864")]
+    [InlineData("length", "a gradient bucket of 67108868 bytes; expected a multiple of 4 (Fp32) up to 67108864")]
+    [InlineData("format", "value format is 7; expected 0 (float32) or 1 (bfloat16)")]
+    [InlineData("bf16-size", "a gradient bucket of 12000 bytes at offset 0; reducer")]
     [InlineData("silo", "is not the key of a reducer on silo")]
     [InlineData("name", "vector name is 200 bytes long; at most 128 are accepted")]
     public async Task Request_Malformed_IsRefusedNamingWhatWasWrongAndTheSiloGoesOnServing(string fault, string expected)
@@ -108,6 +142,8 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
             "magic" => [.. Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\n\r\n")],
             "length" => GradientFrame(key, (64 << 20) + 4)[..^((64 << 20) + 4)],
             "silo" => GradientFrame(SiloKeys.Key("dataplane-malformed/0.0/0", fixture.Cluster.Primary!.SiloAddress), 8),
+            "format" => GradientFrame(key, Length * sizeof(float), (WireFormat)7),
+            "bf16-size" => GradientFrame(key, Length * sizeof(float), WireFormat.Bf16),   // float32 bytes labelled bf16
             _ => PullFrame(key, new string('p', 200)),
         };
 
@@ -140,10 +176,10 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     private static GradientBucket Bucket(float[] values) => new(0, 0, 0, 1, 0, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
     /// <summary>A whole gradient request for step 0 from worker 0 of 1, with <paramref name="bytes"/> payload bytes of Gradient's pattern.</summary>
-    private static byte[] GradientFrame(string key, int bytes)
+    private static byte[] GradientFrame(string key, int bytes, WireFormat format = WireFormat.Fp32)
     {
         var head = new byte[DataPlaneFrames.MaxKeyBytes + 64];
-        var length = DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: 0, Bytes: bytes));
+        var length = DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: 0, Format: format, Bytes: bytes));
         var payload = new byte[bytes];
         var gradient = MemoryMarshal.AsBytes(Gradient.AsSpan());
         gradient[..Math.Min(bytes, gradient.Length)].CopyTo(payload);
@@ -153,7 +189,7 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     private static byte[] PullFrame(string key, string name)
     {
         var head = new byte[DataPlaneFrames.MaxMessageBytes];
-        return head[..DataPlaneFrames.WritePullRequest(head, key, name, new(Version: 1, Offset: 0, Count: Length))];
+        return head[..DataPlaneFrames.WritePullRequest(head, key, name, new(Version: 1, Offset: 0, Count: Length, Format: WireFormat.Fp32))];
     }
 
     /// <summary>A connection that has passed the handshake with the cluster's secret, as a worker's does.</summary>

@@ -1,3 +1,4 @@
+using UNetCluster.Contracts.Messages;
 using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
@@ -48,16 +49,16 @@ internal static class DataPlaneWire
     public static DataPlaneKey Key(string secret) => new(new ClusterSettings { DataPlaneSecret = secret });
 
     /// <summary>A gradient request's head (no payload) for step 0 from worker 0 of 1.</summary>
-    public static byte[] GradientHead(string key, long offset, int bytes)
+    public static byte[] GradientHead(string key, long offset, int bytes, WireFormat format = WireFormat.Fp32)
     {
         var head = new byte[DataPlaneFrames.MaxKeyBytes + 64];
-        return head[..DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: offset, Bytes: bytes))];
+        return head[..DataPlaneFrames.WriteGradientRequest(head, key, new(Step: 0, Attempt: 0, Worker: 0, Samples: 1, Offset: offset, Format: format, Bytes: bytes))];
     }
 
-    public static byte[] PullRequest(string key, long offset, int count)
+    public static byte[] PullRequest(string key, long offset, int count, WireFormat format = WireFormat.Fp32)
     {
         var head = new byte[DataPlaneFrames.MaxMessageBytes];
-        return head[..DataPlaneFrames.WritePullRequest(head, key, "parameters", new(Version: 0, Offset: offset, Count: count))];
+        return head[..DataPlaneFrames.WritePullRequest(head, key, "parameters", new(Version: 0, Offset: offset, Count: count, Format: format))];
     }
 
     public static async Task<byte[]> ReceiveExactlyAsync(Socket socket, int count)
