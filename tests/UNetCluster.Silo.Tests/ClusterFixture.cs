@@ -37,6 +37,10 @@ public sealed class ClusterFixture : IAsyncLifetime
 
     public IJobRegistryGrain Registry => Cluster.GrainFactory.GetGrain<IJobRegistryGrain>(0);
 
+    /// <summary>The services of silo <paramref name="index"/> (0: the primary), for tests that reach a silo's seams.</summary>
+    public IServiceProvider Services(int index) =>
+        ((InProcessSiloHandle)(index == 0 ? Cluster.Primary! : Cluster.SecondarySilos[index - 1])).SiloHost!.Services;
+
     public async ValueTask InitializeAsync() => await Cluster.DeployAsync();
 
     public async ValueTask DisposeAsync()

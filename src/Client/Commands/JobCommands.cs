@@ -232,7 +232,7 @@ internal static class JobCommands
             string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
             $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",
-            $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}",
+            $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}{(status.LastRecompute is { } why ? $"; last recomputed: {why}" : string.Empty)}",
         };
         if (status.WorkerCompute.Count > 0)
         {

@@ -137,6 +137,12 @@ public sealed record JobStatus
     /// <summary>The device and precision each worker of the last step computed in, in worker order, e.g. "cpu bf16".</summary>
     [Id(39)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
 
+    /// <summary>
+    /// Why the last recomputed step was recomputed, with the step, the worker and its tiles (a worker lost, a gradient a
+    /// reducer refused as not finite, ...); null while no step was.
+    /// </summary>
+    [Id(43)] public string? LastRecompute { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

@@ -106,6 +106,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<BucketExchange>();
         silo.Services.AddSingleton<TorchThread>();
         silo.Services.AddSingleton<StepRunner>();
+        silo.Services.AddSingleton<WorkerFaults>();   // a test seam: empty unless a test sets it
         silo.Services.AddSingleton<Restorer>();
         silo.Services.AddSingleton<CheckpointCapture>();
         silo.Services.AddSingleton<Validator>();

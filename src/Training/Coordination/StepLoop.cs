@@ -265,7 +265,7 @@ public sealed partial class StepLoop
         {
             if (_reports.Values.FirstOrDefault(r => r.Error is not null) is { } failed)
             {
-                return $"worker {failed.Worker} failed: {failed.Error}";
+                return $"worker {failed.Worker} (tiles {string.Join(", ", tiles[failed.WorkerIndex])}) failed: {failed.Error}";
             }
 
             if (_reports.Count == active.Count)
@@ -310,7 +310,7 @@ public sealed partial class StepLoop
     /// <summary>The open step failed: counts it, and says whether the reducers must be set up again (their state is lost).</summary>
     private async Task<bool> RecomputeAsync(string failure, int failures)
     {
-        Status = Status with { RecomputedSteps = Status.RecomputedSteps + 1 };
+        Status = Status with { RecomputedSteps = Status.RecomputedSteps + 1, LastRecompute = $"step {_version}: {failure}" };
         LogRecompute(_jobId, _version, failure);
         _cluster.StepRecomputed();
         if (failures > MaxFailuresPerStep)

@@ -14,7 +14,7 @@ namespace UNetCluster.Training.Worker;
 /// parameters, and say what to report. An attempt superseded meanwhile (the coordinator recomputes the step) is
 /// abandoned at its next message and reports nothing.
 /// </summary>
-public sealed partial class StepRunner(TorchThread torch, BucketExchange exchange, WorkerSettings settings, ILogger<StepRunner> logger)
+public sealed partial class StepRunner(TorchThread torch, BucketExchange exchange, WorkerSettings settings, WorkerFaults faults, ILogger<StepRunner> logger)
 {
     /// <summary>The report of the attempt (with its error if it failed); null when it was superseded.</summary>
     public async Task<StepReport?> RunAsync(string worker, StepPlan plan, ReplicaSet replicas, Func<bool> superseded, CancellationToken cancellationToken)
@@ -55,13 +55,25 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
         await PrepareAsync(plan, replica, cancellationToken).ConfigureAwait(false);
         var compute = Stopwatch.StartNew();
         var handed = Channel.CreateUnbounded<int>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var sending = exchange.SendGradientAsync(plan, layout, i => replica.GradientMessages[i], handed.Reader, replica.Wire);
+        var sending = exchange.SendGradientAsync(plan, layout, i => faults.Apply(plan, replica.GradientMessages[i]), handed.Reader, replica.Wire);
         var (loss, samples, finite) = await ComputeAsync(plan, replica, layout, handed.Writer, sending, cancellationToken).ConfigureAwait(false);
         compute.Stop();
         var computedAt = DateTimeOffset.UtcNow;
         sync.Start();
         var clock = Stopwatch.StartNew();
-        var sent = await sending.ConfigureAwait(false);
+        long? sent;
+        try
+        {
+            sent = await sending.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // A reducer refused a bucket (not finite) or a send failed: the replica still holds the step's parameters
+            // (sending only reads the gradient), so it is kept, and the recomputed attempt starts from it without a pull.
+            LogStepFailed(plan.JobId, plan.Step, plan.Attempt, e);
+            return Report(worker, plan, replica, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, e.Message);
+        }
+
         var sendSeconds = clock.Elapsed.TotalSeconds;
         if (!finite)
         {

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Contracts.Messages;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Optimization;
@@ -6,6 +8,7 @@ using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Local;
+using UNetCluster.Training.Worker;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Silo.Tests.Grains;
@@ -88,6 +91,41 @@ public sealed class DataParallelTrainingTests(ClusterFixture fixture)
         var relative = (ours - theirs).norm().item<float>() / theirs.norm().item<float>();
         TestContext.Current.TestOutputHelper?.WriteLine($"||update(2 workers x 1 tile) - update(1 x 2 tiles)|| / ||update|| in bf16 after {Steps} steps = {relative:F5}");
         Assert.True(relative < 0.05, $"relative difference of the updates {relative:F4}");
+    }
+
+    [Fact]
+    public async Task Train_AWorkerSendsANaNGradientOnce_IsRefusedRecomputedAndEndsBitIdenticalToAFaultFreeRun()
+    {
+        // The seam poisons worker 1's gradient messages of step 2's first attempt after the worker's own check, as a
+        // corrupted message would arrive: the reducers refuse them, the worker reports it, the step is recomputed.
+        var spec = Spec(workers: 2, tilesEach: 1) with { Steps = 4 };
+        var faults = Enumerable.Range(0, ClusterFixture.Silos).Select(fixture.Services).Select(s => s.GetRequiredService<WorkerFaults>()).ToList();
+        var poisonedAttempt = -1;
+        bool Poison(StepPlan plan) =>
+            plan is { JobId: "poisoned", Step: 2, WorkerIndex: 1 } && (Interlocked.CompareExchange(ref poisonedAttempt, plan.Attempt, -1) is var first && (first == -1 || first == plan.Attempt));
+        faults.ForEach(f => f.PoisonGradient = Poison);
+        JobStatus status;
+        try
+        {
+            status = await fixture.RunAsync(spec, "poisoned");
+        }
+        finally
+        {
+            faults.ForEach(f => f.PoisonGradient = null);
+        }
+
+        await fixture.RunAsync(spec, "poison-free");
+
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(4, status.Step);
+        Assert.Equal(1, status.RecomputedSteps);
+        Assert.Equal(0, status.Restores);
+        Assert.StartsWith("step 2: worker ", status.LastRecompute, StringComparison.Ordinal);
+        Assert.Contains("(tiles 1) failed", status.LastRecompute, StringComparison.Ordinal);
+        Assert.Contains("refused a bucket of step 2 as not finite", status.LastRecompute, StringComparison.Ordinal);
+        using var faulted = FinalParameters("poisoned");
+        using var clean = FinalParameters("poison-free");
+        Assert.True(faulted.Equals(clean), $"max difference {(faulted - clean).abs().max().item<float>()}");
     }
 
     private static JobSpec Spec(int workers, int tilesEach) => new()

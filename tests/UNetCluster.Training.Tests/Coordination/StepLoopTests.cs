@@ -103,6 +103,8 @@ public sealed class StepLoopTests : IDisposable
         Assert.Equal(JobState.Failed, status.State);
         Assert.Contains("Step 1 failed", status.Error, StringComparison.Ordinal);
         Assert.Contains("scripted failure", status.Error, StringComparison.Ordinal);
+        Assert.Contains("(tiles 0) failed", status.Error, StringComparison.Ordinal);                   // the worker's tiles of that step
+        Assert.StartsWith("step 1: worker ", status.LastRecompute, StringComparison.Ordinal);
         Assert.Equal(1, status.Step);
     }
 
