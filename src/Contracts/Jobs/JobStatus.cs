@@ -137,6 +137,12 @@ public sealed record JobStatus
     /// <summary>The device and precision each worker of the last step computed in, in worker order, e.g. "cpu bf16".</summary>
     [Id(39)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
 
+    /// <summary>
+    /// The memory each worker of the last step had in use when it reported, in bytes and worker order (same order as
+    /// <see cref="WorkerCompute"/>; 0 where a worker did not measure it): so an operator sees which silo runs out first.
+    /// </summary>
+    [Id(40)] public IReadOnlyList<long> WorkerMemoryBytes { get; init; } = [];
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 
