@@ -7,7 +7,8 @@
 # (nvidia-smi, sampled every 0.5 s: peak above what was in use before the run).
 #
 # NOT RUN YET: the machine this project is developed on has no GPU, and its package registry does not serve
-# TorchSharp-cuda-linux, so the UNetGpu build cannot even be restored there. Only `bash -n` has checked this script.
+# TorchSharp-cuda-linux, so the UNetGpu build cannot even be restored there. Checked there: bash -n, shellcheck, the
+# --artifacts-path build and its unet with the CPU package, and the comparison step on two CPU run folders.
 #
 # The two runs are not bit-identical: cuDNN picks its own convolution algorithms and summation order, and uses TF32
 # on Ampere and newer GPUs by libtorch's default; after 50 Adam steps the losses drift apart a little. The script
@@ -32,7 +33,7 @@ loss_tolerance=0.05
 pixel_tolerance=0.02
 out="$root/bench/gpu/out"
 
-usage() { sed -n '17,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '18,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --steps) steps=${2:?--steps needs a value}; shift 2 ;;
@@ -95,14 +96,13 @@ def run(name):
     folder = f"{out}/{name}"
     status = json.load(open(glob.glob(f"{folder}/jobs/*/record.json")[0]))["status"]
     metrics = json.load(open(f"{folder}/metrics.json"))
-    h, m, s = status["elapsed"].split(":")   # training time only (validation left out), "hh:mm:ss.fffffff"
-    training = int(h) * 3600 + int(m) * 60 + float(s)
+    batch = json.load(open(f"{folder}/run.json"))["options"]["batchSize"]
     return {
         "compute": ", ".join(status.get("workerCompute") or ["?"]),
         "loss": status["loss"],
         "smoothed": status["smoothedLoss"],
         "pixel": metrics["mean"]["pixelError"],
-        "step_s": training / max(status["step"], 1),
+        "step_s": batch / max(status["tilesPerSecond"], 1e-9),   # the training rate: validations left out (status elapsed is wall time)
         "rss_mib": max(status.get("workerMemoryBytes") or [0]) / 2**20,
     }
 
