@@ -17,9 +17,10 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
 
     [Fact]
-    public async Task Submit_ThroughTheCli_JobCompletesOnThreeSiloProcesses()
+    public async Task Submit_ThroughTheCli_Bf16JobCompletesOnThreeSiloProcesses()
     {
-        var (code, output, error) = await cluster.UnetAsync("submit", "--preset", "tiny", "--steps", "6", "--batch", "3", "--workers", "3", "--reducers", "3", "--bucket-kib", "256", "--id", "e2e-complete", "--watch");
+        var (code, output, error) = await cluster.UnetAsync(
+            "submit", "--preset", "tiny", "--steps", "6", "--batch", "3", "--workers", "3", "--reducers", "3", "--bucket-kib", "256", "--precision", "bf16", "--id", "e2e-complete", "--watch");
         Assert.True(code == 0, $"exit {code}\n{output}\n{error}\n{cluster.Diagnostics()}");
         Assert.Contains("e2e-complete", output, StringComparison.Ordinal);
 
@@ -28,6 +29,13 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal(6, status.Step);
         Assert.Equal(3, status.Workers.Count);
         Assert.Equal(3, status.Workers.Select(w => w.Split('@')[1]).Distinct().Count());
+
+        // Each silo process computed in bf16 on its CPU and reported the memory it had in use, and the status says so.
+        Assert.Equal("bf16", status.Spec.Precision);
+        Assert.Equal(["cpu bf16", "cpu bf16", "cpu bf16"], status.WorkerCompute);
+        Assert.Equal(3, status.WorkerMemoryBytes.Count);
+        Assert.All(status.WorkerMemoryBytes, bytes => Assert.InRange(bytes, 64L << 20, 1L << 40));   // a silo process's RSS
+        Assert.Matches(@"computing in: cpu bf16 \([0-9.]+ (MiB|GiB) RSS\), cpu bf16 \(", output);
         Assert.Equal(6, status.Validation!.Step);                      // the workers validated the last step
         Assert.Equal("pixel-error", status.BestValidation!.Metric);
         Assert.NotNull(status.BestCheckpoint);

@@ -50,6 +50,9 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             Assert.Matches(@"^best \d\.\d{4} at step \d+ \(threshold 0\.\d\d\)$", best);
             Assert.Equal("pixel-error", browser.Read(d => d.FindElement(By.Id("validation-metric")).Text));
             browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr td:nth-child(3)")).Text == id, Patience, "the silo's worker on the job");
+            // ...with the device and precision its worker computes in and the memory its process had in use.
+            Assert.Equal("cpu fp32", browser.Read(d => d.FindElement(By.CssSelector("#members tbody tr td.compute")).Text));
+            Assert.Matches(@"^\d+(\.\d)? (MiB|GiB) RSS$", browser.Read(d => d.FindElement(By.CssSelector("#members tbody tr td.memory")).Text));
             var screenshot = browser.Screenshot("dashboard-running-job");
             Assert.True(new FileInfo(screenshot).Length > 10_000);
 

@@ -32,6 +32,12 @@ public sealed partial class MetricsTests(SiloFixture silo)
         // The job's own series carry its id, and the values are the job's: 4 steps, 2 checkpoints.
         Assert.Matches($@"unet_steps_committed_total\{{[^}}]*job_id=""{id}""[^}}]*\}} 4\b", scrape);
         Assert.Matches($@"unet_checkpoint_duration_seconds_count\{{[^}}]*job_id=""{id}""[^}}]*\}} 2\b", scrape);
+
+        // Each worker's memory in use, tagged with what it computes in: a silo's process holds at least 64 MiB.
+        var memory = WorkerMemory().Matches(scrape).Where(m => m.Value.Contains($"job_id=\"{id}\"", StringComparison.Ordinal)).ToList();
+        var series = Assert.Single(memory);
+        Assert.Contains("compute=\"cpu fp32\"", series.Value, StringComparison.Ordinal);
+        Assert.InRange(double.Parse(series.Groups["bytes"].Value, System.Globalization.CultureInfo.InvariantCulture), 64.0 * (1 << 20), 1e12);
     }
 
     [Fact]
@@ -81,6 +87,9 @@ public sealed partial class MetricsTests(SiloFixture silo)
 
     [GeneratedRegex(@"\b(unet|orleans)_[a-z0-9_]+")]
     private static partial Regex MetricName();
+
+    [GeneratedRegex(@"^unet_worker_memory_bytes\{[^}]*\} (?<bytes>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex WorkerMemory();
 
     [GeneratedRegex(@"^[a-zA-Z_:][a-zA-Z0-9_:]*")]
     private static partial Regex SeriesName();

@@ -5,7 +5,9 @@ using UNetCluster.Client.Cluster;
 using UNetCluster.Client.Display;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Client.Commands;
@@ -222,6 +224,10 @@ internal static class JobCommands
         };
     }
 
+    /// <summary>A worker's device and precision with the memory it had in use, e.g. "cpu bf16 (1.2 GiB RSS)"; without it when not measured.</summary>
+    private static string WithMemory(string compute, long bytes) =>
+        bytes > 0 ? $"{compute} ({MemoryEstimate.Describe(bytes)} {MemoryInUse.Kind})" : compute;
+
     /// <summary>A job's status as lines for people.</summary>
     public static string Describe(JobStatus status)
     {
@@ -236,7 +242,7 @@ internal static class JobCommands
         };
         if (status.WorkerCompute.Count > 0)
         {
-            lines.Insert(4, $"  computing in: {string.Join(", ", status.WorkerCompute)} (worker order)");
+            lines.Insert(4, $"  computing in: {string.Join(", ", status.WorkerCompute.Select((compute, i) => WithMemory(compute, status.WorkerMemoryBytes.ElementAtOrDefault(i))))} (worker order)");
         }
         if (status.Checkpoint is not null)
         {

@@ -1,12 +1,17 @@
 namespace UNetCluster.Contracts.Jobs;
 
-/// <summary>One worker's part of a committed step, as the coordinator received it.</summary>
+/// <summary>
+/// One worker's part of a committed step, as the coordinator received it: its times and bytes, the device and
+/// precision it computed in ("cpu bf16") and the memory it had in use (0: not measured), for the dashboard's cluster table.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.WorkerStepPoint")]
 public sealed record WorkerStepPoint(
     [property: Id(0)] string Worker,
     [property: Id(1)] double ComputeSeconds,
     [property: Id(2)] double SyncSeconds,
-    [property: Id(3)] long Bytes);
+    [property: Id(3)] long Bytes,
+    [property: Id(4)] string? Compute = null,
+    [property: Id(5)] long MemoryBytes = 0);
 
 /// <summary>A committed step of a job: what the dashboard's curves are drawn from.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.StepPoint")]

@@ -138,6 +138,12 @@ public sealed record JobStatus
     [Id(39)] public IReadOnlyList<string> WorkerCompute { get; init; } = [];
 
     /// <summary>
+    /// The memory each worker of the last step had in use when it reported, in bytes and worker order (same order as
+    /// <see cref="WorkerCompute"/>; 0 where a worker did not measure it): so an operator sees which silo runs out first.
+    /// </summary>
+    [Id(40)] public IReadOnlyList<long> WorkerMemoryBytes { get; init; } = [];
+
+    /// <summary>
     /// Why the last recomputed step was recomputed, with the step, the worker and its tiles (a worker lost, a gradient a
     /// reducer refused as not finite, ...); null while no step was.
     /// </summary>

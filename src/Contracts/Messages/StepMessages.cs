@@ -108,7 +108,8 @@ public sealed record ReducerState(
 
 /// <summary>
 /// A worker's report of a step it finished: its replica holds the parameters after the step. <c>Compute</c> is the
-/// device and precision it computed in, e.g. "cpu bf16" or "cuda:0 fp32".
+/// device and precision it computed in, e.g. "cpu bf16" or "cuda:0 fp32"; <c>MemoryBytes</c> the memory its process
+/// had in use when it reported (0: not measured), as <c>UNetCluster.Model.Training.MemoryInUse</c> measures it.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.StepReport")]
 public sealed record StepReport(
@@ -123,7 +124,8 @@ public sealed record StepReport(
     [property: Id(8)] TimeSpan ComputeTime,
     [property: Id(9)] TimeSpan SyncTime,
     [property: Id(10)] string? Error = null,
-    [property: Id(11)] string? Compute = null);
+    [property: Id(11)] string? Compute = null,
+    [property: Id(12)] long MemoryBytes = 0);
 
 /// <summary>Restore plan: load the job's latest checkpoint (or the seed's initial weights) and set up the reducers from it.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.RestorePlan")]

@@ -13,8 +13,13 @@ using UNetCluster.Training;
 
 namespace UNetCluster.Silo.Api;
 
-/// <summary>A silo of the cluster as <c>GET /api/cluster</c> shows it, with its worker's part of the latest step it took part in.</summary>
-public sealed record ClusterMemberView(string Address, string? Name, string Status, bool ThisSilo, string? Job, long? Step, double? ComputeSeconds, double? SyncSeconds, DateTimeOffset? At);
+/// <summary>
+/// A silo of the cluster as <c>GET /api/cluster</c> shows it, with its worker's part of the latest step it took part
+/// in: its times, the device and precision it computed in ("cpu bf16") and the memory it had in use then.
+/// </summary>
+public sealed record ClusterMemberView(
+    string Address, string? Name, string Status, bool ThisSilo, string? Job, long? Step, double? ComputeSeconds, double? SyncSeconds, DateTimeOffset? At,
+    string? Compute = null, long? MemoryBytes = null);
 
 public sealed record ClusterView(string ThisSilo, IReadOnlyList<ClusterMemberView> Members);
 
@@ -226,7 +231,8 @@ public static class OperationsApi
                 var found = latest.TryGetValue(m.SiloAddress, out var l);
                 return new ClusterMemberView(
                     m.SiloAddress.ToParsableString(), m.Name, m.Status.ToString(), m.SiloAddress.Equals(silo.SiloAddress),
-                    found ? l.Job : null, found ? l.Point.Step : null, found ? l.Worker.ComputeSeconds : null, found ? l.Worker.SyncSeconds : null, found ? l.Point.At : null);
+                    found ? l.Job : null, found ? l.Point.Step : null, found ? l.Worker.ComputeSeconds : null, found ? l.Worker.SyncSeconds : null, found ? l.Point.At : null,
+                    found ? l.Worker.Compute : null, found && l.Worker.MemoryBytes > 0 ? l.Worker.MemoryBytes : null);
             })
             .ToList();
         return TypedResults.Ok(new ClusterView(silo.SiloAddress.ToParsableString(), members));

@@ -42,7 +42,7 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
         ArgumentNullException.ThrowIfNull(status);
         ArgumentNullException.ThrowIfNull(reports);
         UNetTelemetry.StepCommitted(status, reports);
-        var workers = reports.Select(r => new WorkerStepPoint(r.Worker, r.ComputeTime.TotalSeconds, r.SyncTime.TotalSeconds, r.BytesSent + r.BytesReceived)).ToList();
+        var workers = reports.Select(r => new WorkerStepPoint(r.Worker, r.ComputeTime.TotalSeconds, r.SyncTime.TotalSeconds, r.BytesSent + r.BytesReceived, r.Compute, r.MemoryBytes)).ToList();
         var throughput = status.RecentTilesPerSecond > 0 ? status.RecentTilesPerSecond : status.TilesPerSecond;
         var point = new StepPoint(status.Step, DateTimeOffset.UtcNow, status.Loss ?? double.NaN, status.SmoothedLoss, throughput, status.StepSeconds, workers);
         _ = grains.GetGrain<IJobHistoryGrain>(jobId).AppendStepAsync(point);

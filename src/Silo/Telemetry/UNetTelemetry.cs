@@ -45,6 +45,9 @@ public static class UNetTelemetry
     private static readonly Counter<long> WorkerBytes = Meter.CreateCounter<long>(
         "unet.worker.transferred", "By", "Bytes of gradient and parameter messages a worker sent and received.");
 
+    private static readonly Gauge<long> WorkerMemory = Meter.CreateGauge<long>(
+        "unet.worker.memory", "By", "Memory a worker's process had in use at its last committed step (host RSS; see MemoryInUse), tagged with the device and precision it computes in.");
+
     private static readonly Counter<long> ReducedBytes = Meter.CreateCounter<long>(
         "unet.reducer.reduced", "By", "Bytes of gradient a reducer accepted and averaged.");
 
@@ -132,6 +135,10 @@ public static class UNetTelemetry
             WorkerCompute.Record(report.ComputeTime.TotalSeconds, tags);
             WorkerSync.Record(report.SyncTime.TotalSeconds, tags);
             WorkerBytes.Add(report.BytesSent + report.BytesReceived, tags);
+            if (report.MemoryBytes > 0)
+            {
+                WorkerMemory.Record(report.MemoryBytes, new TagList { { "job_id", status.Id }, { "worker", report.Worker }, { "compute", report.Compute ?? "unknown" } });
+            }
         }
     }
 

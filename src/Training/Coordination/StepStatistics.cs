@@ -6,7 +6,7 @@ namespace UNetCluster.Training.Coordination;
 /// <summary>
 /// What a job's status says of its committed steps: the loss (mean over the workers' tiles) and its exponential
 /// smoothing, the throughput since the reducers were last set up and over the last <see cref="JobStatus.RecentWindow"/>
-/// steps, and the slowest worker's compute and sync times.
+/// steps, the slowest worker's compute and sync times, and each worker's device, precision and memory in use.
 /// </summary>
 public sealed class StepStatistics
 {
@@ -51,6 +51,7 @@ public sealed class StepStatistics
             SmoothedLoss = SmoothedLoss,
             Workers = workers,
             WorkerCompute = [.. reports.OrderBy(r => r.WorkerIndex).Select(r => r.Compute ?? "unknown")],
+            WorkerMemoryBytes = [.. reports.OrderBy(r => r.WorkerIndex).Select(r => r.MemoryBytes)],
             Elapsed = elapsed,
             TilesPerSecond = _committedSinceRestart * tiles / Math.Max(elapsed.TotalSeconds, 1e-9),
             RecentTilesPerSecond = recent,

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Settings;
 
 namespace UNetCluster.Training.Worker;
@@ -127,7 +128,7 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
     }
 
     private static StepReport Report(string worker, StepPlan plan, Replica replica, double loss, int samples, long sent, long received, TimeSpan compute, TimeSpan sync, string? error) =>
-        new(worker, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error, replica.Engine.Describe());
+        new(worker, plan.Step, plan.Attempt, plan.WorkerIndex, loss, samples, sent, received, compute, sync, error, replica.Engine.Describe(), MemoryInUse.Bytes());
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Job {JobId} step {Step} worker {Worker}: compute {ComputeSeconds:F3} s, ended at {EndedAt:HH:mm:ss.fff}; then the gradient's last buckets sent in {SendSeconds:F3} s, the parameters pulled and assigned in {PullSeconds:F3} s")]
     private partial void LogStepTimeline(string jobId, long step, int worker, double computeSeconds, DateTimeOffset endedAt, double sendSeconds, double pullSeconds);

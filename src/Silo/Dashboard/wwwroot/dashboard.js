@@ -7,6 +7,8 @@ const $ = (selector) => document.querySelector(selector);
 const fmt = (value, digits) => (value === null || value === undefined || Number.isNaN(value)) ? "–" : Number(value).toFixed(digits);
 const esc = (text) => String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const shortSilo = (address) => String(address ?? "").replace(/^S/, "").split("@")[0];
+// Bytes as MemoryEstimate.Describe writes them for the CLI: "1.2 GiB", "512 MiB".
+const bytes = (value) => !value ? "–" : value >= 2 ** 30 ? `${+(value / 2 ** 30).toFixed(1)} GiB` : value >= 2 ** 20 ? `${+(value / 2 ** 20).toFixed(1)} MiB` : `${+(value / 1024).toFixed(1)} KiB`;
 
 function message(text, isError) {
   const box = $("#message");
@@ -30,6 +32,8 @@ async function refreshCluster() {
         <td><span class="state ${esc(m.status.toLowerCase())}">${esc(m.status.toLowerCase())}</span></td>
         <td>${esc(m.job ?? "–")}</td>
         <td class="num">${m.step ?? "–"}</td>
+        <td class="compute">${esc(m.compute ?? "–")}</td>
+        <td class="num memory" title="resident memory of the silo's process (RSS) at that step">${m.memoryBytes ? `${bytes(m.memoryBytes)} RSS` : "–"}</td>
         <td class="num">${fmt(m.computeSeconds, 3)}</td>
         <td class="num">${fmt(m.syncSeconds, 3)}</td>
       </tr>`).join("");

@@ -1,0 +1,38 @@
+using UNetCluster.Client.Commands;
+using UNetCluster.Contracts.Jobs;
+
+namespace UNetCluster.Client.Tests;
+
+/// <summary>The lines <c>unet status</c> prints for a job (the same text <c>unet watch</c> ends with).</summary>
+public sealed class StatusDescribeTests
+{
+    [Fact]
+    public void Describe_WorkersWithTheirMemory_ShowsEachWorkersComputeAndMemoryInWorkerOrder()
+    {
+        var status = new JobStatus
+        {
+            Id = "job-1",
+            Spec = new JobSpec { Precision = "bf16" },
+            State = JobState.Running,
+            Workers = ["w0", "w1", "w2"],
+            WorkerCompute = ["cpu bf16", "cuda:1 bf16", "cpu bf16"],
+            WorkerMemoryBytes = [1288490189, 512L << 20, 0],   // 1.2 GiB, 512 MiB, not measured
+        };
+
+        var lines = JobCommands.Describe(status).Split(Environment.NewLine);
+
+        var computing = Assert.Single(lines, l => l.Contains("computing in:", StringComparison.Ordinal));
+        Assert.Equal("  computing in: cpu bf16 (1.2 GiB RSS), cuda:1 bf16 (512 MiB RSS), cpu bf16 (worker order)", computing);
+    }
+
+    [Fact]
+    public void Describe_StatusFromACoordinatorThatSentNoMemory_ShowsTheComputeAlone()
+    {
+        // A status from a silo built before the memory figure existed has WorkerCompute but no WorkerMemoryBytes.
+        var status = new JobStatus { Id = "job-2", Spec = new JobSpec(), WorkerCompute = ["cpu fp32"] };
+
+        var lines = JobCommands.Describe(status).Split(Environment.NewLine);
+
+        Assert.Contains("  computing in: cpu fp32 (worker order)", lines);
+    }
+}
