@@ -21,6 +21,22 @@ public static class ParameterVector
         return cat(parameters.Select(p => p.detach().reshape(-1)).ToList(), 0).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Copies the parameter values into an existing flat vector (cast to its type; it may be on another device).</summary>
+    public static void CopyValues(IReadOnlyList<Parameter> parameters, Tensor destination)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentNullException.ThrowIfNull(destination);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long offset = 0;
+        foreach (var parameter in parameters)
+        {
+            var count = parameter.numel();
+            destination.narrow(0, offset, count).copy_(parameter.detach().reshape(-1));
+            offset += count;
+        }
+    }
+
     /// <summary>Copies the gradients into an existing flat vector (zeros for a parameter that has none).</summary>
     public static void CopyGradients(IReadOnlyList<Parameter> parameters, Tensor destination) =>
         CopyGradients(parameters, destination, 0, parameters?.Count ?? 0);

@@ -32,6 +32,8 @@ public sealed class GradientEngine : IDisposable
     private readonly List<TorchSharp.Modules.Parameter> _computeParameters;   // _compute's parameters, in the same order
     private readonly Tensor _gradient;                                         // the flat gradient on the host, fp32
     private readonly Tensor? _deviceGradient;                                  // the flat gradient gathered on the device (fp32) before its copy to the host; null on the CPU
+    private readonly Tensor? _hostWeights;                                     // the master weights gathered on the host (fp32, pinned) for one copy to the device; null on the CPU
+    private readonly Tensor? _deviceWeights;                                   // ... and on the device, where the compute model's weights are cast from; null on the CPU
     private readonly long[] _parameterOffsets;     // each parameter's offset in the flat vector
     private readonly GradientStages _stages;          // reports stages whose gradient is final during a backward pass
     private readonly int[] _stageFirstParameter;   // each stage's first parameter index (UNet.StageParameterOffsets)
@@ -78,8 +80,11 @@ public sealed class GradientEngine : IDisposable
         // A stage's first parameter index: stages start at parameter boundaries of the same flat order.
         _stageFirstParameter = [.. Model.StageParameterOffsets.SkipLast(1).Select(o => Array.IndexOf(_parameterOffsets, o))];
         _stages = new GradientStages(_compute);
-        _gradient = zeros(ParameterVector.Length(_parameters)).DetachFromDisposeScope();
-        _deviceGradient = Device.type == DeviceType.CPU ? null : zeros(_gradient.numel(), device: Device).DetachFromDisposeScope();
+        var onHost = Device.type == DeviceType.CPU;
+        _gradient = Pinned(zeros(ParameterVector.Length(_parameters)), onHost);
+        _deviceGradient = onHost ? null : zeros(_gradient.numel(), device: Device).DetachFromDisposeScope();
+        _hostWeights = onHost ? null : Pinned(zeros(_gradient.numel()), onHost);
+        _deviceWeights = onHost ? null : zeros(_gradient.numel(), device: Device).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
             new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },
@@ -220,11 +225,23 @@ public sealed class GradientEngine : IDisposable
         }
     }
 
-    /// <summary>Copies the master weights into the model a step runs, cast to its precision, when that is a separate copy.</summary>
+    /// <summary>
+    /// Copies the master weights into the model a step runs, cast to its precision, when that is a separate copy: on the
+    /// CPU parameter by parameter; on another device gathered into one pinned host vector first, so they cross to the
+    /// device in one copy, and cast there parameter by parameter.
+    /// </summary>
     private void RefreshComputeWeights()
     {
         if (ReferenceEquals(_compute, Model))
         {
+            return;
+        }
+
+        if (_hostWeights is not null && _deviceWeights is not null)
+        {
+            ParameterVector.CopyValues(_parameters, _hostWeights);
+            _deviceWeights.copy_(_hostWeights);
+            ParameterVector.Assign(_computeParameters, _deviceWeights);
             return;
         }
 
@@ -269,10 +286,28 @@ public sealed class GradientEngine : IDisposable
         return double.IsFinite(sum.item<float>());
     }
 
+    /// <summary>
+    /// A host buffer that crosses to or from a device: in page-locked memory when there is a device (its copies need no
+    /// staging through a pageable bounce buffer), as it is on the CPU (pinning needs a CUDA runtime).
+    /// </summary>
+    private static Tensor Pinned(Tensor buffer, bool onHost)
+    {
+        if (onHost)
+        {
+            return buffer.DetachFromDisposeScope();
+        }
+
+        var pinned = buffer.pin_memory().DetachFromDisposeScope();
+        buffer.Dispose();
+        return pinned;
+    }
+
     public void Dispose()
     {
         _gradient.Dispose();
         _deviceGradient?.Dispose();
+        _hostWeights?.Dispose();
+        _deviceWeights?.Dispose();
         if (!ReferenceEquals(_compute, Model))
         {
             _compute.Dispose();
