@@ -19,7 +19,9 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
 
     /// <summary>
     /// The errors of a spec (empty when it is valid) and the spec to store: with <see cref="JobSpec.Channels"/> set to
-    /// the data set's channel count when the spec leaves it open, so that every silo builds the same network from it.
+    /// the data set's channel count, and for a data set of class masks <see cref="JobSpec.Classes"/> set to its class
+    /// count, when the spec leaves them open, so that every silo builds the same network from it (as <c>unet train</c>
+    /// takes both from the data).
     /// </summary>
     public (IReadOnlyList<string> Errors, JobSpec Spec) Check(JobSpec spec, string? jobId)
     {
@@ -28,13 +30,21 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             return (["The job spec is missing."], spec!);
         }
 
-        var errors = Errors(spec, jobId, out var channels);
-        return (errors, errors.Count == 0 && spec.Channels is null && channels is { } data ? spec with { Channels = data } : spec);
+        var errors = Errors(spec, jobId, out var data);
+        if (errors.Count > 0 || data is null)
+        {
+            return (errors, spec);
+        }
+
+        return (errors, spec with { Channels = spec.Channels ?? data.Channels, Classes = spec.Classes ?? data.Classes });
     }
 
-    private List<string> Errors(JobSpec spec, string? jobId, out int? dataChannels)
+    /// <summary>What a spec leaves open and its data set decides: the channel count, and the class count of class masks.</summary>
+    private sealed record DataDefaults(int Channels, int? Classes);
+
+    private List<string> Errors(JobSpec spec, string? jobId, out DataDefaults? dataDefaults)
     {
-        dataChannels = null;
+        dataDefaults = null;
 
         var errors = new List<string>();
         if (jobId is not null && !JobIdPattern().IsMatch(jobId))
@@ -103,7 +113,13 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         }
         else if (options is not null)
         {
-            dataChannels = sections.Channels;
+            var dataClasses = sections.Kind == MaskKind.Classes && spec.Classes is null ? sections.Classes : (int?)null;
+            dataDefaults = new DataDefaults(sections.Channels, dataClasses);
+            if (dataClasses is { } fromData)
+            {
+                options = options with { Model = options.Model with { Classes = fromData } };
+            }
+
             try
             {
                 TrainingData.ValidationIndexes(sections.Count, options.ValidationSections);

@@ -55,18 +55,22 @@ public sealed class JobSpecValidatorTests : IDisposable
     }
 
     [Fact]
-    public async Task Validate_StoredClassMasks_RefusesTooFewClassesAndABorderClassAndRecordsTheCountInTheManifest()
+    public async Task Validate_StoredClassMasks_TakesTheCountFromTheDataRefusesTooFewClassesAndABorderClass()
     {
         var (images, masks) = WriteSections("classes", 128, foreground: 3);
         var manifest = await new DataSetStore(_storage.Blobs).UploadAsync(
             "class-sections", images, masks, maskKind: Data.DataSets.MaskKind.Classes, cancellationToken: TestContext.Current.CancellationToken);
         var validator = new JobSpecValidator(new DataCatalog(new DataSettings { Cache = Path.Combine(_root, "cache") }, _storage));
 
-        var tooFew = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny" }, "too-few");
+        var (open, stored) = validator.Check(new JobSpec { DataSet = "class-sections", Preset = "tiny" }, "open");
+        var tooFew = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny", Classes = 2 }, "too-few");
         var border = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny", Classes = 4, BorderClass = true }, "border");
         var fits = validator.Validate(new JobSpec { DataSet = "class-sections", Preset = "tiny", Classes = 4 }, "fits");
 
         Assert.Equal((Data.DataSets.MaskKind.Classes, 4), (manifest.MaskKind, manifest.Classes));
+        Assert.Empty(open);                                                   // no --classes: the data's count, as unet train takes it
+        Assert.Equal(4, stored.Classes);
+        Assert.Equal(4, JobOptions.Build(stored).Model.Classes);
         Assert.Contains("classes 2 is too few for data set 'class-sections': its masks hold class indices 0..3; expected classes 4 (--classes 4) or more.", Assert.Single(tooFew));
         Assert.Contains(border, e => e.Contains("--border-class", StringComparison.Ordinal) || e.Contains("border-class", StringComparison.Ordinal));
         Assert.Empty(fits);
