@@ -124,8 +124,8 @@ public sealed class DataPlaneSecurityTests(ClusterFixture fixture)
     }
 
     [Theory]
-    [InlineData(0L, ClaimedBytes, "It carries a gradient bucket of 67108864 bytes at offset 0; reducer {key} takes 12000 there.")]
-    [InlineData(0L, 8, "It carries a gradient bucket of 8 bytes at offset 0; reducer {key} takes 12000 there.")]
+    [InlineData(0L, ClaimedBytes, "It carries a gradient bucket of 67108864 bytes at offset 0; reducer {key} takes 12000 there as Fp32.")]
+    [InlineData(0L, 8, "It carries a gradient bucket of 8 bytes at offset 0; reducer {key} takes 12000 there as Fp32.")]
     [InlineData(1000L, 8000, "Reducer {key} has no bucket at offset 1000.")]
     public async Task AddGradient_NotABucketOfTheOpenShard_IsRefusedBeforeItsPayloadIsRead(long offset, int bytes, string expected)
     {
