@@ -8,11 +8,14 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
                    the loopback interface counter over the same steps;
   - ours unsynced: the same worker code (GradientEngine with the same tile sampling and augmentation, plus a local
                    optimizer update) in W concurrent processes with the same threads, nothing exchanged;
-  - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py).
+  - PyTorch DDP (gloo) synced and unsynced (no_sync), W processes, same threads (bench/pytorch/ddp_sync.py); fp32
+                   only, whatever --precisions says.
+--precisions fp32,bf16 runs both "ours" sides in each precision (the job submitted with --precision, the bench worker
+given it): in bf16 the workers compute in bf16 and the gradient and parameter buckets travel as bf16.
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
 usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send after[,during]]
                      [--transport dataplane[,messages]] [--tile 572] [--bucket-kib N] [--rounds 1]
-                     [--out results.jsonl]
+                     [--precisions fp32[,bf16]] [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
 
@@ -65,7 +68,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None, transport="dataplane"):
+def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None, transport="dataplane", precision="fp32"):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -99,7 +102,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
         total = warmup + steps
         code, out, err = unet(["submit", "--preset", "quick", "--base-channels", str(base), "--batch", str(workers),
                                "--workers", str(workers), "--reducers", str(workers), "--steps", str(total),
-                               "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync",
+                               "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync", "--precision", precision,
                                *(["--bucket-kib", str(bucket_kib)] if bucket_kib else []),
                                *(["--tile", str(tile)] if tile else [])], redis, cluster)
         if code != 0:
@@ -118,12 +121,13 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "send": send, "transport": transport, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "precision": precision, "worker_compute": last.get("workerCompute"), "send": send, "transport": transport, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
             "loopback_bytes_per_worker_step": round(tx / total / workers),   # whole job, set-up included
             "model_bytes": last["parameters"] * 4,
+            "wire_bytes_per_value": 2 if precision == "bf16" else 4,   # gradient and parameter buckets (bf16 on the wire in bf16)
             "last_step_compute_s": last.get("computeSeconds"), "last_step_sync_s": last.get("syncSeconds"),
             "last_step_s": last.get("stepSeconds"), "last_step_open_s": last.get("openSeconds"),
 
@@ -145,22 +149,24 @@ def _seconds(span):
     return days * 86400 + int(h) * 3600 + int(m) * 60 + float(s)
 
 
-def ours_unsynced(base, workers, warmup, steps, threads, tile=572):
+def ours_unsynced(base, workers, warmup, steps, threads, tile=572, precision="fp32"):
     command = [BENCH, "worker", "--base", str(base), "--tile", str(tile), "--batch", "1", "--warmup", str(warmup),
-               "--steps", str(steps), "--threads", str(threads)]
+               "--steps", str(steps), "--threads", str(threads), "--precision", precision]
     processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for _ in range(workers)]
     rows = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in processes]
-    return {"framework": "unetcluster", "mode": "unsynced", "tile": tile, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+    if any(r.get("precision") != precision for r in rows):
+        raise RuntimeError(f"the bench worker did not run in {precision}: {rows}")
+    return {"framework": "unetcluster", "mode": "unsynced", "precision": precision, "tile": tile, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": rows[0]["parameters"], "tiles_per_s": round(sum(r["tiles_per_s"] for r in rows), 4)}
 
 
-def pytorch(mode, base, workers, warmup, steps, threads):
-    out = subprocess.run(["/usr/bin/python3", DDP, "--world", str(workers), "--base", str(base), "--warmup", str(warmup),
+def pytorch(mode, base, workers, warmup, steps, threads, tile=572):
+    out = subprocess.run(["/usr/bin/python3", DDP, "--world", str(workers), "--base", str(base), "--tile", str(tile), "--warmup", str(warmup),
                           "--steps", str(steps), "--threads", str(threads), "--mode", mode, "--port", str(free_port())],
                          capture_output=True, text=True, timeout=3600)
     if out.returncode != 0:
         raise RuntimeError(out.stderr)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]), precision="fp32")   # DDP runs fp32 only
 
 
 def main(argv):
@@ -180,10 +186,16 @@ def main(argv):
     parser.add_argument("--bucket-kib", type=int, help="ours synced: the job's gradient and parameter bucket size (default: the job default, 4096)")
     parser.add_argument("--tile", type=int, default=572,
                         help="input tile size; a small valid one (188) makes the step's sync dominate it, to measure the data path alone")
+    parser.add_argument("--precisions", default="fp32",
+                        help="ours, synced and unsynced: fp32, bf16 or both ('fp32,bf16': each round runs ours in both, "
+                             "next to one fp32 DDP run); PyTorch DDP is always fp32")
     parser.add_argument("--rounds", type=int, default=1,
                         help="alternate unsynced and synced runs this many times; the ratio is the median of the rounds' ratios "
                              "(this machine's speed drifts by tens of percent between minutes)")
     args = parser.parse_args(argv)
+    precisions = args.precisions.split(",")
+    if any(p not in ("fp32", "bf16") for p in precisions):
+        parser.error(f"--precisions {args.precisions}: expected fp32, bf16 or both")
     # The glibc malloc settings the product runs with (scripts/unet.sh, the images), for every side of the comparison.
     os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1")
     subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
@@ -195,16 +207,19 @@ def main(argv):
         for workers in [int(w) for w in args.workers.split(",")]:
             threads = max(1, cores // workers)
             for round_ in range(args.rounds):
-                synced = [("ours synced", lambda send=send, transport=transport: ours_synced(
-                               base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile, transport))
-                          for send in args.send.split(",") for transport in args.transport.split(",")]
-                for name, run in [("ours unsynced", lambda: ours_unsynced(base, workers, args.warmup, args.steps, threads, args.tile)),
-                                  *synced,
-                                  ("pytorch unsynced", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads)),
-                                  ("pytorch synced", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads))]:
+                ours = []
+                for precision in precisions:
+                    ours.append(("ours unsynced", precision, lambda precision=precision: ours_unsynced(
+                        base, workers, args.warmup, args.steps, threads, args.tile, precision)))
+                    ours.extend(("ours synced", precision, lambda send=send, transport=transport, precision=precision: ours_synced(
+                                     base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile, transport, precision))
+                                for send in args.send.split(",") for transport in args.transport.split(","))
+                for name, precision, run in [*ours,
+                                             ("pytorch unsynced", "fp32", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads, args.tile)),
+                                             ("pytorch synced", "fp32", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads, args.tile))]:
                     if name.split()[0] not in args.sides.split(",") and name not in args.sides.split(","):
                         continue
-                    log(f"== {name}: base {base}, {workers} worker(s), {threads} thread(s) each, round {round_ + 1}/{args.rounds}")
+                    log(f"== {name} ({precision}): base {base}, {workers} worker(s), {threads} thread(s) each, round {round_ + 1}/{args.rounds}")
                     row = dict(run(), round=round_)
                     log(f"   {json.dumps(row)}")
                     rows.append(row)
@@ -212,8 +227,8 @@ def main(argv):
         with open(args.out, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
 
-    def find(framework, mode, base, workers, send=None, transport=None):
-        return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode
+    def find(framework, mode, base, workers, send=None, transport=None, precision="fp32"):
+        return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode and r.get("precision", "fp32") == precision
                 and r["base_channels"] == base and r["workers"] == workers and (send is None or r.get("send") in (None, send))
                 and (transport is None or r.get("transport") in (None, transport))]
 
@@ -222,31 +237,37 @@ def main(argv):
         n = len(values)
         return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
-    def ratio(framework, base, workers, send=None, transport=None):
-        synced, unsynced = find(framework, "synced", base, workers, send, transport), find(framework, "unsynced", base, workers)
+    def ratio(framework, base, workers, send=None, transport=None, precision="fp32"):
+        synced = find(framework, "synced", base, workers, send, transport, precision)
+        unsynced = find(framework, "unsynced", base, workers, precision=precision)
         if not (synced and unsynced):
             return None
         per_round = [s["tiles_per_s"] / u["tiles_per_s"] for s, u in zip(synced, unsynced)]
         return (median(r["tiles_per_s"] for r in synced), median(r["tiles_per_s"] for r in unsynced), median(per_round),
                 " ".join(f"{r:.3f}" for r in per_round), synced[-1])
 
-    print(f"Rounds: {args.rounds}; tiles/s are medians over the rounds, the ratio is the median of the rounds' ratios.")
-    print("| base | workers | ours: gradient sent, buckets between silos | ours synced tiles/s | ours unsynced | ours ratio (rounds) | ours bytes/worker/step (messages, loopback) "
-          "| PyTorch DDP synced | unsynced | DDP ratio (rounds) | DDP loopback bytes/worker/step | 2 x model bytes |")
-    print("|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"Rounds: {args.rounds}; tiles/s are medians over the rounds, the ratio is the median of the rounds' ratios. "
+          "Precision is ours (compute and buckets on the wire); PyTorch DDP runs fp32 in every row (the same runs repeated). "
+          "Ours bytes/worker/step: the job status's BytesPerWorkerStep (gradient bucket bytes sent + parameter bucket bytes "
+          "pulled by a worker in the last step, payload only) and the loopback counter over the whole job; "
+          "2 x model on the wire: what a gradient push and a parameter pull carry in that precision.")
+    print("| base | workers | precision | ours: gradient sent, buckets between silos | ours synced tiles/s | ours unsynced | ours ratio (rounds) "
+          "| ours bytes/worker/step (messages, loopback) | PyTorch DDP (fp32) synced | unsynced | DDP ratio (rounds) | DDP loopback bytes/worker/step "
+          "| 2 x model on the wire |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for base in sorted({r["base_channels"] for r in rows}):
         for workers in sorted({r["workers"] for r in rows}):
             ddp = ratio("pytorch", base, workers)
-            for send, transport in [(s, t) for s in args.send.split(",") for t in args.transport.split(",")]:
-                ours = ratio("unetcluster", base, workers, send, transport)
+            for precision, send, transport in [(p, s, t) for p in precisions for s in args.send.split(",") for t in args.transport.split(",")]:
+                ours = ratio("unetcluster", base, workers, send, transport, precision)
                 if not ours:
                     continue
                 s_rate, u_rate, r, rounds, s = ours
                 ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
                              if ddp else "| - | - | - | - ")
-                print(f"| {base} | {workers} | {send} backward, {transport} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
+                print(f"| {base} | {workers} | {precision} | {send} backward, {transport} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
                       f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
-                      f"{ddp_cells}| {2 * s['model_bytes'] / 1e6:.1f} MB |")
+                      f"{ddp_cells}| {2 * s['parameters'] * s['wire_bytes_per_value'] / 1e6:.1f} MB |")
     return 0
 
 

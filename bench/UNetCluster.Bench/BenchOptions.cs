@@ -1,6 +1,7 @@
 using System.Globalization;
 using UNetCluster.Model;
 using UNetCluster.Model.Optimization;
+using UNetCluster.Model.Training;
 
 namespace UNetCluster.Bench;
 
@@ -18,6 +19,9 @@ namespace UNetCluster.Bench;
 /// <param name="Seed">Seed of the initial weights and of the random tile, mask and weight map (--seed).</param>
 /// <param name="Optimizer">Update rule (--optimizer adam|sgd); the quick preset uses Adam.</param>
 /// <param name="LearningRate">Step size (--lr).</param>
+/// <param name="Precision">Number format of forward and backward (--precision fp32|bf16): bf16 runs them from a bf16 copy of
+/// the fp32 master weights with the loss in fp32, as <see cref="GradientEngine"/> does. The step (default) and "worker"
+/// commands honour it; "precision" and "nonfinite" run both precisions and "checkpoint" fp32, so they refuse bf16.</param>
 public sealed record BenchOptions(
     int BaseChannels = 16,
     int Depth = 4,
@@ -28,11 +32,12 @@ public sealed record BenchOptions(
     int Threads = 0,
     long Seed = 42,
     OptimizerKind Optimizer = OptimizerKind.Adam,
-    double LearningRate = 1e-3)
+    double LearningRate = 1e-3,
+    Precision Precision = Precision.Fp32)
 {
     public const string Usage =
         "usage: UNetCluster.Bench [--base 16] [--depth 4] [--tile 572] [--batch 1] [--warmup 2] [--steps 5] " +
-        "[--threads <cores>] [--seed 42] [--optimizer adam|sgd] [--lr 0.001]";
+        "[--threads <cores>] [--seed 42] [--optimizer adam|sgd] [--lr 0.001] [--precision fp32|bf16]";
 
     /// <summary>The layer plan: the paper's, at <see cref="BaseChannels"/> and <see cref="Depth"/>, without drop-out.</summary>
     public UNetOptions Model => new(Depth: Depth, BaseChannels: BaseChannels);
@@ -66,6 +71,7 @@ public sealed record BenchOptions(
                 "--seed" => options with { Seed = long.Parse(value, NumberStyles.Integer, CultureInfo.InvariantCulture) },
                 "--optimizer" => options with { Optimizer = ParseOptimizer(value) },
                 "--lr" => options with { LearningRate = double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture) },
+                "--precision" => options with { Precision = TrainingOverrides.ParsePrecision(value) },
                 _ => throw new ArgumentException($"Unknown option '{name}'. {Usage}"),
             };
         }

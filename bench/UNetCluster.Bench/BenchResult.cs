@@ -12,6 +12,7 @@ namespace UNetCluster.Bench;
 /// <param name="Tile">Input tile size.</param>
 /// <param name="Output">Output (label) size.</param>
 /// <param name="Batch">Tiles per step.</param>
+/// <param name="Precision">"fp32" or "bf16": the number format of forward and backward (master weights and optimizer fp32 either way).</param>
 /// <param name="Parameters">Trainable parameters; equal on both sides for the same plan.</param>
 /// <param name="Optimizer">"adam" or "sgd".</param>
 /// <param name="Lr">Learning rate.</param>
@@ -36,6 +37,7 @@ public sealed record BenchResult(
     int Tile,
     int Output,
     int Batch,
+    string Precision,
     long Parameters,
     string Optimizer,
     double Lr,

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using UNetCluster.Bench;
 using UNetCluster.Data.Runtime;
+using UNetCluster.Model.Training;
 using static TorchSharp.torch;
 
 // The training-step benchmark (TorchSharp side): one JSON line on stdout, progress on stderr.
@@ -21,6 +22,10 @@ BenchOptions options;
 try
 {
     options = BenchOptions.Parse(checkpoint || precision || nonFinite ? args[1..] : args);
+    if ((checkpoint || precision || nonFinite) && options.Precision != Precision.Fp32)
+    {
+        throw new ArgumentException($"--precision applies to the step and worker benchmarks; '{args[0]}' chooses its own precisions.");
+    }
 }
 catch (ArgumentException e)
 {
@@ -48,8 +53,9 @@ if (precision)
 using var bench = new StepBenchmark(options);
 var version = $"TorchSharp {typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString(3)}";
 var optimizer = options.Optimizer.ToString().ToLowerInvariant();
+var precisionName = options.Precision.ToString().ToLowerInvariant();
 Log($"{version}: U-Net base {options.BaseChannels}, depth {options.Depth}, " +
-    $"{options.Tile}x{options.Tile} -> {bench.OutputSize}x{bench.OutputSize}, batch {options.Batch}, " +
+    $"{options.Tile}x{options.Tile} -> {bench.OutputSize}x{bench.OutputSize}, batch {options.Batch}, {precisionName}, " +
     $"{bench.ParameterCount:N0} parameters, {optimizer} lr {options.LearningRate}, " +
     $"{get_num_threads()} threads, oneDNN {(TorchRuntime.MkldnnEnabled ? "on" : "off")}");
 
@@ -82,6 +88,7 @@ var result = new BenchResult(
     Tile: options.Tile,
     Output: bench.OutputSize,
     Batch: options.Batch,
+    Precision: precisionName,
     Parameters: bench.ParameterCount,
     Optimizer: optimizer,
     Lr: options.LearningRate,

@@ -12,6 +12,8 @@ namespace UNetCluster.Bench;
 /// The cluster worker's own work without any synchronisation (bench/sync.py's "unsynced" side): the same
 /// <see cref="GradientEngine"/> a silo's engine runs (tile sampling with the paper's augmentation from the bundled
 /// data, forward, backward, gradient copied out), then a local flat optimizer update, as if the worker were alone.
+/// <c>--precision bf16</c> sets <see cref="TrainingOptions.Precision"/>, as <c>unet submit --precision bf16</c> does for a
+/// silo's engine.
 /// </summary>
 internal static class WorkerBenchmark
 {
@@ -25,6 +27,7 @@ internal static class WorkerBenchmark
             TileSize = options.Tile,
             BatchSize = options.Batch,
             Minutes = null,
+            Precision = options.Precision,
         };
         var dataSet = DataSetLoader.LoadLabelled(BundledData.ImagesDirectory, BundledData.MasksDirectory);
         using var data = TrainingData.Create(dataSet, training.ValidationSections, training.WeightMap);
@@ -55,6 +58,8 @@ internal static class WorkerBenchmark
             ["framework"] = "unetcluster-worker",
             ["base_channels"] = options.BaseChannels,
             ["tile"] = options.Tile,
+            ["precision"] = options.Precision.ToString().ToLowerInvariant(),
+            ["compute"] = engine.Describe(),
             ["threads"] = options.Threads,
             ["parameters"] = engine.ParameterCount,
             ["steps"] = options.Steps,

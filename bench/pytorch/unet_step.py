@@ -6,10 +6,19 @@ convolutions each followed by a ReLU, 2x2 max-pool down, 2x2 stride-2 transposed
 the skip and concatenation (skip first), 1x1 head. One step: forward, cross-entropy per pixel times a weight map,
 mean, backward, optimizer step, loss read back. Same options and the same JSON line as the C# side.
 
+--precision bf16 is the C# side's (GradientEngine's) scheme, written out rather than through torch.autocast: forward
+and backward run on a bf16 copy of the fp32 master weights (every layer in bf16, the tile cast to bf16), the logits are
+cast to fp32 so that the loss and its softmax are fp32, the bf16 gradients are widened into the masters' fp32 .grad,
+the optimizer updates the fp32 masters, and the masters are copied into the bf16 copy for the next step. (CPU
+autocast would differ: it runs only the convolutions in bf16, from weights cast at every forward, and hands back
+fp32 weight gradients.) PyTorch 1.13 cannot run the 2x2 up-convolutions in bf16 as transposed convolutions on the
+CPU: they run as the equivalent 1x1 convolution and pixel shuffle (up_convolution_bf16).
+
 Run it with Debian's /usr/bin/python3 (python3-torch): the pyenv python3 on PATH has no torch.
 """
 
 import argparse
+import copy
 import json
 import os
 import resource
@@ -60,12 +69,25 @@ class Up(nn.Module):
         self.conv = DoubleConv(out_channels * 2, out_channels)
 
     def forward(self, x, skip):  # x (B, C, h, w), skip (B, C/2, H, W) -> (B, C/2, 2h - 4, 2w - 4)
-        upsampled = self.up(x)                                       # (B, C/2, 2h, 2w)
+        upsampled = self.up(x) if x.dtype != torch.bfloat16 else up_convolution_bf16(self.up, x)   # (B, C/2, 2h, 2w)
         height, width = upsampled.shape[2], upsampled.shape[3]
         top = (skip.shape[2] - height) // 2
         left = (skip.shape[3] - width) // 2
         cropped = skip[:, :, top:top + height, left:left + width]
         return self.conv(torch.cat([cropped, upsampled], dim=1))    # (B, C, 2h, 2w) into the DoubleConv
+
+
+def up_convolution_bf16(up, x):
+    """A 2x2 stride-2 transposed convolution in bf16, as a 1x1 convolution to 4x the channels and a pixel shuffle.
+
+    PyTorch 1.13 has no CPU bf16 kernel for conv_transpose2d (its oneDNN path fails a channel check, the fallback is
+    "not implemented for 'BFloat16'", and CPU autocast runs it in fp32). With kernel = stride = 2 the output pixels
+    do not overlap, so this is the same map with the same weights and multiply-adds, in bf16: out[b, o, 2i+a, 2j+c]
+    = sum_k x[b, k, i, j] * w[k, o, a, c] + bias[o].
+    """
+    w = up.weight                                                    # (C, C/2, 2, 2)
+    ones = w.permute(1, 2, 3, 0).reshape(w.shape[1] * 4, w.shape[0], 1, 1)   # (C/2 * 4, C, 1, 1), channel o*4 + a*2 + c
+    return F.pixel_shuffle(F.conv2d(x, ones, up.bias.repeat_interleave(4)), 2)   # (B, C/2 * 4, h, w) -> (B, C/2, 2h, 2w)
 
 
 class OutConv(nn.Module):
@@ -142,6 +164,8 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="number format of forward and backward; bf16 from a bf16 copy of the fp32 masters, loss in fp32")
     args = parser.parse_args(argv)
     if args.base < 1 or args.depth < 1 or args.batch < 1 or args.steps < 1 or args.warmup < 0:
         parser.error("--base, --depth, --batch and --steps must be at least 1, --warmup at least 0")
@@ -173,21 +197,35 @@ def main(argv):
     masks = torch.randint(0, 2, (args.batch, out, out), dtype=torch.int64)  # (B, out, out)
     weights = torch.rand(args.batch, out, out) * 9 + 1                      # (B, out, out) in [1, 10)
 
+    # The model forward and backward run: the fp32 model itself, or its bf16 copy (deepcopy draws no random numbers,
+    # so both precisions start from the same weights and tile).
+    compute_type = torch.bfloat16 if args.precision == "bf16" else torch.float32
+    compute = model if compute_type == torch.float32 else copy.deepcopy(model).to(compute_type)
+    pairs = list(zip(model.parameters(), compute.parameters()))
+
     def step():
-        model.train()
+        compute.train()
         optimizer.zero_grad(set_to_none=True)
-        logits = model(images)                                              # (B, 2, out, out)
+        compute.zero_grad(set_to_none=True)
+        logits = compute(images.to(compute_type)).float()                  # (B, 2, out, out); the loss in fp32
         loss = (F.cross_entropy(logits, masks, reduction="none") * weights).mean()
         loss.backward()
         update = time.perf_counter()
+        if compute is not model:
+            for master, copy_ in pairs:
+                master.grad = copy_.grad.float()                            # widened into the fp32 masters
         optimizer.step()
+        if compute is not model:
+            with torch.no_grad():
+                for master, copy_ in pairs:
+                    copy_.copy_(master)                                     # the update into the bf16 copy
         update_seconds = time.perf_counter() - update
         return loss.item(), update_seconds
 
     mkldnn = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
     version = f"PyTorch {torch.__version__}"
     print(f"{version}: U-Net base {args.base}, depth {args.depth}, {args.tile}x{args.tile} -> {out}x{out}, "
-          f"batch {args.batch}, {parameters:,} parameters, {args.optimizer} lr {args.lr}, "
+          f"batch {args.batch}, {args.precision}, {parameters:,} parameters, {args.optimizer} lr {args.lr}, "
           f"{torch.get_num_threads()} threads, oneDNN {'on' if mkldnn else 'off'}", file=sys.stderr)
 
     for i in range(args.warmup):
@@ -214,6 +252,7 @@ def main(argv):
         "tile": args.tile,
         "output": out,
         "batch": args.batch,
+        "precision": args.precision,
         "parameters": parameters,
         "optimizer": args.optimizer,
         "lr": args.lr,
