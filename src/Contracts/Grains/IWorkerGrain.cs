@@ -17,8 +17,19 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// <summary>Writes a checkpoint from this worker's replica and the reducers' optimizer state; returns its location.</summary>
     Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan);
 
-    /// <summary>Predicts and scores this worker's share of the job's validation sections with its replica at the plan's version.</summary>
-    Task<ValidationReport> ValidateAsync(ValidationPlan plan);
+    /// <summary>
+    /// Queues the prediction and scoring of this worker's share of the job's validation sections with its replica at the
+    /// plan's version, and returns at once: a validation may take longer than a grain call may wait (a large validation
+    /// set, a slow device), so its report is collected with <see cref="GetValidationAsync"/>.
+    /// </summary>
+    Task StartValidationAsync(ValidationPlan plan);
+
+    /// <summary>
+    /// The report of the validation of <paramref name="jobId"/> at <paramref name="version"/> started on this worker,
+    /// once it is done (then forgotten); null while it runs. Throws the validation's error, or when none was started
+    /// (the silo restarted since, say).
+    /// </summary>
+    Task<ValidationReport?> GetValidationAsync(string jobId, long version);
 
     /// <summary>Drops the job's replica (the job has ended).</summary>
     Task ReleaseAsync(string jobId);

@@ -21,6 +21,7 @@ public sealed partial class WorkerEngine : BackgroundService
 {
     private readonly Channel<Func<CancellationToken, Task>> _queue = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, (long Step, int Attempt)> _latest = new(StringComparer.Ordinal);   // the attempt to run, by job
+    private readonly ConcurrentDictionary<string, (long Version, Task<ValidationReport> Report)> _validations = new(StringComparer.Ordinal);   // by job
     private readonly IGrainFactory _grains;
     private readonly ReplicaSet _replicas;
     private readonly StepRunner _steps;
@@ -82,16 +83,39 @@ public sealed partial class WorkerEngine : BackgroundService
         return Enqueue(ct => _checkpoints.CaptureAsync(plan, _replicas.At(plan.JobId, plan.Version), WorkerKey, ct));
     }
 
-    /// <summary>Queues a validation of the job's replica at the plan's step (it fails when the replica is at another step).</summary>
-    public Task<ValidationReport> ValidateAsync(ValidationPlan plan)
+    /// <summary>
+    /// Queues a validation of the job's replica at the plan's step (it fails when the replica is at another step); its
+    /// report waits in <see cref="GetValidationAsync"/>. A job has one validation here at a time: a newer one replaces
+    /// an older one nobody collected.
+    /// </summary>
+    public void StartValidation(ValidationPlan plan)
     {
         ArgumentNullException.ThrowIfNull(plan);
-        return Enqueue(ct => _validator.ValidateAsync(plan, _replicas.At(plan.JobId, plan.Version), WorkerKey, ct));
+        var running = Enqueue(ct => _validator.ValidateAsync(plan, _replicas.At(plan.JobId, plan.Version), WorkerKey, ct));
+        _validations[plan.JobId] = (plan.Version, running);
+    }
+
+    /// <summary>The report of the job's validation at <paramref name="version"/> once done (then forgotten), null while it runs.</summary>
+    public async Task<ValidationReport?> GetValidationAsync(string jobId, long version)
+    {
+        if (!_validations.TryGetValue(jobId, out var validation) || validation.Version != version)
+        {
+            throw new InvalidOperationException($"worker {WorkerKey} runs no validation of job '{jobId}' at step {version} (its silo may have restarted).");
+        }
+
+        if (!validation.Report.IsCompleted)
+        {
+            return null;
+        }
+
+        _validations.TryRemove(new KeyValuePair<string, (long, Task<ValidationReport>)>(jobId, validation));
+        return await validation.Report.ConfigureAwait(false);
     }
 
     public void Release(string jobId)
     {
         _latest.TryRemove(jobId, out _);
+        _validations.TryRemove(jobId, out _);
         _queue.Writer.TryWrite(_ =>
         {
             _checkpoints.Close(jobId);

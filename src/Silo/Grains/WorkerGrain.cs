@@ -35,7 +35,13 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task<CheckpointResult> WriteCheckpointAsync(CheckpointPlan plan) => engine.WriteCheckpointAsync(plan);
 
-    public Task<ValidationReport> ValidateAsync(ValidationPlan plan) => engine.ValidateAsync(plan);
+    public Task StartValidationAsync(ValidationPlan plan)
+    {
+        engine.StartValidation(plan);
+        return Task.CompletedTask;
+    }
+
+    public Task<ValidationReport?> GetValidationAsync(string jobId, long version) => engine.GetValidationAsync(jobId, version);
 
     public Task ReleaseAsync(string jobId)
     {
