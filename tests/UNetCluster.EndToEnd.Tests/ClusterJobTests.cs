@@ -141,6 +141,45 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
     [Fact]
     [Trait("Category", "Blob")]
+    public async Task StorageStopped30Seconds_MidJob_TrainingGoesOnAndCheckpointsResumeAfter()
+    {
+        const int steps = 300;
+        var submitted = await cluster.UnetAsync(
+            "submit", "--preset", "tiny", "--steps", steps.ToString(System.Globalization.CultureInfo.InvariantCulture), "--batch", "3",
+            "--workers", "3", "--reducers", "3", "--checkpoint-every", "5", "--validate-every", "1000", "--id", "e2e-storage");
+        Assert.True(submitted.ExitCode == 0, submitted.Error + cluster.Diagnostics());
+
+        var before = await WaitForAsync("e2e-storage", s => s.Step >= 6 && s.CheckpointStep >= 5, TimeSpan.FromMinutes(3));
+        await cluster.StopStorageAsync();
+        JobStatus during;
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+            during = await StatusAsync("e2e-storage");
+        }
+        finally
+        {
+            await cluster.StartStorageAsync();
+        }
+
+        // Training went on while its record and checkpoints could not be written.
+        Assert.True(during.State == JobState.Running || during.IsFinished, $"{during}\n{cluster.Diagnostics()}");
+        Assert.True(during.Step >= before.Step + 10, $"the job stood still without storage: step {before.Step} before, {during.Step} 30 s later\n{cluster.Diagnostics()}");
+
+        var final = await WaitForAsync("e2e-storage", s => s.IsFinished, TimeSpan.FromMinutes(6));
+        Assert.True(final.State == JobState.Completed, $"{final}\n{cluster.Diagnostics()}");
+        Assert.Equal(steps, final.Step);
+        Assert.Equal((0, 0), (final.Restores, final.Takeovers));
+        Assert.Equal(steps, final.CheckpointStep);                                  // checkpoints resumed after the outage
+        using var checkpoint = CheckpointStore.ForJob(cluster.Blobs, "e2e-storage").LoadLatest();
+        Assert.NotNull(checkpoint);
+        Assert.Equal(steps, checkpoint.Manifest.Step);
+        TestContext.Current.SendDiagnosticMessage(
+            $"storage stopped at step {before.Step} (checkpoint {before.CheckpointStep}) for 30 s: step {during.Step} at its end (checkpoint {during.CheckpointStep}); final checkpoint {final.CheckpointStep}");
+    }
+
+    [Fact]
+    [Trait("Category", "Blob")]
     public async Task KillCoordinatorSilo_MidJob_JobResumesFromLatestOnAnotherSiloAndCompletes()
     {
         const int steps = 60;

@@ -67,6 +67,12 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         await WaitForActiveSilosAsync();
     }
 
+    /// <summary>Stops the cluster's storage (Azurite, SIGTERM), as an outage of the storage account would.</summary>
+    public Task StopStorageAsync() => _azurite.StopAsync();
+
+    /// <summary>Starts the cluster's storage again on the same port with the same blobs.</summary>
+    public Task StartStorageAsync() => _azurite.StartAsync();
+
     /// <summary>Starts a new silo process in place of <paramref name="dead"/> and waits until it is an active member.</summary>
     public async Task ReplaceAsync(ChildProcess dead)
     {

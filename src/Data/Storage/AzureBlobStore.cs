@@ -64,6 +64,10 @@ public sealed class AzureBlobStore : IBlobStore
         {
             return null;
         }
+        catch (AggregateException e) when (IsUnreachable(e))
+        {
+            throw Unreachable(name, e);
+        }
     }
 
     public async Task<IReadOnlyList<BlobItem>> ListAsync(string prefix, CancellationToken cancellationToken = default)
@@ -80,6 +84,10 @@ public sealed class AzureBlobStore : IBlobStore
         catch (RequestFailedException e) when (e.Status == 404)
         {
             return [];
+        }
+        catch (AggregateException e) when (IsUnreachable(e))
+        {
+            throw Unreachable(prefix + "*", e);
         }
 
         items.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
@@ -98,9 +106,36 @@ public sealed class AzureBlobStore : IBlobStore
         {
             return false;
         }
+        catch (AggregateException e) when (IsUnreachable(e))
+        {
+            throw Unreachable(name, e);
+        }
     }
 
     public async Task<string> WriteAsync(string name, ReadOnlyMemory<byte> content, BlobCondition condition, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await WriteOnceReachableAsync(name, content, condition, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AggregateException e) when (IsUnreachable(e))
+        {
+            throw Unreachable(name, e);
+        }
+    }
+
+    /// <summary>
+    /// True for what the SDK throws when its retries all failed to reach the service (connection refused, timeouts):
+    /// an aggregate of transport failures, which callers treat as storage being away for a while.
+    /// </summary>
+    private static bool IsUnreachable(AggregateException e) =>
+        e.InnerExceptions.Count > 0 && e.InnerExceptions.All(i => i is RequestFailedException or IOException or HttpRequestException or TimeoutException);
+
+    /// <summary>The one exception a caller sees when storage is unreachable: an <see cref="IOException"/> naming the blob.</summary>
+    private IOException Unreachable(string name, AggregateException e) =>
+        new($"Azure Blob storage did not answer for '{Describe(name)}' after {e.InnerExceptions.Count} tries: {e.InnerExceptions[^1].Message}", e);
+
+    private async Task<string> WriteOnceReachableAsync(string name, ReadOnlyMemory<byte> content, BlobCondition condition, CancellationToken cancellationToken)
     {
         var blob = _container.GetBlobClient(_prefix + BlobNames.Validate(name));
         await EnsureContainerAsync(cancellationToken).ConfigureAwait(false);

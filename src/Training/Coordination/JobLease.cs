@@ -16,6 +16,8 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
     private string? _etag;
     private string _owner = string.Empty;
     private DateTimeOffset _published;
+    private int _failedWrites;                       // writes failed in a row (storage away)
+    private DateTimeOffset _retryAt = DateTimeOffset.MinValue;   // no unforced write before this, after a failure
 
     /// <summary>The job's status as this coordinator last read or set it; null before the record was read or when it has none.</summary>
     public JobStatus? Status { get; set; }
@@ -83,7 +85,11 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
         return true;
     }
 
-    /// <summary>Writes the status into the record, at most once a second unless forced.</summary>
+    /// <summary>
+    /// Writes the status into the record, at most once a second unless forced; after a write failed (storage away), the
+    /// unforced ones wait 2 s, then 4, 8, ... up to 30 s before the next try, so that training goes on at its pace
+    /// while storage is unreachable (each failed write costs the client's retries, seconds).
+    /// </summary>
     public Task PublishAsync(bool force) => TryPublishAsync(force);
 
     /// <summary>The final state must reach the record, or a later activation would resume a finished job: retried with backoff.</summary>
@@ -99,7 +105,7 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
     private async Task<bool> TryPublishAsync(bool force)
     {
         var now = DateTimeOffset.UtcNow;
-        if (Fenced || (!force && now - _published < TimeSpan.FromSeconds(1)))
+        if (Fenced || (!force && (now - _published < TimeSpan.FromSeconds(1) || now < _retryAt)))
         {
             return Fenced;
         }
@@ -109,6 +115,8 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
         try
         {
             _etag = await records.ReplaceAsync(new JobRecord(Status, _owner, Epoch), _etag!);
+            _failedWrites = 0;
+            _retryAt = DateTimeOffset.MinValue;
             return true;
         }
         catch (BlobConflictException)
@@ -120,6 +128,8 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
         }
         catch (Exception e) when (e is IOException or Azure.RequestFailedException or TimeoutException or OperationCanceledException)
         {
+            _failedWrites++;
+            _retryAt = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(Math.Min(30, 2 << Math.Min(_failedWrites - 1, 4)));
             LogPublishFailed(jobId, e);
             return false;
         }
