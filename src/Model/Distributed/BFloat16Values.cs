@@ -79,6 +79,35 @@ public static class BFloat16Values
         }
     }
 
+    /// <summary>
+    /// Writes <paramref name="values"/> into <paramref name="destination"/> as a bucket's bytes: float32, or with
+    /// <paramref name="bfloat16"/> narrowed to bf16 (<see cref="Narrow"/>). The one place that picks between the two.
+    /// </summary>
+    public static void Encode(ReadOnlySpan<float> values, Span<byte> destination, bool bfloat16)
+    {
+        if (bfloat16)
+        {
+            Narrow(values, destination);
+        }
+        else
+        {
+            MemoryMarshal.AsBytes(values).CopyTo(destination);
+        }
+    }
+
+    /// <summary>Reads a bucket's bytes (float32, or with <paramref name="bfloat16"/> bf16, widened) into <paramref name="destination"/>.</summary>
+    public static void Decode(ReadOnlySpan<byte> source, Span<float> destination, bool bfloat16)
+    {
+        if (bfloat16)
+        {
+            Widen(source, destination);
+        }
+        else
+        {
+            MemoryMarshal.Cast<byte, float>(source).CopyTo(destination);
+        }
+    }
+
     /// <summary>True when no bf16 value of <paramref name="source"/> is NaN or infinite (its exponent bits are not all ones).</summary>
     public static bool AllFinite(ReadOnlySpan<byte> source)
     {

@@ -92,16 +92,7 @@ public sealed class ShardReducer : IDisposable
             _contributions[worker] = contribution;
         }
 
-        var target = contribution.Gradient.AsSpan((int)start, count);
-        if (bfloat16)
-        {
-            BFloat16Values.Widen(gradient, target);
-        }
-        else
-        {
-            MemoryMarshal.Cast<byte, float>(gradient).CopyTo(target);
-        }
-
+        BFloat16Values.Decode(gradient, contribution.Gradient.AsSpan((int)start, count), bfloat16);
         contribution.Mark(start, count);
         return true;
     }
@@ -219,15 +210,7 @@ public sealed class ShardReducer : IDisposable
             throw new ArgumentException($"{length} values at {offset} are not inside shard {Range.Index}.", nameof(offset));
         }
 
-        var values = _parameterValues.AsSpan((int)start, length);
-        if (bfloat16)
-        {
-            BFloat16Values.Narrow(values, destination);
-        }
-        else
-        {
-            MemoryMarshal.AsBytes(values).CopyTo(destination);
-        }
+        BFloat16Values.Encode(_parameterValues.AsSpan((int)start, length), destination, bfloat16);
     }
 
     /// <summary>

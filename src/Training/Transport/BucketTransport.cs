@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
@@ -33,16 +32,7 @@ public sealed class BucketTransport(IGrainFactory grains, DataPlaneClient dataPl
             return false;
         }
 
-        var target = destination.AsSpan(checked((int)offset), count);
-        if (bucket.Format == WireFormat.Bf16)
-        {
-            BFloat16Values.Widen(bucket.Values, target);
-        }
-        else
-        {
-            MemoryMarshal.Cast<byte, float>(bucket.Values).CopyTo(target);
-        }
-
+        BFloat16Values.Decode(bucket.Values, destination.AsSpan(checked((int)offset), count), bucket.Format == WireFormat.Bf16);
         return true;
     }
 }

@@ -114,7 +114,6 @@ public sealed class Replica : IDisposable
         }
 
         var bf16 = Wire == WireFormat.Bf16;
-
         var messages = _buckets;
         var gradient = Engine.Gradient;
         var next = layout.Count;    // the buckets from this index on are handed out
@@ -126,14 +125,7 @@ public sealed class Replica : IDisposable
                 next--;
                 var values = MemoryMarshal.Cast<byte, float>(gradient.bytes).Slice(checked((int)layout[next].Range.Offset), checked((int)layout[next].Range.Length));
                 finite = FiniteValues.All(values);
-                if (bf16)
-                {
-                    BFloat16Values.Narrow(values, messages[next]);   // exact: a bf16 backward pass's gradient holds bf16 values
-                }
-                else
-                {
-                    MemoryMarshal.AsBytes(values).CopyTo(messages[next]);
-                }
+                BFloat16Values.Encode(values, messages[next], bf16);   // in bf16 exact: a bf16 backward pass's gradient holds bf16 values
 
                 if (finite)
                 {
