@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
@@ -30,32 +29,24 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
 
     public Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan) => grains.GetGrain<IWorkerGrain>(worker).WriteCheckpointAsync(plan);
 
-    /// <summary>How long a validation's report is polled for at most (the step loop gives up on it sooner).</summary>
-    private static readonly TimeSpan ValidationPollLimit = TimeSpan.FromMinutes(30);
-
     /// <summary>
     /// Starts the validation on the worker and collects its report, polling (from 50 ms, backing off to 1 s): each
-    /// call is short, so a validation may take longer than a grain call may wait; the step loop bounds the whole.
+    /// call is short, so a validation may take longer than a grain call may wait; the step loop bounds the whole and
+    /// cancels <paramref name="abandon"/> when it stops waiting.
     /// </summary>
-    public async Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan)
+    public async Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan, CancellationToken abandon)
     {
         ArgumentNullException.ThrowIfNull(plan);
         var grain = grains.GetGrain<IWorkerGrain>(worker);
         await grain.StartValidationAsync(plan).ConfigureAwait(false);
-        var started = Stopwatch.StartNew();
         for (var wait = 50; ; wait = Math.Min(wait * 2, 1000))
         {
-            if (started.Elapsed > ValidationPollLimit)
-            {
-                throw new TimeoutException($"worker {worker} did not finish validating step {plan.Version} of job {plan.JobId} within {ValidationPollLimit.TotalMinutes} minutes.");
-            }
-
             if (await grain.GetValidationAsync(plan.JobId, plan.Version).ConfigureAwait(false) is { } report)
             {
                 return report;
             }
 
-            await Task.Delay(wait).ConfigureAwait(false);
+            await Task.Delay(wait, abandon).ConfigureAwait(false);
         }
     }
 

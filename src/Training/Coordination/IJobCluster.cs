@@ -27,7 +27,11 @@ public interface IJobCluster
 
     Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan);
 
-    Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan);
+    /// <summary>
+    /// The worker's validation report of the plan's step; <paramref name="abandon"/> is cancelled once the step loop
+    /// no longer waits for it (its timeout, or another worker's failure), so nothing keeps asking after it.
+    /// </summary>
+    Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan, CancellationToken abandon);
 
     Task ReleaseWorkerAsync(string worker, string jobId);
 

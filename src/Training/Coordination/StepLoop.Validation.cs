@@ -47,21 +47,25 @@ public sealed partial class StepLoop
         _validatedStep = _version;
         _sinceValidation.Restart();
         var clock = Stopwatch.StartNew();
+        using var abandon = new CancellationTokenSource();
         ValidationReport[] reports;
         try
         {
-            reports = await Task.WhenAll(workers.Select((w, i) => _cluster.ValidateAsync(w, new ValidationPlan(_jobId, _spec, _version, i, workers.Count, _reducers, _bucketBytes))))
+            reports = await Task.WhenAll(workers.Select((w, i) =>
+                    _cluster.ValidateAsync(w, new ValidationPlan(_jobId, _spec, _version, i, workers.Count, _reducers, _bucketBytes), abandon.Token)))
                 .WaitAsync(ValidationTimeout);
         }
         catch (Exception e) when (IsCallFailure(e))
         {
-            _validating += clock.Elapsed;
             LogValidationFailed(_jobId, _version, e);
             Status = Status with { ValidationError = $"the validation of step {_version} failed: {e.Message}" };
             return null;
         }
-
-        _validating += clock.Elapsed;
+        finally
+        {
+            await abandon.CancelAsync();
+            _validating += clock.Elapsed;
+        }
         var sections = reports.SelectMany(r => r.Sections).ToList();
         var metric = _options.Validation.MetricFor(instances: sections.Count > 0 && sections.All(s => s.ObjectF1 is not null));
         var result = ValidationChoice.Choose(sections, metric, _version, clock.Elapsed.TotalSeconds);

@@ -460,10 +460,10 @@ public sealed class StepLoopTests : IDisposable
 
         public TimeSpan ValidationDelay { get; init; }
 
-        public async Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan)
+        public async Task<ValidationReport> ValidateAsync(string worker, ValidationPlan plan, CancellationToken abandon)
         {
             ValidationPlans.Add(plan);
-            await Task.Delay(ValidationDelay);
+            await Task.Delay(ValidationDelay, CancellationToken.None);   // the scripted worker validates on, as a real one does
             var section = Scores?.Invoke(plan.Version, plan.WorkerIndex) ?? Section([0.5], pixelError: [0.1], randError: [0.2]);
             return new ValidationReport(worker, plan.Version, [section], 0.01);
         }
