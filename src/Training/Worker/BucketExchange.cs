@@ -40,6 +40,20 @@ public sealed class BucketExchange(IBucketTransport transport)
     }
 
     /// <summary>
+    /// Makes <paramref name="replica"/> hold the fp32 masters of <paramref name="version"/>, as a checkpoint or a
+    /// validation needs them: nothing to do when it holds them already; when it holds their bf16 rounding (a bf16 job's
+    /// step pull), they are pulled from the reducers, which must still be at that version. False when
+    /// <paramref name="abandon"/> turned true meanwhile.
+    /// </summary>
+    public async Task<bool> EnsureMastersAsync(
+        Replica replica, IReadOnlyList<string> reducers, int bucketBytes, long version, TorchThread torch, Func<bool> abandon)
+    {
+        ArgumentNullException.ThrowIfNull(replica);
+        return replica.ParametersExact
+            || await PullParametersAsync(replica, reducers, bucketBytes, version, WireFormat.Fp32, torch, abandon).ConfigureAwait(false) is not null;
+    }
+
+    /// <summary>
     /// Sends bucket i of <paramref name="layout"/> (values <paramref name="message"/>(i), in <paramref name="format"/>) as
     /// its index arrives on <paramref name="ready"/>, until the channel completes. Bytes sent; null when a reducer says
     /// the attempt is stale.

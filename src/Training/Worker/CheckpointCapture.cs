@@ -70,14 +70,13 @@ public sealed partial class CheckpointCapture(IGrainFactory grains, BucketExchan
                 throw new InvalidOperationException($"The reducers of job {plan.JobId} are no longer at step {plan.Version}.");
             }
 
-            if (!replica.ParametersExact)
+            // The checkpoint keeps the fp32 masters (the reducers are still at this version: training goes on only once
+            // this call returns).
+            var generation = _generations.GetValueOrDefault(plan.JobId);
+            if (!await exchange.EnsureMastersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Version, torch,
+                    () => _generations.GetValueOrDefault(plan.JobId) != generation).ConfigureAwait(false))
             {
-                // A bf16 job's replica holds the bf16 rounding of the parameters; the checkpoint keeps the fp32 masters,
-                // pulled from the reducers (still at this version: training goes on only once this call returns).
-                var generation = _generations.GetValueOrDefault(plan.JobId);
-                _ = await exchange.PullParametersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Version, WireFormat.Fp32, torch,
-                        () => _generations.GetValueOrDefault(plan.JobId) != generation).ConfigureAwait(false)
-                    ?? throw new InvalidOperationException($"The checkpoint of step {plan.Version} of job {plan.JobId} was given up: the job's reducers were set up again before its parameters were pulled.");
+                throw new InvalidOperationException($"The checkpoint of step {plan.Version} of job {plan.JobId} was given up: the job's reducers were set up again before its parameters were pulled.");
             }
 
             var model = replica.Engine.Model;

@@ -27,9 +27,15 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
         }
 
         var clock = Stopwatch.StartNew();
-        if (!replica.ParametersExact)
+        if (!replica.ParametersExact && plan.Reducers is not { Count: > 0 })
         {
-            await PullMastersAsync(plan, replica, cancellationToken).ConfigureAwait(false);
+            throw new InvalidOperationException(
+                $"the replica of job '{plan.JobId}' holds the bf16 rounding of step {replica.Version}'s parameters and the plan names no reducers to pull step {plan.Version}'s fp32 parameters from.");
+        }
+
+        if (!await exchange.EnsureMastersAsync(replica, plan.Reducers ?? [], plan.BucketBytes, plan.Version, torch, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false))
+        {
+            cancellationToken.ThrowIfCancellationRequested();
         }
 
         var sections = await replica.ValidationShareAsync(plan.WorkerIndex, plan.Workers, cancellationToken).ConfigureAwait(false);
@@ -52,20 +58,6 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
             return scored;
         }).ConfigureAwait(false);
         return new ValidationReport(worker, plan.Version, [.. sweeps.Select(ToMessage)], clock.Elapsed.TotalSeconds);
-    }
-
-    private async Task PullMastersAsync(ValidationPlan plan, Replica replica, CancellationToken cancellationToken)
-    {
-        if (plan.Reducers is not { Count: > 0 } reducers || replica.Version != plan.Version)
-        {
-            throw new InvalidOperationException(
-                $"the replica of job '{plan.JobId}' holds the bf16 rounding of step {replica.Version}'s parameters and the plan names no reducers to pull step {plan.Version}'s fp32 parameters from.");
-        }
-
-        if (await exchange.PullParametersAsync(replica, reducers, plan.BucketBytes, plan.Version, WireFormat.Fp32, torch, () => cancellationToken.IsCancellationRequested).ConfigureAwait(false) is null)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-        }
     }
 
     private static SectionValidation ToMessage(ThresholdSweep sweep) => new(
