@@ -2,6 +2,7 @@ using UNetCluster.Data.DataSets;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
+using static TorchSharp.torch;
 
 namespace UNetCluster.Model.Tests;
 
@@ -28,6 +29,21 @@ internal static class TestSupport
         Seed: seed,
         ValidationSections: 3,
         CheckpointEvery: 10);
+
+    /// <summary>
+    /// The data-parallel step's arithmetic at step 5: one engine's gradient over tiles 0..3 (<c>Whole</c>), and the
+    /// sample-weighted average of two engines' gradients over tiles 0-1 and 2-3 (<c>Averaged</c>). The caller owns both.
+    /// </summary>
+    public static (Tensor Averaged, Tensor Whole) TwoReplicasAgainstOne(TrainingOptions options, IReadOnlyList<SectionTensors> sections)
+    {
+        using var single = new GradientEngine(options, sections);
+        using var first = new GradientEngine(options, sections);
+        using var second = new GradientEngine(options, sections);
+        var whole = single.ComputeGradient(step: 5, [0, 1, 2, 3], TestContext.Current.CancellationToken).Gradient.clone();
+        var a = first.ComputeGradient(step: 5, [0, 1], TestContext.Current.CancellationToken);
+        var b = second.ComputeGradient(step: 5, [2, 3], TestContext.Current.CancellationToken);
+        return (((a.Gradient * a.Samples) + (b.Gradient * b.Samples)) / (a.Samples + b.Samples), whole);
+    }
 
     public static string TemporaryDirectory()
     {

@@ -16,14 +16,9 @@ public sealed class DataParallelEquivalenceTests
     {
         var options = TestSupport.SmallTraining(batch: 4);
         using var data = TrainingData.Create(TestSupport.BundledSections, options.ValidationSections, options.WeightMap);
-        using var single = new GradientEngine(options, data.Training);
-        using var first = new GradientEngine(options, data.Training);
-        using var second = new GradientEngine(options, data.Training);
-
-        using var whole = single.ComputeGradient(step: 5, [0, 1, 2, 3], TestContext.Current.CancellationToken).Gradient.clone();
-        var a = first.ComputeGradient(step: 5, [0, 1], TestContext.Current.CancellationToken);
-        var b = second.ComputeGradient(step: 5, [2, 3], TestContext.Current.CancellationToken);
-        using var averaged = ((a.Gradient * a.Samples) + (b.Gradient * b.Samples)) / (a.Samples + b.Samples);
+        var gradients = TestSupport.TwoReplicasAgainstOne(options, data.Training);
+        using var averaged = gradients.Averaged;
+        using var whole = gradients.Whole;
 
         Assert.True(averaged.allclose(whole, rtol: 1e-4, atol: 1e-6), $"max difference {(averaged - whole).abs().max().item<float>()}");
         using var zero = zeros_like(whole);
