@@ -36,6 +36,20 @@ public interface IReducerGrain : IGrainWithStringKey
     Task<ReducerState> GetStateAsync();
 
     /// <summary>
+    /// Sets this reducer up as a copy of reducer <paramref name="source"/> (same shard, at the version the setup names,
+    /// which the source must hold): its parameters and optimizer state are pulled bucket by bucket. Called at a step
+    /// boundary, while no step is open on the source.
+    /// </summary>
+    Task CopyFromAsync(ReducerSetup setup, string source, int bucketBytes);
+
+    /// <summary>
+    /// From the next step on, hands each applied step's averaged gradient to reducer <paramref name="copy"/> (null: to
+    /// none), which applies the same update and so holds the same state; a step's parameters are served only once the
+    /// copy has applied it, so every committed step survives the loss of either silo.
+    /// </summary>
+    Task SetCopyAsync(string? copy);
+
+    /// <summary>
     /// Where the data plane of this reducer's silo listens (<c>address:port</c>), for buckets that would otherwise be
     /// Orleans messages; null when that silo serves none.
     /// </summary>

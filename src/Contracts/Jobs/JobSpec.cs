@@ -53,6 +53,13 @@ public sealed record JobSpec
     /// <summary>Size of a gradient or parameter message in KiB; null for the default (4096 KiB).</summary>
     [Id(16)] public int? BucketKiB { get; init; }
 
+    /// <summary>
+    /// Keep a copy of each reducer's state on a second silo, so that losing any one silo recomputes at most the step in
+    /// flight (DESIGN.md, failure model); null or true for on, false to save the bandwidth (the averaged gradient, 4
+    /// bytes per parameter per step) and go back to the latest checkpoint when a reducer's silo is lost.
+    /// </summary>
+    [Id(34)] public bool? ReducerCopies { get; init; }
+
     /// <summary>Validate the model on the held-out sections every this many steps (and at the last step); null for the checkpoint interval.</summary>
     [Id(30)] public int? ValidateEvery { get; init; }
 

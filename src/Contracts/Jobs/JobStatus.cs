@@ -149,6 +149,21 @@ public sealed record JobStatus
     /// </summary>
     [Id(43)] public string? LastRecompute { get; init; }
 
+    /// <summary>
+    /// The reducer grains holding the job's state, by shard: the one each worker talks to. A coordinator that takes
+    /// the job over adopts them (and their copies) when they are still there, instead of going back to a checkpoint.
+    /// </summary>
+    [Id(41)] public IReadOnlyList<string> Reducers { get; init; } = [];
+
+    /// <summary>
+    /// By shard, the reducer on another silo that holds a copy of its state at every committed step (empty string: none
+    /// at the moment, e.g. with one silo; empty list: copies off).
+    /// </summary>
+    [Id(42)] public IReadOnlyList<string> ReducerCopies { get; init; } = [];
+
+    /// <summary>Reducers rebuilt from their copy on another silo after a silo was lost, and coordinators that adopted the reducers of the one before.</summary>
+    [Id(44)] public int ReducersRecovered { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 

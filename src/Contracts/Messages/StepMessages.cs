@@ -98,13 +98,18 @@ public sealed record ReducerSetup(
     [property: Id(5)] long Version,
     [property: Id(6)] long OptimizerSteps);
 
-/// <summary>A reducer's state as the coordinator checks it after a fault.</summary>
+/// <summary>
+/// A reducer's state as the coordinator checks it after a fault: whether it holds state, the steps applied, its shard,
+/// Adam's step count (for a copy set up from it) and the reducer that holds its copy (null: none).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.ReducerState")]
 public sealed record ReducerState(
     [property: Id(0)] bool Ready,
     [property: Id(1)] long Version,
     [property: Id(2)] long Offset,
-    [property: Id(3)] long Length);
+    [property: Id(3)] long Length,
+    [property: Id(4)] long OptimizerSteps = 0,
+    [property: Id(5)] string? Copy = null);
 
 /// <summary>
 /// A worker's report of a step it finished: its replica holds the parameters after the step. <c>Compute</c> is the

@@ -142,6 +142,23 @@ public sealed class ShardReducer : IDisposable
         Discard();
     }
 
+    /// <summary>
+    /// Copies the float32 mean gradient of the last step applied, from <paramref name="offset"/> of the flat vector, into
+    /// <paramref name="destination"/>: sent to a copy of this reducer as one worker's whole contribution and applied with
+    /// the same learning rate, it gives the copy the same parameters and optimizer state (one contribution is its own mean).
+    /// </summary>
+    public void CopyLastMean(long offset, Span<byte> destination)
+    {
+        var start = offset - Range.Offset;
+        var length = destination.Length / sizeof(float);
+        if (_mean is null || destination.Length % sizeof(float) != 0 || start < 0 || start + length > Range.Length)
+        {
+            throw new InvalidOperationException($"Shard {Range.Index} has no applied step, or {length} values at {offset} are not inside it.");
+        }
+
+        _mean.bytes.Slice(checked((int)(start * sizeof(float))), destination.Length).CopyTo(destination);
+    }
+
     /// <summary>Replaces a range of the parameters or of an optimizer state vector (set-up from a checkpoint).</summary>
     public void Load(string name, long offset, ReadOnlySpan<byte> values)
     {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
+using UNetCluster.Model.Optimization;
 using UNetCluster.Silo.Placement;
 using UNetCluster.Silo.Telemetry;
 using UNetCluster.Training.Jobs;
@@ -17,7 +18,8 @@ namespace UNetCluster.Silo.Grains;
 /// plane serves it, and only it, while it holds state (from set-up to release or deactivation).
 /// </summary>
 [SiloBoundPlacement]
-public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer dataPlane, ILogger<ReducerGrain> logger) : Grain, IReducerGrain, IDisposable
+public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer dataPlane, IBucketTransport transport, ILogger<ReducerGrain> logger)
+    : Grain, IReducerGrain, IDisposable
 {
     private ShardReducer? _reducer;
     private long _version;
@@ -30,6 +32,10 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     private DateTimeOffset? _firstBucket;
     private (long Version, Dictionary<string, byte[]> Vectors)? _snapshot;
     private readonly Dictionary<(long Offset, WireFormat Format), (long Version, byte[] Values)> _parameterBuckets = [];
+    private OptimizerKind _optimizerKind;
+    private int _bucketBytes;
+    private string? _copy;                                   // the reducer on another silo that applies every step too
+    private List<(long Offset, byte[] Values)>? _meanBuckets; // the applied step's mean gradient, as sent to the copy
 
     public async Task SetupAsync(ReducerSetup setup)
     {
@@ -50,6 +56,10 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         _snapshot = null;
         _parameterBuckets.Clear();
         _jobId = setup.JobId;
+        _optimizerKind = options.Optimizer.Kind;
+        _bucketBytes = JobOptions.BucketBytes(setup.Spec);
+        _copy = null;
+        _meanBuckets = null;
         _openStep = -1;
         _openAttempt = -1;
         dataPlane.OpenReducer(this.GetPrimaryKeyString(), range, JobOptions.BucketBytes(setup.Spec));
@@ -118,7 +128,23 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         {
             var learningRate = _learningRate;
             var applyClock = Stopwatch.StartNew();
-            await torch.RunAsync(() => reducer.Apply(learningRate));
+            var copy = _copy;
+            var mean = copy is null ? null : MeanBuckets(reducer);
+            await torch.RunAsync(() =>
+            {
+                reducer.Apply(learningRate);
+                foreach (var (offset, values) in mean ?? [])
+                {
+                    reducer.CopyLastMean(offset, values);
+                }
+            });
+
+            // The step's parameters are served (the version moves on) only once the copy has applied it too.
+            if (copy is not null && mean is not null)
+            {
+                await ForwardAsync(copy, mean, bucket.Step, _openAttempt, learningRate);
+            }
+
             var applied = DateTimeOffset.UtcNow;
             var (sinceFirst, applySeconds) = (applied - _firstBucket.Value, applyClock.Elapsed.TotalSeconds);
             LogApplied(bucket.Step, applied, sinceFirst.TotalSeconds, applySeconds);
@@ -215,7 +241,92 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     }
 
     public Task<ReducerState> GetStateAsync() => Task.FromResult(
-        _reducer is null ? new ReducerState(false, -1, 0, 0) : new ReducerState(true, _version, _reducer.Range.Offset, _reducer.Range.Length));
+        _reducer is null
+            ? new ReducerState(false, -1, 0, 0)
+            : new ReducerState(true, _version, _reducer.Range.Offset, _reducer.Range.Length, _reducer.StepCount, _copy));
+
+    public async Task CopyFromAsync(ReducerSetup setup, string source, int bucketBytes)
+    {
+        ArgumentNullException.ThrowIfNull(setup);
+        ArgumentOutOfRangeException.ThrowIfLessThan(bucketBytes, sizeof(float));
+        var from = GrainFactory.GetGrain<IReducerGrain>(source);
+        var state = await from.GetStateAsync();
+        if (!state.Ready || state.Version != setup.Version || state.Offset != setup.Offset || state.Length != setup.Length)
+        {
+            throw new InvalidOperationException(
+                $"Reducer {this.GetPrimaryKeyString()} cannot copy {source}: it holds step {state.Version} of [{state.Offset}, +{state.Length}), not step {setup.Version} of [{setup.Offset}, +{setup.Length}).");
+        }
+
+        await SetupAsync(setup with { OptimizerSteps = state.OptimizerSteps });
+        var reducer = Require();
+        var chunk = Math.Max(1, bucketBytes / sizeof(float));
+        foreach (var name in FlatOptimizer.StateNames(_optimizerKind).Prepend(ShardReducer.ParametersName))
+        {
+            for (var offset = setup.Offset; offset < setup.Offset + setup.Length; offset += chunk)
+            {
+                var length = (int)Math.Min(chunk, setup.Offset + setup.Length - offset);
+                var values = await from.GetBucketAsync(name, setup.Version, offset, length)
+                    ?? throw new InvalidOperationException($"Reducer {source} no longer holds step {setup.Version}.");
+                await torch.RunAsync(() => reducer.Load(name, values.Offset, values.Values));
+            }
+        }
+
+        _parameterBuckets.Clear();
+        LogCopied(source, setup.Version, setup.Length);
+    }
+
+    public Task SetCopyAsync(string? copy)
+    {
+        Require();
+        _copy = copy;
+        _meanBuckets = null;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The arrays the applied step's mean is copied into for the copy, one per bucket, kept across steps.</summary>
+    private List<(long Offset, byte[] Values)> MeanBuckets(ShardReducer reducer)
+    {
+        if (_meanBuckets is null)
+        {
+            var chunk = Math.Max(1, _bucketBytes / sizeof(float));
+            var (start, end) = (reducer.Range.Offset, reducer.Range.Offset + reducer.Range.Length);
+            _meanBuckets = [];
+            for (var offset = start; offset < end; offset += chunk)
+            {
+                _meanBuckets.Add((offset, GC.AllocateUninitializedArray<byte>(checked((int)Math.Min(chunk, end - offset) * sizeof(float)))));
+            }
+        }
+
+        return _meanBuckets;
+    }
+
+    /// <summary>
+    /// Hands the applied step's mean to the copy as worker 0's whole contribution of a one-worker step (over the data
+    /// plane where the copy's silo serves one). A copy that cannot take it is dropped: the step goes on, this shard
+    /// without a copy until the coordinator sets a new one up at the next step boundary.
+    /// </summary>
+    private async Task ForwardAsync(string copy, List<(long Offset, byte[] Values)> mean, long step, int attempt, double learningRate)
+    {
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await GrainFactory.GetGrain<IReducerGrain>(copy).OpenStepAsync(step, attempt, 1, learningRate);
+            var outcomes = await Task.WhenAll(mean.Select(m =>
+                transport.SendGradientAsync(copy, new GradientBucket(step, attempt, 0, 1, m.Offset, m.Values, WireFormat.Fp32))));
+            var refused = outcomes.Where(o => o is not (ContributionOutcome.Accepted or ContributionOutcome.AlreadyApplied)).ToList();
+            if (refused.Count > 0)
+            {
+                throw new InvalidOperationException($"the copy answered {refused[0]}");
+            }
+
+            UNetTelemetry.RecordCopyBytes(_jobId, mean.Sum(m => (long)m.Values.Length), clock.Elapsed);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogCopyLost(copy, step, e);
+            _copy = null;
+        }
+    }
 
     public Task<string?> GetDataEndpointAsync() => Task.FromResult(dataPlane.Endpoint);
 
@@ -250,6 +361,12 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Reducer applied step {Step} at {AppliedAt:HH:mm:ss.fff}, {SinceFirstSeconds:F3} s after its first bucket came; waiting for the torch thread and the optimizer took {ApplySeconds:F3} s")]
     private partial void LogApplied(long step, DateTimeOffset appliedAt, double sinceFirstSeconds, double applySeconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Reducer set up as a copy of {Source} at step {Version} ({Length} values)")]
+    private partial void LogCopied(string source, long version, long length);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Reducer could not hand step {Step} to its copy {Copy}; it goes on without one until the coordinator sets one up")]
+    private partial void LogCopyLost(string copy, long step, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Reducer {Reducer} refused worker {Worker}'s gradient for step {Step}: NaN or infinity")]
     private partial void LogNotFinite(string reducer, int worker, long step);

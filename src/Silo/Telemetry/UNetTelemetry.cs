@@ -65,6 +65,12 @@ public static class UNetTelemetry
     private static readonly Histogram<double> ValidationDuration = Meter.CreateHistogram<double>(
         "unet.validation.duration", "s", "Seconds a validation held training.");
 
+    private static readonly Counter<long> CopyBytes = Meter.CreateCounter<long>(
+        "unet.reducer.copy.bytes", "By", "Bytes of averaged gradient the reducers handed to their copies on other silos.");
+
+    private static readonly Histogram<double> CopyDuration = Meter.CreateHistogram<double>(
+        "unet.reducer.copy.duration", "s", "Time from a reducer's apply to its copy having applied the same step.");
+
     private static readonly Counter<long> StepsRecomputed = Meter.CreateCounter<long>("unet.steps.recomputed", null, "Step attempts dropped and recomputed.");
 
     /// <summary>The span of one step of a job at the coordinator; its workers' and reducers' spans are its children.</summary>
@@ -104,6 +110,14 @@ public static class UNetTelemetry
             activity.SetTag("unet.reducer.shard", shard);
             activity.SetEndTime(started.UtcDateTime + duration);
         }
+    }
+
+    /// <summary>Records the bytes a reducer handed to its copy for one step, and how long that took (the copy's apply included).</summary>
+    public static void RecordCopyBytes(string jobId, long bytes, TimeSpan elapsed)
+    {
+        var job = new TagList { { "job_id", jobId } };
+        CopyBytes.Add(bytes, job);
+        CopyDuration.Record(elapsed.TotalSeconds, job);
     }
 
     public static void RecordReducedBytes(string jobId, int shard, long bytes) =>

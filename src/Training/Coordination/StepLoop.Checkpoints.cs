@@ -85,7 +85,7 @@ public sealed partial class StepLoop
             }
         }
 
-        await ReleaseReducersAsync(_reducers);
+        await ReleaseReducersAsync([.. _reducers, .. _copies.Where(c => c.Length > 0)]);
     }
 
     private async Task ReleaseReducersAsync(List<string> reducers)

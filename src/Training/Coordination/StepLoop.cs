@@ -62,6 +62,10 @@ public sealed partial class StepLoop
         _options = JobOptions.Build(_spec);
         _bucketBytes = JobOptions.BucketBytes(_spec);
         _lease.FencedOff += () => _signal.TrySetResult();
+
+        // Attempts numbered from a base of the coordinator's epoch: a coordinator that adopts its predecessor's reducers
+        // must never open an attempt number the one before used, or the reducers would keep that attempt's buckets.
+        _open = (-1, checked((int)(_lease.Epoch % 500) * 4_000_000));
     }
 
     /// <summary>
@@ -172,10 +176,12 @@ public sealed partial class StepLoop
             RequireStepFitsMemory(Math.Min(workers.Count, _options.BatchSize));
             if (needSetup)
             {
-                needSetup = !await TrySetUpReducersAsync(workers);
+                needSetup = !(await TryAdoptAsync() || await TrySetUpReducersAsync(workers));
                 started |= !needSetup;
                 continue;
             }
+
+            await MaintainCopiesAsync(workers);
 
             if (_version >= _options.Steps)
             {
@@ -318,6 +324,7 @@ public sealed partial class StepLoop
             throw new InvalidOperationException($"Step {_version} failed {failures} times; the last error: {failure}");
         }
 
+        PromoteCopies();
         var intact = await ReducersIntactAsync();
         if (!intact)
         {
@@ -360,7 +367,11 @@ public sealed partial class StepLoop
 
         _setupFailures = 0;
         LogSetUp(_jobId, _reducers.Count, _version, workers.Count);
-        await ReleaseReducersAsync(old);
+        // A coordinator that could not adopt its predecessor's reducers releases them (their keys are in the record).
+        var released = old.Count > 0 ? [.. old, .. _copies] : Status.Reducers.Concat(Status.ReducerCopies).ToList();
+        await ReleaseReducersAsync([.. released.Where(r => r.Length > 0 && !_reducers.Contains(r))]);
+        _copies = [.. _reducers.Select(_ => string.Empty)];
+        Status = Status with { Reducers = [.. _reducers], ReducerCopies = CopiesOn ? [.. _copies] : [] };
         _committedBy = [];
         _statistics.Restart();
         _clock.Restart();

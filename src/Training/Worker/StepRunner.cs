@@ -86,7 +86,20 @@ public sealed partial class StepRunner(TorchThread torch, BucketExchange exchang
             return null;
         }
 
-        var updated = await exchange.PullParametersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Step + 1, replica.Wire, torch, superseded).ConfigureAwait(false);
+        long? updated;
+        try
+        {
+            updated = await exchange.PullParametersAsync(replica, plan.Reducers, plan.BucketBytes, plan.Step + 1, replica.Wire, torch, superseded).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && replica.Version == plan.Step)
+        {
+            // A reducer was lost while the new parameters came in: the model still holds the step's parameters (they are
+            // assigned only once every bucket is in), so the replica is kept at the step, which the coordinator
+            // recomputes once it has put the reducer's copy in its place: the other reducers may have moved on already.
+            LogStepFailed(plan.JobId, plan.Step, plan.Attempt, e);
+            return Report(worker, plan, replica, loss, samples, 0, received, compute.Elapsed, sync.Elapsed, $"pulling the new parameters failed: {e.Message}");
+        }
+
         if (updated is null)
         {
             return null;

@@ -49,7 +49,7 @@ public sealed class StepLoopTests : IDisposable
         Assert.Equal([2L, 4, 5], cluster.Checkpoints);
         Assert.All(cluster.Plans, p => Assert.Equal(2, p.Tiles.Count));              // 4 tiles over 2 workers
         Assert.Equal(2, cluster.ReleasedWorkers.Count);
-        Assert.Equal(2, cluster.ReleasedReducers.Count);
+        Assert.Equal(4, cluster.ReleasedReducers.Count);                              // two reducers and their copies
     }
 
     [Fact]
@@ -352,13 +352,112 @@ public sealed class StepLoopTests : IDisposable
         Assert.Contains("--select-by object-f1 needs instance masks", status.Error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task RunAsync_ReducerSiloLost_ItsCopyTakesOverAndOnlyTheStepInFlightIsRecomputed()
+    {
+        // Three silos, a reducer on each and its copy on the next: the second silo dies during step 2.
+        var cluster = new ScriptedCluster(workers: 3) { SilenceAt = (Step: 2, Worker: 1) };
+        var (loop, _) = await StartAsync("loop-copy", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 3, Reducers = 3, CheckpointEvery = 100 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-copy");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal([0L, 1, 2, 3, 4], cluster.Committed);
+        Assert.True((1, 0, 1) == (status.RecomputedSteps, status.Restores, status.ReducersRecovered), $"{status.RecomputedSteps} recomputed, {status.Restores} restores, {status.ReducersRecovered} recovered; last: {status.LastRecompute}");
+        Assert.Single(cluster.Restores);                                             // set up once, at the start
+        Assert.Equal(3, cluster.CopiesMade.Count(c => c.Version == 0));               // a copy per shard before step 0
+        Assert.Equal(2, cluster.CopiesMade.Count(c => c.Version == 2));               // the promoted shard's and the one whose copy died
+        AssertSpread(status, cluster, silos: 2);
+    }
+
+    [Fact]
+    public async Task RunAsync_SiloJoins_TakesOverAReducerOrCopyAtAStepBoundary()
+    {
+        var cluster = new ScriptedCluster(workers: 2) { JoinAfter = 1 };
+        var (loop, _) = await StartAsync("loop-join", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 2, Reducers = 2, CheckpointEvery = 100 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-join");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal(0, status.Restores);
+        var joined = SiloKeys.SiloOf(cluster.Joined);
+        Assert.Contains(status.Reducers.Concat(status.ReducerCopies), k => SiloKeys.SiloOf(k).Equals(joined));
+        Assert.All(cluster.CopiesMade.Where(c => c.Version >= 2), c => Assert.Equal(joined, SiloKeys.SiloOf(c.Copy)));   // moved after the join
+        AssertSpread(status, cluster, silos: 3);
+    }
+
+    [Fact]
+    public async Task RunAsync_TakenOverWithLiveReducers_AdoptsThemInsteadOfGoingBackToACheckpoint()
+    {
+        var silos = new ScriptedCluster(workers: 2).LiveWorkers(null).Select(SiloKeys.SiloOf).ToList();
+        string[] reducers = [SiloKeys.Key("loop-adopt/1.1/0", silos[0]), SiloKeys.Key("loop-adopt/1.1/1", silos[1])];
+        string[] copies = [SiloKeys.Key("loop-adopt/1.1/0c1", silos[1]), SiloKeys.Key("loop-adopt/1.1/1c2", silos[0])];
+        var cluster = new ScriptedCluster(workers: 2) { StartVersion = 3 };
+        cluster.CopyOf[reducers[0]] = copies[0];
+        cluster.CopyOf[reducers[1]] = copies[1];
+        var (loop, _) = await StartAsync("loop-adopt", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 2, Reducers = 2, CheckpointEvery = 100 },
+            s => s with { Step = 3, Parameters = 1000, Reducers = reducers, ReducerCopies = copies, State = JobState.Running });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-adopt");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Empty(cluster.Restores);                                               // no checkpoint read
+        Assert.Equal([3L, 4], cluster.Committed);
+        Assert.Equal(0, status.Restores);
+        Assert.Equal(reducers, status.Reducers);                                     // the same grains, copies kept
+        Assert.Equal(copies, status.ReducerCopies);
+        Assert.Empty(cluster.CopiesMade);
+        Assert.Contains(reducers[0], cluster.StateAsked);
+        Assert.All(cluster.Plans, p => Assert.Equal(reducers, p.Reducers));
+        Assert.All(cluster.Plans, p => Assert.True(p.Attempt > 4_000_000, $"attempt {p.Attempt} may repeat one of the coordinator before"));
+    }
+
+    [Fact]
+    public async Task RunAsync_ReducerCopiesOff_SetsNoCopyUpAndGoesBackToTheCheckpointWhenAReducerSiloIsLost()
+    {
+        var cluster = new ScriptedCluster(workers: 3) { SilenceAt = (Step: 2, Worker: 1) };
+        var (loop, _) = await StartAsync("loop-nocopy", cluster, new JobSpec { Preset = "tiny", Steps = 4, BatchSize = 3, Reducers = 3, CheckpointEvery = 100, ReducerCopies = false });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-nocopy");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Empty(cluster.CopiesMade);
+        Assert.Empty(status.ReducerCopies);
+        Assert.True((1, 0) == (status.Restores, status.ReducersRecovered), $"{status.Restores} restores, {status.ReducersRecovered} recovered; last: {status.LastRecompute}");
+        Assert.Equal(2, cluster.Restores.Count);
+    }
+
+    /// <summary>Every shard has a copy on a live silo other than its reducer's, and each reducer hands its steps to it.</summary>
+    private static void AssertSpread(JobStatus status, ScriptedCluster cluster, int silos)
+    {
+        Assert.Equal(status.Reducers.Count, status.ReducerCopies.Count);
+        for (var k = 0; k < status.Reducers.Count; k++)
+        {
+            Assert.NotEqual("", status.ReducerCopies[k]);
+            Assert.True(cluster.IsAlive(status.Reducers[k]) && cluster.IsAlive(status.ReducerCopies[k]), $"shard {k} on a dead silo");
+            Assert.NotEqual(SiloKeys.SiloOf(status.Reducers[k]), SiloKeys.SiloOf(status.ReducerCopies[k]));
+            Assert.Equal(status.ReducerCopies[k], cluster.CopyOf[status.Reducers[k]]);
+        }
+
+        Assert.Equal(silos, status.Reducers.Concat(status.ReducerCopies).Select(SiloKeys.SiloOf).Distinct().Count());
+    }
+
     private static SectionValidation Section(double[] thresholds, double[] pixelError, double[] randError) =>
         new("s", thresholds, pixelError, randError, [.. thresholds.Select(_ => 0.9)], [.. thresholds.Select(_ => 0.8)], null, null);
 
-    private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec)
+    private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec, Func<JobStatus, JobStatus>? recorded = null)
     {
         var now = DateTimeOffset.UtcNow;
-        await _records.CreateAsync(new JobRecord(new JobStatus { Id = id, Spec = spec, Created = now, Updated = now }, string.Empty, 0), TestContext.Current.CancellationToken);
+        var status = new JobStatus { Id = id, Spec = spec, Created = now, Updated = now };
+        await _records.CreateAsync(new JobRecord(recorded?.Invoke(status) ?? status, string.Empty, 0), TestContext.Current.CancellationToken);
         var lease = new JobLease(id, "silo-a", _records, NullLogger.Instance);
         Assert.True(await lease.TryTakeOverAsync("a", TestContext.Current.CancellationToken));
         return (new StepLoop(id, lease, cluster, NullLogger.Instance), lease);
@@ -369,10 +468,15 @@ public sealed class StepLoopTests : IDisposable
     /// <summary>Workers that report as soon as they are started, unless the script says otherwise; reducers that are always intact unless lost.</summary>
     private sealed class ScriptedCluster(int workers) : IJobCluster
     {
-        private readonly List<string> _workers = [.. Enumerable.Range(0, workers)
+        // One more silo than asked for, which has not joined (is dead) until JoinAfter.
+        private readonly List<string> _workers = [.. Enumerable.Range(0, workers + 1)
             .Select(i => SiloKeys.WorkerKey(SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111 + i), 1))).Order(StringComparer.Ordinal)];
-        private readonly HashSet<string> _dead = new(StringComparer.Ordinal);
+        private readonly HashSet<string> _dead = new(StringComparer.Ordinal)
+        {
+            SiloKeys.WorkerKey(SiloAddress.New(new IPEndPoint(IPAddress.Loopback, 11111 + workers), 1)),
+        };
         private bool _reducersLost;
+        private bool _silenced;
         private bool _failed;
         private (long Step, string Location)? _best;
 
@@ -402,7 +506,29 @@ public sealed class StepLoopTests : IDisposable
 
         public List<string> ReleasedReducers { get; } = [];
 
+        public List<(string Copy, string Source, long Version)> CopiesMade { get; } = [];
+
+        /// <summary>Each reducer's copy as last set (null: none).</summary>
+        public Dictionary<string, string?> CopyOf { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>A silo that joins after this step is committed (its worker becomes live).</summary>
+        public long? JoinAfter { get; init; }
+
         public IReadOnlyList<string> LiveWorkers(int? limit) => [.. _workers.Where(w => !_dead.Contains(w)).Take(limit ?? int.MaxValue)];
+
+        public Task CopyReducerAsync(string copy, ReducerSetup setup, string source, int bucketBytes)
+        {
+            Assert.True(IsAlive(source) && IsAlive(copy), $"copying {source} to {copy} with a dead silo");
+            Assert.NotEqual(SiloKeys.SiloOf(source), SiloKeys.SiloOf(copy));
+            CopiesMade.Add((copy, source, setup.Version));
+            return Task.CompletedTask;
+        }
+
+        public Task SetReducerCopyAsync(string reducer, string? copy)
+        {
+            CopyOf[reducer] = copy;
+            return Task.CompletedTask;
+        }
 
         public bool IsAlive(string key) => !_dead.Contains(SiloKeys.WorkerKey(SiloKeys.SiloOf(key)));
 
@@ -411,8 +537,9 @@ public sealed class StepLoopTests : IDisposable
         public Task StartStepAsync(string worker, StepPlan plan)
         {
             Plans.Add(plan);
-            if (SilenceAt is { } silence && plan.Step == silence.Step && plan.WorkerIndex == silence.Worker && !_dead.Contains(worker))
+            if (SilenceAt is { } silence && plan.Step == silence.Step && plan.WorkerIndex == silence.Worker && !_silenced)
             {
+                _silenced = true;
                 _dead.Add(worker);   // its silo died before it reported
                 return Task.CompletedTask;
             }
@@ -435,8 +562,21 @@ public sealed class StepLoopTests : IDisposable
             return Task.FromResult(new RestoreResult(Committed.Count == 0 ? 0 : Committed[^1] + 1, 1000, null));
         }
 
-        public Task<ReducerState> GetReducerStateAsync(string reducer) =>
-            Task.FromResult(_reducersLost ? new ReducerState(false, -1, 0, 0) : new ReducerState(true, Committed.Count == 0 ? 0 : Committed[^1] + 1, 0, 500));
+        /// <summary>The step the reducers hold before this cluster commits any (a job taken over).</summary>
+        public long StartVersion { get; init; }
+
+        /// <summary>The worker of the silo that joins after <see cref="JoinAfter"/>.</summary>
+        public string Joined => _workers.Single(w => w.Contains($":{11111 + workers}@", StringComparison.Ordinal));
+
+        public List<string> StateAsked { get; } = [];
+
+        public Task<ReducerState> GetReducerStateAsync(string reducer)
+        {
+            StateAsked.Add(reducer);
+            return Task.FromResult(_reducersLost
+                ? new ReducerState(false, -1, 0, 0)
+                : new ReducerState(true, Committed.Count == 0 ? StartVersion : Committed[^1] + 1, 0, 500, 0, CopyOf.GetValueOrDefault(reducer)));
+        }
 
         public Task<CheckpointResult> WriteCheckpointAsync(string worker, CheckpointPlan plan)
         {
@@ -490,6 +630,10 @@ public sealed class StepLoopTests : IDisposable
         {
             Committed.Add(status.Step - 1);
             OnCommitted?.Invoke(status.Step - 1);
+            if (JoinAfter == status.Step - 1)
+            {
+                _dead.Remove(Joined);
+            }
         }
 
         public void StepRecomputed()
