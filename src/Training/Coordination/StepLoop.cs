@@ -24,6 +24,8 @@ public sealed partial class StepLoop
     private const int MaxSetupFailures = 120;
     private static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan StateTimeout = TimeSpan.FromSeconds(3);      // a reducer's state, while waiting for membership to settle
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(15);
     private static readonly TimeSpan FinalCheckpointPatience = TimeSpan.FromMinutes(10);
     private static readonly TimeSpan WaitingHeartbeat = TimeSpan.FromSeconds(30);   // well within JobKeeper's silence
@@ -324,8 +326,7 @@ public sealed partial class StepLoop
             throw new InvalidOperationException($"Step {_version} failed {failures} times; the last error: {failure}");
         }
 
-        PromoteCopies();
-        var intact = await ReducersIntactAsync();
+        var intact = await ReducersRecoveredAsync();
         if (!intact)
         {
             Status = Status with { Restores = Status.Restores + 1 };
@@ -379,7 +380,30 @@ public sealed partial class StepLoop
         return true;
     }
 
-    private async Task<bool> ReducersIntactAsync()
+    /// <summary>
+    /// Whether every reducer holds the open step or the one after it, once lost reducers are replaced by their copies.
+    /// With copies, a reducer that does not answer while its silo is still a member is waited for (up to
+    /// <see cref="SettleTimeout"/>): a worker often notices a dead silo (a refused connection) seconds before membership
+    /// declares it dead, and going back to a checkpoint then would throw away what the copy holds.
+    /// </summary>
+    private async Task<bool> ReducersRecoveredAsync()
+    {
+        var settle = Stopwatch.StartNew();
+        while (true)
+        {
+            PromoteCopies();
+            var intact = await ReducersIntactAsync();
+            if (intact is not null || !CopiesOn || settle.Elapsed > SettleTimeout || _cancelRequested || _lease.Fenced)
+            {
+                return intact == true;
+            }
+
+            await WaitAsync(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    /// <summary>True when every reducer answers holding the open step or the one after it; false when one is lost; null when one did not answer.</summary>
+    private async Task<bool?> ReducersIntactAsync()
     {
         if (_reducers.Any(r => !_cluster.IsAlive(r)))
         {
@@ -388,12 +412,12 @@ public sealed partial class StepLoop
 
         try
         {
-            var states = await Task.WhenAll(_reducers.Select(_cluster.GetReducerStateAsync)).WaitAsync(CheckTimeout);
+            var states = await Task.WhenAll(_reducers.Select(_cluster.GetReducerStateAsync)).WaitAsync(CopiesOn ? StateTimeout : CheckTimeout);
             return states.All(s => s.Ready && (s.Version == _version || s.Version == _version + 1));
         }
         catch (Exception e) when (IsCallFailure(e))
         {
-            return false;
+            return null;
         }
     }
 }
