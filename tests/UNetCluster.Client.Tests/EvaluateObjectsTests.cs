@@ -43,4 +43,67 @@ public sealed class EvaluateObjectsTests
         Assert.Equal(2, objects.GetProperty("merged").GetInt32());
         Assert.Equal(0.4, objects.GetProperty("f1").GetDouble(), 12);
     }
+
+    [Fact]
+    public async Task Evaluate_InstanceLabelsBesideTheMask_ScoresTheLabelsElseTheMasksComponents()
+    {
+        // Truth: two touching 9x8 objects (ids 1 and 2) in a 20x10 image. The mask shows them shrunk and joined, as
+        // one 16x6 blob inside them; the instance labels (16-bit, ids 7 and 300) are the two objects exactly.
+        const int width = 20;
+        var folder = CliRunner.TemporaryDirectory();
+        var truth = Path.Combine(folder, "truth");
+        var binary = Path.Combine(folder, "binary-truth");
+        var maskOnly = Path.Combine(folder, "mask-only");
+        var withLabels = Path.Combine(folder, "with-labels");
+        var ids = new byte[width * 10];
+        var mask = new byte[width * 10];
+        var labels = new ushort[width * 10];
+        for (var y = 1; y < 9; y++)
+        {
+            for (var x = 1; x < 19; x++)
+            {
+                var i = (y * width) + x;
+                ids[i] = (byte)(x < 10 ? 1 : 2);
+                labels[i] = (ushort)(x < 10 ? 7 : 300);
+                mask[i] = (byte)(x is >= 2 and < 18 && y is >= 2 and < 8 ? 255 : 0);
+            }
+        }
+
+        PngWriter.WriteGray8(Path.Combine(truth, "a.png"), ids, width, 10);
+        PngWriter.WriteGray8(Path.Combine(binary, "a.png"), [.. ids.Select(v => (byte)(v == 0 ? 0 : 255))], width, 10);
+        PngWriter.WriteGray8(Path.Combine(maskOnly, "a.mask.png"), mask, width, 10);
+        PngWriter.WriteGray8(Path.Combine(withLabels, "a.mask.png"), mask, width, 10);
+        PngWriter.WriteGray16(Path.Combine(withLabels, "a.instances.png"), labels, width, 10);
+
+        var fromMask = await CliRunner.RunAsync("evaluate", "--predictions", maskOnly, "--masks", truth, "--mask-kind", "instances", "--json");
+        var fromLabels = await CliRunner.RunAsync("evaluate", "--predictions", withLabels, "--masks", truth, "--mask-kind", "instances", "--json");
+        var text = await CliRunner.RunAsync("evaluate", "--predictions", withLabels, "--masks", truth, "--mask-kind", "instances");
+        var binaryTruth = await CliRunner.RunAsync("evaluate", "--predictions", withLabels, "--masks", binary, "--mask-kind", "binary");
+
+        Assert.True(fromMask.ExitCode == 0, fromMask.Error);
+        using (var json = JsonDocument.Parse(fromMask.Output))
+        {
+            // One blob of 96 pixels: IoU 48 / 120 with each object, so none matched, both merged; Dice 2 * 96 / (96 + 144).
+            var objects = json.RootElement.GetProperty("objects");
+            Assert.Equal((2, 1, 0, 2), (objects.GetProperty("truth").GetInt32(), objects.GetProperty("predicted").GetInt32(),
+                objects.GetProperty("matched").GetInt32(), objects.GetProperty("merged").GetInt32()));
+            Assert.Equal(0.8, json.RootElement.GetProperty("mean").GetProperty("dice").GetDouble(), 12);
+        }
+
+        Assert.True(fromLabels.ExitCode == 0, fromLabels.Error);
+        using (var json = JsonDocument.Parse(fromLabels.Output))
+        {
+            var objects = json.RootElement.GetProperty("objects");
+            Assert.Equal((2, 2, 2, 0), (objects.GetProperty("truth").GetInt32(), objects.GetProperty("predicted").GetInt32(),
+                objects.GetProperty("matched").GetInt32(), objects.GetProperty("merged").GetInt32()));
+            Assert.Equal(1.0, objects.GetProperty("f1").GetDouble(), 12);
+            Assert.Equal(1.0, json.RootElement.GetProperty("mean").GetProperty("dice").GetDouble(), 12);
+        }
+
+        Assert.True(text.ExitCode == 0, text.Error);
+        Assert.Contains("predicted objects are the predicted instance labels ({id}.instances.png)", text.Output, StringComparison.Ordinal);
+        Assert.True(binaryTruth.ExitCode == 0, binaryTruth.Error);
+        Assert.Matches(@"mean\s+0\.0+\s+1\.0+\s+1\.0+", binaryTruth.Output);
+        Assert.Contains("Predicted foreground: the predicted instance labels ({id}.instances.png).", binaryTruth.Output, StringComparison.Ordinal);
+    }
 }

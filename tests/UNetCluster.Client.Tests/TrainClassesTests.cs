@@ -96,20 +96,33 @@ public sealed class TrainClassesTests
     }
 
     [Fact]
-    public async Task Train_BorderClassOnInstanceMasks_TrainsThreeClassesAndWritesObjectLabels()
+    public async Task TrainPredictEvaluate_BorderClassOnInstanceMasks_WritesObjectLabelsWithoutInstancesAndEvaluateScoresThem()
     {
         var (folder, images, masks) = ClassData(3, 2, instances: true);
         var run = Path.Combine(folder, "run");
+        var predicted = Path.Combine(folder, "predicted");
+        var withoutLabels = Path.Combine(folder, "without-labels");
 
         var (code, output, error) = await CliRunner.RunAsync(
             "train", "--images", images, "--masks", masks, "--mask-kind", "instances", "--border-class", "--preset", "tiny", "--steps", "1",
             "--validation-sections", "1", "--unlabelled", Path.Combine(images, "s0.png"), "--out", run);
+        var predict = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", images, "--out", predicted);
+        var optedOut = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", Path.Combine(images, "s0.png"), "--out", withoutLabels, "--instances", "false");
+        var evaluate = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", masks, "--mask-kind", "instances");
 
         Assert.True(code == 0, error + output);
         Assert.Contains("trained as 3 classes: background, interior, and the border between touching objects", output, StringComparison.Ordinal);
         Assert.Contains("Objects: F1@0.5", output, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "s0.instances.png")));
         Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "s0.classes.png")));
+        Assert.True(predict.ExitCode == 0, predict.Error);
+        var labels = ImageReader.Read(Path.Combine(predicted, "s1.instances.png"));
+        Assert.Equal((Size, Size, 16), (labels.Width, labels.Height, labels.BitDepth));
+        Assert.True(optedOut.ExitCode == 0, optedOut.Error);
+        Assert.True(File.Exists(Path.Combine(withoutLabels, "s0.mask.png")));
+        Assert.False(File.Exists(Path.Combine(withoutLabels, "s0.instances.png")));
+        Assert.True(evaluate.ExitCode == 0, evaluate.Error);
+        Assert.Contains("predicted objects are the predicted instance labels ({id}.instances.png))", evaluate.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -14,12 +14,20 @@ namespace UNetCluster.Client.Commands;
 /// (<c>slice-07.mask.png</c> or <c>slice-07.png</c> with <c>slice-07.png</c>), and prints pixel error, foreground
 /// IoU, Dice and the ISBI 2012 Rand error per image and on average; for instance ground truth also object scores,
 /// for class masks (<c>--mask-kind classes</c>, predictions <c>slice-07.classes.png</c>) per-class Dice and IoU.
+/// Where <c>predict --instances</c> wrote object labels (<c>slice-07.instances.png</c>), they are the prediction: its
+/// foreground is every labelled pixel and its objects are the labels, so touching objects stay apart and a
+/// <c>--border-class</c> model's objects keep their border (its mask is the interior only).
 /// </summary>
 internal static class EvaluateCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var predictions = new Option<string>("--predictions") { Description = "Folder of predicted masks (255 or 1 = cell, 0 = membrane), e.g. the *.mask.png that predict writes.", Required = true };
+        var predictions = new Option<string>("--predictions")
+        {
+            Description = "Folder of predicted masks (255 or 1 = cell, 0 = membrane), e.g. the *.mask.png that predict writes; " +
+                "where predict also wrote {name}.instances.png (object labels), those labels are the prediction (not with --mask-kind classes).",
+            Required = true,
+        };
         var masks = new Option<string>("--masks") { Description = "Folder of ground-truth masks, same file names.", Required = true };
         var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
         var maskKind = new Option<MaskKind>("--mask-kind")
@@ -35,8 +43,9 @@ internal static class EvaluateCommand
         {
             var objects = new List<(string Id, ObjectScores Scores)>();
             var classes = new List<(string Id, ClassScores Scores)>();
+            var labelled = new List<string>();
             var kind = parse.GetValue(maskKind);
-            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind));
+            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind), labelled);
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
             if (parse.GetValue(json))
             {
@@ -51,7 +60,12 @@ internal static class EvaluateCommand
             else
             {
                 MetricsReport.Print(output, rows, mean);
-                PrintObjects(output, objects);
+                if (objects.Count == 0 && labelled.Count > 0)
+                {
+                    output.WriteLine($"Predicted foreground: {Source(labelled.Count, rows.Count, "the predicted mask")}.");
+                }
+
+                PrintObjects(output, objects, objects.Count(o => labelled.Contains(o.Id)));
                 MetricsReport.PrintClasses(output, classes);
             }
 
@@ -60,16 +74,22 @@ internal static class EvaluateCommand
         return command;
     }
 
+    /// <summary>
+    /// Scores every ground-truth mask in <paramref name="masksDirectory"/> against its prediction: <c>{id}.classes.png</c>
+    /// for <see cref="MaskKind.Classes"/>, else <c>{id}.instances.png</c> where present (its ids added to
+    /// <paramref name="labelled"/>), else <c>{id}.mask.png</c> or <c>{id}.png</c>.
+    /// </summary>
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
         string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null,
-        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null)
+        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null)
     {
         var problems = new List<string>();
         var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
         var suffix = maskKind == MaskKind.Classes ? PredictionWriter.ClassesSuffix : PredictionWriter.MaskSuffix;
+        bool IsLabels(string path) => maskKind != MaskKind.Classes && path.EndsWith(PredictionWriter.InstancesSuffix, StringComparison.OrdinalIgnoreCase);
         var predicted = DataSetLoader.ListImageFiles(predictionsDirectory, "--predictions", problems)
             .Where(p => maskKind != MaskKind.Classes || !p.EndsWith(PredictionWriter.MaskSuffix, StringComparison.OrdinalIgnoreCase))
-            .GroupBy(p => Stem(p, suffix), StringComparer.Ordinal)
+            .GroupBy(p => Stem(p, IsLabels(p) ? PredictionWriter.InstancesSuffix : suffix), StringComparer.Ordinal)
             .ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var rows = new List<(string, SegmentationScores)>();
         var classMaps = new List<(string Id, byte[] Predicted, byte[] Truth)>();
@@ -79,13 +99,17 @@ internal static class EvaluateCommand
             var id = Path.GetFileNameWithoutExtension(truthPath);
             if (!predicted.TryGetValue(id, out var candidates))
             {
-                problems.Add($"{truthPath}: no prediction named {id}{suffix} or {id}.png in {predictionsDirectory}");
+                var labels = maskKind == MaskKind.Classes ? string.Empty : $", {id}{PredictionWriter.InstancesSuffix}";
+                problems.Add($"{truthPath}: no prediction named {id}{suffix}{labels} or {id}.png in {predictionsDirectory}");
                 continue;
             }
 
-            var predictionPath = candidates.FirstOrDefault(c => c.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
+            // Object labels first: a --border-class model's mask is the interior only, its labels the whole objects.
+            var predictionPath = candidates.FirstOrDefault(IsLabels) ?? candidates.FirstOrDefault(c => c.EndsWith(suffix, StringComparison.OrdinalIgnoreCase)) ?? candidates[0];
             var truth = ReadTruth(truthPath, maskKind, classCount, table, problems);
-            var prediction = maskKind == MaskKind.Classes ? ReadClasses(predictionPath, classCount, problems) : ReadBinary(predictionPath, problems);
+            var prediction = ReadPrediction(predictionPath, problems, maskKind == MaskKind.Classes
+                ? image => ClassMask(predictionPath, image, classCount, problems)
+                : IsLabels(predictionPath) ? image => IdMask(predictionPath, image, problems) : image => Binarised(predictionPath, image, problems));
             if (truth is null || prediction is null)
             {
                 continue;
@@ -98,9 +122,16 @@ internal static class EvaluateCommand
             }
 
             rows.Add((id, SegmentationMetrics.Score(prediction.Mask, truth.Mask, truth.Width, truth.Height)));
+            if (prediction.Instances is not null)
+            {
+                labelled?.Add(id);
+            }
+
             if (truth.Instances is { } ids)
             {
-                objects?.Add((id, ObjectMetrics.Score(prediction.Mask, ids, truth.Width, truth.Height)));
+                objects?.Add((id, prediction.Instances is { } predictedIds
+                    ? ObjectMetrics.Score(predictedIds, ids, truth.Width, truth.Height)
+                    : ObjectMetrics.Score(prediction.Mask, ids, truth.Width, truth.Height)));
             }
 
             if (truth.Classes is { } truthClasses && prediction.Classes is { } predictedClasses)
@@ -137,15 +168,7 @@ internal static class EvaluateCommand
                 case MaskKind.Classes:
                     return ClassMask(path, image, classCount, problems, table);
                 case MaskKind.Instances:
-                    var idImage = image.Channels > 1 ? DataSetLoader.IdsFromColours(image, out problem) : image;
-                    if (idImage is null)
-                    {
-                        problems.Add($"{path}: {problem}");
-                        return null;
-                    }
-
-                    var ids = idImage.Values.Select(v => (int)v).ToArray();
-                    return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
+                    return IdMask(path, image, problems);
                 default:
                     problems.Add($"{path}: {problem}");
                     return null;
@@ -158,7 +181,31 @@ internal static class EvaluateCommand
         }
     }
 
-    private static void PrintObjects(TextWriter output, IReadOnlyList<(string Id, ObjectScores Scores)> objects)
+    /// <summary>An object-id image (gray, or colours naming the objects) as a mask: foreground where the id is not 0, and the ids.</summary>
+    private static BinaryMask? IdMask(string path, GrayImage image, List<string> problems)
+    {
+        string? problem = null;
+        var idImage = image.Channels > 1 ? DataSetLoader.IdsFromColours(image, out problem) : image;
+        if (idImage is null)
+        {
+            problems.Add($"{path}: {problem}");
+            return null;
+        }
+
+        var ids = idImage.Values.Select(v => (int)v).ToArray();
+        return new BinaryMask(image.Width, image.Height, [.. ids.Select(v => v == 0 ? (byte)0 : (byte)1)], ids);
+    }
+
+    /// <summary>Where the predictions came from: the instance labels of <paramref name="labelled"/> of <paramref name="images"/> images, else <paramref name="otherwise"/>.</summary>
+    private static string Source(int labelled, int images, string otherwise)
+    {
+        var labels = $"the predicted instance labels ({{id}}{PredictionWriter.InstancesSuffix})";
+        return labelled == 0 ? otherwise
+            : labelled == images ? labels
+            : $"{labels} where present ({labelled} of {images} images), else {otherwise}";
+    }
+
+    private static void PrintObjects(TextWriter output, List<(string Id, ObjectScores Scores)> objects, int labelled)
     {
         if (ObjectMetrics.Mean(objects.Select(o => o.Scores)) is not { } mean)
         {
@@ -166,7 +213,7 @@ internal static class EvaluateCommand
         }
 
         output.WriteLine();
-        output.WriteLine("Objects (instance ground truth; predicted objects are the connected components of the predicted mask):");
+        output.WriteLine($"Objects (instance ground truth; predicted objects are {Source(labelled, objects.Count, "the connected components of the predicted mask")}):");
         foreach (var (id, s) in objects.Append(("mean", mean)))
         {
             output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -175,12 +222,12 @@ internal static class EvaluateCommand
         }
     }
 
-    /// <summary>A predicted class map ({name}.classes.png): class indices, below <paramref name="classCount"/> when given.</summary>
-    private static BinaryMask? ReadClasses(string path, int? classCount, List<string> problems)
+    /// <summary>A predicted file, read and turned into a mask by <paramref name="toMask"/>; null (with the problem) when it cannot be read.</summary>
+    private static BinaryMask? ReadPrediction(string path, List<string> problems, Func<GrayImage, BinaryMask?> toMask)
     {
         try
         {
-            return ClassMask(path, ImageReader.Read(path), classCount, problems);
+            return toMask(ImageReader.Read(path));
         }
         catch (InvalidImageException e)
         {
@@ -200,24 +247,16 @@ internal static class EvaluateCommand
         return new BinaryMask(image.Width, image.Height, [.. indices.Select(c => c == 0 ? (byte)0 : (byte)1)], Classes: indices);
     }
 
-    private static BinaryMask? ReadBinary(string path, List<string> problems)
+    /// <summary>A predicted binary mask ({name}.mask.png): 255 or 1 = foreground.</summary>
+    private static BinaryMask? Binarised(string path, GrayImage image, List<string> problems)
     {
-        try
+        if (DataSetLoader.TryBinarise(image, out var problem) is not { } mask)
         {
-            var image = ImageReader.Read(path);
-            if (DataSetLoader.TryBinarise(image, out var problem) is not { } mask)
-            {
-                problems.Add($"{path}: {problem}");
-                return null;
-            }
-
-            return new BinaryMask(image.Width, image.Height, mask);
-        }
-        catch (InvalidImageException e)
-        {
-            problems.Add(e.Message);
+            problems.Add($"{path}: {problem}");
             return null;
         }
+
+        return new BinaryMask(image.Width, image.Height, mask);
     }
 
     private static string Stem(string path, string suffix)

@@ -23,7 +23,12 @@ internal static class PredictCommand
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend).", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
         var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
-        var instances = new Option<bool>("--instances") { Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; with --border-class, the interiors grown into the border). At most 65535 objects per image." };
+        var instances = new Option<bool?>("--instances")
+        {
+            Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; " +
+                "with --border-class, the interiors grown into the border). At most 65535 objects per image. " +
+                "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
+        };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var device = new DeviceOption();
@@ -69,7 +74,9 @@ internal static class PredictCommand
                 })) + $"; {{name}}{PredictionWriter.ClassesSuffix} holds the class index per pixel.");
             }
 
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, parse.GetValue(instances), parse.GetValue(tta), classes, loaded.Manifest.Normalisation);
+            // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
+            var labels = parse.GetValue(instances) ?? classes.BorderClass;
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

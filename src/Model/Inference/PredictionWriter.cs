@@ -102,7 +102,7 @@ public static class PredictionWriter
             {
                 throw new InvalidDataException(
                     $"{image.Source}: the prediction has {objectCount} objects, more than a 16-bit label image ({name}{InstancesSuffix}) holds " +
-                    $"({MaxObjects}); predict the image in parts, or without --instances. Nothing of it was written.");
+                    $"({MaxObjects}); predict the image in parts, or without object labels (--instances false). Nothing of it was written.");
             }
         }
 

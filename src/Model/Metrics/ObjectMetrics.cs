@@ -19,9 +19,17 @@ public static class ObjectMetrics
     /// Scores predicted objects (the 4-connected components of <paramref name="predictedMask"/>'s foreground) against
     /// the true objects <paramref name="truthIds"/> (an id per pixel, 0 = background).
     /// </summary>
-    public static ObjectScores Score(byte[] predictedMask, int[] truthIds, int width, int height)
+    public static ObjectScores Score(byte[] predictedMask, int[] truthIds, int width, int height) =>
+        Score(ConnectedComponents.Label(predictedMask, width, height, out _), truthIds, width, height);
+
+    /// <summary>
+    /// Scores the predicted objects <paramref name="predictedIds"/> (an id per pixel, 0 = background, e.g. the labels of
+    /// <c>{name}.instances.png</c>, where touching objects keep apart) against the true objects
+    /// <paramref name="truthIds"/>; both are read as <see cref="ConnectedComponents.FromIds"/> reads an instance mask.
+    /// </summary>
+    public static ObjectScores Score(int[] predictedIds, int[] truthIds, int width, int height)
     {
-        var predicted = ConnectedComponents.Find(predictedMask, width, height);
+        var predicted = ConnectedComponents.FromIds(predictedIds, width, height);
         var truth = ConnectedComponents.FromIds(truthIds, width, height);
         return Score(predicted.Labels, predicted.Count, truth.Labels, truth.Count);
     }

@@ -43,6 +43,23 @@ public sealed class ObjectMetricsTests
     }
 
     [Fact]
+    public void Score_TouchingObjectsAsLabels_KeepsThemApartWhereTheirMaskJoinsThem()
+    {
+        // The first two objects widened until they touch (x 1..9 and 10..18), labelled 40 and 41; the third 42.
+        var truth = ThreeObjects();
+        Fill(truth, 9, 10, 5);
+        Fill(truth, 10, 11, 6);
+        var labels = truth.Select(t => t == 0 ? 0 : t + 35).ToArray();
+        var mask = truth.Select(t => t == 0 ? (byte)0 : (byte)1).ToArray();
+
+        var fromLabels = ObjectMetrics.Score(labels, truth, Width, Height);
+        var fromMask = ObjectMetrics.Score(mask, truth, Width, Height);
+
+        Assert.Equal(new ObjectScores(3, 3, 3, 1, 1, 1, 1, 0, 0), fromLabels);
+        Assert.Equal((2, 1, 2), (fromMask.Predicted, fromMask.Matched, fromMask.Merged));
+    }
+
+    [Fact]
     public void Score_TwoObjectsPredictedAsOne_CountsThemMergedAndMissed()
     {
         var truth = ThreeObjects();
