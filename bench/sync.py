@@ -14,7 +14,7 @@ For each base width (16 and 64, 572x572 tiles, one tile per worker per step, Ada
 given it): in bf16 the workers compute in bf16 and the gradient and parameter buckets travel as bf16.
 The sync overhead ratio is synced tiles/s / unsynced tiles/s. Prints a Markdown table; JSON lines to --out.
 usage: bench/sync.py [--steps 5] [--warmup 2] [--bases 16,64] [--workers 1,2] [--sides ours,pytorch] [--send after[,during]]
-                     [--transport dataplane[,messages]] [--tile 572] [--bucket-kib N] [--rounds 1]
+                     [--transport dataplane[,messages]] [--copies on[,off]] [--tile 572] [--bucket-kib N] [--rounds 1]
                      [--precisions fp32[,bf16]] [--out results.jsonl]
 Needs: a Release build (bench/sync.py builds it), redis-server, Debian's python3-torch for /usr/bin/python3.
 """
@@ -68,7 +68,7 @@ def unet(args, redis, cluster):
     return out.returncode, out.stdout, out.stderr
 
 
-def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None, transport="dataplane", precision="fp32"):
+def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=None, tile=None, transport="dataplane", precision="fp32", copies="on"):
     cluster = f"bench-{os.getpid()}-{base}-{workers}"
     storage = tempfile.mkdtemp(prefix="unet-sync-bench-")
     redis_port = free_port()
@@ -104,6 +104,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
                                "--workers", str(workers), "--reducers", str(workers), "--steps", str(total),
                                "--minutes", "600", "--checkpoint-every", "100000", "--id", "sync", "--precision", precision,
                                *(["--bucket-kib", str(bucket_kib)] if bucket_kib else []),
+                               *(["--no-reducer-copies"] if copies == "off" else []),
                                *(["--tile", str(tile)] if tile else [])], redis, cluster)
         if code != 0:
             raise RuntimeError(f"submit failed: {err}")
@@ -121,7 +122,7 @@ def ours_synced(base, workers, warmup, steps, threads, send="after", bucket_kib=
             raise RuntimeError(f"job ended early: {last}")
         done = min(steps, 5)   # JobStatus.RecentWindow: the rate over the last 5 steps, after warm-up when steps >= 5
         return {
-            "framework": "unetcluster", "mode": "synced", "precision": precision, "worker_compute": last.get("workerCompute"), "send": send, "transport": transport, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
+            "framework": "unetcluster", "mode": "synced", "precision": precision, "worker_compute": last.get("workerCompute"), "send": send, "transport": transport, "copies": copies, "bucket_kib": bucket_kib, "tile": tile or 572, "workers": workers, "base_channels": base, "threads_per_worker": threads,
             "parameters": last["parameters"], "timed_steps": done,
             "tiles_per_s": round(last["recentTilesPerSecond"], 4),
             "message_bytes_per_worker_step": last["bytesPerWorkerStep"],
@@ -183,6 +184,9 @@ def main(argv):
     parser.add_argument("--transport", default="dataplane",
                         help="ours synced: buckets between silos over the 'dataplane' (the default) or as Orleans 'messages', or both "
                              "('dataplane,messages': each round runs both, next to the same unsynced run)")
+    parser.add_argument("--copies", default="on",
+                        help="ours synced: reducer copies on another silo 'on' (the default) or 'off', or both ('on,off': each round "
+                             "runs both, next to the same unsynced run); with one worker there is no other silo, so no copy either way")
     parser.add_argument("--bucket-kib", type=int, help="ours synced: the job's gradient and parameter bucket size (default: the job default, 4096)")
     parser.add_argument("--tile", type=int, default=572,
                         help="input tile size; a small valid one (188) makes the step's sync dominate it, to measure the data path alone")
@@ -211,9 +215,9 @@ def main(argv):
                 for precision in precisions:
                     ours.append(("ours unsynced", precision, lambda precision=precision: ours_unsynced(
                         base, workers, args.warmup, args.steps, threads, args.tile, precision)))
-                    ours.extend(("ours synced", precision, lambda send=send, transport=transport, precision=precision: ours_synced(
-                                     base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile, transport, precision))
-                                for send in args.send.split(",") for transport in args.transport.split(","))
+                    ours.extend(("ours synced", precision, lambda send=send, transport=transport, precision=precision, copies=copies: ours_synced(
+                                     base, workers, args.warmup, args.steps, threads, send, args.bucket_kib, args.tile, transport, precision, copies))
+                                for send in args.send.split(",") for transport in args.transport.split(",") for copies in args.copies.split(","))
                 for name, precision, run in [*ours,
                                              ("pytorch unsynced", "fp32", lambda: pytorch("unsynced", base, workers, args.warmup, args.steps, threads, args.tile)),
                                              ("pytorch synced", "fp32", lambda: pytorch("synced", base, workers, args.warmup, args.steps, threads, args.tile))]:
@@ -227,18 +231,19 @@ def main(argv):
         with open(args.out, "w", encoding="utf-8") as f:
             f.writelines(json.dumps(r) + "\n" for r in rows)
 
-    def find(framework, mode, base, workers, send=None, transport=None, precision="fp32"):
+    def find(framework, mode, base, workers, send=None, transport=None, precision="fp32", copies=None):
         return [r for r in rows if r["framework"].startswith(framework) and r["mode"] == mode and r.get("precision", "fp32") == precision
                 and r["base_channels"] == base and r["workers"] == workers and (send is None or r.get("send") in (None, send))
-                and (transport is None or r.get("transport") in (None, transport))]
+                and (transport is None or r.get("transport") in (None, transport))
+                and (copies is None or r.get("copies", "on") == copies)]
 
     def median(values):
         values = sorted(values)
         n = len(values)
         return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
 
-    def ratio(framework, base, workers, send=None, transport=None, precision="fp32"):
-        synced = find(framework, "synced", base, workers, send, transport, precision)
+    def ratio(framework, base, workers, send=None, transport=None, precision="fp32", copies=None):
+        synced = find(framework, "synced", base, workers, send, transport, precision, copies)
         unsynced = find(framework, "unsynced", base, workers, precision=precision)
         if not (synced and unsynced):
             return None
@@ -258,14 +263,15 @@ def main(argv):
     for base in sorted({r["base_channels"] for r in rows}):
         for workers in sorted({r["workers"] for r in rows}):
             ddp = ratio("pytorch", base, workers)
-            for precision, send, transport in [(p, s, t) for p in precisions for s in args.send.split(",") for t in args.transport.split(",")]:
-                ours = ratio("unetcluster", base, workers, send, transport, precision)
+            for precision, send, transport, copies in [(p, s, t, c) for p in precisions for s in args.send.split(",")
+                                                       for t in args.transport.split(",") for c in args.copies.split(",")]:
+                ours = ratio("unetcluster", base, workers, send, transport, precision, copies)
                 if not ours:
                     continue
                 s_rate, u_rate, r, rounds, s = ours
                 ddp_cells = (f"| {ddp[0]:.3f} | {ddp[1]:.3f} | {ddp[2]:.3f} ({ddp[3]}) | {ddp[4]['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
                              if ddp else "| - | - | - | - ")
-                print(f"| {base} | {workers} | {precision} | {send} backward, {transport} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
+                print(f"| {base} | {workers} | {precision} | {send} backward, {transport}, copies {copies} | {s_rate:.3f} | {u_rate:.3f} | **{r:.3f}** ({rounds}) "
                       f"| {s['message_bytes_per_worker_step'] / 1e6:.1f} MB, {s['loopback_bytes_per_worker_step'] / 1e6:.1f} MB "
                       f"{ddp_cells}| {2 * s['parameters'] * s['wire_bytes_per_value'] / 1e6:.1f} MB |")
     return 0
