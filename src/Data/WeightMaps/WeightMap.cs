@@ -46,13 +46,7 @@ public static class WeightMap
     /// An instance mask's object id per pixel (<see cref="DataSets.LabelledSection.Instances"/>): its objects are
     /// the instances, so the border term separates touching objects; null to take the mask's connected components.
     /// </param>
-    /// <param name="separatingClass">
-    /// A class whose pixels lie between touching objects (the border class of the three-class nuclei recipe,
-    /// <see cref="Labels.InstanceTargets.BorderClass"/>): they get the border term as background pixels do, on top of their
-    /// class weight, so the rare pixels that separate two objects weigh as the paper's background between them does;
-    /// null when there is none.
-    /// </param>
-    public static float[] Compute(ReadOnlySpan<byte> mask, int width, int height, WeightMapOptions? options = null, int[]? instances = null, byte? separatingClass = null)
+    public static float[] Compute(ReadOnlySpan<byte> mask, int width, int height, WeightMapOptions? options = null, int[]? instances = null)
     {
         options ??= new WeightMapOptions();
         Validate(width, height, options);
@@ -93,30 +87,28 @@ public static class WeightMap
             return weights;
         }
 
-        var between = separatingClass ?? 0;
-        var (nearest, secondNearest) = TwoNearestSquaredDistances(mask, width, height, objects, options.Sigma, between);
+        var (nearest, secondNearest) = TwoNearestSquaredDistances(mask, width, height, objects, options.Sigma);
         var twoSigmaSquared = 2 * options.Sigma * options.Sigma;
         for (var i = 0; i < mask.Length; i++)
         {
-            if ((mask[i] != 0 && mask[i] != between) || secondNearest[i] == SquaredDistanceTransform.Infinity)
+            if (mask[i] != 0 || secondNearest[i] == SquaredDistanceTransform.Infinity)
             {
                 continue;
             }
 
             var sum = Math.Sqrt(nearest[i]) + Math.Sqrt(secondNearest[i]);
-            weights[i] = (float)((mask[i] == 0 ? backgroundWeight : classWeights[between]) + (options.W0 * Math.Exp(-(sum * sum) / twoSigmaSquared)));
+            weights[i] = (float)(backgroundWeight + (options.W0 * Math.Exp(-(sum * sum) / twoSigmaSquared)));
         }
 
         return weights;
     }
 
     /// <summary>
-    /// For every background pixel (and every pixel of class <paramref name="between"/>), the squared distances to the
-    /// nearest and second-nearest objects among those whose widened bounding box holds the pixel
-    /// (<see cref="SquaredDistanceTransform.Infinity"/> if none).
+    /// For every background pixel, the squared distances to the nearest and second-nearest objects among those
+    /// whose widened bounding box holds the pixel (<see cref="SquaredDistanceTransform.Infinity"/> if none).
     /// </summary>
     private static (int[] Nearest, int[] SecondNearest) TwoNearestSquaredDistances(
-        ReadOnlySpan<byte> mask, int width, int height, ConnectedComponents objects, double sigma, byte between)
+        ReadOnlySpan<byte> mask, int width, int height, ConnectedComponents objects, double sigma)
     {
         var nearest = new int[mask.Length];
         var secondNearest = new int[mask.Length];
@@ -169,7 +161,7 @@ public static class WeightMap
                 for (var y = 0; y < boxHeight; y++)
                 {
                     var index = ((y + y0) * width) + x + x0;
-                    if (mask[index] != 0 && mask[index] != between)
+                    if (mask[index] != 0)
                     {
                         continue;
                     }

@@ -125,7 +125,7 @@ public sealed class TrainingData : IDisposable
         var (width, height) = (section.Image.Width, section.Image.Height);
         var target = Target(section, classes, borderClass);
         var mask = target.Select(v => (long)v).ToArray();
-        var weights = WeightMap.Compute(target, width, height, weightMap, section.Instances, borderClass ? InstanceTargets.BorderClass : null);
+        var weights = WeightMap.Compute(target, width, height, weightMap, section.Instances);
         return new SectionTensors(
             section.Id,
             ImageTensor(section.Image, normalisation),

@@ -39,29 +39,6 @@ public sealed class WeightMapTests
     }
 
     [Fact]
-    public void Compute_BorderClassBetweenTouchingObjects_CarriesTheBorderTermWithOrWithoutASeparatingClass()
-    {
-        // 12x1 three-class target of two touching objects (ids 1 in columns 0-5, 2 in 6-11): the recipe's border class 2
-        // in columns 5 and 6 (each object's pixel that touches the other), interiors class 1, unbalanced (w_c = 1).
-        // The interiors are the objects: a border pixel is at distance 1 from its own interior and 2 from the other's:
-        //   w = 1 + 10·exp(−(1 + 2)² / 50). Without the separating class it is only a rare class of weight 1, which is
-        // what the border-class recipe trained on before (its models never predicted the border).
-        byte[] target = [1, 1, 1, 1, 1, 2, 2, 1, 1, 1, 1, 1];
-        int[] interiors = [1, 1, 1, 1, 1, 0, 0, 2, 2, 2, 2, 2];
-        var options = new WeightMapOptions(BalanceClasses: false);
-
-        var separating = WeightMap.Compute(target, 12, 1, options, interiors, separatingClass: 2);
-        var plain = WeightMap.Compute(target, 12, 1, options, interiors);
-
-        var expected = 1 + (10 * Math.Exp(-9.0 / 50));
-        Assert.Equal(expected, separating[5], Tolerance);
-        Assert.Equal(expected, separating[6], Tolerance);
-        Assert.Equal(1f, separating[0]);                                   // interiors keep their class weight
-        Assert.Equal(1f, plain[5]);
-        Assert.Equal(1f, plain[6]);
-    }
-
-    [Fact]
     public void Compute_SingleCell_NoBorderTerm()
     {
         // 8x8 with one 3x3 cell: only the class weights, 64 / (2·55) on background and 64 / (2·9) on the cell.
