@@ -37,10 +37,11 @@ public interface IReducerGrain : IGrainWithStringKey
 
     /// <summary>
     /// Sets this reducer up as a copy of reducer <paramref name="source"/> (same shard, at the version the setup names,
-    /// which the source must hold): its parameters and optimizer state are pulled bucket by bucket. Called at a step
+    /// which the source must hold): its parameters and optimizer state are pulled bucket by bucket (the job's bucket
+    /// size, from the setup's spec). Called at a step
     /// boundary, while no step is open on the source.
     /// </summary>
-    Task CopyFromAsync(ReducerSetup setup, string source, int bucketBytes);
+    Task CopyFromAsync(ReducerSetup setup, string source);
 
     /// <summary>
     /// From the next step on, hands each applied step's averaged gradient to reducer <paramref name="copy"/> (null: to

@@ -27,8 +27,8 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
 
     public Task<ReducerState> GetReducerStateAsync(string reducer) => grains.GetGrain<IReducerGrain>(reducer).GetStateAsync();
 
-    public Task CopyReducerAsync(string copy, ReducerSetup setup, string source, int bucketBytes) =>
-        grains.GetGrain<IReducerGrain>(copy).CopyFromAsync(setup, source, bucketBytes);
+    public Task CopyReducerAsync(string copy, ReducerSetup setup, string source) =>
+        grains.GetGrain<IReducerGrain>(copy).CopyFromAsync(setup, source);
 
     public Task SetReducerCopyAsync(string reducer, string? copy) => grains.GetGrain<IReducerGrain>(reducer).SetCopyAsync(copy);
 

@@ -62,7 +62,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         _meanBuckets = null;
         _openStep = -1;
         _openAttempt = -1;
-        dataPlane.OpenReducer(this.GetPrimaryKeyString(), range, JobOptions.BucketBytes(setup.Spec));
+        dataPlane.OpenReducer(this.GetPrimaryKeyString(), range, _bucketBytes);
         this.DelayDeactivation(TimeSpan.FromDays(30));
     }
 
@@ -245,10 +245,9 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
             ? new ReducerState(false, -1, 0, 0)
             : new ReducerState(true, _version, _reducer.Range.Offset, _reducer.Range.Length, _reducer.StepCount, _copy));
 
-    public async Task CopyFromAsync(ReducerSetup setup, string source, int bucketBytes)
+    public async Task CopyFromAsync(ReducerSetup setup, string source)
     {
         ArgumentNullException.ThrowIfNull(setup);
-        ArgumentOutOfRangeException.ThrowIfLessThan(bucketBytes, sizeof(float));
         var from = GrainFactory.GetGrain<IReducerGrain>(source);
         var state = await from.GetStateAsync();
         if (!state.Ready || state.Version != setup.Version || state.Offset != setup.Offset || state.Length != setup.Length)
@@ -259,13 +258,11 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
 
         await SetupAsync(setup with { OptimizerSteps = state.OptimizerSteps });
         var reducer = Require();
-        var chunk = Math.Max(1, bucketBytes / sizeof(float));
         foreach (var name in FlatOptimizer.StateNames(_optimizerKind).Prepend(ShardReducer.ParametersName))
         {
-            for (var offset = setup.Offset; offset < setup.Offset + setup.Length; offset += chunk)
+            foreach (var bucket in ParameterShards.Buckets(reducer.Range, _bucketBytes))
             {
-                var length = (int)Math.Min(chunk, setup.Offset + setup.Length - offset);
-                var values = await from.GetBucketAsync(name, setup.Version, offset, length)
+                var values = await from.GetBucketAsync(name, setup.Version, bucket.Offset, (int)bucket.Length)
                     ?? throw new InvalidOperationException($"Reducer {source} no longer holds step {setup.Version}.");
                 await torch.RunAsync(() => reducer.Load(name, values.Offset, values.Values));
             }
@@ -284,21 +281,9 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     }
 
     /// <summary>The arrays the applied step's mean is copied into for the copy, one per bucket, kept across steps.</summary>
-    private List<(long Offset, byte[] Values)> MeanBuckets(ShardReducer reducer)
-    {
-        if (_meanBuckets is null)
-        {
-            var chunk = Math.Max(1, _bucketBytes / sizeof(float));
-            var (start, end) = (reducer.Range.Offset, reducer.Range.Offset + reducer.Range.Length);
-            _meanBuckets = [];
-            for (var offset = start; offset < end; offset += chunk)
-            {
-                _meanBuckets.Add((offset, GC.AllocateUninitializedArray<byte>(checked((int)Math.Min(chunk, end - offset) * sizeof(float)))));
-            }
-        }
-
-        return _meanBuckets;
-    }
+    private List<(long Offset, byte[] Values)> MeanBuckets(ShardReducer reducer) =>
+        _meanBuckets ??= [.. ParameterShards.Buckets(reducer.Range, _bucketBytes)
+            .Select(b => (b.Offset, GC.AllocateUninitializedArray<byte>(checked((int)b.Length * sizeof(float)))))];
 
     /// <summary>
     /// Hands the applied step's mean to the copy as worker 0's whole contribution of a one-worker step (over the data

@@ -26,7 +26,7 @@ public interface IJobCluster
     Task<ReducerState> GetReducerStateAsync(string reducer);
 
     /// <summary>Sets reducer <paramref name="copy"/> up as a copy of reducer <paramref name="source"/> at the setup's step.</summary>
-    Task CopyReducerAsync(string copy, ReducerSetup setup, string source, int bucketBytes);
+    Task CopyReducerAsync(string copy, ReducerSetup setup, string source);
 
     /// <summary>Makes <paramref name="reducer"/> hand every step it applies to <paramref name="copy"/> (null: to none).</summary>
     Task SetReducerCopyAsync(string reducer, string? copy);

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
+using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
 
@@ -33,11 +34,6 @@ public sealed partial class StepLoop
         if (!CopiesOn || _reducers.Count == 0)
         {
             return true;
-        }
-
-        if (_copies.Count != _reducers.Count)
-        {
-            _copies = [.. _reducers.Select(_ => string.Empty)];
         }
 
         var changed = false;
@@ -74,7 +70,7 @@ public sealed partial class StepLoop
         {
             if (changed)
             {
-                Status = Status with { Reducers = [.. _reducers], ReducerCopies = [.. _copies] };
+                Status = WithReducers(Status);
                 await _lease.PublishAsync(force: true);
             }
         }
@@ -157,19 +153,19 @@ public sealed partial class StepLoop
         var shard = Shards[k];
         var key = SiloKeys.Key($"{_jobId}/{_lease.Epoch}.{_generation}/{k}c{++_copySerial}", silo);
         var setup = new ReducerSetup(_jobId, _spec, k, shard.Offset, shard.Length, _version, 0);
-        await _cluster.CopyReducerAsync(key, setup, _reducers[k], _bucketBytes).WaitAsync(CopyTimeout);
+        await _cluster.CopyReducerAsync(key, setup, _reducers[k]).WaitAsync(CopyTimeout);
         return key;
     }
 
     /// <summary>
-    /// After a failed attempt: every reducer on a silo that left is replaced by its copy, if the copy lives. The number
-    /// replaced; the caller then checks that every reducer holds the open step or the one after it.
+    /// After a failed attempt: every reducer on a silo that left is replaced by its copy, if the copy lives; the caller
+    /// then checks that every reducer holds the open step or the one after it.
     /// </summary>
-    private int PromoteCopies()
+    private void PromoteCopies()
     {
-        if (!CopiesOn || _copies.Count != _reducers.Count)
+        if (!CopiesOn)
         {
-            return 0;
+            return;
         }
 
         var promoted = 0;
@@ -185,11 +181,12 @@ public sealed partial class StepLoop
 
         if (promoted > 0)
         {
-            Status = Status with { Reducers = [.. _reducers], ReducerCopies = [.. _copies], ReducersRecovered = Status.ReducersRecovered + promoted };
+            Status = WithReducers(Status) with { ReducersRecovered = Status.ReducersRecovered + promoted };
         }
-
-        return promoted;
     }
+
+    /// <summary><paramref name="status"/> naming the reducers and their copies as they are now (no copies: an empty list).</summary>
+    private JobStatus WithReducers(JobStatus status) => status with { Reducers = [.. _reducers], ReducerCopies = CopiesOn ? [.. _copies] : [] };
 
     /// <summary>
     /// A coordinator taking the job over: adopts the reducers its record names (each shard's reducer, or its copy where
@@ -252,18 +249,9 @@ public sealed partial class StepLoop
         _reducers = reducers;
         _copies = kept;
         _generation++;
-        Status = Status with
-        {
-            Step = _version,
-            Reducers = [.. _reducers],
-            ReducerCopies = [.. _copies],
-            ReducersRecovered = Status.ReducersRecovered + reducers.Count,
-        };
+        Status = WithReducers(Status) with { Step = _version, ReducersRecovered = Status.ReducersRecovered + reducers.Count };
         LogAdopted(_jobId, reducers.Count, _version);
-        _committedBy = [];
-        _statistics.Restart();
-        _clock.Restart();
-        _validating = TimeSpan.Zero;
+        StartCounting();
         await _lease.PublishAsync(force: true);
         return true;
     }

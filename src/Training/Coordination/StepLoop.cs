@@ -372,12 +372,18 @@ public sealed partial class StepLoop
         var released = old.Count > 0 ? [.. old, .. _copies] : Status.Reducers.Concat(Status.ReducerCopies).ToList();
         await ReleaseReducersAsync([.. released.Where(r => r.Length > 0 && !_reducers.Contains(r))]);
         _copies = [.. _reducers.Select(_ => string.Empty)];
-        Status = Status with { Reducers = [.. _reducers], ReducerCopies = CopiesOn ? [.. _copies] : [] };
+        Status = WithReducers(Status);
+        StartCounting();
+        return true;
+    }
+
+    /// <summary>The reducers are new or adopted: the statistics, the clock and its validation time start again.</summary>
+    private void StartCounting()
+    {
         _committedBy = [];
         _statistics.Restart();
         _clock.Restart();
         _validating = TimeSpan.Zero;
-        return true;
     }
 
     /// <summary>

@@ -5,7 +5,6 @@ using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
 using UNetCluster.Training;
-using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Silo.Tests.Grains;
 
@@ -33,7 +32,7 @@ public sealed class ReducerCopyTests(ClusterFixture fixture)
         await primary.OpenStepAsync(0, 1, 2, 1e-3);
         await AddAsync(primary, step: 0, random);                                    // a step before the copy exists
 
-        await copy.CopyFromAsync(setup with { Version = 1 }, primaryKey, JobOptions.BucketBytes(Spec));
+        await copy.CopyFromAsync(setup with { Version = 1 }, primaryKey);
         await primary.SetCopyAsync(copyKey);
         for (var step = 1; step < 4; step++)
         {

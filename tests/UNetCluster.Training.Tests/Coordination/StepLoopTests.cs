@@ -516,7 +516,7 @@ public sealed class StepLoopTests : IDisposable
 
         public IReadOnlyList<string> LiveWorkers(int? limit) => [.. _workers.Where(w => !_dead.Contains(w)).Take(limit ?? int.MaxValue)];
 
-        public Task CopyReducerAsync(string copy, ReducerSetup setup, string source, int bucketBytes)
+        public Task CopyReducerAsync(string copy, ReducerSetup setup, string source)
         {
             Assert.True(IsAlive(source) && IsAlive(copy), $"copying {source} to {copy} with a dead silo");
             Assert.NotEqual(SiloKeys.SiloOf(source), SiloKeys.SiloOf(copy));
