@@ -25,7 +25,7 @@ internal static class DataSetCommands
         return command;
     }
 
-    private sealed class Storage
+    internal sealed class Storage
     {
         public Option<string?> Blob { get; } = new("--blob") { Description = "Azure Blob Storage connection string (default: UNET_BLOB), e.g. Azurite's development connection string." };
 
@@ -41,7 +41,10 @@ internal static class DataSetCommands
         }
 
         /// <summary>The store the options name; with <paramref name="mustExist"/>, a --root folder that is not there is refused.</summary>
-        public DataSetStore Open(ParseResult parse, bool mustExist = false)
+        public DataSetStore Open(ParseResult parse, bool mustExist = false) => new(OpenBlobs(parse, mustExist));
+
+        /// <summary>The blob store the options name (see <see cref="Open"/>).</summary>
+        public IBlobStore OpenBlobs(ParseResult parse, bool mustExist = false)
         {
             if (parse.GetValue(Root) is { } root)
             {
@@ -55,7 +58,7 @@ internal static class DataSetCommands
                     throw new UserInputException($"--root {Path.GetFullPath(root)} does not exist: expected the folder of a local data set store ('unet dataset upload --root' creates it).");
                 }
 
-                return new DataSetStore(new FileBlobStore(root));
+                return new FileBlobStore(root);
             }
 
             var connection = parse.GetValue(Blob) ?? Environment.GetEnvironmentVariable("UNET_BLOB");
@@ -67,7 +70,7 @@ internal static class DataSetCommands
             var container = parse.GetValue(Container) ?? Environment.GetEnvironmentVariable("UNET_BLOB_CONTAINER") ?? DefaultContainer;
             try
             {
-                return new DataSetStore(AzureBlobStore.Connect(connection, container));
+                return AzureBlobStore.Connect(connection, container);
             }
             catch (FormatException e)
             {

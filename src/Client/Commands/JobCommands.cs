@@ -29,7 +29,7 @@ internal static class JobCommands
         yield return Silos(output, error);
     }
 
-    private sealed class Connection
+    internal sealed class Connection
     {
         public Option<string?> Gateway { get; } = new("--gateway") { Description = $"Gateway of the cluster as address:port (default: UNET_GATEWAY or {ClusterAddress.DefaultGateway})." };
 
@@ -149,11 +149,12 @@ internal static class JobCommands
                 return Cli.Ok;
             }
 
-            await output.WriteLineAsync($"{"JOB",-28} {"STATE",-10} {"STEP",13} {"LOSS",8} {"WORKERS",7}  DATA").ConfigureAwait(false);
+            // STEP is a training job's committed steps, and a prediction job's units done of those planned so far.
+            await output.WriteLineAsync($"{"JOB",-28} {"KIND",-7} {"STATE",-10} {"STEP",13} {"LOSS",8} {"WORKERS",7}  DATA").ConfigureAwait(false);
             foreach (var job in jobs)
             {
                 await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"{job.Id,-28} {job.State.ToString().ToLowerInvariant(),-10} {$"{job.Step}/{job.Steps}",13} {job.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-",8} {job.Workers.Count,7}  {job.Spec.DataSet}")).ConfigureAwait(false);
+                    $"{job.Id,-28} {job.Spec.Kind,-7} {State(job),-10} {$"{job.Step}/{job.Steps}",13} {job.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-",8} {job.Workers.Count,7}  {job.Spec.DataSet}")).ConfigureAwait(false);
             }
 
             return Cli.Ok;
@@ -205,7 +206,7 @@ internal static class JobCommands
     }
 
     /// <summary>The job's status from its coordinator (not the registry, whose list is rebuilt if its silo is lost).</summary>
-    private static async Task<JobStatus> FindAsync(ClusterConnection cluster, string jobId)
+    internal static async Task<JobStatus> FindAsync(ClusterConnection cluster, string jobId)
     {
         try
         {
@@ -217,14 +218,14 @@ internal static class JobCommands
         }
     }
 
-    private static async Task<int> WatchAsync(ClusterConnection cluster, string jobId, TextWriter output, CancellationToken cancellationToken)
+    internal static async Task<int> WatchAsync(ClusterConnection cluster, string jobId, TextWriter output, CancellationToken cancellationToken)
     {
         var status = await JobWatcher.WatchAsync(cluster.Client, jobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: false, cancellationToken).ConfigureAwait(false);
         await output.WriteLineAsync(Describe(status)).ConfigureAwait(false);
         return status.State switch
         {
             JobState.Completed => Cli.Ok,
-            JobState.Failed => Cli.Failed,
+            JobState.Failed or JobState.CompletedWithErrors => Cli.Failed,
             _ => Cli.Cancelled,
         };
     }
@@ -238,10 +239,45 @@ internal static class JobCommands
         status.Spec.ReducerCopies == false ? "copies off (a lost reducer's silo means going back to the latest checkpoint)"
         : $"{status.ReducerCopies.Count(c => c.Length > 0)} with a copy on another silo, {status.ReducersRecovered} taken over from a copy or adopted by a new coordinator";
 
+    /// <summary>A job's state as the CLI shows it: "completed-with-errors" rather than the enum's name.</summary>
+    public static string State(JobStatus status) =>
+        status.State == JobState.CompletedWithErrors ? "completed-with-errors" : status.State.ToString().ToLowerInvariant();
+
+    /// <summary>A prediction job's status as lines for people.</summary>
+    private static string DescribePrediction(JobStatus status, PredictionSpec spec)
+    {
+        var progress = status.Prediction ?? new PredictionProgress();
+        var lines = new List<string>
+        {
+            $"job {status.Id} (predict): {State(status)}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",
+            string.Create(CultureInfo.InvariantCulture,
+                $"  {progress.ImagesDone} image(s) written from {progress.Files} file(s); units {progress.UnitsDone}/{progress.Units}, {progress.ImagesPerSecond:F2} images/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
+            $"  input {spec.DescribeInput()}; checkpoint {progress.Checkpoint ?? spec.Checkpoint ?? spec.FromJob}",
+            $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}; units handed to another worker {progress.Reassigned}",
+        };
+        if (progress.Outputs is not null)
+        {
+            lines.Add($"  outputs: {progress.Outputs}{(progress.OutputFiles > 0 ? $" ({progress.OutputFiles} files and manifest.json)" : string.Empty)}");
+        }
+
+        lines.AddRange(progress.Errors.Select(e => $"  item error: {e}"));
+        if (status.Error is not null)
+        {
+            lines.Add($"  error: {status.Error}");
+        }
+
+        return string.Join(Environment.NewLine, lines);
+    }
+
     /// <summary>A job's status as lines for people.</summary>
     public static string Describe(JobStatus status)
     {
         ArgumentNullException.ThrowIfNull(status);
+        if (status.Spec.Prediction is { } prediction)
+        {
+            return DescribePrediction(status, prediction);
+        }
+
         var lines = new List<string>
         {
             $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",

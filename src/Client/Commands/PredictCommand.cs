@@ -17,10 +17,10 @@ internal static class PredictCommand
 {
     public static Command Create(TextWriter output, TextWriter error)
     {
-        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a checkpoints or run folder (uses its best checkpoint by validation, else its latest).", Required = true };
+        var checkpoint = new Option<string>("--checkpoint") { Description = "A checkpoint folder, or a checkpoints or run folder (uses its best checkpoint by validation, else its latest); with --cluster, a checkpoint folder in the cluster's storage." };
         var latest = new Option<bool>("--latest") { Description = "With a checkpoints or run folder: use its latest checkpoint, not its best by validation." };
-        var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
-        var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend).", Required = true };
+        var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them; with --cluster, uploaded to the cluster's storage first." };
+        var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend); not with --cluster (see --download)." };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
         var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
         var instances = new Option<bool?>("--instances")
@@ -33,18 +33,45 @@ internal static class PredictCommand
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var device = new DeviceOption();
         var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
-        command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint, here or as a job on a running cluster (--cluster).") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
+        var cluster = new ClusterPredict();
+        cluster.AddTo(command);
+        command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
+            if (parse.GetValue(cluster.Cluster))
+            {
+                if (parse.GetValue(outDir) is not null)
+                {
+                    throw new UserInputException("--out is for predicting here; a prediction job writes into the cluster's storage (predictions/{job}/): pass --download DIR to fetch its outputs.");
+                }
+
+                return cluster.RunAsync(parse, parse.GetValue(checkpoint), parse.GetValue(latest), parse.GetValue(input), parse.GetValue(tile), parse.GetValue(threshold),
+                    parse.GetValue(instances), parse.GetValue(tta), parse.GetValue(precision), output, error, cancellationToken);
+            }
+
+            foreach (var (option, name) in new[] { (parse.GetValue(checkpoint), "--checkpoint"), (parse.GetValue(input), "--input"), (parse.GetValue(outDir), "--out") })
+            {
+                if (option is null)
+                {
+                    throw new UserInputException($"Option '{name}' is required (or --cluster to submit a prediction job to a running cluster).");
+                }
+            }
+
             var format = TrainingOverrides.ParsePrecision(parse.GetValue(precision) ?? "fp32");
             var on = device.Resolve(parse);   // an unreachable CUDA device is refused before anything is read
+            var blockSize = parse.GetValue(cluster.BlockSize) ?? OverlapTilePredictor.DefaultBlockSize;
+            if (blockSize is < 1 or > 65536)
+            {
+                throw new UserInputException($"--block-size {blockSize} is invalid: expected 1 to 65536 output pixels along a block's side.");
+            }
+
             var images = DataSetLoader.LoadImages(parse.GetValue(input)!, maxPixels.Limits(parse));
             var outDirectory = Path.GetFullPath(parse.GetValue(outDir)!);
             Predictions.RequireDistinctOutputs(images, outDirectory);
             OutputFolder.Require(outDirectory, "--out");
             using var loaded = CheckpointLocator.Load(parse.GetValue(checkpoint)!, message => error.WriteLine($"warning: {message.TrimEnd('.')}; trying the checkpoint before it."), parse.GetValue(latest));
             Predictions.RequireChannels(images, loaded.Manifest.Model.InputChannels, $"checkpoint {loaded.Directory}");
-            var tileSize = parse.GetValue(tile) ?? TrainingTileSize(loaded.Manifest);
+            var tileSize = parse.GetValue(tile) ?? CheckpointPrediction.TrainingTileSize(loaded.Manifest);
             // Half of this machine's memory for the tiles' feature maps: the rest holds the images, their outputs and the model.
             var largest = images.MaxBy(i => Math.Max(i.Width, i.Height));
             OverlapTilePredictor.RequireTileFits(loaded.Manifest.Model, tileSize, largest?.Height ?? 1, largest?.Width ?? 1, MemoryEstimate.AvailableBytes() / 2,
@@ -57,7 +84,7 @@ internal static class PredictCommand
             set_num_threads(Environment.ProcessorCount);
             using var model = LocalCheckpointStore.CreateModel(loaded);
             model.to(format.ScalarType()).to(on.Device);
-            var classes = Classes(loaded.Manifest);
+            var classes = CheckpointPrediction.Classes(loaded.Manifest);
             var count = loaded.Manifest.Model.Classes;
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, ") +
@@ -76,7 +103,7 @@ internal static class PredictCommand
 
             // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
             var labels = parse.GetValue(instances) ?? classes.BorderClass;
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation);
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation, blockSize);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);
@@ -85,30 +112,5 @@ internal static class PredictCommand
             return Task.FromResult(Cli.Ok);
         }));
         return command;
-    }
-
-    /// <summary>What the checkpoint's classes mean: its training options' border class and class names.</summary>
-    private static PredictionClasses Classes(CheckpointManifest manifest)
-    {
-        if (manifest.Training is not { } training)
-        {
-            return new PredictionClasses();
-        }
-
-        var border = training.TryGetProperty("borderClass", out var b) && b.ValueKind == JsonValueKind.True;
-        var names = training.TryGetProperty("classNames", out var n) && n.ValueKind == JsonValueKind.Array
-            ? n.EnumerateArray().Select(e => e.GetString() ?? string.Empty).ToList()
-            : null;
-        return new PredictionClasses(border, names);
-    }
-
-    private static int TrainingTileSize(CheckpointManifest manifest)
-    {
-        if (manifest.Training is { } training && training.TryGetProperty("tileSize", out var size) && size.ValueKind == JsonValueKind.Number)
-        {
-            return size.GetInt32();
-        }
-
-        return TileGeometry.NearestValidInputSizes(manifest.Model, 572).Above!.Value;
     }
 }

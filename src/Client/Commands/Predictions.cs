@@ -53,19 +53,19 @@ internal static class Predictions
     /// </summary>
     public static IReadOnlyList<string> PredictImages(
         UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false,
-        PredictionClasses? classes = null, IntensityNormalisation? normalisation = null)
+        PredictionClasses? classes = null, IntensityNormalisation? normalisation = null, int blockSize = OverlapTilePredictor.DefaultBlockSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         var all = images.ToList();
         RequireDistinctOutputs(all, directory);
         RequireChannels(all, model.Options.InputChannels, "the checkpoint's network");
-        var predictor = new OverlapTilePredictor(model, tileSize);
+        var predictor = new OverlapTilePredictor(model, tileSize, blockSize: blockSize);
         var written = new List<string>();
         foreach (var image in all)
         {
             using var input = TrainingData.ImageTensor(image, normalisation);
             using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
-            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes).OverlayPng);
+            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes).OverlayPng!);
         }
 
         return written;

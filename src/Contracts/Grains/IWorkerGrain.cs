@@ -31,6 +31,19 @@ public interface IWorkerGrain : IGrainWithStringKey
     /// </summary>
     Task<ValidationReport?> GetValidationAsync(string jobId, long version);
 
+    /// <summary>
+    /// Queues a prediction job's units on the engine (behind whatever it runs) and returns at once; each unit's report
+    /// waits in <see cref="TakeUnitReportsAsync"/>. The job's checkpoint is loaded once per silo and kept until
+    /// <see cref="ReleaseAsync"/>.
+    /// </summary>
+    Task StartUnitsAsync(PredictionPlan plan);
+
+    /// <summary>
+    /// The reports of the job's units finished since the last call (then forgotten), and how many of its units are
+    /// still queued or running here. Throws when this worker was never given units of the job (its silo restarted).
+    /// </summary>
+    Task<UnitReports> TakeUnitReportsAsync(string jobId);
+
     /// <summary>Drops the job's replica (the job has ended).</summary>
     Task ReleaseAsync(string jobId);
 }

@@ -97,4 +97,13 @@ public sealed record JobSpec
 
     /// <summary>fp32 or bf16: the number format of the workers' forward and backward pass; null for the preset's (fp32).</summary>
     [Id(23)] public string? Precision { get; init; }
+
+    /// <summary>
+    /// Set for a prediction job: a trained checkpoint applied to images (then the training fields are not used, and
+    /// <see cref="DataSet"/> names the input for lists). Null for a training job.
+    /// </summary>
+    [Id(35)] public PredictionSpec? Prediction { get; init; }
+
+    /// <summary>"train" or "predict", as <c>unet list</c> shows it.</summary>
+    public string Kind => Prediction is null ? "train" : "predict";
 }

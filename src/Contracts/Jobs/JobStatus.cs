@@ -17,6 +17,9 @@ public enum JobState
 
     /// <summary>Stopped by an error it cannot recover from (see <see cref="JobStatus.Error"/>).</summary>
     Failed,
+
+    /// <summary>A prediction job that wrote every item it could and lists those it could not (<see cref="PredictionProgress.Errors"/>).</summary>
+    CompletedWithErrors,
 }
 
 /// <summary>A job as <c>unet status</c>, <c>watch</c> and <c>list</c> show it.</summary>
@@ -164,10 +167,13 @@ public sealed record JobStatus
     /// <summary>Reducers rebuilt from their copy on another silo after a silo was lost, and coordinators that adopted the reducers of the one before.</summary>
     [Id(44)] public int ReducersRecovered { get; init; }
 
+    /// <summary>A prediction job's progress, outputs and item errors; null for a training job.</summary>
+    [Id(45)] public PredictionProgress? Prediction { get; init; }
+
     /// <summary>Committed steps <see cref="RecentTilesPerSecond"/> is measured over.</summary>
     public const int RecentWindow = 5;
 
-    public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed;
+    public bool IsFinished => State is JobState.Completed or JobState.Cancelled or JobState.Failed or JobState.CompletedWithErrors;
 }
 
 /// <summary>The answer to a submit: the new job, or why the spec was refused (nothing was created then).</summary>

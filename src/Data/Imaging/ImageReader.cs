@@ -26,11 +26,25 @@ public static class ImageReader
     /// <param name="limits">The largest image and stack decoded; <see cref="ImageLimits.Default"/> when null.</param>
     public static IReadOnlyList<GrayImage> ReadPages(string path, ImageLimits? limits = null) => Decode(path, singlePage: false, limits);
 
+    /// <summary>
+    /// Reads every page of a PNG or TIFF held in memory (fetched from storage, say); <paramref name="source"/> names it
+    /// in errors and becomes the images' <see cref="GrayImage.Source"/>.
+    /// </summary>
+    public static IReadOnlyList<GrayImage> ReadPages(string source, byte[] bytes, ImageLimits? limits = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(source);
+        ArgumentNullException.ThrowIfNull(bytes);
+        return Decode(source, bytes, singlePage: false, limits ?? ImageLimits.Default);
+    }
+
     private static IReadOnlyList<GrayImage> Decode(string path, bool singlePage, ImageLimits? limits)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        limits ??= ImageLimits.Default;
-        var bytes = ReadBytes(path);
+        return Decode(path, ReadBytes(path), singlePage, limits ?? ImageLimits.Default);
+    }
+
+    private static IReadOnlyList<GrayImage> Decode(string path, byte[] bytes, bool singlePage, ImageLimits limits)
+    {
         if (PngCodec.HasSignature(bytes))
         {
             return [PngCodec.Read(path, bytes, limits)];

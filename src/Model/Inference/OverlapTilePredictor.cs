@@ -20,17 +20,28 @@ public sealed class OverlapTilePredictor
     /// cast to its parameters' precision and device, and probabilities come back as fp32 on the host.</param>
     /// <param name="tileSize">Input tile size; must be valid for the model (see <see cref="TileGeometry"/>).</param>
     /// <param name="batchSize">Tiles per forward pass.</param>
-    public OverlapTilePredictor(UNet model, int tileSize, int batchSize = DefaultBatchSize)
+    /// <param name="blockSize">Output pixels a block spans at most along each side (at least one tile): tiles are predicted
+    /// and batched block by block (<see cref="Blocks"/>), so that a block predicted alone, on another machine, gives the
+    /// bytes the whole image gives.</param>
+    public OverlapTilePredictor(UNet model, int tileSize, int batchSize = DefaultBatchSize, int blockSize = DefaultBlockSize)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(batchSize);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockSize);
         _model = model;
         TileSize = tileSize;
         BatchSize = batchSize;
         TileGeometry.RequireValid(model.Options, tileSize, "prediction tile size");
         StrideSize = StrideFor(model.Options, tileSize);
         Margin = (tileSize - StrideSize) / 2;
+        BlockTiles = Math.Max(1, blockSize / StrideSize);
     }
+
+    /// <summary>Output pixels a block spans along each side unless a caller asks for another number (see <see cref="Blocks"/>).</summary>
+    public const int DefaultBlockSize = 2048;
+
+    /// <summary>Tiles along each side of a block (<see cref="Blocks"/>).</summary>
+    public int BlockTiles { get; }
 
     public int TileSize { get; }
 
@@ -152,48 +163,94 @@ public sealed class OverlapTilePredictor
             (largest is { } l ? $"{l}." : $"{TileGeometry.MinimumInputSize(options)}, and even that does not fit."), optionName);
     }
 
-    /// <summary>Class probabilities (Classes, H, W) for an image (C, H, W) of any size.</summary>
-    public Tensor PredictProbabilities(Tensor image)
+    /// <summary>
+    /// The blocks an image of <paramref name="height"/> x <paramref name="width"/> is predicted in, row-major: runs of at
+    /// most <see cref="BlockTiles"/> x <see cref="BlockTiles"/> output tiles of the image's tile grid (tile (r, c) predicts
+    /// the pixels from (r, c) x <see cref="StrideSize"/>). An image that fits one block is one block.
+    /// </summary>
+    public IReadOnlyList<TileBlock> Blocks(long height, long width)
     {
-        ArgumentNullException.ThrowIfNull(image);
-        if (image.dim() != 3 || image.shape[0] != _model.Options.InputChannels)
+        var rows = (int)((height + StrideSize - 1) / StrideSize);
+        var columns = (int)((width + StrideSize - 1) / StrideSize);
+        var blocks = new List<TileBlock>();
+        for (var row = 0; row < rows; row += BlockTiles)
         {
-            throw new ArgumentException(
-                $"Expected an image of shape ({_model.Options.InputChannels}, H, W); got ({string.Join(", ", image.shape)}).", nameof(image));
+            for (var column = 0; column < columns; column += BlockTiles)
+            {
+                var block = new TileBlock(row, column, Math.Min(BlockTiles, rows - row), Math.Min(BlockTiles, columns - column), 0, 0, 0, 0);
+                blocks.Add(block with
+                {
+                    Top = (long)row * StrideSize,
+                    Left = (long)column * StrideSize,
+                    Height = Math.Min((long)block.Rows * StrideSize, height - ((long)row * StrideSize)),
+                    Width = Math.Min((long)block.Columns * StrideSize, width - ((long)column * StrideSize)),
+                });
+            }
         }
 
+        return blocks;
+    }
+
+    /// <summary>Class probabilities (Classes, H, W) for an image (C, H, W) of any size, predicted block by block (<see cref="Blocks"/>).</summary>
+    public Tensor PredictProbabilities(Tensor image)
+    {
+        RequireImage(image);
+        var blocks = Blocks(image.shape[1], image.shape[2]);
+        if (blocks.Count == 1)
+        {
+            return PredictBlock(image, blocks[0]);
+        }
+
+        using var scope = NewDisposeScope();
+        var canvas = zeros(_model.Options.Classes, image.shape[1], image.shape[2]);
+        foreach (var block in blocks)
+        {
+            using var part = PredictBlock(image, block);
+            canvas.narrow(1, block.Top, block.Height).narrow(2, block.Left, block.Width).copy_(part);
+        }
+
+        return canvas.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Class probabilities (Classes, <see cref="TileBlock.Height"/>, <see cref="TileBlock.Width"/>) of one block of the
+    /// whole image (C, H, W): the block's tiles, their context cut out of the image with the image's own mirrored
+    /// border, in batches of <see cref="BatchSize"/> in row-major order. Equal, bit for bit, to that region of
+    /// <see cref="PredictProbabilities"/>, which predicts every block this way.
+    /// </summary>
+    public Tensor PredictBlock(Tensor image, TileBlock block)
+    {
+        RequireImage(image);
+        ArgumentNullException.ThrowIfNull(block);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var wasTraining = _model.training;
         _model.eval();
         try
         {
-            var height = image.shape[1];
-            var width = image.shape[2];
-            var rows = (height + StrideSize - 1) / StrideSize;
-            var columns = (width + StrideSize - 1) / StrideSize;
-            var padded = MirrorPadding.Pad(
+            // The block's tiles with their context: the image's pixels, mirrored beyond its border (MirrorPadding).
+            var window = MirrorPadding.Crop(
                 image,
-                Margin,
-                checked((int)(Margin + (rows * StrideSize) - height)),
-                Margin,
-                checked((int)(Margin + (columns * StrideSize) - width)));                 // (C, rows*S + 2m, columns*S + 2m)
+                checked((int)(block.Top - Margin)),
+                checked((int)(block.Left - Margin)),
+                ((block.Rows - 1) * StrideSize) + TileSize,
+                ((block.Columns - 1) * StrideSize) + TileSize);
 
             var origins = new List<(long Y, long X)>();
-            for (long row = 0; row < rows; row++)
+            for (long row = 0; row < block.Rows; row++)
             {
-                for (long column = 0; column < columns; column++)
+                for (long column = 0; column < block.Columns; column++)
                 {
                     origins.Add((row * StrideSize, column * StrideSize));
                 }
             }
 
-            var canvas = zeros(_model.Options.Classes, rows * StrideSize, columns * StrideSize);
+            var canvas = zeros(_model.Options.Classes, block.Rows * StrideSize, block.Columns * StrideSize);
             var weight = _model.parameters().First();   // the model's device and precision: the tiles go there, the probabilities come back in fp32
             foreach (var batch in origins.Chunk(BatchSize))
             {
                 using var batchScope = NewDisposeScope();
-                var tiles = stack(batch.Select(o => padded.narrow(1, o.Y, TileSize).narrow(2, o.X, TileSize)).ToList()); // (B, C, T, T)
+                var tiles = stack(batch.Select(o => window.narrow(1, o.Y, TileSize).narrow(2, o.X, TileSize)).ToList()); // (B, C, T, T)
                 var logits = _model.call(tiles.to(weight.dtype, weight.device)).to(ScalarType.Float32, CPU);            // (B, K, out, out); softmax in fp32 on the host
                 var probabilities = nn.functional.softmax(logits, dim: 1);
                 if (_model.Options.Padding == ConvPadding.Same)
@@ -207,11 +264,28 @@ public sealed class OverlapTilePredictor
                 }
             }
 
-            return canvas.narrow(1, 0, height).narrow(2, 0, width).contiguous().MoveToOuterDisposeScope();  // (K, H, W)
+            return canvas.narrow(1, 0, block.Height).narrow(2, 0, block.Width).contiguous().MoveToOuterDisposeScope();  // (K, h, w)
         }
         finally
         {
             _model.train(wasTraining);
         }
     }
+
+    private void RequireImage(Tensor image)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.dim() != 3 || image.shape[0] != _model.Options.InputChannels)
+        {
+            throw new ArgumentException(
+                $"Expected an image of shape ({_model.Options.InputChannels}, H, W); got ({string.Join(", ", image.shape)}).", nameof(image));
+        }
+    }
 }
+
+/// <summary>
+/// A block of an image's output tiles (<see cref="OverlapTilePredictor.Blocks"/>): tile rows <see cref="Row"/>.. and
+/// columns <see cref="Column"/>.. of the tile grid, and the pixels it predicts (<see cref="Top"/>, <see cref="Left"/>,
+/// <see cref="Height"/> x <see cref="Width"/>, cut at the image's border).
+/// </summary>
+public sealed record TileBlock(int Row, int Column, int Rows, int Columns, long Top, long Left, long Height, long Width);

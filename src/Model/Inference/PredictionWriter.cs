@@ -6,7 +6,8 @@ namespace UNetCluster.Model.Inference;
 
 /// <summary>The files written for one predicted image.</summary>
 /// <param name="Mask">The predicted mask, 1 = cell (foreground class), 0 = membrane, row-major.</param>
-public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, string OverlayPng, byte[] Mask)
+/// <param name="OverlayPng">Null when no overlay was asked for.</param>
+public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, string? OverlayPng, byte[] Mask)
 {
     /// <summary>The 16-bit object labels (<see cref="PredictionWriter.InstancesSuffix"/>), when asked for.</summary>
     public string? InstancesPng { get; init; }
@@ -60,35 +61,30 @@ public static class PredictionWriter
     /// with a border class; <c>{name}.probability.png</c> its probability.</param>
     public static PredictionFiles Write(
         string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false,
-        PredictionClasses? classes = null)
+        PredictionClasses? classes = null) =>
+        Write(directory, name, image, PixelMaps.From(probabilities, threshold, classes), truth, instances, classes);
+
+    /// <summary>
+    /// Writes an image's files from its <see cref="PixelMaps"/> (see the overload taking the probabilities); the maps
+    /// of an image predicted block by block on several machines are stitched first (<see cref="PixelMaps.Stitch"/>),
+    /// and give the same files.
+    /// </summary>
+    public static PredictionFiles Write(
+        string directory, string name, GrayImage image, PixelMaps maps, byte[]? truth = null, bool instances = false, PredictionClasses? classes = null,
+        bool overlay = true)
     {
         ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(maps);
         classes ??= new PredictionClasses();
         var (width, height) = (image.Width, image.Height);
-        var count = (int)probabilities.shape[0];
-        float[] foreground;
-        byte[] classMap;
-        float[][] perClass = [];
-        using (var scope = NewDisposeScope())
+        if (maps.Width != width || maps.Height != height)
         {
-            // (C, H, W) -> the foreground's probability: class 1 for two classes or the interior, else 1 - background.
-            var fore = count == 2 || classes.BorderClass ? probabilities[1] : 1 - probabilities[0];
-            foreground = fore.contiguous().data<float>().ToArray();
-            classMap = [.. probabilities.argmax(0).contiguous().data<long>().ToArray().Select(c => (byte)c)];
-            if (count > 2)
-            {
-                perClass = [.. Enumerable.Range(0, count).Select(k => probabilities[k].contiguous().data<float>().ToArray())];
-            }
+            throw new ArgumentException($"The maps are {maps.Width}x{maps.Height}, the image {image.Source} is {width}x{height}.", nameof(maps));
         }
 
-        var mask = count == 2
-            ? foreground.Select(p => (byte)(p >= threshold ? 1 : 0)).ToArray()
-            : classMap.Select(c => (byte)(classes.BorderClass ? (c == 1 ? 1 : 0) : (c != 0 ? 1 : 0))).ToArray();
-        if (count == 2)
-        {
-            classMap = mask;
-        }
+        var count = maps.Classes;
+        var mask = maps.Mask;
+        var classMap = maps.ClassMap;
 
         // Objects before any file, so that an image with too many is refused with nothing of it written.
         int[]? objects = null;
@@ -109,13 +105,16 @@ public static class PredictionWriter
         Directory.CreateDirectory(directory);
         var probabilityPng = Path.Combine(directory, name + ProbabilitySuffix);
         var maskPng = Path.Combine(directory, name + MaskSuffix);
-        var overlayPng = Path.Combine(directory, name + OverlaySuffix);
-        PngWriter.WriteGray8(probabilityPng, ToBytes(foreground), width, height);
+        var overlayPng = overlay ? Path.Combine(directory, name + OverlaySuffix) : null;
+        PngWriter.WriteGray8(probabilityPng, maps.Probability, width, height);
         PngWriter.WriteGray8(maskPng, mask.Select(m => (byte)(m * 255)).ToArray(), width, height);
         string? classesPng = null;
         if (count == 2)
         {
-            PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+            if (overlayPng is not null)
+            {
+                PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+            }
         }
         else
         {
@@ -123,12 +122,15 @@ public static class PredictionWriter
             PngWriter.WriteGray8(classesPng, classMap, width, height);
             for (var k = 0; k < count; k++)
             {
-                PngWriter.WriteGray8(Path.Combine(directory, FormattableString.Invariant($"{name}.probability.{k}.png")), ToBytes(perClass[k]), width, height);
+                PngWriter.WriteGray8(Path.Combine(directory, FormattableString.Invariant($"{name}.probability.{k}.png")), maps.PerClass[k], width, height);
             }
 
-            var names = classes.Names ?? (classes.BorderClass ? ["background", "interior", "border"] : null);
-            var (rgb, overlayHeight) = ClassOverlay.Draw(image, classMap, count, names);
-            PngWriter.WriteRgb8(overlayPng, rgb, width, overlayHeight);
+            if (overlayPng is not null)
+            {
+                var names = classes.Names ?? (classes.BorderClass ? ["background", "interior", "border"] : null);
+                var (rgb, overlayHeight) = ClassOverlay.Draw(image, classMap, count, names);
+                PngWriter.WriteRgb8(overlayPng, rgb, width, overlayHeight);
+            }
         }
 
         string? instancesPng = null;
@@ -148,7 +150,7 @@ public static class PredictionWriter
         };
     }
 
-    private static byte[] ToBytes(float[] probabilities) =>
+    internal static byte[] ToBytes(float[] probabilities) =>
         [.. probabilities.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255))];
 
     /// <summary>

@@ -20,10 +20,23 @@ public static class JobSpecReader
         NumberHandling = JsonNumberHandling.Strict,
     };
 
-    private static readonly Dictionary<string, PropertyInfo> Fields = typeof(JobSpec).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-        .ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name), StringComparer.OrdinalIgnoreCase);
+    private static readonly Dictionary<string, PropertyInfo> Fields = FieldsOf(typeof(JobSpec));
+
+    private static readonly Dictionary<string, PropertyInfo> PredictionFields = FieldsOf(typeof(PredictionSpec));
 
     public static string AcceptedFields => string.Join(", ", Fields.Keys.Prepend("id"));
+
+    /// <summary>The fields of <c>POST /api/predictions</c>.</summary>
+    public static string AcceptedPredictionFields => string.Join(", ", PredictionFields.Keys.Prepend("id"));
+
+    /// <summary>
+    /// A spec's fields a body may set: its settable scalar properties (a training spec's <c>prediction</c> is set by
+    /// <c>POST /api/predictions</c>, a prediction's <c>checkpointSha256</c> by the cluster).
+    /// </summary>
+    private static Dictionary<string, PropertyInfo> FieldsOf(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite && p.PropertyType != typeof(PredictionSpec) && p.Name != nameof(PredictionSpec.CheckpointSha256))
+            .ToDictionary(p => JsonNamingPolicy.CamelCase.ConvertName(p.Name), StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The largest body read: a job spec is a few hundred bytes; anything near this is not one.</summary>
     public const int MaxBodyBytes = 64 * 1024;
@@ -41,7 +54,24 @@ public static class JobSpecReader
             return (null, null, [TooLarge], StatusCodes.Status413PayloadTooLarge);
         }
 
-        var (spec, id, errors) = Read(bytes);
+        var (spec, id, errors) = Read<JobSpec>(bytes, Fields, "job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}");
+        return (spec, id, errors, StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>
+    /// The body of <c>POST /api/predictions</c>: a prediction spec's fields in camelCase (as <see cref="PredictionSpec"/>)
+    /// and an optional <c>id</c>, read and refused as <see cref="ReadAsync"/> does.
+    /// </summary>
+    public static async Task<(PredictionSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadPredictionAsync(Stream body, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var bytes = await ReadLimitedAsync(body, cancellationToken).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            return (null, null, [TooLarge], StatusCodes.Status413PayloadTooLarge);
+        }
+
+        var (spec, id, errors) = Read<PredictionSpec>(bytes, PredictionFields, "prediction spec fields such as {\"fromJob\": \"job-1\", \"dataSet\": \"volume\"}");
         return (spec, id, errors, StatusCodes.Status400BadRequest);
     }
 
@@ -67,7 +97,8 @@ public static class JobSpecReader
         return buffer.ToArray();
     }
 
-    private static (JobSpec? Spec, string? Id, IReadOnlyList<string> Errors) Read(byte[] body)
+    private static (T? Spec, string? Id, IReadOnlyList<string> Errors) Read<T>(byte[] body, Dictionary<string, PropertyInfo> accepted, string example)
+        where T : class
     {
         JsonObject fields;
         try
@@ -77,7 +108,7 @@ public static class JobSpecReader
             using var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind != JsonValueKind.Object)
             {
-                return (null, null, ["the body must be a JSON object of job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}."]);
+                return (null, null, [$"the body must be a JSON object of {example}."]);
             }
 
             if (DuplicateKeys(document.RootElement) is { Count: > 0 } duplicates)
@@ -89,7 +120,7 @@ public static class JobSpecReader
         }
         catch (JsonException e)
         {
-            return (null, null, [$"the body is not valid JSON ({e.Message}); expected an object such as {{\"preset\": \"tiny\", \"steps\": 50}}."]);
+            return (null, null, [$"the body is not valid JSON ({e.Message}); expected an object of {example}."]);
         }
 
         var errors = new List<string>();
@@ -109,13 +140,13 @@ public static class JobSpecReader
 
                 fields.Remove(name);
             }
-            else if (!Fields.TryGetValue(name, out var property))
+            else if (!accepted.TryGetValue(name, out var property))
             {
-                errors.Add($"{name}: unknown field; the accepted fields are {AcceptedFields}.");
+                errors.Add($"{name}: unknown field; the accepted fields are {string.Join(", ", accepted.Keys.Prepend("id"))}.");
             }
             else if (!Fits(value, property.PropertyType))
             {
-                errors.Add($"{Fields.First(f => f.Value == property).Key}: expected {Describe(property.PropertyType)}, got {value?.ToJsonString() ?? "null"}.");
+                errors.Add($"{accepted.First(f => f.Value == property).Key}: expected {Describe(property.PropertyType)}, got {value?.ToJsonString() ?? "null"}.");
             }
         }
 
@@ -126,8 +157,8 @@ public static class JobSpecReader
 
         try
         {
-            var spec = fields.Deserialize<JobSpec>(Options);
-            return spec is null ? (null, id, ["the body must be a JSON object of job spec fields."]) : (spec, id, []);
+            var spec = fields.Deserialize<T>(Options);
+            return spec is null ? (null, id, [$"the body must be a JSON object of {example}."]) : (spec, id, []);
         }
         catch (JsonException e)
         {

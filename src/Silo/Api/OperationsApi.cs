@@ -36,6 +36,7 @@ public static class OperationsApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var api = endpoints.MapGroup("/api");
         api.MapPost("/jobs", SubmitAsync);
+        api.MapPost("/predictions", SubmitPredictionAsync);
         api.MapGet("/jobs", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false)));
         api.MapGet("/jobs/{id}", GetAsync);
         api.MapPost("/jobs/{id}/cancel", CancelAsync);
@@ -70,6 +71,43 @@ public static class OperationsApi
         }
 
         var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);
+        if (!result.Accepted)
+        {
+            return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);
+        }
+
+        var status = await grains.GetGrain<ITrainingJobGrain>(result.JobId!).GetStatusAsync().ConfigureAwait(false);
+        return TypedResults.Created($"/api/jobs/{Uri.EscapeDataString(result.JobId!)}", status);
+    }
+
+    /// <summary>
+    /// <c>POST /api/predictions</c>: a prediction job (a <see cref="PredictionSpec"/> and an optional <c>id</c>), checked
+    /// and created as <c>POST /api/jobs</c> creates a training job; it is then one of the jobs (<c>GET /api/jobs/{id}</c>).
+    /// </summary>
+    private static async Task<IResult> SubmitPredictionAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken)
+    {
+        if (token.Refuse(request) is { } refused)
+        {
+            return refused;
+        }
+
+        (PredictionSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status) body;
+        try
+        {
+            body = await JobSpecReader.ReadPredictionAsync(request.Body, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return ApiErrors.Problem(e.StatusCode, JobSpecReader.TooLarge);
+        }
+
+        var (prediction, id, errors, refusal) = body;
+        if (prediction is null)
+        {
+            return ApiErrors.Problem(refusal, errors);
+        }
+
+        var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(new JobSpec { Prediction = prediction }, id).ConfigureAwait(false);
         if (!result.Accepted)
         {
             return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);

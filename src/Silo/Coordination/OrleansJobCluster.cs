@@ -11,7 +11,7 @@ namespace UNetCluster.Silo.Coordination;
 /// A job's cluster as its step loop sees it, over Orleans: membership from the silo's view, the worker and reducer
 /// grains, the UNetCluster metrics and traces, and the job's history grain (one-way appends).
 /// </summary>
-internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClusterMembershipService membership) : IJobCluster
+internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClusterMembershipService membership) : IJobCluster, IPredictionCluster
 {
     public IReadOnlyList<string> LiveWorkers(int? limit) =>
         [.. ActiveSilos().Select(SiloKeys.WorkerKey).Order(StringComparer.Ordinal).Take(limit ?? int.MaxValue)];
@@ -56,6 +56,10 @@ internal sealed class OrleansJobCluster(string jobId, IGrainFactory grains, IClu
     }
 
     public Task ReleaseWorkerAsync(string worker, string jobId) => grains.GetGrain<IWorkerGrain>(worker).ReleaseAsync(jobId);
+
+    public Task StartUnitsAsync(string worker, PredictionPlan plan) => grains.GetGrain<IWorkerGrain>(worker).StartUnitsAsync(plan);
+
+    public Task<UnitReports> TakeUnitReportsAsync(string worker, string jobId) => grains.GetGrain<IWorkerGrain>(worker).TakeUnitReportsAsync(jobId);
 
     public Task ReleaseReducerAsync(string reducer) => grains.GetGrain<IReducerGrain>(reducer).ReleaseAsync();
 

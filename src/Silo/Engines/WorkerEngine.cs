@@ -22,18 +22,20 @@ public sealed partial class WorkerEngine : BackgroundService
     private readonly Channel<Func<CancellationToken, Task>> _queue = Channel.CreateUnbounded<Func<CancellationToken, Task>>(new UnboundedChannelOptions { SingleReader = true });
     private readonly ConcurrentDictionary<string, (long Step, int Attempt)> _latest = new(StringComparer.Ordinal);   // the attempt to run, by job
     private readonly ConcurrentDictionary<string, (long Version, Task<ValidationReport> Report)> _validations = new(StringComparer.Ordinal);   // by job
+    private readonly ConcurrentDictionary<string, JobUnits> _units = new(StringComparer.Ordinal);   // a prediction job's units here, by job
     private readonly IGrainFactory _grains;
     private readonly ReplicaSet _replicas;
     private readonly StepRunner _steps;
     private readonly Restorer _restorer;
     private readonly CheckpointCapture _checkpoints;
     private readonly Validator _validator;
+    private readonly UnitRunner _unitRunner;
     private readonly ILogger<WorkerEngine> _logger;
     private readonly string _device;   // what the silo's replicas compute on, and why (UNetCluster:Worker:Device)
 
     public WorkerEngine(
         IGrainFactory grains, ILocalSiloDetails silo, DataCatalog catalog, TorchThread torch, StepRunner steps, Restorer restorer,
-        CheckpointCapture checkpoints, Validator validator, ILogger<WorkerEngine> logger)
+        CheckpointCapture checkpoints, Validator validator, UnitRunner unitRunner, ILogger<WorkerEngine> logger)
     {
         ArgumentNullException.ThrowIfNull(silo);
         _grains = grains;
@@ -43,6 +45,7 @@ public sealed partial class WorkerEngine : BackgroundService
         _restorer = restorer;
         _checkpoints = checkpoints;
         _validator = validator;
+        _unitRunner = unitRunner;
         _logger = logger;
         _device = torch.Device.Description;
     }
@@ -112,12 +115,63 @@ public sealed partial class WorkerEngine : BackgroundService
         return await validation.Report.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Queues a prediction job's units, each run in turn by the <see cref="UnitRunner"/>; their reports wait in
+    /// <see cref="TakeUnitReports"/>. A unit that throws is reported to be handed out again (<see cref="UnitReport.Retry"/>).
+    /// </summary>
+    public void StartUnits(PredictionPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var units = _units.GetOrAdd(plan.JobId, _ => new JobUnits());
+        foreach (var unit in plan.Units)
+        {
+            Interlocked.Increment(ref units.Pending);
+            _queue.Writer.TryWrite(async ct =>
+            {
+                UnitReport report;
+                try
+                {
+                    report = _units.ContainsKey(plan.JobId)
+                        ? await _unitRunner.RunAsync(plan, unit, ct).ConfigureAwait(false)
+                        : new UnitReport(unit.Id, [], "the job was released on this worker", Retry: true);
+                }
+                catch (Exception e) when (!ct.IsCancellationRequested)
+                {
+                    LogUnitFailed(plan.JobId, unit.Id, e);
+                    report = new UnitReport(unit.Id, [], e.Message, Retry: true);
+                }
+
+                units.Done.Enqueue(report);
+                Interlocked.Decrement(ref units.Pending);
+            });
+        }
+    }
+
+    /// <summary>The job's units finished here since the last call, and how many are still queued or running.</summary>
+    public UnitReports TakeUnitReports(string jobId)
+    {
+        if (!_units.TryGetValue(jobId, out var units))
+        {
+            throw new InvalidOperationException($"worker {WorkerKey} holds no units of job '{jobId}' (its silo may have restarted).");
+        }
+
+        var done = new List<UnitReport>();
+        while (units.Done.TryDequeue(out var report))
+        {
+            done.Add(report);
+        }
+
+        return new UnitReports(done, Volatile.Read(ref units.Pending));
+    }
+
     public void Release(string jobId)
     {
         _latest.TryRemove(jobId, out _);
         _validations.TryRemove(jobId, out _);
+        _units.TryRemove(jobId, out _);
         _queue.Writer.TryWrite(_ =>
         {
+            _unitRunner.Release(jobId);
             _checkpoints.Close(jobId);
             return _replicas.RemoveAsync(jobId);
         });
@@ -183,6 +237,17 @@ public sealed partial class WorkerEngine : BackgroundService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "This silo's replicas compute on {Device}")]
     private partial void LogDevice(string device);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Prediction job {JobId}: unit {Unit} failed here; it is handed out again")]
+    private partial void LogUnitFailed(string jobId, string unit, Exception exception);
+
+    /// <summary>A prediction job's units on this silo: the reports not collected yet and the units not done.</summary>
+    private sealed class JobUnits
+    {
+        public ConcurrentQueue<UnitReport> Done { get; } = new();
+
+        public int Pending;
+    }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The training engine's work failed")]
     private partial void LogWorkFailed(Exception exception);

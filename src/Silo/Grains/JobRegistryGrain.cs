@@ -13,13 +13,15 @@ namespace UNetCluster.Silo.Grains;
 /// spec creates nothing. A job is created by writing its record only if it is absent; the job's coordinator owns the
 /// record from then on. The registry holds no state of its own.
 /// </summary>
-public sealed class JobRegistryGrain(JobSpecValidator validator, JobRecordStore records, IClusterMembershipService membership) : Grain, IJobRegistryGrain
+public sealed class JobRegistryGrain(JobSpecValidator validator, PredictionSpecValidator predictions, JobRecordStore records, IClusterMembershipService membership) : Grain, IJobRegistryGrain
 {
     public async Task<SubmitResult> SubmitAsync(JobSpec spec, string? jobId = null)
     {
         // Reading the data set's files to check them is I/O, kept off the grain's scheduler thread. The spec stored is
         // the checked one, its channels resolved from the data, so that every silo builds the same network.
-        var (errors, checkedSpec) = await Task.Run(() => validator.Check(spec, jobId)).ConfigureAwait(true);
+        var (errors, checkedSpec) = spec?.Prediction is null
+            ? await Task.Run(() => validator.Check(spec!, jobId)).ConfigureAwait(true)
+            : await Task.Run(() => predictions.CheckAsync(spec, jobId)).ConfigureAwait(true);
         if (errors.Count > 0)
         {
             return new SubmitResult(null, errors);

@@ -15,10 +15,10 @@ namespace UNetCluster.Silo.Grains;
 /// grain's context; the grain's turns start it, answer for the job's status, and pass it reports and cancels.
 /// </summary>
 public sealed class TrainingJobGrain(
-    IClusterMembershipService membership, ILocalSiloDetails silo, JobRecordStore records, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
+    IClusterMembershipService membership, ILocalSiloDetails silo, JobRecordStore records, JobStorage storage, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
 {
     private JobLease? _lease;    // the job's record as this activation holds it
-    private StepLoop? _loop;     // the running step loop; null when none runs here
+    private IJobLoop? _loop;     // the running step loop (or a prediction job's loop); null when none runs here
 
     private string Id => this.GetPrimaryKeyString();
 
@@ -79,7 +79,7 @@ public sealed class TrainingJobGrain(
     public Task ReportStepAsync(StepReport report)
     {
         ArgumentNullException.ThrowIfNull(report);
-        _loop?.Report(report);
+        (_loop as StepLoop)?.Report(report);
         return Task.CompletedTask;
     }
 
@@ -106,14 +106,17 @@ public sealed class TrainingJobGrain(
             return false;
         }
 
-        var loop = new StepLoop(Id, lease, new OrleansJobCluster(Id, GrainFactory, membership), logger);
+        var cluster = new OrleansJobCluster(Id, GrainFactory, membership);
+        IJobLoop loop = lease.Status!.Spec.Prediction is null
+            ? new StepLoop(Id, lease, cluster, logger)
+            : new PredictionLoop(Id, lease, cluster, storage.Blobs, logger);
         _loop = loop;
         this.DelayDeactivation(TimeSpan.FromDays(30));
         _ = RunAsync(loop);
         return true;
     }
 
-    private async Task RunAsync(StepLoop loop)
+    private async Task RunAsync(IJobLoop loop)
     {
         try
         {

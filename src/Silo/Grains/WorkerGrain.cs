@@ -43,6 +43,14 @@ public sealed class WorkerGrain(WorkerEngine engine) : Grain, IWorkerGrain
 
     public Task<ValidationReport?> GetValidationAsync(string jobId, long version) => engine.GetValidationAsync(jobId, version);
 
+    public Task StartUnitsAsync(PredictionPlan plan)
+    {
+        engine.StartUnits(plan);
+        return Task.CompletedTask;
+    }
+
+    public Task<UnitReports> TakeUnitReportsAsync(string jobId) => Task.FromResult(engine.TakeUnitReports(jobId));
+
     public Task ReleaseAsync(string jobId)
     {
         engine.Release(jobId);

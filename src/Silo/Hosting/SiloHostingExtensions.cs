@@ -94,6 +94,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton(options.Worker);
         silo.Services.AddSingleton<DataCatalog>();
         silo.Services.AddSingleton<JobSpecValidator>();
+        silo.Services.AddSingleton<PredictionSpecValidator>();
         silo.Services.AddSingleton<JobStorage>();
         silo.Services.AddSingleton<JobRecordStore>();
         silo.Services.AddHostedService<JobKeeper>();
@@ -110,6 +111,7 @@ public static class SiloHostingExtensions
         silo.Services.AddSingleton<Restorer>();
         silo.Services.AddSingleton<CheckpointCapture>();
         silo.Services.AddSingleton<Validator>();
+        silo.Services.AddSingleton<UnitRunner>();
         silo.Services.AddSingleton<WorkerEngine>();
         silo.Services.AddHostedService(sp => sp.GetRequiredService<WorkerEngine>());
         return silo;

@@ -248,6 +248,50 @@ public partial class CheckpointStore
         return model;
     }
 
+    /// <summary>
+    /// Loads the checkpoint whose files are under <paramref name="folder"/> of <paramref name="blobs"/> (a step's folder
+    /// in any store), verifying the hash of every file; <see cref="InvalidDataException"/> if it is missing or bad.
+    /// </summary>
+    public static Task<LoadedCheckpoint> LoadAtAsync(IBlobStore blobs, string folder, CancellationToken cancellationToken = default) =>
+        LoadFolderAsync(blobs, folder, cancellationToken);
+
+    /// <summary>
+    /// Checks the checkpoint under <paramref name="folder"/> without loading it: its manifest parses and has the current
+    /// format, and its model file is there with the sha256 the manifest gives. Returns the manifest and the sha256 of the
+    /// manifest's bytes (which name the checkpoint exactly); <see cref="InvalidDataException"/> naming what is wrong.
+    /// </summary>
+    public static async Task<(CheckpointManifest Manifest, string ManifestSha256)> VerifyAtAsync(IBlobStore blobs, string folder, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(blobs);
+        var location = blobs.Describe(folder);
+        var manifestName = BlobNames.Combine(folder, CheckpointManifest.FileName);
+        var manifestBlob = await blobs.ReadAsync(manifestName, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"Checkpoint '{location}' does not exist: it has no {CheckpointManifest.FileName}.");
+        var manifest = ParseManifest(manifestBlob.Content, blobs.Describe(manifestName));
+        if (manifest.Format != CheckpointManifest.CurrentFormat)
+        {
+            throw new InvalidDataException($"Checkpoint '{location}' has format '{manifest.Format}'; expected '{CheckpointManifest.CurrentFormat}'.");
+        }
+
+        var model = BlobNames.Combine(folder, ModelFile);
+        var blob = await blobs.ReadAsync(model, cancellationToken).ConfigureAwait(false);
+        if (!manifest.Files.TryGetValue(ModelFile, out var expected) || blob is null)
+        {
+            throw new InvalidDataException($"Checkpoint '{location}' is missing {ModelFile}.");
+        }
+
+        var actual = Sha256(blob.Content);
+        if (!string.Equals(actual, expected, StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"Checkpoint file '{blobs.Describe(model)}' is corrupted: sha256 {actual}, manifest says {expected}.");
+        }
+
+        return (manifest, Sha256(manifestBlob.Content));
+    }
+
+    /// <summary>The folder (blob prefix) of a step's checkpoint in this store.</summary>
+    public string FolderOf(long step) => StepPrefix(step);
+
     /// <summary>Loads the checkpoint whose files are under <paramref name="folder"/> ("" for the store's root).</summary>
     protected static async Task<LoadedCheckpoint> LoadFolderAsync(IBlobStore blobs, string folder, CancellationToken cancellationToken)
     {

@@ -59,7 +59,7 @@ public sealed partial class JobLease(string jobId, string coordinator, JobRecord
         Status = Status with
         {
             State = JobState.Pending,
-            Steps = JobOptions.Build(Status.Spec).Steps,
+            Steps = Status.Spec.Prediction is null ? JobOptions.Build(Status.Spec).Steps : Status.Steps,
             Coordinator = coordinator,
             Takeovers = Status.Takeovers + (takeover ? 1 : 0),
             TakeoversWithoutStep = Status.TakeoversWithoutStep + (takeover ? 1 : 0),

@@ -18,7 +18,7 @@ namespace UNetCluster.Training.Coordination;
 /// in its own context (so no await here leaves that context), and its turns call <see cref="Report"/> and
 /// <see cref="Cancel"/>.
 /// </summary>
-public sealed partial class StepLoop
+public sealed partial class StepLoop : IJobLoop
 {
     private const int MaxFailuresPerStep = 5;
     private const int MaxSetupFailures = 120;

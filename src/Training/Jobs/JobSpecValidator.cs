@@ -208,6 +208,12 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         return null;
     }
 
+    /// <summary>The error of a job id, or null when it is valid (or none is given).</summary>
+    public static string? JobIdError(string? jobId) =>
+        jobId is not null && !JobIdPattern().IsMatch(jobId)
+            ? $"job id '{jobId}' is invalid: expected 1 to 64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit."
+            : null;
+
     [GeneratedRegex("^[a-z0-9][a-z0-9._-]{0,63}$")]
     private static partial Regex JobIdPattern();
 }

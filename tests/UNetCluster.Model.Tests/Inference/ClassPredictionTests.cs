@@ -27,7 +27,7 @@ public sealed class ClassPredictionTests
         Assert.Equal(new ushort[] { 0, 1, 2, 2 }, ImageReader.Read(files.ClassesPng!).Values);
         Assert.Equal(new ushort[] { 0, 255, 255, 255 }, ImageReader.Read(files.MaskPng).Values);   // the foreground: any class but 0
         Assert.Equal(new ushort[] { 26, 51, 204, 178 }, ImageReader.Read(Path.Combine(folder, "x.probability.2.png")).Values);
-        var overlay = File.ReadAllBytes(files.OverlayPng);
+        var overlay = File.ReadAllBytes(files.OverlayPng!);
         var overlayHeight = (overlay[20] << 24) | (overlay[21] << 16) | (overlay[22] << 8) | overlay[23];   // IHDR height
         Assert.True(overlayHeight > 2 + (3 * 10), $"overlay {overlayHeight} px high: the image and a legend row per class below it");
     }

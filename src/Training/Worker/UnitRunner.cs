@@ -1,0 +1,308 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Data.DataSets;
+using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Storage;
+using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Inference;
+using UNetCluster.Model.Modules;
+using UNetCluster.Model.Training;
+using UNetCluster.Training.Checkpoints;
+using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Settings;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace UNetCluster.Training.Worker;
+
+/// <summary>
+/// A worker's part of a prediction job: it runs one unit (<see cref="PredictionUnit"/>) at a time with the job's
+/// checkpoint, loaded once per silo and job (its manifest's sha256 checked against the plan's), and writes what the
+/// unit makes under <c>predictions/{job}/</c> (<see cref="PredictionLayout"/>): a file's pages' outputs, a block's
+/// maps, or an assembled page's outputs, then the unit's done marker, written only if absent. A unit whose marker is
+/// there already (another worker did it and died before reporting) is reported from the marker, not done again. The
+/// files are those <c>unet predict</c> writes (<see cref="PredictionWriter"/>), byte for byte.
+/// </summary>
+public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, DataSettings data, ILogger<UnitRunner> logger)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly ConcurrentDictionary<string, PredictionModel> _models = new(StringComparer.Ordinal);   // by job
+
+    private IBlobStore Blobs => storage.Blobs;
+
+    /// <summary>
+    /// Runs a unit and returns its report. An input the reader refuses (or of the wrong channel count, or constant) is
+    /// the report's <see cref="UnitReport.Error"/>, marked done like an output; anything else (storage away, a checkpoint
+    /// that fails its check) is thrown, and the coordinator hands the unit out again.
+    /// </summary>
+    public async Task<UnitReport> RunAsync(PredictionPlan plan, PredictionUnit unit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        ArgumentNullException.ThrowIfNull(unit);
+        var clock = Stopwatch.StartNew();
+        var marker = PredictionLayout.Marker(plan.JobId, unit.Id);
+        if (await ReadMarkerAsync(marker, cancellationToken).ConfigureAwait(false) is { } done)
+        {
+            return done;
+        }
+
+        var model = await ModelAsync(plan, cancellationToken).ConfigureAwait(false);
+        UnitReport report;
+        try
+        {
+            report = unit.Kind switch
+            {
+                UnitKind.File => await FileAsync(plan.JobId, unit, model, cancellationToken).ConfigureAwait(false),
+                UnitKind.Block => await BlockAsync(plan.JobId, unit, model, cancellationToken).ConfigureAwait(false),
+                _ => await AssembleAsync(plan.JobId, unit, model, cancellationToken).ConfigureAwait(false),
+            };
+        }
+        catch (Exception e) when (e is InvalidImageException or InvalidDataException or DataSetValidationException)
+        {
+            report = new UnitReport(unit.Id, [], Error: e.Message);
+        }
+
+        report = report with { Seconds = clock.Elapsed.TotalSeconds };
+        try
+        {
+            await Blobs.WriteAsync(marker, JsonSerializer.SerializeToUtf8Bytes(report, Json), BlobCondition.IfAbsent, cancellationToken).ConfigureAwait(false);
+        }
+        catch (BlobConflictException)
+        {
+            // Another worker finished the same unit first (it was handed out again): its files are these same bytes.
+            return await ReadMarkerAsync(marker, cancellationToken).ConfigureAwait(false) ?? report;
+        }
+
+        if (unit.Kind == UnitKind.Assemble)
+        {
+            for (var block = 0; block < unit.Blocks; block++)
+            {
+                await Blobs.DeleteAsync(PredictionLayout.BlockMaps(plan.JobId, BlockId(unit, block)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return report;
+    }
+
+    /// <summary>Drops the job's model (the job ended here).</summary>
+    public void Release(string jobId)
+    {
+        if (_models.TryRemove(jobId, out var model))
+        {
+            _ = torch.RunAsync(model.Network.Dispose);
+        }
+    }
+
+    private async Task<UnitReport?> ReadMarkerAsync(string marker, CancellationToken cancellationToken) =>
+        await Blobs.ReadAsync(marker, cancellationToken).ConfigureAwait(false) is { } stored
+            ? JsonSerializer.Deserialize<UnitReport>(stored.Content, Json)
+            : null;
+
+    private async Task<UnitReport> FileAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var pages = await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false);
+        var files = new List<OutputFile>();
+        var split = new List<PageSize>();
+        var images = 0;
+        for (var page = 0; page < pages.Count; page++)
+        {
+            var image = pages[page];
+            if (model.Predictor.Blocks(image.Height, image.Width).Count > 1)
+            {
+                split.Add(new PageSize(page, image.Width, image.Height, model.Predictor.Blocks(image.Height, image.Width).Count));
+                continue;
+            }
+
+            var maps = await torch.RunAsync(() =>
+            {
+                using var scope = NewDisposeScope();
+                var input = TrainingData.ImageTensor(image, model.Normalisation);
+                var probabilities = model.Tta ? model.Predictor.PredictProbabilitiesAugmented(input) : model.Predictor.PredictProbabilities(input);
+                return PixelMaps.From(probabilities, model.Threshold, model.Classes);
+            }).ConfigureAwait(false);
+            files.AddRange(await WriteAsync(jobId, PredictionLayout.PageStem(unit.Stem, page), image, maps, model, cancellationToken).ConfigureAwait(false));
+            images++;
+        }
+
+        if (split.Count > 0 && model.Tta)
+        {
+            throw new InvalidDataException(
+                $"{unit.Blob}: {string.Join(", ", split.Select(p => $"page {p.Page} ({p.Width}x{p.Height})"))} is larger than one block " +
+                "of output tiles and is predicted in blocks, which --tta does not do; predict it without --tta, or with a --block-size that holds it.");
+        }
+
+        return new UnitReport(unit.Id, files, Split: split, Images: images);
+    }
+
+    private async Task<UnitReport> BlockAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var image = (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        var blocks = model.Predictor.Blocks(image.Height, image.Width);
+        RequireBlocks(unit, blocks.Count, image);
+        var maps = await torch.RunAsync(() =>
+        {
+            using var scope = NewDisposeScope();
+            var input = TrainingData.ImageTensor(image, model.Normalisation);
+            return PixelMaps.From(model.Predictor.PredictBlock(input, blocks[unit.Block]), model.Threshold, model.Classes);
+        }).ConfigureAwait(false);
+        await Blobs.WriteAsync(PredictionLayout.BlockMaps(jobId, unit.Id), maps.Serialize(), BlobCondition.None, cancellationToken).ConfigureAwait(false);
+        return new UnitReport(unit.Id, []);
+    }
+
+    private async Task<UnitReport> AssembleAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var image = (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        var blocks = model.Predictor.Blocks(image.Height, image.Width);
+        RequireBlocks(unit, blocks.Count, image);
+        var parts = new List<(long, long, PixelMaps)>();
+        for (var k = 0; k < blocks.Count; k++)
+        {
+            var name = PredictionLayout.BlockMaps(jobId, BlockId(unit, k));
+            var stored = await Blobs.ReadAsync(name, cancellationToken).ConfigureAwait(false)
+                ?? throw new IOException($"The maps of block {k} of {unit.Blob} page {unit.Page} ({Blobs.Describe(name)}) are missing.");
+            var part = PixelMaps.Deserialize(stored.Content, Blobs.Describe(name));
+            if (part.Width != blocks[k].Width || part.Height != blocks[k].Height)
+            {
+                throw new IOException($"{Blobs.Describe(name)} holds {part.Width}x{part.Height} pixels; block {k} has {blocks[k].Width}x{blocks[k].Height}.");
+            }
+
+            parts.Add((blocks[k].Top, blocks[k].Left, part));
+        }
+
+        var maps = PixelMaps.Stitch(image.Width, image.Height, model.Network.Options.Classes, parts);
+        parts.Clear();
+        var files = await WriteAsync(jobId, PredictionLayout.PageStem(unit.Stem, unit.Page), image, maps, model, cancellationToken).ConfigureAwait(false);
+        return new UnitReport(unit.Id, files, Images: 1);
+    }
+
+    private static string BlockId(PredictionUnit unit, int block) =>
+        PredictionLayout.BlockUnit(unit.Id[..unit.Id.IndexOf('.', StringComparison.Ordinal)], unit.Page, block);
+
+    private static void RequireBlocks(PredictionUnit unit, int blocks, GrayImage image)
+    {
+        if (blocks != unit.Blocks)
+        {
+            throw new IOException($"{unit.Blob} page {unit.Page} ({image.Width}x{image.Height}) has {blocks} blocks now; the job planned {unit.Blocks} (the file changed since).");
+        }
+    }
+
+    /// <summary>The unit's file, fetched and checked (size and sha256 when known), as pages of the model's channel count.</summary>
+    private async Task<IReadOnlyList<GrayImage>> ReadAsync(PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var where = Blobs.Describe(unit.Blob);
+        var stored = await Blobs.ReadAsync(unit.Blob, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"{where} does not exist (any more).");
+        if (unit.Bytes is { } bytes && stored.Content.LongLength != bytes)
+        {
+            throw new InvalidDataException($"{where} has {stored.Content.LongLength} bytes; its data set's manifest says {bytes}.");
+        }
+
+        if (unit.Sha256 is { } sha && Convert.ToHexStringLower(SHA256.HashData(stored.Content)) != sha)
+        {
+            throw new InvalidDataException($"{where} does not have the sha256 its data set's manifest gives ({sha}): it changed or is corrupted.");
+        }
+
+        var pages = ImageReader.ReadPages(unit.Blob, stored.Content, ImageLimits.For(data.MaxImagePixels));
+        foreach (var image in pages)
+        {
+            var page = pages.Count > 1 ? $"{where} page {image.Page}" : where;
+            if (image.Channels != model.Network.Options.InputChannels)
+            {
+                throw new InvalidDataException(
+                    $"{page} has {DataSetLoader.Channels(image.Channels)}, but the checkpoint's network takes {DataSetLoader.Channels(model.Network.Options.InputChannels)}.");
+            }
+
+            if (image.DescribeConstant() is { } constant)
+            {
+                throw new InvalidDataException($"{page}: {constant}");
+            }
+        }
+
+        return pages;
+    }
+
+    /// <summary>Writes a page's files as <c>unet predict</c> does, into a scratch folder, and uploads each; returns them with their sha256.</summary>
+    private async Task<IReadOnlyList<OutputFile>> WriteAsync(string jobId, string stem, GrayImage image, PixelMaps maps, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var scratch = Directory.CreateTempSubdirectory("unet-predict-");
+        try
+        {
+            PredictionWriter.Write(scratch.FullName, stem, image, maps, instances: model.Instances, classes: model.Classes, overlay: model.Overlays);
+            var files = new List<OutputFile>();
+            foreach (var path in Directory.GetFiles(scratch.FullName).Order(StringComparer.Ordinal))
+            {
+                var bytes = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+                var name = Path.GetFileName(path);
+                await Blobs.WriteAsync(PredictionLayout.Output(jobId, name), bytes, BlobCondition.None, cancellationToken).ConfigureAwait(false);
+                files.Add(new OutputFile(name, bytes.LongLength, Convert.ToHexStringLower(SHA256.HashData(bytes))));
+            }
+
+            return files;
+        }
+        finally
+        {
+            scratch.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The job's model on this silo: loaded (and checked) on its first unit, then kept.</summary>
+    private async Task<PredictionModel> ModelAsync(PredictionPlan plan, CancellationToken cancellationToken)
+    {
+        if (_models.TryGetValue(plan.JobId, out var cached) && cached.Sha256 == plan.CheckpointSha256)
+        {
+            return cached;
+        }
+
+        var spec = plan.Spec;
+        var folder = spec.Checkpoint ?? throw new InvalidOperationException($"job '{plan.JobId}' names no checkpoint folder.");
+        var (manifest, sha) = await CheckpointStore.VerifyAtAsync(Blobs, folder, cancellationToken).ConfigureAwait(false);
+        if (sha != plan.CheckpointSha256)
+        {
+            throw new InvalidDataException(
+                $"checkpoint {Blobs.Describe(folder)} changed since the job started: its manifest's sha256 is {sha}, the job's is {plan.CheckpointSha256}.");
+        }
+
+        var loaded = await CheckpointStore.LoadAtAsync(Blobs, folder, cancellationToken).ConfigureAwait(false);
+        var precision = TrainingOverrides.ParsePrecision(spec.Precision ?? "fp32");
+        var network = await torch.RunAsync(() =>
+        {
+            using (loaded)
+            {
+                var built = CheckpointStore.CreateModel(loaded);
+                built.to(precision.ScalarType()).to(torch.Device.Device);
+                return built;
+            }
+        }).ConfigureAwait(false);
+        var classes = CheckpointPrediction.Classes(manifest);
+        var tileSize = spec.TileSize ?? CheckpointPrediction.TrainingTileSize(manifest);
+        var model = new PredictionModel(
+            sha,
+            network,
+            new OverlapTilePredictor(network, tileSize, spec.BatchSize ?? OverlapTilePredictor.DefaultBatchSize, spec.BlockSize ?? OverlapTilePredictor.DefaultBlockSize),
+            classes,
+            spec.Threshold ?? manifest.Threshold ?? 0.5,
+            manifest.Normalisation,
+            spec.Instances ?? classes.BorderClass,
+            spec.Overlays ?? true,
+            spec.Tta);
+        if (_models.TryGetValue(plan.JobId, out var replaced))
+        {
+            _ = torch.RunAsync(replaced.Network.Dispose);
+        }
+
+        _models[plan.JobId] = model;
+        LogLoaded(plan.JobId, folder, manifest.Step, torch.Device.Description);
+        return model;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Prediction job {JobId}: loaded checkpoint {Checkpoint} (step {Step}) on {Device}")]
+    private partial void LogLoaded(string jobId, string checkpoint, long step, string device);
+
+    private sealed record PredictionModel(
+        string Sha256, UNet Network, OverlapTilePredictor Predictor, PredictionClasses Classes, double Threshold, IntensityNormalisation Normalisation,
+        bool Instances, bool Overlays, bool Tta);
+}
