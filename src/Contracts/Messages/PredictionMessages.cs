@@ -61,7 +61,8 @@ public sealed record UnitReport(
     [property: Id(3)] IReadOnlyList<PageSize>? Split = null,
     [property: Id(4)] int Images = 0,
     [property: Id(5)] double Seconds = 0,
-    [property: Id(6)] bool Retry = false);
+    [property: Id(6)] bool Retry = false,
+    [property: Id(7)] string? Worker = null);
 
 /// <summary>A page of a file that is predicted in blocks: its index, size and number of blocks.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.PageSize")]

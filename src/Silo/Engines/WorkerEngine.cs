@@ -141,7 +141,7 @@ public sealed partial class WorkerEngine : BackgroundService
                     report = new UnitReport(unit.Id, [], e.Message, Retry: true);
                 }
 
-                units.Done.Enqueue(report);
+                units.Done.Enqueue(report with { Worker = WorkerKey });
                 Interlocked.Decrement(ref units.Pending);
             });
         }

@@ -42,6 +42,7 @@ public sealed partial class PredictionLoop : IJobLoop
     private readonly Dictionary<string, int> _blocksLeft = new(StringComparer.Ordinal);                   // by assembly unit
     private readonly Dictionary<string, PredictionUnit> _assemblies = new(StringComparer.Ordinal);        // by assembly unit
     private readonly List<string> _errors = [];
+    private readonly SortedSet<string> _workers = new(StringComparer.Ordinal);                            // that did units of this run
     private readonly Stopwatch _clock = new();
     private int _units;
     private int _images;
@@ -361,6 +362,11 @@ public sealed partial class PredictionLoop : IJobLoop
                     continue;
                 }
 
+                if (report.Worker is { } by)
+                {
+                    _workers.Add(by);
+                }
+
                 Account(unit, report);
             }
         }
@@ -401,7 +407,7 @@ public sealed partial class PredictionLoop : IJobLoop
             Step = done,
             Steps = _units,
             Elapsed = _clock.Elapsed,
-            Workers = [.. _outstanding.Where(o => o.Value.Count > 0).Select(o => o.Key).Order(StringComparer.Ordinal)],
+            Workers = [.. _workers],
             Prediction = (Status.Prediction ?? new PredictionProgress()) with
             {
                 ImagesDone = _images,

@@ -32,6 +32,68 @@ public sealed class OverlapTilePredictorTests
     }
 
     [Fact]
+    public void Blocks_AnImageOfSevenByFiveTilesInBlocksOfTwo_CoverItOnceCutAtItsBorder()
+    {
+        using var model = new UNet(Small);
+        var predictor = new OverlapTilePredictor(model, tileSize: 68, blockSize: 56);   // stride 28: 2 x 2 tiles a block
+
+        var blocks = predictor.Blocks(height: 190, width: 130);   // 7 x 5 tiles of 28
+
+        Assert.Equal(2, predictor.BlockTiles);
+        Assert.Equal(4 * 3, blocks.Count);
+        Assert.Equal(190L * 130, blocks.Sum(b => b.Height * b.Width));
+        var last = blocks[^1];
+        Assert.Equal((6, 4, 1, 1, 168L, 112L, 22L, 18L), (last.Row, last.Column, last.Rows, last.Columns, last.Top, last.Left, last.Height, last.Width));
+        Assert.Single(new OverlapTilePredictor(model, tileSize: 68).Blocks(190, 130));   // the default block holds it whole
+    }
+
+    [Fact]
+    public void PredictBlock_EachBlockAlone_EqualsItsRegionOfTheWholeImageBitForBit()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        using var model = new UNet(Small);
+        var image = randn(1, 90, 75);
+        var blocked = new OverlapTilePredictor(model, tileSize: 68, blockSize: 56);
+
+        var whole = blocked.PredictProbabilities(image);
+        var unblocked = new OverlapTilePredictor(model, tileSize: 68).PredictProbabilities(image);
+
+        foreach (var block in blocked.Blocks(90, 75))
+        {
+            var alone = blocked.PredictBlock(image, block);
+            Assert.True(alone.Equals(whole.narrow(1, block.Top, block.Height).narrow(2, block.Left, block.Width)), $"block {block}");
+        }
+
+        // Other batches of the same tiles: equal to float precision (whether bit for bit depends on the kernels).
+        Assert.True(whole.allclose(unblocked, rtol: 1e-5, atol: 1e-6));
+    }
+
+    [Fact]
+    public void PixelMaps_BlocksStitchedAndSerialised_EqualTheWholeImagesMaps()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        using var model = new UNet(Small with { Classes = 3 });
+        var image = randn(1, 60, 61);
+        var predictor = new OverlapTilePredictor(model, tileSize: 68, blockSize: 28);
+        var classes = new PredictionClasses(BorderClass: true);
+
+        var whole = PixelMaps.From(predictor.PredictProbabilities(image), 0.5, classes);
+        var parts = predictor.Blocks(60, 61)
+            .Select(b => (b.Top, b.Left, PixelMaps.Deserialize(PixelMaps.From(predictor.PredictBlock(image, b), 0.5, classes).Serialize(), "block")))
+            .ToList();
+        var stitched = PixelMaps.Stitch(61, 60, 3, parts);
+
+        Assert.Equal(whole.Probability, stitched.Probability);
+        Assert.Equal(whole.Mask, stitched.Mask);
+        Assert.Equal(whole.ClassMap, stitched.ClassMap);
+        Assert.All(Enumerable.Range(0, 3), k => Assert.Equal(whole.PerClass[k], stitched.PerClass[k]));
+        Assert.Throws<InvalidDataException>(() => PixelMaps.Stitch(61, 60, 3, parts.Skip(1)));
+        Assert.Throws<InvalidDataException>(() => PixelMaps.Deserialize([1, 2, 3], "three bytes"));
+    }
+
+    [Fact]
     public void PredictProbabilities_SmallTilesOnA56Image_EqualsOneWholeTile()
     {
         using var scope = NewDisposeScope();
