@@ -107,6 +107,38 @@ public sealed class OperationsApiTests(SiloFixture silo)
     }
 
     [Fact]
+    public async Task PostPredictions_TokenRulesBodyErrorsAndARefusedSpec_CreateNothing()
+    {
+        const string body = """{"id": "api-predict", "fromJob": "no-such-job", "prefix": "inputs/"}""";
+        using (var none = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/predictions", null, body), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        }
+
+        using (var wrong = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/predictions", "not-" + SiloFixture.Token, body), Ct))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
+        }
+
+        using (var malformed = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/predictions", SiloFixture.Token, """{"fromJob": "a", "tile": 5, "checkpointSha256": "00"}"""), Ct))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, malformed.StatusCode);
+            var errors = await ErrorsAsync(malformed);
+            Assert.Contains(errors, e => e.StartsWith("tile: unknown field", StringComparison.Ordinal) && e.Contains("tileSize", StringComparison.Ordinal));
+            Assert.Contains(errors, e => e.StartsWith("checkpointSha256: unknown field", StringComparison.Ordinal));   // set by the cluster, not a body
+        }
+
+        using (var refused = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/predictions", SiloFixture.Token, body), Ct))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains(await ErrorsAsync(refused), e => e.Contains("fromJob 'no-such-job' has no checkpoint", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-predict", Ct)).StatusCode);
+        Assert.False(Directory.Exists(Path.Combine(silo.StorageRoot, "predictions", "api-predict")));
+    }
+
+    [Fact]
     public async Task GetJob_UnknownId_Returns404()
     {
         using var response = await silo.Http.GetAsync("api/jobs/no-such-job", Ct);
