@@ -284,6 +284,83 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal(0, failed.Step);
     }
 
+    [Fact]
+    [Trait("Category", "Blob")]
+    public async Task PredictionJob_OnAnUploadedDataSet_KillOfAWorkerMidJob_OutputsCompleteAndEqualAFaultFreeJobs_CancelStopsOne()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (images, masks) = CopyBundledPairs(6);
+        var upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-predict", "--images", images, "--masks", masks,
+            "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
+        Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
+        var trained = await cluster.UnetAsync("submit", "--data", "e2e-predict", "--preset", "tiny", "--steps", "3", "--id", "e2e-predict-src", "--watch");
+        Assert.True(trained.ExitCode == 0, trained.Output + trained.Error + cluster.Diagnostics());
+
+        // One output tile a block: each 512 x 512 section is 49 blocks and an assembly, spread over the three workers.
+        string[] predict = ["predict", "--cluster", "--from-job", "e2e-predict-src", "--dataset", "e2e-predict", "--block-size", "84",
+            "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container];
+        var download = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "download-" + Guid.NewGuid().ToString("N"));
+        var reference = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-ref", "--download", download]);
+        Assert.True(reference.ExitCode == 0, reference.Output + reference.Error + cluster.Diagnostics());
+        var clean = await StatusAsync("e2e-predict-ref");
+        Assert.Equal((JobState.Completed, 6, 6 * (1 + 49 + 1)), (clean.State, clean.Prediction!.ImagesDone, clean.Prediction.Units));
+        var files = await PredictionFilesAsync("e2e-predict-ref");
+        Assert.Equal(6 * 3, files.Count);
+        Assert.Equal(files.Keys.Append("manifest.json").Order(StringComparer.Ordinal), Directory.GetFiles(download).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
+
+        // kill -9 a worker that is not the coordinator's silo while units are in flight: its units go to the others.
+        var submitted = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-kill"]);
+        Assert.True(submitted.ExitCode == 0, submitted.Output + submitted.Error);
+        var running = await WaitForAsync("e2e-predict-kill", s => s.IsFinished || s.Prediction?.UnitsDone >= 40, TimeSpan.FromMinutes(2));
+        Assert.False(running.IsFinished, $"the job ended before the kill: {running}");
+        var victim = cluster.Silos.First(s => !s.Process.HasExited && !On(running.Coordinator!, s));
+        victim.KillHard();
+        JobStatus faulted;
+        try
+        {
+            faulted = await WaitForAsync("e2e-predict-kill", s => s.IsFinished, TimeSpan.FromMinutes(4));
+        }
+        finally
+        {
+            await cluster.ReplaceAsync(victim);
+        }
+
+        Assert.True(faulted.State == JobState.Completed, $"{faulted}\n{cluster.Diagnostics()}");
+        Assert.Equal(6, faulted.Prediction!.ImagesDone);
+        Assert.Equal(files, await PredictionFilesAsync("e2e-predict-kill"));   // every file, with the fault-free bytes
+
+        // Cancel: the job stops with the units in flight; no manifest is written.
+        submitted = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-cancel"]);
+        Assert.True(submitted.ExitCode == 0, submitted.Output + submitted.Error);
+        await WaitForAsync("e2e-predict-cancel", s => s.IsFinished || s.Prediction?.UnitsDone >= 10, TimeSpan.FromMinutes(2));
+        var cancel = await cluster.UnetAsync("cancel", "e2e-predict-cancel");
+        Assert.True(cancel.ExitCode == 0, cancel.Output + cancel.Error);
+        var cancelled = await WaitForAsync("e2e-predict-cancel", s => s.IsFinished, TimeSpan.FromMinutes(2));
+        Assert.Equal(JobState.Cancelled, cancelled.State);
+        Assert.Null(await cluster.Blobs.ReadAsync("predictions/e2e-predict-cancel/manifest.json", ct));
+        TestContext.Current.SendDiagnosticMessage(
+            $"fault-free: {clean.Prediction.ImagesPerSecond:F2} images/s; killed {victim.Name} at {running.Prediction!.UnitsDone} of {running.Prediction.Units} units: " +
+            $"{faulted.Prediction.Reassigned} unit(s) handed to another worker; cancelled at {cancelled.Prediction?.UnitsDone} units");
+    }
+
+    /// <summary>A finished prediction job's files by name, with their sha256 as its manifest gives them (each checked against storage).</summary>
+    private async Task<SortedDictionary<string, string>> PredictionFilesAsync(string jobId)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var blobs = cluster.Blobs;
+        var manifest = JsonDocument.Parse((await blobs.ReadAsync($"predictions/{jobId}/manifest.json", ct))!.Content);
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in manifest.RootElement.GetProperty("files").EnumerateArray())
+        {
+            var name = file.GetProperty("name").GetString()!;
+            var bytes = (await blobs.ReadAsync($"predictions/{jobId}/{name}", ct))!.Content;
+            Assert.Equal(file.GetProperty("sha256").GetString(), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+            files[name] = file.GetProperty("sha256").GetString()!;
+        }
+
+        return files;
+    }
+
     private static List<string> CachedImages(string cache, string dataSet)
     {
         var root = Path.Combine(cache, dataSet);
