@@ -289,7 +289,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
     public async Task PredictionJob_OnAnUploadedDataSet_KillOfAWorkerMidJob_OutputsCompleteAndEqualAFaultFreeJobs_CancelStopsOne()
     {
         var ct = TestContext.Current.CancellationToken;
-        var (images, masks) = CopyBundledPairs(6);
+        var (images, masks) = CopyBundledPairs(3);
         var upload = await RedisClusterFixture.UnetPlainAsync("dataset", "upload", "e2e-predict", "--images", images, "--masks", masks,
             "--blob", cluster.BlobConnection, "--container", RedisClusterFixture.Container);
         Assert.True(upload.ExitCode == 0, upload.Output + upload.Error);
@@ -303,15 +303,15 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         var reference = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-ref", "--download", download]);
         Assert.True(reference.ExitCode == 0, reference.Output + reference.Error + cluster.Diagnostics());
         var clean = await StatusAsync("e2e-predict-ref");
-        Assert.Equal((JobState.Completed, 6, 6 * (1 + 49 + 1)), (clean.State, clean.Prediction!.ImagesDone, clean.Prediction.Units));
+        Assert.Equal((JobState.Completed, 3, 3 * (1 + 49 + 1)), (clean.State, clean.Prediction!.ImagesDone, clean.Prediction.Units));
         var files = await PredictionFilesAsync("e2e-predict-ref");
-        Assert.Equal(6 * 3, files.Count);
+        Assert.Equal(3 * 3, files.Count);
         Assert.Equal(files.Keys.Append("manifest.json").Order(StringComparer.Ordinal), Directory.GetFiles(download).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
 
         // kill -9 a worker that is not the coordinator's silo while units are in flight: its units go to the others.
         var submitted = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-kill"]);
         Assert.True(submitted.ExitCode == 0, submitted.Output + submitted.Error);
-        var running = await WaitForAsync("e2e-predict-kill", s => s.IsFinished || s.Prediction?.UnitsDone >= 40, TimeSpan.FromMinutes(2));
+        var running = await WaitForAsync("e2e-predict-kill", s => s.IsFinished || s.Prediction?.UnitsDone >= 20, TimeSpan.FromMinutes(2));
         Assert.False(running.IsFinished, $"the job ended before the kill: {running}");
         var victim = cluster.Silos.First(s => !s.Process.HasExited && !On(running.Coordinator!, s));
         victim.KillHard();
@@ -326,7 +326,7 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         }
 
         Assert.True(faulted.State == JobState.Completed, $"{faulted}\n{cluster.Diagnostics()}");
-        Assert.Equal(6, faulted.Prediction!.ImagesDone);
+        Assert.Equal(3, faulted.Prediction!.ImagesDone);
         Assert.Equal(files, await PredictionFilesAsync("e2e-predict-kill"));   // every file, with the fault-free bytes
 
         // Cancel: the job stops with the units in flight; no manifest is written.

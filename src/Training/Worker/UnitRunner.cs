@@ -31,6 +31,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly ConcurrentDictionary<string, PredictionModel> _models = new(StringComparer.Ordinal);   // by job
+    private CachedPage? _page;   // the page of the last block unit, normalised: a page's blocks often follow each other here
 
     private IBlobStore Blobs => storage.Blobs;
 
@@ -91,6 +92,11 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
     /// <summary>Drops the job's model (the job ended here).</summary>
     public void Release(string jobId)
     {
+        if (_page is { } page && page.Key.StartsWith(jobId + "\n", StringComparison.Ordinal))
+        {
+            DropPage();
+        }
+
         if (_models.TryRemove(jobId, out var model))
         {
             _ = torch.RunAsync(model.Network.Dispose);
@@ -140,14 +146,14 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
     private async Task<UnitReport> BlockAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
     {
-        var image = (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        var page = await PageAsync(jobId, unit, model, cancellationToken).ConfigureAwait(false);
+        var image = page.Image;
         var blocks = model.Predictor.Blocks(image.Height, image.Width);
         RequireBlocks(unit, blocks.Count, image);
         var maps = await torch.RunAsync(() =>
         {
             using var scope = NewDisposeScope();
-            var input = TrainingData.ImageTensor(image, model.Normalisation);
-            return PixelMaps.From(model.Predictor.PredictBlock(input, blocks[unit.Block]), model.Threshold, model.Classes);
+            return PixelMaps.From(model.Predictor.PredictBlock(page.Input, blocks[unit.Block]), model.Threshold, model.Classes);
         }).ConfigureAwait(false);
         await Blobs.WriteAsync(PredictionLayout.BlockMaps(jobId, unit.Id), maps.Serialize(), BlobCondition.None, cancellationToken).ConfigureAwait(false);
         return new UnitReport(unit.Id, []);
@@ -155,7 +161,8 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
     private async Task<UnitReport> AssembleAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
     {
-        var image = (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        var image = _page is { } cached && cached.Key == PageKey(jobId, unit) ? cached.Image : (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        DropPage();   // the page is done once assembled: its normalised copy goes before the maps are stitched
         var blocks = model.Predictor.Blocks(image.Height, image.Width);
         RequireBlocks(unit, blocks.Count, image);
         var parts = new List<(long, long, PixelMaps)>();
@@ -177,6 +184,33 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
         parts.Clear();
         var files = await WriteAsync(jobId, PredictionLayout.PageStem(unit.Stem, unit.Page), image, maps, model, cancellationToken).ConfigureAwait(false);
         return new UnitReport(unit.Id, files, Images: 1);
+    }
+
+    private static string PageKey(string jobId, PredictionUnit unit) => $"{jobId}\n{unit.Blob}\n{unit.Sha256}\n{unit.Page}";
+
+    /// <summary>
+    /// The unit's page and its normalised tensor: fetched, decoded and normalised once for all the page's blocks that
+    /// come here in a row (the whole page's normalisation is what makes a block equal its region of the whole image).
+    /// </summary>
+    private async Task<CachedPage> PageAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
+    {
+        var key = PageKey(jobId, unit);
+        if (_page is { } cached && cached.Key == key)
+        {
+            return cached;
+        }
+
+        DropPage();
+        var image = (await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false))[unit.Page];
+        var input = await torch.RunAsync(() => TrainingData.ImageTensor(image, model.Normalisation)).ConfigureAwait(false);
+        _page = new CachedPage(key, image, input);
+        return _page;
+    }
+
+    private void DropPage()
+    {
+        _page?.Input.Dispose();
+        _page = null;
     }
 
     private static string BlockId(PredictionUnit unit, int block) =>
@@ -301,6 +335,8 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Prediction job {JobId}: loaded checkpoint {Checkpoint} (step {Step}) on {Device}")]
     private partial void LogLoaded(string jobId, string checkpoint, long step, string device);
+
+    private sealed record CachedPage(string Key, GrayImage Image, Tensor Input);
 
     private sealed record PredictionModel(
         string Sha256, UNet Network, OverlapTilePredictor Predictor, PredictionClasses Classes, double Threshold, IntensityNormalisation Normalisation,
