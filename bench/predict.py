@@ -9,7 +9,8 @@
    its libtorch gets both cores (Worker:Threads 2), as local predict does; with 2 and 3 silos, one thread each.
 3. With --big N (0 to skip): an N x N 8-bit image (the ISBI sections tiled) predicted by a job on 3 silos in blocks of
    the default size; prints its time and each silo's peak RSS (VmHWM), and the image's bytes for comparison.
-usage: bench/predict.py [--base 16] [--images 30] [--big 16000]
+   --big-only skips part 2; --big-base sets the big image's network width (default --base).
+usage: bench/predict.py [--base 16] [--images 30] [--big 16000] [--big-base B] [--big-only]
 Needs: a Release build (it builds one), redis-server.
 """
 
@@ -81,6 +82,8 @@ def main(argv):
     parser.add_argument("--base", type=int, default=16)
     parser.add_argument("--images", type=int, default=30)
     parser.add_argument("--big", type=int, default=16000)
+    parser.add_argument("--big-base", type=int)
+    parser.add_argument("--big-only", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1")
     subprocess.run(["dotnet", "build", os.path.join(ROOT, "UNetCluster.sln"), "-c", "Release", "-v", "quiet", "--nologo"],
@@ -91,37 +94,41 @@ def main(argv):
     os.makedirs(logs, exist_ok=True)
     rows = []
     try:
-        run = os.path.join(work, "run")
-        subprocess.run(["dotnet", UNET, "train", "--preset", "quick", "--base-channels", str(args.base), "--steps", "2", "--out", run],
-                       check=True, stdout=subprocess.DEVNULL)
-        steps = sorted(d for d in os.listdir(os.path.join(run, "checkpoints")) if d.isdigit())
-        shutil.copytree(os.path.join(run, "checkpoints", steps[-1]), os.path.join(storage, "bench", "checkpoint"))
+        for base, name in sorted({(args.base, "checkpoint"), (args.big_base or args.base, f"checkpoint-{args.big_base or args.base}")}):
+            run = os.path.join(work, f"run-{name}")
+            subprocess.run(["dotnet", UNET, "train", "--preset", "quick", "--base-channels", str(base), "--steps", "2", "--out", run],
+                           check=True, stdout=subprocess.DEVNULL)
+            steps = sorted(d for d in os.listdir(os.path.join(run, "checkpoints")) if d.isdigit())
+            shutil.copytree(os.path.join(run, "checkpoints", steps[-1]), os.path.join(storage, "bench", name))
         inputs = os.path.join(work, "inputs")
         os.makedirs(inputs)
         for name in sorted(os.listdir(BUNDLED))[:args.images]:
             shutil.copy(os.path.join(BUNDLED, name), inputs)
         shutil.copytree(inputs, os.path.join(storage, "bench", "images"))
 
-        started = time.time()
-        subprocess.run(["dotnet", UNET, "predict", "--checkpoint", os.path.join(storage, "bench", "checkpoint"), "--input", inputs,
-                        "--out", os.path.join(work, "local")], check=True, stdout=subprocess.DEVNULL)
-        local = time.time() - started
-        rows.append(("local `unet predict`", args.images, local))
-        log(f"local: {args.images / local:.2f} images/s")
-
-        for silos in (1, 2, 3):
-            rows.append(job(silos, storage, logs, args.images, ["--prefix", "bench/images/"], f"p{silos}"))
+        local = None
+        if not args.big_only:
+            started = time.time()
+            subprocess.run(["dotnet", UNET, "predict", "--checkpoint", os.path.join(storage, "bench", "checkpoint"), "--input", inputs,
+                            "--out", os.path.join(work, "local")], check=True, stdout=subprocess.DEVNULL)
+            local = time.time() - started
+            rows.append(("local `unet predict`", args.images, local))
+            log(f"local: {args.images / local:.2f} images/s")
+            for silos in (1, 2, 3):
+                rows.append(job(silos, storage, logs, args.images, ["--prefix", "bench/images/"], f"p{silos}"))
 
         if args.big > 0:
             os.makedirs(os.path.join(storage, "bench", "big"))
             big_image(os.path.join(storage, "bench", "big", "big.png"), args.big)
-            row = job(3, storage, logs, 1, ["--prefix", "bench/big/", "--no-overlays"], "big", peak=True)
+            row = job(3, storage, logs, 1, ["--prefix", "bench/big/", "--no-overlays"], "big", peak=True,
+                      checkpoint=f"bench/checkpoint-{args.big_base or args.base}")
             rows.append(row)
 
         print(f"| what | images | wall s | images/s | vs local |")
         print("|---|---:|---:|---:|---:|")
         for what, images, seconds, *rest in rows:
-            print(f"| {what} | {images} | {seconds:.1f} | {images / seconds:.3f} | {local / args.images * images / seconds:.2f} |"
+            ratio = f"{local / args.images * images / seconds:.2f}" if local else "-"
+            print(f"| {what} | {images} | {seconds:.1f} | {images / seconds:.3f} | {ratio} |"
                   + (f" peak RSS per silo: {', '.join(f'{b / 2**30:.2f} GiB' for b in rest[0])}" if rest else ""))
         return 0
     finally:
@@ -129,7 +136,7 @@ def main(argv):
             shutil.rmtree(work, ignore_errors=True)
 
 
-def job(silos, storage, logs, images, source, job_id, peak=False):
+def job(silos, storage, logs, images, source, job_id, peak=False, checkpoint="bench/checkpoint"):
     redis_port = free_port()
     redis = f"127.0.0.1:{redis_port}"
     cluster = f"predict-{os.getpid()}-{job_id}"
@@ -143,7 +150,7 @@ def job(silos, storage, logs, images, source, job_id, peak=False):
         processes = [start_silo(i, redis, cluster, storage, secret, threads, logs) for i in range(silos)]
         time.sleep(5)
         started = time.time()
-        code, out, err = unet(["predict", "--cluster", "--checkpoint", "bench/checkpoint", *source, "--workers", str(silos),
+        code, out, err = unet(["predict", "--cluster", "--checkpoint", checkpoint, *source, "--workers", str(silos),
                                "--id", job_id, "--watch"], redis, cluster)
         seconds = time.time() - started
         if code != 0:

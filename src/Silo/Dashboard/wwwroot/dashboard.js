@@ -61,7 +61,9 @@ async function refreshJobs() {
       row = document.createElement("tr");
       row.className = "selectable";
       row.dataset.job = job.id;
-      row.innerHTML = `<td>${esc(job.id)}</td><td><span class="state"></span></td><td class="num"></td><td class="num"></td>
+      // A prediction job (issue 19) is one of the jobs: its step is its units done, its rate images per second.
+      const kind = job.spec && job.spec.prediction ? ' <span class="kind">predict</span>' : "";
+      row.innerHTML = `<td>${esc(job.id)}${kind}</td><td><span class="state"></span></td><td class="num"></td><td class="num"></td>
         <td class="num"></td><td class="num"></td><td><button class="cancel" data-job="${esc(job.id)}">Cancel</button></td>`;
     }
     if (body.children[index] !== row) { body.insertBefore(row, body.children[index] ?? null); }
@@ -71,9 +73,11 @@ async function refreshJobs() {
     badge.className = `state ${job.state}`;
     cells[2].textContent = `${job.step} / ${job.steps}`;
     cells[3].textContent = fmt(job.smoothedLoss ?? job.loss, 4);
-    cells[4].textContent = fmt(job.recentTilesPerSecond || job.tilesPerSecond, 2);
+    cells[4].textContent = job.prediction
+      ? `${fmt(job.prediction.imagesPerSecond, 2)} img/s`
+      : fmt(job.recentTilesPerSecond || job.tilesPerSecond, 2);
     cells[5].textContent = String(job.workers.length);
-    cells[6].firstElementChild.disabled = ["completed", "cancelled", "failed"].includes(job.state);
+    cells[6].firstElementChild.disabled = ["completed", "cancelled", "failed", "completedWithErrors"].includes(job.state);
     row.classList.toggle("selected", job.id === state.selected);
   });
   if (!state.selected && state.jobs.length > 0) {
