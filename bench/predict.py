@@ -10,7 +10,7 @@
 3. With --big N (0 to skip): an N x N 8-bit image (the ISBI sections tiled) predicted by a job on 3 silos in blocks of
    the default size; prints its time and each silo's peak RSS (VmHWM), and the image's bytes for comparison.
    --big-only skips part 2; --big-base sets the big image's network width (default --base).
-usage: bench/predict.py [--base 16] [--images 30] [--big 16000] [--big-base B] [--big-only]
+usage: bench/predict.py [--base 16] [--images 24] [--big 16000] [--big-base B] [--big-only]
 Needs: a Release build (it builds one), redis-server.
 """
 
@@ -80,7 +80,7 @@ def big_image(path, side):
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=int, default=16)
-    parser.add_argument("--images", type=int, default=30)
+    parser.add_argument("--images", type=int, default=24)
     parser.add_argument("--big", type=int, default=16000)
     parser.add_argument("--big-base", type=int)
     parser.add_argument("--big-only", action="store_true")
@@ -104,6 +104,7 @@ def main(argv):
         os.makedirs(inputs)
         for name in sorted(os.listdir(BUNDLED))[:args.images]:
             shutil.copy(os.path.join(BUNDLED, name), inputs)
+        args.images = len(os.listdir(inputs))   # the bundled set has 24
         shutil.copytree(inputs, os.path.join(storage, "bench", "images"))
 
         local = None
