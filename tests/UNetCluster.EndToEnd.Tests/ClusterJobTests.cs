@@ -329,8 +329,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal(3, faulted.Prediction!.ImagesDone);
         Assert.Equal(files, await PredictionFilesAsync("e2e-predict-kill"));   // every file, with the fault-free bytes
 
-        // Cancel: the job stops with the units in flight; no manifest is written.
-        submitted = await cluster.UnetAsync([.. predict, "--id", "e2e-predict-cancel"]);
+        // A local folder, checked and uploaded by the CLI first; cancel stops the job with the units in flight, and no manifest is written.
+        submitted = await cluster.UnetAsync([.. predict.Where(a => a is not "--dataset" and not "e2e-predict"), "--input", images, "--id", "e2e-predict-cancel"]);
         Assert.True(submitted.ExitCode == 0, submitted.Output + submitted.Error);
         await WaitForAsync("e2e-predict-cancel", s => s.IsFinished || s.Prediction?.UnitsDone >= 10, TimeSpan.FromMinutes(2));
         var cancel = await cluster.UnetAsync("cancel", "e2e-predict-cancel");
@@ -338,6 +338,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         var cancelled = await WaitForAsync("e2e-predict-cancel", s => s.IsFinished, TimeSpan.FromMinutes(2));
         Assert.Equal(JobState.Cancelled, cancelled.State);
         Assert.Null(await cluster.Blobs.ReadAsync("predictions/e2e-predict-cancel/manifest.json", ct));
+        Assert.Equal(3, (await cluster.Blobs.ListAsync("uploads/e2e-predict-cancel/", ct)).Count);
+        Assert.Equal("uploads/e2e-predict-cancel/", cancelled.Spec.Prediction!.Prefix);
         TestContext.Current.SendDiagnosticMessage(
             $"fault-free: {clean.Prediction.ImagesPerSecond:F2} images/s; killed {victim.Name} at {running.Prediction!.UnitsDone} of {running.Prediction.Units} units: " +
             $"{faulted.Prediction.Reassigned} unit(s) handed to another worker; cancelled at {cancelled.Prediction?.UnitsDone} units");
