@@ -80,6 +80,9 @@ public sealed record JobSpec
     /// <summary>Instance masks trained as background / interior / border between touching objects (3 classes).</summary>
     [Id(18)] public bool? BorderClass { get; init; }
 
+    /// <summary>With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact; null for 1.</summary>
+    [Id(35)] public int? BorderWidth { get; init; }
+
     /// <summary>
     /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
     /// not name them. A string rather than a list so that two specs compare equal by value.

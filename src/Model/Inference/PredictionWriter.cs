@@ -26,7 +26,8 @@ public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, stri
 
 /// <summary>What a model's classes mean, for writing its predictions.</summary>
 /// <param name="BorderClass">Three classes background / interior / border (<c>--border-class</c>): the mask is the
-/// interior, and objects are the interiors grown into the border.</param>
+/// interior, and objects are seeds of confident interior grown over the foreground
+/// (<see cref="InstanceTargets.ObjectsFromBorderProbabilities"/>).</param>
 /// <param name="Names">The classes' names by index, for the legend; null to show indices.</param>
 public sealed record PredictionClasses(bool BorderClass = false, IReadOnlyList<string>? Names = null);
 
@@ -49,10 +50,12 @@ public static class PredictionWriter
 
     /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
     /// <param name="threshold">Two classes: foreground where its probability is at least this (0.5 is the arg-max).
-    /// More classes: the arg-max, and the mask is foreground where it is class 1.</param>
+    /// More classes: the arg-max, and the mask is foreground where it is class 1; with a border class, this is also the
+    /// interior probability from which a pixel seeds an object.</param>
     /// <param name="instances">Also write <c>{name}.instances.png</c>: a 16-bit label per pixel, 0 = background, 1..N the
     /// objects (the 4-connected components of the mask; a model trained on instance masks separates touching objects
-    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, the interiors grown into the border).
+    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, seeds of interior probability at least
+    /// <paramref name="threshold"/> grown over the foreground).
     /// More than <see cref="MaxObjects"/> objects is refused before any file of the image is written.</param>
     /// <param name="classes">What the classes mean; more than two classes also write <c>{name}.classes.png</c> (the
     /// class index per pixel, 8 bit), <c>{name}.probability.{k}.png</c> per class, and an overlay in the classes'
@@ -96,7 +99,7 @@ public static class PredictionWriter
         if (instances)
         {
             objects = classes.BorderClass
-                ? InstanceTargets.ObjectsFromBorderClass(classMap, width, height, out objectCount)
+                ? InstanceTargets.ObjectsFromBorderProbabilities(perClass[0], perClass[1], width, height, threshold, out objectCount)
                 : ConnectedComponents.Label(mask, width, height, out objectCount);
             if (objectCount > MaxObjects)
             {
