@@ -22,11 +22,15 @@ internal static class PredictCommand
         var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them.", Required = true };
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend).", Required = true };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
-        var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
+        var threshold = new Option<double?>("--threshold")
+        {
+            Description = "Cell probability from which a pixel is cell; for a --border-class model, the interior probability from which a pixel seeds an object " +
+                "(default: the checkpoint's calibrated threshold, else 0.5).",
+        };
         var instances = new Option<bool?>("--instances")
         {
             Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; " +
-                "with --border-class, the interiors grown into the border). At most 65535 objects per image. " +
+                "with --border-class, seeds of interior probability at least --threshold grown over the foreground). At most 65535 objects per image. " +
                 "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
         };
         var maxPixels = new ImageLimitOption();
@@ -61,7 +65,9 @@ internal static class PredictCommand
             var count = loaded.Manifest.Model.Classes;
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, ") +
-                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}") : $"{count} classes (the most probable per pixel)") +
+                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}")
+                    : classes.BorderClass ? FormattableString.Invariant($"{count} classes (the most probable per pixel; objects seeded from interior probability {decision:0.00})")
+                    : $"{count} classes (the most probable per pixel)") +
                 FormattableString.Invariant($", {format.ToString().ToLowerInvariant()} on {on.Description}."));
             if (count > 2)
             {

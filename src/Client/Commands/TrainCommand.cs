@@ -8,6 +8,7 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
 using UNetCluster.Model.Losses;
@@ -136,7 +137,7 @@ internal static class TrainCommand
         if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
         {
             output.WriteLine(options.BorderClass
-                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and the border between touching objects ({options.BorderWidth} px on each side)."
+                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and {(options.BorderKind == BorderKind.Outline ? "every object's outline" : "the border between touching objects")} ({options.BorderWidth} px)."
                 : $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
         }
 

@@ -83,6 +83,9 @@ public sealed record JobSpec
     /// <summary>With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact; null for 1.</summary>
     [Id(35)] public int? BorderWidth { get; init; }
 
+    /// <summary>With <see cref="BorderClass"/>: touching (the border where objects touch) or outline (every object's outline); null for touching.</summary>
+    [Id(36)] public string? BorderKind { get; init; }
+
     /// <summary>
     /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
     /// not name them. A string rather than a list so that two specs compare equal by value.

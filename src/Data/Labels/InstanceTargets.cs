@@ -2,6 +2,19 @@ using UNetCluster.Data.Imaging;
 
 namespace UNetCluster.Data.Labels;
 
+/// <summary>Which object pixels a border class holds (<c>--border-kind</c>).</summary>
+public enum BorderKind
+{
+    /// <summary>Only where an object touches another object: the border that separates touching objects.</summary>
+    Touching,
+
+    /// <summary>
+    /// Every object's outline: where it touches another object or the background (the three-class recipe of Caicedo
+    /// et al. 2019 on BBBC038). A common class, so a model learns it, and the interior dips wherever two objects meet.
+    /// </summary>
+    Outline,
+}
+
 /// <summary>
 /// The foreground/background target of an instance mask (object ids, 0 = background), as the U-Net paper trains on
 /// touching cells: a pixel of an object that touches (4-neighbourhood) a pixel of another object becomes background,
@@ -49,6 +62,36 @@ public static class InstanceTargets
         }
 
         return (target, objects, border);
+    }
+
+    /// <summary>
+    /// The border of the three-class target: <paramref name="border"/> (the 1 px contacts of <see cref="FromWithBorder"/>),
+    /// for <see cref="BorderKind.Outline"/> with every object pixel that touches the background (4-neighbourhood; the
+    /// image's edge is not an outline), then <see cref="WidenBorder"/> to <paramref name="borderWidth"/> pixels. Returns
+    /// the interior left and the border; the inputs are not changed.
+    /// </summary>
+    public static (byte[] Target, byte[] Border) Border(byte[] target, byte[] border, int width, int height, BorderKind kind, int borderWidth)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(border);
+        if (kind == BorderKind.Touching)
+        {
+            return WidenBorder(target, border, width, height, borderWidth);
+        }
+
+        var (interior, outline) = ((byte[])target.Clone(), (byte[])border.Clone());
+        bool Background(int n) => target[n] == 0 && border[n] == 0;
+        for (var i = 0; i < target.Length; i++)
+        {
+            var (x, y) = (i % width, i / width);
+            if (target[i] != 0 && ((x > 0 && Background(i - 1)) || (x < width - 1 && Background(i + 1)) || (y > 0 && Background(i - width)) || (y < height - 1 && Background(i + width))))
+            {
+                interior[i] = 0;
+                outline[i] = 1;
+            }
+        }
+
+        return WidenBorder(interior, outline, width, height, borderWidth);
     }
 
     /// <summary>The widest border <see cref="WidenBorder"/> accepts, in pixels on each side of a contact.</summary>

@@ -96,6 +96,12 @@ public sealed record TrainingOptions(
     /// </summary>
     public int BorderWidth { get; init; } = 1;
 
+    /// <summary>
+    /// With <see cref="BorderClass"/>: which object pixels are border (<c>--border-kind</c>): where objects touch
+    /// (the default), or every object's outline (<see cref="Data.Labels.BorderKind"/>).
+    /// </summary>
+    public Data.Labels.BorderKind BorderKind { get; init; } = Data.Labels.BorderKind.Touching;
+
     /// <summary>The classes' names by index when the data names them (a legend's labels); null to show indices.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
@@ -133,6 +139,8 @@ public sealed record TrainingOptions(
         Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
         Require(BorderWidth is >= 1 and <= Data.Labels.InstanceTargets.MaxBorderWidth, "--border-width", BorderWidth, $"an integer from 1 to {Data.Labels.InstanceTargets.MaxBorderWidth}");
         Require(BorderClass || BorderWidth == 1, "--border-width", BorderWidth, "1 without --border-class (the width of the border class)");
+        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, "touching or outline");
+        Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", "outline", "touching without --border-class (the pixels of the border class)");
         Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");

@@ -24,6 +24,7 @@ public static class JobOptions
             Channels = spec.Channels,
             Normalisation = spec.Normalisation,
             BorderWidth = spec.BorderWidth,
+            BorderKind = spec.BorderKind,
             Precision = spec.Precision,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
@@ -62,6 +63,7 @@ public static class JobOptions
             Classes = overrides.Classes,
             BorderClass = overrides.BorderClass,
             BorderWidth = overrides.BorderWidth,
+            BorderKind = overrides.BorderKind,
             ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
             Channels = overrides.Channels,
             Normalisation = overrides.Normalisation,

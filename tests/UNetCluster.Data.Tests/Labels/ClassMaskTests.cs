@@ -152,6 +152,19 @@ public sealed class ClassMaskTests : IDisposable
     }
 
     [Fact]
+    public void Border_OutlineOnTwoTouchingObjects_TakesEveryEdgeButTheImagesIntoTheBorder()
+    {
+        var (target, _, border) = InstanceTargets.FromWithBorder(new GrayImage(Width, Height, TwoTouchingSquares(), 16, "ids.png"));
+
+        var (interior, outline) = InstanceTargets.Border(target, border, Width, Height, BorderKind.Outline, borderWidth: 1);
+        var classes = InstanceTargets.WithBorderClass(interior, outline);
+
+        Assert.Equal(new byte[] { 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0 }, classes[Width..(2 * Width)]);           // the top edge
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 2, 0, 0, 0, 0 }, classes[(2 * Width)..(3 * Width)]);     // the contact, the right edge; x = 0 is the image's edge
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 1 }, InstanceTargets.WithBorderClass(target, border)[(2 * Width)..((2 * Width) + 8)]);   // inputs unchanged
+    }
+
+    [Fact]
     public void WidenBorder_ObjectsThatTouchNothing_KeepTheirInterior()
     {
         var ids = new ushort[Width * Height];

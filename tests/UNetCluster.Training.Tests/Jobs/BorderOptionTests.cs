@@ -6,8 +6,8 @@ using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Tests.Jobs;
 
-/// <summary><c>--border-width</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
-public sealed class BorderWidthOptionTests
+/// <summary><c>--border-width</c> and <c>--border-kind</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
+public sealed class BorderOptionTests
 {
     [Fact]
     public void Build_SpecFromBorderWidthOverride_TrainsTheWiderBorderOnEveryWorker()
@@ -23,13 +23,28 @@ public sealed class BorderWidthOptionTests
         Assert.Equal(1, JobOptions.Build(JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true))).BorderWidth);
     }
 
+    [Fact]
+    public void Build_SpecFromOutlineOverride_TrainsEveryObjectsOutlineOnEveryWorker()
+    {
+        var spec = JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true) { BorderKind = "outline" });
+
+        var options = JobOptions.Build(spec);
+        var target = TrainingData.Target(TwoTouchingObjects(), options.Model.Classes, options.BorderClass, options.BorderWidth, options.BorderKind);
+
+        Assert.Equal("outline", spec.BorderKind);
+        Assert.Equal(BorderKind.Outline, options.BorderKind);
+        Assert.Equal(new byte[] { 2, 2, 2, 2, 2, 2 }, target[6..12]);   // a one-row object is all outline
+    }
+
     [Theory]
     [InlineData(false, 2, "--border-width 2 is invalid: expected 1 without --border-class")]
     [InlineData(true, 9, "--border-width 9 is invalid: expected an integer from 1 to 8")]
     [InlineData(true, 0, "--border-width 0 is invalid: expected an integer from 1 to 8")]
-    public void ApplyTo_BorderWidthOutOfRangeOrWithoutBorderClass_IsRefusedNamingTheOption(bool borderClass, int width, string expected)
+    [InlineData(false, 1, "--border-kind outline is invalid: expected touching without --border-class", "outline")]
+    [InlineData(true, 1, "--border-kind 'ring' is unknown: expected touching or outline", "ring")]
+    public void ApplyTo_BorderWidthOrKindInvalidOrWithoutBorderClass_IsRefusedNamingTheOption(bool borderClass, int width, string expected, string? kind = null)
     {
-        var overrides = new TrainingOverrides(BorderClass: borderClass ? true : null) { BorderWidth = width };
+        var overrides = new TrainingOverrides(BorderClass: borderClass ? true : null) { BorderWidth = width, BorderKind = kind };
 
         var error = Assert.Throws<ArgumentException>(() => overrides.ApplyTo(Presets.Get("tiny")));
 
