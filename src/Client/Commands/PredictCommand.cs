@@ -33,11 +33,15 @@ internal static class PredictCommand
                 "with --border-class, seeds of interior probability at least --threshold grown over the foreground). At most 65535 objects per image. " +
                 "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
         };
+        var minObjectPixels = new Option<int>("--min-object-pixels")
+        {
+            Description = "With object labels: leave out objects of fewer pixels (default 0: keep all), e.g. the fragments a model predicts on dim images.",
+        };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var device = new DeviceOption();
         var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint.") { checkpoint, latest, input, outDir, tile, threshold, instances, minObjectPixels, tta, maxPixels.Option, device.Option, precision };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
             var format = TrainingOverrides.ParsePrecision(parse.GetValue(precision) ?? "fp32");
@@ -82,7 +86,13 @@ internal static class PredictCommand
 
             // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
             var labels = parse.GetValue(instances) ?? classes.BorderClass;
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation);
+            if (parse.GetValue(minObjectPixels) is var smallest and < 0)
+            {
+                throw new UserInputException($"--min-object-pixels {smallest} is invalid: expected 0 or more pixels.");
+            }
+
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation,
+                parse.GetValue(minObjectPixels));
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -61,9 +61,11 @@ public static class PredictionWriter
     /// class index per pixel, 8 bit), <c>{name}.probability.{k}.png</c> per class, and an overlay in the classes'
     /// colours with a legend below the image. The mask is then the foreground (any class but 0), or the interior
     /// with a border class; <c>{name}.probability.png</c> its probability.</param>
+    /// <param name="minObjectPixels">With <paramref name="instances"/>: objects of fewer pixels are left out of the labels
+    /// (background there; the mask keeps them): the fragments a model predicts on dim or noisy images.</param>
     public static PredictionFiles Write(
         string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false,
-        PredictionClasses? classes = null)
+        PredictionClasses? classes = null, int minObjectPixels = 0)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(probabilities);
@@ -101,6 +103,11 @@ public static class PredictionWriter
             objects = classes.BorderClass
                 ? InstanceTargets.ObjectsFromBorderProbabilities(perClass[0], perClass[1], width, height, threshold, out objectCount)
                 : ConnectedComponents.Label(mask, width, height, out objectCount);
+            if (minObjectPixels > 1)
+            {
+                objects = ConnectedComponents.WithoutSmall(objects, ref objectCount, minObjectPixels);
+            }
+
             if (objectCount > MaxObjects)
             {
                 throw new InvalidDataException(

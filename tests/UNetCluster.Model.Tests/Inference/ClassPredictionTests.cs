@@ -68,6 +68,22 @@ public sealed class ClassPredictionTests
     }
 
     [Fact]
+    public void Write_MinObjectPixels_LeavesSmallerObjectsOutOfTheLabelsAndNumbersTheRestInOrder()
+    {
+        using var scope = NewDisposeScope();
+        // One row of 9, two classes: a 1-pixel fragment, a 3-pixel object, a 2-pixel fragment.
+        var foreground = tensor(new[] { 1f, 0f, 1f, 1f, 1f, 0f, 1f, 1f, 0f });
+        var probabilities = stack([1 - foreground, foreground]).reshape(2, 1, 9);
+        var image = new GrayImage(9, 1, new ushort[9], 8, "row.png");
+
+        var files = PredictionWriter.Write(TestSupport.TemporaryDirectory(), "row", image, probabilities, instances: true, minObjectPixels: 3);
+
+        Assert.Equal(1, files.ObjectCount);
+        Assert.Equal(new ushort[] { 0, 0, 1, 1, 1, 0, 0, 0, 0 }, ImageReader.Read(files.InstancesPng!).Values);
+        Assert.Equal(new byte[] { 1, 0, 1, 1, 1, 0, 1, 1, 0 }, files.Mask);   // the mask keeps them
+    }
+
+    [Fact]
     public void Write_MoreObjectsThanASixteenBitLabelHolds_RefusesSayingTheLimitAndWritesNothing()
     {
         using var scope = NewDisposeScope();
