@@ -135,6 +135,7 @@ public sealed class TrainClassesTests
         var tooFew = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--mask-kind", "classes", "--classes", "3", "--preset", "tiny", "--out", run);
         var borderOnClasses = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--mask-kind", "classes", "--border-class", "--preset", "tiny", "--out", run);
         var binaryOnClasses = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--mask-kind", "binary", "--preset", "tiny", "--out", run);
+        var widthWithoutBorder = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--border-width", "2", "--preset", "tiny", "--out", run);
 
         Assert.Equal(2, classesOnAuto.ExitCode);
         Assert.Contains("--classes 3 is for class-index masks: pass --mask-kind classes", classesOnAuto.Error, StringComparison.Ordinal);
@@ -145,6 +146,8 @@ public sealed class TrainClassesTests
         Assert.Contains("--border-class needs instance masks", borderOnClasses.Error, StringComparison.Ordinal);
         Assert.Equal(2, binaryOnClasses.ExitCode);
         Assert.Contains("--mask-kind binary was given", binaryOnClasses.Error, StringComparison.Ordinal);
+        Assert.Equal(2, widthWithoutBorder.ExitCode);
+        Assert.Contains("--border-width 2 is invalid: expected 1 without --border-class", widthWithoutBorder.Error, StringComparison.Ordinal);
         Assert.False(Directory.Exists(run));
     }
 

@@ -22,18 +22,26 @@ internal static class PredictCommand
         var input = new Option<string>("--input") { Description = "An image (PNG or TIFF, any size; TIFF stacks give one prediction per page) or a folder of them; with --cluster, uploaded to the cluster's storage first." };
         var outDir = new Option<string>("--out") { Description = "Folder for the probability, mask and overlay PNGs (for more than two classes also the class-index PNG, per-class probabilities and a colour overlay with a legend); not with --cluster (see --download)." };
         var tile = new Option<int?>("--tile") { Description = "Input tile size (default: the training tile size)." };
-        var threshold = new Option<double?>("--threshold") { Description = "Cell probability from which a pixel is cell (default: the checkpoint's calibrated threshold, else 0.5)." };
+        var threshold = new Option<double?>("--threshold")
+        {
+            Description = "Cell probability from which a pixel is cell; for a --border-class model, the interior probability from which a pixel seeds an object " +
+                "(default: the checkpoint's calibrated threshold, else 0.5).",
+        };
         var instances = new Option<bool?>("--instances")
         {
             Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; " +
-                "with --border-class, the interiors grown into the border). At most 65535 objects per image. " +
+                "with --border-class, seeds of interior probability at least --threshold grown over the foreground). At most 65535 objects per image. " +
                 "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
+        };
+        var minObjectPixels = new Option<int>("--min-object-pixels")
+        {
+            Description = "With object labels: leave out objects of fewer pixels (default 0: keep all), e.g. the fragments a model predicts on dim images.",
         };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var device = new DeviceOption();
         var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
-        var command = new Command("predict", "Predict segmentations with a trained checkpoint, here or as a job on a running cluster (--cluster).") { checkpoint, latest, input, outDir, tile, threshold, instances, tta, maxPixels.Option, device.Option, precision };
+        var command = new Command("predict", "Predict segmentations with a trained checkpoint, here or as a job on a running cluster (--cluster).") { checkpoint, latest, input, outDir, tile, threshold, instances, minObjectPixels, tta, maxPixels.Option, device.Option, precision };
         var cluster = new ClusterPredict();
         cluster.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
@@ -46,7 +54,7 @@ internal static class PredictCommand
                 }
 
                 return cluster.RunAsync(parse, parse.GetValue(checkpoint), parse.GetValue(latest), parse.GetValue(input), parse.GetValue(tile), parse.GetValue(threshold),
-                    parse.GetValue(instances), parse.GetValue(tta), parse.GetValue(precision), output, error, cancellationToken);
+                    parse.GetValue(instances), parse.GetValue(tta), parse.GetValue(precision), parse.GetValue(minObjectPixels), output, error, cancellationToken);
             }
 
             foreach (var (option, name) in new[] { (parse.GetValue(checkpoint), "--checkpoint"), (parse.GetValue(input), "--input"), (parse.GetValue(outDir), "--out") })
@@ -88,7 +96,9 @@ internal static class PredictCommand
             var count = loaded.Manifest.Model.Classes;
             output.WriteLine(FormattableString.Invariant(
                 $"Checkpoint {loaded.Directory} (step {loaded.Manifest.Step}{(loaded.Manifest.Selection is { } best ? $", the best by validation: {best.Metric} {best.Value:0.####}" : "")}); predicting {images.Count} image(s) with {tileSize}x{tileSize} tiles, ") +
-                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}") : $"{count} classes (the most probable per pixel)") +
+                (count == 2 ? FormattableString.Invariant($"threshold {decision:0.00}")
+                    : classes.BorderClass ? FormattableString.Invariant($"{count} classes (the most probable per pixel; objects seeded from interior probability {decision:0.00})")
+                    : $"{count} classes (the most probable per pixel)") +
                 FormattableString.Invariant($", {format.ToString().ToLowerInvariant()} on {on.Description}."));
             if (count > 2)
             {
@@ -103,7 +113,13 @@ internal static class PredictCommand
 
             // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
             var labels = parse.GetValue(instances) ?? classes.BorderClass;
-            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation, blockSize);
+            if (parse.GetValue(minObjectPixels) is var smallest and < 0)
+            {
+                throw new UserInputException($"--min-object-pixels {smallest} is invalid: expected 0 or more pixels.");
+            }
+
+            var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation,
+                blockSize, parse.GetValue(minObjectPixels));
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -53,7 +53,7 @@ internal static class Predictions
     /// </summary>
     public static IReadOnlyList<string> PredictImages(
         UNet model, int tileSize, IEnumerable<GrayImage> images, string directory, double threshold, bool instances = false, bool augmented = false,
-        PredictionClasses? classes = null, IntensityNormalisation? normalisation = null, int blockSize = OverlapTilePredictor.DefaultBlockSize)
+        PredictionClasses? classes = null, IntensityNormalisation? normalisation = null, int blockSize = OverlapTilePredictor.DefaultBlockSize, int minObjectPixels = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         var all = images.ToList();
@@ -65,7 +65,7 @@ internal static class Predictions
         {
             using var input = TrainingData.ImageTensor(image, normalisation);
             using var probabilities = augmented ? predictor.PredictProbabilitiesAugmented(input) : predictor.PredictProbabilities(input);
-            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes).OverlayPng!);
+            written.Add(PredictionWriter.Write(directory, OutputStem(image), image, probabilities, threshold: threshold, instances: instances, classes: classes, minObjectPixels: minObjectPixels).OverlayPng!);
         }
 
         return written;

@@ -8,6 +8,7 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
 using UNetCluster.Model.Losses;
@@ -136,7 +137,7 @@ internal static class TrainCommand
         if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
         {
             output.WriteLine(options.BorderClass
-                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and the border between touching objects."
+                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and {(options.BorderKind == BorderKind.Outline ? "every object's outline" : "the border between touching objects")} ({options.BorderWidth} px)."
                 : $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
         }
 
@@ -216,12 +217,13 @@ internal static class TrainCommand
         double? threshold = null;
         if (checkpoint.Manifest.Selection is { } selection)
         {
-            threshold = options.Model.Classes == 2 ? selection.Threshold : null;
+            threshold = options.Model.Classes == 2 || options.BorderClass ? selection.Threshold : null;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}), {checkpoint.Directory}") +
-                (threshold is { } t
-                    ? string.Create(CultureInfo.InvariantCulture, $"; decision threshold {t:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections.")
-                    : "; each pixel takes its most probable class."));
+                (threshold is not { } t ? "; each pixel takes its most probable class."
+                    : options.BorderClass
+                    ? string.Create(CultureInfo.InvariantCulture, $"; objects seeded where the interior's probability is at least {t:0.00}, calibrated for {selection.Metric} on the validation sections.")
+                    : string.Create(CultureInfo.InvariantCulture, $"; decision threshold {t:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections.")));
         }
         else if (options.Model.Classes == 2)
         {

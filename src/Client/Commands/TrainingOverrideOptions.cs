@@ -26,6 +26,17 @@ internal sealed class TrainingOverrideOptions
 
     public Option<bool> BorderClass { get; } = new("--border-class") { Description = "Train instance masks as 3 classes: background, object interior and the border between touching objects; predict --instances grows the interiors into the border." };
 
+    public Option<int?> BorderWidth { get; } = new("--border-width")
+    {
+        Description = "With --border-class: the border's width in pixels on each side of a contact, 1 to 8 (default 1: the object pixels that touch another object; 2-3 is easier to learn).",
+    };
+
+    public Option<string?> BorderKind { get; } = new("--border-kind")
+    {
+        Description = "With --border-class: touching (default: the border is where objects touch) or outline (every object's outline, " +
+            "a class common enough to be learned; objects are then the interiors grown back over the foreground).",
+    };
+
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
     public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
@@ -66,7 +77,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -87,6 +98,8 @@ internal sealed class TrainingOverrideOptions
             Patience = parse.GetValue(Patience),
             Channels = parse.GetValue(Channels),
             Normalisation = parse.GetValue(Normalisation),
+            BorderWidth = parse.GetValue(BorderWidth),
+            BorderKind = parse.GetValue(BorderKind),
             Precision = parse.GetValue(Precision),
         };
     }

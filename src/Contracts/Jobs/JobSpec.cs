@@ -80,6 +80,12 @@ public sealed record JobSpec
     /// <summary>Instance masks trained as background / interior / border between touching objects (3 classes).</summary>
     [Id(18)] public bool? BorderClass { get; init; }
 
+    /// <summary>With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact; null for 1.</summary>
+    [Id(35)] public int? BorderWidth { get; init; }
+
+    /// <summary>With <see cref="BorderClass"/>: touching (the border where objects touch) or outline (every object's outline); null for touching.</summary>
+    [Id(36)] public string? BorderKind { get; init; }
+
     /// <summary>
     /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
     /// not name them. A string rather than a list so that two specs compare equal by value.
@@ -102,7 +108,7 @@ public sealed record JobSpec
     /// Set for a prediction job: a trained checkpoint applied to images (then the training fields are not used, and
     /// <see cref="DataSet"/> names the input for lists). Null for a training job.
     /// </summary>
-    [Id(35)] public PredictionSpec? Prediction { get; init; }
+    [Id(37)] public PredictionSpec? Prediction { get; init; }
 
     /// <summary>"train" or "predict", as <c>unet list</c> shows it.</summary>
     public string Kind => Prediction is null ? "train" : "predict";

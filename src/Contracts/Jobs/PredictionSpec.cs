@@ -57,6 +57,9 @@ public sealed record PredictionSpec
     /// <summary>Workers the job waits for before it starts and uses at most; null for every live one, starting with one.</summary>
     [Id(13)] public int? Workers { get; init; }
 
+    /// <summary>With object labels: objects of fewer pixels are left out of them; null or 0 keeps all.</summary>
+    [Id(15)] public int? MinObjectPixels { get; init; }
+
     /// <summary>The sha256 of the checkpoint's manifest, set by the cluster on submit: every worker checks the checkpoint it loads against it.</summary>
     [Id(14)] public string? CheckpointSha256 { get; init; }
 

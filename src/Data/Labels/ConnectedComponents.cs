@@ -140,6 +140,36 @@ public sealed class ConnectedComponents
     }
 
     /// <summary>
+    /// <paramref name="labels"/> (0 = background, 1..<paramref name="count"/>) without the objects of fewer than
+    /// <paramref name="minPixels"/> pixels, which become background; the others are renumbered 1..count in their order.
+    /// Returns new labels and sets <paramref name="count"/> to the objects kept.
+    /// </summary>
+    public static int[] WithoutSmall(ReadOnlySpan<int> labels, ref int count, int minPixels)
+    {
+        var area = new int[count + 1];
+        foreach (var l in labels)
+        {
+            area[l]++;
+        }
+
+        var renumbered = new int[count + 1];
+        var kept = 0;
+        for (var l = 1; l <= count; l++)
+        {
+            renumbered[l] = area[l] >= minPixels ? ++kept : 0;
+        }
+
+        var result = new int[labels.Length];
+        for (var i = 0; i < labels.Length; i++)
+        {
+            result[i] = renumbered[labels[i]];
+        }
+
+        count = kept;
+        return result;
+    }
+
+    /// <summary>
     /// The 4-connected components of equal non-zero values of <paramref name="keys"/> (0 = background): the objects of a
     /// colour-coded instance mask, where touching objects have different colours. Returns one label per pixel (0 for
     /// background, 1..<paramref name="count"/> in the raster order of their first pixel).

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace UNetCluster.Model.Inference;
@@ -15,7 +16,20 @@ namespace UNetCluster.Model.Inference;
 /// <param name="PerClass">For more than two classes, each class's probability; empty for two.</param>
 public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probability, byte[] Mask, byte[] ClassMap, byte[][] PerClass)
 {
-    private const uint Magic = 0x3150_4D55;   // "UMP1"
+    private const uint Magic = 0x3250_4D55;   // "UMP2"
+
+    /// <summary>
+    /// With a border class, the background's and the interior's probabilities as computed (not rounded to bytes): object
+    /// labels are grown from them (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities"/>), and they
+    /// are exactly what <c>unet predict</c> grows from. Null otherwise.
+    /// </summary>
+    public float[]? Background { get; init; }
+
+    /// <inheritdoc cref="Background"/>
+    public float[]? Interior { get; init; }
+
+    /// <summary>The decision threshold the maps were made with: the mask's for two classes, the seeds' with a border class.</summary>
+    public double Threshold { get; init; } = 0.5;
 
     /// <summary>
     /// The maps of (Classes, H, W) softmax <paramref name="probabilities"/>: two classes give the mask where class 1's
@@ -31,6 +45,8 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
         float[] foreground;
         byte[] classMap;
         byte[][] perClass = [];
+        float[]? background = null;
+        float[]? interior = null;
         using (var scope = NewDisposeScope())
         {
             // (C, H, W) -> the foreground's probability: class 1 for two classes or the interior, else 1 - background.
@@ -41,12 +57,23 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
             {
                 perClass = [.. Enumerable.Range(0, count).Select(k => PredictionWriter.ToBytes(probabilities[k].contiguous().data<float>().ToArray()))];
             }
+
+            if (classes.BorderClass)
+            {
+                background = probabilities[0].contiguous().data<float>().ToArray();
+                interior = foreground;
+            }
         }
 
         var mask = count == 2
             ? foreground.Select(p => (byte)(p >= threshold ? 1 : 0)).ToArray()
             : classMap.Select(c => (byte)(classes.BorderClass ? (c == 1 ? 1 : 0) : (c != 0 ? 1 : 0))).ToArray();
-        return new PixelMaps(width, height, count, PredictionWriter.ToBytes(foreground), mask, count == 2 ? mask : classMap, perClass);
+        return new PixelMaps(width, height, count, PredictionWriter.ToBytes(foreground), mask, count == 2 ? mask : classMap, perClass)
+        {
+            Background = background,
+            Interior = interior,
+            Threshold = threshold,
+        };
     }
 
     /// <summary>
@@ -57,13 +84,25 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
     public static PixelMaps Stitch(int width, int height, int classes, IEnumerable<(long Top, long Left, PixelMaps Part)> parts)
     {
         ArgumentNullException.ThrowIfNull(parts);
+        var list = parts.ToList();
         var pixels = checked(width * height);
+        var grown = list.Count > 0 && list[0].Part.Background is not null;
         var result = new PixelMaps(width, height, classes, new byte[pixels], new byte[pixels], classes == 2 ? [] : new byte[pixels],
-            classes == 2 ? [] : [.. Enumerable.Range(0, classes).Select(_ => new byte[pixels])]);
+            classes == 2 ? [] : [.. Enumerable.Range(0, classes).Select(_ => new byte[pixels])])
+        {
+            Background = grown ? new float[pixels] : null,
+            Interior = grown ? new float[pixels] : null,
+            Threshold = list.Count > 0 ? list[0].Part.Threshold : 0.5,
+        };
         result = classes == 2 ? result with { ClassMap = result.Mask } : result;
         long covered = 0;
-        foreach (var (top, left, part) in parts)
+        foreach (var (top, left, part) in list)
         {
+            if ((part.Background is not null) != grown || part.Threshold != result.Threshold)
+            {
+                throw new InvalidDataException("The blocks were made with different thresholds or kinds of model.");
+            }
+
             if (part.Classes != classes || top < 0 || left < 0 || top + part.Height > height || left + part.Width > width)
             {
                 throw new InvalidDataException(
@@ -76,6 +115,12 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
                 var from = y * part.Width;
                 part.Probability.AsSpan(from, part.Width).CopyTo(result.Probability.AsSpan(to));
                 part.Mask.AsSpan(from, part.Width).CopyTo(result.Mask.AsSpan(to));
+                if (grown)
+                {
+                    part.Background.AsSpan(from, part.Width).CopyTo(result.Background.AsSpan(to));
+                    part.Interior.AsSpan(from, part.Width).CopyTo(result.Interior.AsSpan(to));
+                }
+
                 if (classes > 2)
                 {
                     part.ClassMap.AsSpan(from, part.Width).CopyTo(result.ClassMap.AsSpan(to));
@@ -97,15 +142,19 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
         return result;
     }
 
+    private const int HeaderBytes = 25;
+
     /// <summary>The maps as compressed bytes (a block's maps stored until its image is assembled).</summary>
     public byte[] Serialize()
     {
         using var buffer = new MemoryStream();
-        Span<byte> header = stackalloc byte[16];
+        Span<byte> header = stackalloc byte[HeaderBytes];
         BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
         BinaryPrimitives.WriteInt32LittleEndian(header[4..], Width);
         BinaryPrimitives.WriteInt32LittleEndian(header[8..], Height);
         BinaryPrimitives.WriteInt32LittleEndian(header[12..], Classes);
+        BinaryPrimitives.WriteDoubleLittleEndian(header[16..], Threshold);
+        header[24] = Background is null ? (byte)0 : (byte)1;
         buffer.Write(header);
         using (var deflate = new ZLibStream(buffer, CompressionLevel.Fastest, leaveOpen: true))
         {
@@ -119,6 +168,12 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
                     deflate.Write(plane);
                 }
             }
+
+            if (Background is not null)
+            {
+                deflate.Write(MemoryMarshal.AsBytes(Background.AsSpan()));
+                deflate.Write(MemoryMarshal.AsBytes(Interior.AsSpan()));
+            }
         }
 
         return buffer.ToArray();
@@ -128,7 +183,7 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
     public static PixelMaps Deserialize(byte[] bytes, string what)
     {
         ArgumentNullException.ThrowIfNull(bytes);
-        if (bytes.Length < 16 || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
+        if (bytes.Length < HeaderBytes || BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic)
         {
             throw new InvalidDataException($"{what} is not a block of prediction maps.");
         }
@@ -136,13 +191,15 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
         var width = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4));
         var height = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
         var classes = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-        if (width <= 0 || height <= 0 || classes is < 2 or > 256 || (long)width * height > int.MaxValue / (classes + 3))
+        var threshold = BinaryPrimitives.ReadDoubleLittleEndian(bytes.AsSpan(16));
+        var grown = bytes[24] != 0;
+        if (width <= 0 || height <= 0 || classes is < 2 or > 256 || (long)width * height > int.MaxValue / (classes + 11))
         {
             throw new InvalidDataException($"{what} declares {width}x{height} pixels of {classes} classes, which no block has.");
         }
 
         var pixels = width * height;
-        using var deflate = new ZLibStream(new MemoryStream(bytes, 16, bytes.Length - 16), CompressionMode.Decompress);
+        using var deflate = new ZLibStream(new MemoryStream(bytes, HeaderBytes, bytes.Length - HeaderBytes), CompressionMode.Decompress);
         byte[] Plane()
         {
             var plane = new byte[pixels];
@@ -154,9 +211,19 @@ public sealed record PixelMaps(int Width, int Height, int Classes, byte[] Probab
         {
             var probability = Plane();
             var mask = Plane();
-            return classes == 2
+            var maps = classes == 2
                 ? new PixelMaps(width, height, classes, probability, mask, mask, [])
                 : new PixelMaps(width, height, classes, probability, mask, Plane(), [.. Enumerable.Range(0, classes).Select(_ => Plane())]);
+            if (grown)
+            {
+                var background = new float[pixels];
+                var interior = new float[pixels];
+                deflate.ReadExactly(MemoryMarshal.AsBytes(background.AsSpan()));
+                deflate.ReadExactly(MemoryMarshal.AsBytes(interior.AsSpan()));
+                maps = maps with { Background = background, Interior = interior };
+            }
+
+            return maps with { Threshold = threshold };
         }
         catch (EndOfStreamException e)
         {

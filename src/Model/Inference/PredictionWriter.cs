@@ -27,7 +27,8 @@ public sealed record PredictionFiles(string ProbabilityPng, string MaskPng, stri
 
 /// <summary>What a model's classes mean, for writing its predictions.</summary>
 /// <param name="BorderClass">Three classes background / interior / border (<c>--border-class</c>): the mask is the
-/// interior, and objects are the interiors grown into the border.</param>
+/// interior, and objects are seeds of confident interior grown over the foreground
+/// (<see cref="InstanceTargets.ObjectsFromBorderProbabilities"/>).</param>
 /// <param name="Names">The classes' names by index, for the legend; null to show indices.</param>
 public sealed record PredictionClasses(bool BorderClass = false, IReadOnlyList<string>? Names = null);
 
@@ -50,19 +51,23 @@ public static class PredictionWriter
 
     /// <param name="probabilities">(Classes, H, W) softmax output; class 1 is the foreground (cell).</param>
     /// <param name="threshold">Two classes: foreground where its probability is at least this (0.5 is the arg-max).
-    /// More classes: the arg-max, and the mask is foreground where it is class 1.</param>
+    /// More classes: the arg-max, and the mask is foreground where it is class 1; with a border class, this is also the
+    /// interior probability from which a pixel seeds an object.</param>
     /// <param name="instances">Also write <c>{name}.instances.png</c>: a 16-bit label per pixel, 0 = background, 1..N the
     /// objects (the 4-connected components of the mask; a model trained on instance masks separates touching objects
-    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, the interiors grown into the border).
+    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, seeds of interior probability at least
+    /// <paramref name="threshold"/> grown over the foreground).
     /// More than <see cref="MaxObjects"/> objects is refused before any file of the image is written.</param>
     /// <param name="classes">What the classes mean; more than two classes also write <c>{name}.classes.png</c> (the
     /// class index per pixel, 8 bit), <c>{name}.probability.{k}.png</c> per class, and an overlay in the classes'
     /// colours with a legend below the image. The mask is then the foreground (any class but 0), or the interior
     /// with a border class; <c>{name}.probability.png</c> its probability.</param>
+    /// <param name="minObjectPixels">With <paramref name="instances"/>: objects of fewer pixels are left out of the labels
+    /// (background there; the mask keeps them): the fragments a model predicts on dim or noisy images.</param>
     public static PredictionFiles Write(
         string directory, string name, GrayImage image, Tensor probabilities, byte[]? truth = null, double threshold = 0.5, bool instances = false,
-        PredictionClasses? classes = null) =>
-        Write(directory, name, image, PixelMaps.From(probabilities, threshold, classes), truth, instances, classes);
+        PredictionClasses? classes = null, int minObjectPixels = 0) =>
+        Write(directory, name, image, PixelMaps.From(probabilities, threshold, classes), truth, instances, classes, minObjectPixels: minObjectPixels);
 
     /// <summary>
     /// Writes an image's files from its <see cref="PixelMaps"/> (see the overload taking the probabilities); the maps
@@ -71,7 +76,7 @@ public static class PredictionWriter
     /// </summary>
     public static PredictionFiles Write(
         string directory, string name, GrayImage image, PixelMaps maps, byte[]? truth = null, bool instances = false, PredictionClasses? classes = null,
-        bool overlay = true)
+        bool overlay = true, int minObjectPixels = 0)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(maps);
@@ -92,8 +97,15 @@ public static class PredictionWriter
         if (instances)
         {
             objects = classes.BorderClass
-                ? InstanceTargets.ObjectsFromBorderClass(classMap, width, height, out objectCount)
+                ? InstanceTargets.ObjectsFromBorderProbabilities(
+                    maps.Background ?? throw new ArgumentException("A border-class model's maps carry its background and interior probabilities.", nameof(maps)),
+                    maps.Interior!, width, height, maps.Threshold, out objectCount)
                 : ConnectedComponents.Label(mask, width, height, out objectCount);
+            if (minObjectPixels > 1)
+            {
+                objects = ConnectedComponents.WithoutSmall(objects, ref objectCount, minObjectPixels);
+            }
+
             if (objectCount > MaxObjects)
             {
                 throw new InvalidDataException(

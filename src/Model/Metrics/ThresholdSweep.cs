@@ -58,12 +58,9 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
     /// <summary>
     /// Scores a model of more than two classes, which predicts each pixel's most probable class (one candidate, recorded
     /// as threshold 0.5): pixel error over the class map, Dice and IoU as the means over the foreground classes
-    /// (<see cref="ClassMetrics"/>), Rand error over the foreground (any class but 0). With
-    /// <paramref name="borderClass"/> (background, interior, border) the objects are the interiors grown into the border
-    /// (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderClass"/>), scored as foreground and against
-    /// <paramref name="instances"/>.
+    /// (<see cref="ClassMetrics"/>), Rand error over the foreground (any class but 0).
     /// </summary>
-    public static ThresholdSweep ScoreArgMax(string id, Tensor probabilities, byte[] truth, int[]? instances, bool borderClass, int width, int height)
+    public static ThresholdSweep ScoreArgMax(string id, Tensor probabilities, byte[] truth, int width, int height)
     {
         ArgumentNullException.ThrowIfNull(probabilities);
         ArgumentNullException.ThrowIfNull(truth);
@@ -75,34 +72,59 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         }
 
         MaskChecks.RequireSameLength(predicted.Length, truth.Length);
-        SegmentationScores scores;
-        ObjectScores[]? objects = null;
-        if (borderClass)
+        var perClass = ClassMetrics.Score(predicted, truth, classes);
+        long wrong = 0;
+        for (var i = 0; i < truth.Length; i++)
         {
-            var labels = Data.Labels.InstanceTargets.ObjectsFromBorderClass(predicted, width, height, out var count);
+            wrong += predicted[i] == truth[i] ? 0 : 1;
+        }
+
+        var rand = SegmentationMetrics.RandError(
+            predicted.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), truth.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), width, height);
+        var scores = new SegmentationScores((double)wrong / truth.Length, perClass.MeanIoU ?? 0, perClass.MeanDice ?? 0, rand);
+        return new ThresholdSweep(id, [0.5], [scores], null);
+    }
+
+    /// <summary>
+    /// Scores a border-class model (background, interior, border) at each candidate seed threshold: its objects are
+    /// seeds of interior probability at least the threshold grown over the foreground
+    /// (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities"/>), scored as foreground against the 0/1
+    /// <paramref name="truth"/> and as objects against <paramref name="instances"/> when given. The foreground is the
+    /// same at every threshold; the objects, hence Rand error and object scores, are not.
+    /// </summary>
+    public static ThresholdSweep ScoreBorderClass(string id, Tensor probabilities, byte[] truth, int[]? instances, int width, int height, IReadOnlyList<double>? thresholds = null)
+    {
+        ArgumentNullException.ThrowIfNull(probabilities);
+        ArgumentNullException.ThrowIfNull(truth);
+        var candidates = (thresholds ?? ThresholdCalibration.Candidates).ToArray();
+        float[] background, interior;
+        using (NewDisposeScope())
+        {
+            background = probabilities[0].contiguous().data<float>().ToArray();
+            interior = probabilities[1].contiguous().data<float>().ToArray();
+        }
+
+        MaskChecks.RequireSameLength(background.Length, truth.Length);
+        var truthLabels = Data.Labels.ConnectedComponents.Label(truth, width, height, out _);
+        var truthObjects = instances is null ? null : Data.Labels.ConnectedComponents.FromIds(instances, width, height);
+        var scores = new SegmentationScores[candidates.Length];
+        var objects = instances is null ? null : new ObjectScores[candidates.Length];
+        for (var k = 0; k < candidates.Length; k++)
+        {
+            var labels = Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities(background, interior, width, height, candidates[k], out var count);
             var foreground = labels.Select(l => l == 0 ? (byte)0 : (byte)1).ToArray();
-            scores = SegmentationMetrics.Score(foreground, truth, width, height);
-            if (instances is not null)
+            scores[k] = new SegmentationScores(
+                SegmentationMetrics.PixelError(foreground, truth),
+                SegmentationMetrics.ForegroundIoU(foreground, truth),
+                SegmentationMetrics.Dice(foreground, truth),
+                SegmentationMetrics.RandError(labels, truthLabels));
+            if (objects is not null)
             {
-                var truthObjects = Data.Labels.ConnectedComponents.FromIds(instances, width, height);
-                objects = [ObjectMetrics.Score(labels, count, truthObjects.Labels, truthObjects.Count)];
+                objects[k] = ObjectMetrics.Score(labels, count, truthObjects!.Labels, truthObjects.Count);
             }
         }
-        else
-        {
-            var perClass = ClassMetrics.Score(predicted, truth, classes);
-            long wrong = 0;
-            for (var i = 0; i < truth.Length; i++)
-            {
-                wrong += predicted[i] == truth[i] ? 0 : 1;
-            }
 
-            var rand = SegmentationMetrics.RandError(
-                predicted.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), truth.Select(c => c == 0 ? (byte)0 : (byte)1).ToArray(), width, height);
-            scores = new SegmentationScores((double)wrong / truth.Length, perClass.MeanIoU ?? 0, perClass.MeanDice ?? 0, rand);
-        }
-
-        return new ThresholdSweep(id, [0.5], [scores], objects);
+        return new ThresholdSweep(id, candidates, scores, objects);
     }
 
     /// <summary>The value of <paramref name="metric"/> at each threshold (NaN for object F1 without instance truth).</summary>

@@ -57,30 +57,33 @@ public sealed class TrainingData : IDisposable
     /// <param name="classes">The model's classes (<see cref="Tensors"/>).</param>
     /// <param name="borderClass">Instance masks as three classes (<see cref="TrainingOptions.BorderClass"/>).</param>
     /// <param name="normalisation">The images' intensity normalisation; null: mean/std.</param>
+    /// <param name="borderWidth">The border class's width in pixels on each side of a contact (<see cref="TrainingOptions.BorderWidth"/>).</param>
     public static TrainingData Create(LabelledDataSet dataSet, int validationSections, WeightMapOptions weightMap, int classes = 2, bool borderClass = false,
-        IntensityNormalisation? normalisation = null)
+        IntensityNormalisation? normalisation = null, int borderWidth = 1,
+        BorderKind borderKind = BorderKind.Touching)
     {
         ArgumentNullException.ThrowIfNull(dataSet);
         var sections = dataSet.Sections;
         var training = TrainingIndexes(sections.Count, validationSections);
         var validation = Enumerable.Range(0, sections.Count).Except(training).Select(i => sections[i]).ToList();
-        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, classes, borderClass, normalisation))], validation);
+        return new TrainingData([.. training.Select(i => Tensors(sections[i], weightMap, classes, borderClass, normalisation, borderWidth, borderKind))], validation);
     }
 
     /// <summary>Every training section with the options' classes and targets.</summary>
     public static TrainingData Create(LabelledDataSet dataSet, TrainingOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return Create(dataSet, options.ValidationSections, options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation);
+        return Create(dataSet, options.ValidationSections, options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation, options.BorderWidth, options.BorderKind);
     }
 
     /// <summary>
     /// The class per pixel a section is trained on: its mask, or with <paramref name="borderClass"/> an instance
     /// mask's three classes (<see cref="InstanceTargets.WithBorderClass"/>). Throws an <see cref="ArgumentException"/>
     /// naming the section when a class is not below <paramref name="classes"/>, or when <paramref name="borderClass"/>
-    /// is asked of a mask that holds no object ids.
+    /// is asked of a mask that holds no object ids. The border is <paramref name="borderWidth"/> pixels wide on each
+    /// side of a contact, or around every object with <see cref="BorderKind.Outline"/> (<see cref="InstanceTargets.Border"/>).
     /// </summary>
-    public static byte[] Target(LabelledSection section, int classes = 2, bool borderClass = false)
+    public static byte[] Target(LabelledSection section, int classes = 2, bool borderClass = false, int borderWidth = 1, BorderKind borderKind = BorderKind.Touching)
     {
         ArgumentNullException.ThrowIfNull(section);
         byte[] target;
@@ -92,7 +95,11 @@ public sealed class TrainingData : IDisposable
                     $"--border-class needs instance masks (object ids, --mask-kind instances), but the mask of section {section.Id} ({section.Image.Source}) holds {(section.Kind == MaskKind.Classes ? "class indices" : "a binary mask")}.");
             }
 
-            target = InstanceTargets.WithBorderClass(section.Mask, border);
+            var (width, height) = (section.Image.Width, section.Image.Height);
+            var (interior, wide) = borderWidth == 1 && borderKind == BorderKind.Touching
+                ? (section.Mask, border)
+                : InstanceTargets.Border(section.Mask, border, width, height, borderKind, borderWidth);
+            target = InstanceTargets.WithBorderClass(interior, wide);
         }
         else
         {
@@ -119,11 +126,12 @@ public sealed class TrainingData : IDisposable
     }
 
     /// <summary>A training section as tensors, with its weight map computed (<see cref="Target"/> for the classes).</summary>
-    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, int classes = 2, bool borderClass = false, IntensityNormalisation? normalisation = null)
+    public static SectionTensors Tensors(LabelledSection section, WeightMapOptions weightMap, int classes = 2, bool borderClass = false, IntensityNormalisation? normalisation = null,
+        int borderWidth = 1, BorderKind borderKind = BorderKind.Touching)
     {
         ArgumentNullException.ThrowIfNull(section);
         var (width, height) = (section.Image.Width, section.Image.Height);
-        var target = Target(section, classes, borderClass);
+        var target = Target(section, classes, borderClass, borderWidth, borderKind);
         var mask = target.Select(v => (long)v).ToArray();
         var weights = WeightMap.Compute(target, width, height, weightMap, section.Instances);
         return new SectionTensors(

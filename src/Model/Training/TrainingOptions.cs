@@ -84,10 +84,23 @@ public sealed record TrainingOptions(
     /// <summary>
     /// Instance masks trained as three classes (<c>--border-class</c>): background, object interior and the border
     /// between touching objects (<see cref="Data.Labels.InstanceTargets.WithBorderClass"/>), the common nuclei recipe;
-    /// prediction grows the interiors into the border (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderClass"/>).
+    /// prediction grows seeds of confident interior over the foreground (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities"/>,
+    /// the seed threshold calibrated on validation).
     /// <see cref="UNetOptions.Classes"/> is 3. False: the paper's two classes with a background border.
     /// </summary>
     public bool BorderClass { get; init; }
+
+    /// <summary>
+    /// With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact (<c>--border-width</c>,
+    /// <see cref="Data.Labels.InstanceTargets.WidenBorder"/>); 1 is the object pixels that touch another object.
+    /// </summary>
+    public int BorderWidth { get; init; } = 1;
+
+    /// <summary>
+    /// With <see cref="BorderClass"/>: which object pixels are border (<c>--border-kind</c>): where objects touch
+    /// (the default), or every object's outline (<see cref="Data.Labels.BorderKind"/>).
+    /// </summary>
+    public Data.Labels.BorderKind BorderKind { get; init; } = Data.Labels.BorderKind.Touching;
 
     /// <summary>The classes' names by index when the data names them (a legend's labels); null to show indices.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
@@ -124,6 +137,10 @@ public sealed record TrainingOptions(
 
         Require(Enum.IsDefined(Loss), "--loss", Loss, TrainingOverrides.LossNames);
         Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
+        Require(BorderWidth is >= 1 and <= Data.Labels.InstanceTargets.MaxBorderWidth, "--border-width", BorderWidth, $"an integer from 1 to {Data.Labels.InstanceTargets.MaxBorderWidth}");
+        Require(BorderClass || BorderWidth == 1, "--border-width", BorderWidth, "1 without --border-class (the width of the border class)");
+        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, "touching or outline");
+        Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", "outline", "touching without --border-class (the pixels of the border class)");
         Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");

@@ -42,13 +42,19 @@ public sealed record TrainingOverrides(
     /// <summary>Per-image intensity normalisation: mean-std or percentile (<see cref="IntensityNormalisation.Names"/>).</summary>
     public string? Normalisation { get; init; }
 
+    /// <summary><c>--border-width</c>: the border class's width in pixels on each side of a contact; null keeps the preset's (1).</summary>
+    public int? BorderWidth { get; init; }
+
+    /// <summary><c>--border-kind</c>: touching or outline (<see cref="Data.Labels.BorderKind"/>); null keeps the preset's (touching).</summary>
+    public string? BorderKind { get; init; }
+
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
                                    Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
-                                   Classes is not null || BorderClass is not null || Channels is not null || Normalisation is not null ||
+                                   Classes is not null || BorderClass is not null || BorderWidth is not null || BorderKind is not null || Channels is not null || Normalisation is not null ||
                                    Precision is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
@@ -113,6 +119,8 @@ public sealed record TrainingOverrides(
                 Patience = Patience ?? preset.Validation.Patience,
             },
             BorderClass = borderClass,
+            BorderWidth = BorderWidth ?? preset.BorderWidth,
+            BorderKind = BorderKind is { } kind ? ParseBorderKind(kind) : preset.BorderKind,
             ClassNames = ClassNames ?? preset.ClassNames,
             Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();
@@ -120,6 +128,14 @@ public sealed record TrainingOverrides(
 
     /// <summary>The <c>--loss</c> names, as the errors list them.</summary>
     public const string LossNames = "weighted-cross-entropy, soft-dice or dice-cross-entropy";
+
+    /// <summary>The border kind named <paramref name="name"/> (touching or outline, any case); an unknown one names <c>--border-kind</c>.</summary>
+    public static Data.Labels.BorderKind ParseBorderKind(string name) => name.ToLowerInvariant() switch
+    {
+        "touching" => Data.Labels.BorderKind.Touching,
+        "outline" => Data.Labels.BorderKind.Outline,
+        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected touching or outline."),
+    };
 
     /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>
     public static Precision ParsePrecision(string name) => name.ToLowerInvariant() switch

@@ -23,6 +23,8 @@ public static class JobOptions
             Patience = spec.Patience,
             Channels = spec.Channels,
             Normalisation = spec.Normalisation,
+            BorderWidth = spec.BorderWidth,
+            BorderKind = spec.BorderKind,
             Precision = spec.Precision,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
@@ -60,6 +62,8 @@ public static class JobOptions
             Patience = overrides.Patience,
             Classes = overrides.Classes,
             BorderClass = overrides.BorderClass,
+            BorderWidth = overrides.BorderWidth,
+            BorderKind = overrides.BorderKind,
             ClassNames = overrides.ClassNames is { } names ? string.Join(',', names) : null,
             Channels = overrides.Channels,
             Normalisation = overrides.Normalisation,

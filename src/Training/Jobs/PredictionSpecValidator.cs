@@ -101,6 +101,11 @@ public sealed class PredictionSpecValidator(JobStorage storage)
             errors.Add($"precision '{precision}' is invalid: expected fp32 or bf16.");
         }
 
+        if (prediction.MinObjectPixels is < 0)
+        {
+            errors.Add($"minObjectPixels {prediction.MinObjectPixels} is invalid: expected 0 or more pixels.");
+        }
+
         if (prediction.Workers is <= 0 or > 1024)
         {
             errors.Add($"workers {prediction.Workers} is invalid: expected an integer from 1 to 1024 (or none for every live worker).");

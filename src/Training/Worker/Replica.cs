@@ -40,7 +40,7 @@ public sealed class Replica : IDisposable
         {
             for (var k = 0; k < _training.Length; k++)
             {
-                _tensors[k] = TrainingData.Tensors(data[_training[k]], options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation);
+                _tensors[k] = TrainingData.Tensors(data[_training[k]], options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation, options.BorderWidth, options.BorderKind);
             }
         }
 
@@ -165,7 +165,7 @@ public sealed class Replica : IDisposable
             if (_tensors[k] is null)
             {
                 var section = await _data.GetAsync(_training[k], cancellationToken).ConfigureAwait(false);
-                _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap, Options.Model.Classes, Options.BorderClass, Options.Normalisation)).ConfigureAwait(false);
+                _tensors[k] = await torch.RunAsync(() => TrainingData.Tensors(section, Options.WeightMap, Options.Model.Classes, Options.BorderClass, Options.Normalisation, Options.BorderWidth, Options.BorderKind)).ConfigureAwait(false);
             }
         }
     }

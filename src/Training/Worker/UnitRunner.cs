@@ -265,7 +265,8 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
         var scratch = Directory.CreateTempSubdirectory("unet-predict-");
         try
         {
-            PredictionWriter.Write(scratch.FullName, stem, image, maps, instances: model.Instances, classes: model.Classes, overlay: model.Overlays);
+            PredictionWriter.Write(scratch.FullName, stem, image, maps, instances: model.Instances, classes: model.Classes, overlay: model.Overlays,
+                minObjectPixels: model.MinObjectPixels);
             var files = new List<OutputFile>();
             foreach (var path in Directory.GetFiles(scratch.FullName).Order(StringComparer.Ordinal))
             {
@@ -322,7 +323,8 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
             manifest.Normalisation,
             spec.Instances ?? classes.BorderClass,
             spec.Overlays ?? true,
-            spec.Tta);
+            spec.Tta,
+            spec.MinObjectPixels ?? 0);
         if (_models.TryGetValue(plan.JobId, out var replaced))
         {
             _ = torch.RunAsync(replaced.Network.Dispose);
@@ -340,5 +342,5 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
     private sealed record PredictionModel(
         string Sha256, UNet Network, OverlapTilePredictor Predictor, PredictionClasses Classes, double Threshold, IntensityNormalisation Normalisation,
-        bool Instances, bool Overlays, bool Tta);
+        bool Instances, bool Overlays, bool Tta, int MinObjectPixels);
 }

@@ -50,9 +50,10 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
                 using var scope = NewDisposeScope();
                 using var image = TrainingData.ImageTensor(section.Image, replica.Options.Normalisation);
                 var probabilities = predictor.PredictProbabilities(image);
-                scored.Add(replica.Options.Model.Classes == 2
-                    ? ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, section.Image.Width, section.Image.Height)
-                    : ThresholdSweep.ScoreArgMax(section.Id, probabilities, section.Mask, section.Instances, replica.Options.BorderClass, section.Image.Width, section.Image.Height));
+                var (width, height) = (section.Image.Width, section.Image.Height);
+                scored.Add(replica.Options.Model.Classes == 2 ? ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, width, height)
+                    : replica.Options.BorderClass ? ThresholdSweep.ScoreBorderClass(section.Id, probabilities, section.Mask, section.Instances, width, height)
+                    : ThresholdSweep.ScoreArgMax(section.Id, probabilities, section.Mask, width, height));
             }
 
             return scored;

@@ -135,11 +135,106 @@ public sealed class ClassMaskTests : IDisposable
 
         Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 1, 0, 0, 0, 0 }, classes[(2 * Width)..(3 * Width)]);
         Assert.All(classes[..Width], c => Assert.Equal(0, c));
-        var labels = InstanceTargets.ObjectsFromBorderClass(classes, Width, Height, out var count);
+    }
+
+    [Fact]
+    public void WidenBorder_WidthTwoOnTwoTouchingObjects_TakesTwoPixelsOfEachObjectAtTheContactIntoTheBorder()
+    {
+        var (target, _, border) = InstanceTargets.FromWithBorder(new GrayImage(Width, Height, TwoTouchingSquares(), 16, "ids.png"));
+
+        var (interior, wide) = InstanceTargets.WidenBorder(target, border, Width, Height, borderWidth: 2);
+        var classes = InstanceTargets.WithBorderClass(interior, wide);
+
+        Assert.Equal(new byte[] { 1, 1, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0 }, classes[(2 * Width)..(3 * Width)]);
+        Assert.Equal(new byte[] { 1, 1, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0 }, classes[(4 * Width)..(5 * Width)]);   // the objects' edge rows too
+        Assert.Equal(target.Count(t => t != 0) + border.Count(b => b != 0), interior.Count(t => t != 0) + wide.Count(b => b != 0));
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 1 }, InstanceTargets.WithBorderClass(target, border)[(2 * Width)..((2 * Width) + 8)]);   // inputs unchanged
+    }
+
+    [Fact]
+    public void Border_OutlineOnTwoTouchingObjects_TakesEveryEdgeButTheImagesIntoTheBorder()
+    {
+        var (target, _, border) = InstanceTargets.FromWithBorder(new GrayImage(Width, Height, TwoTouchingSquares(), 16, "ids.png"));
+
+        var (interior, outline) = InstanceTargets.Border(target, border, Width, Height, BorderKind.Outline, borderWidth: 1);
+        var classes = InstanceTargets.WithBorderClass(interior, outline);
+
+        Assert.Equal(new byte[] { 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0 }, classes[Width..(2 * Width)]);           // the top edge
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 2, 0, 0, 0, 0 }, classes[(2 * Width)..(3 * Width)]);     // the contact, the right edge; x = 0 is the image's edge
+        Assert.Equal(new byte[] { 1, 1, 1, 2, 2, 1, 1, 1 }, InstanceTargets.WithBorderClass(target, border)[(2 * Width)..((2 * Width) + 8)]);   // inputs unchanged
+    }
+
+    [Fact]
+    public void WidenBorder_ObjectsThatTouchNothing_KeepTheirInterior()
+    {
+        var ids = new ushort[Width * Height];
+        ids[(2 * Width) + 1] = ids[(2 * Width) + 2] = 3;
+        ids[(2 * Width) + 8] = ids[(2 * Width) + 9] = 4;
+        var (target, _, border) = InstanceTargets.FromWithBorder(new GrayImage(Width, Height, ids, 16, "apart.png"));
+
+        var (interior, wide) = InstanceTargets.WidenBorder(target, border, Width, Height, borderWidth: 3);
+
+        Assert.Equal(target, interior);
+        Assert.All(wide, b => Assert.Equal(0, b));
+    }
+
+    [Fact]
+    public void ObjectsFromBorderProbabilities_TwoTouchingBlobsWithNoBorderPredicted_AreTwoObjectsAtASeedThresholdAboveTheDip()
+    {
+        // Two touching squares predicted all interior, no border: the interior probability peaks at each centre (0.95)
+        // and dips to 0.6 at the contact, as a model that never predicts the border class does.
+        var ids = TwoTouchingSquares();
+        var background = ids.Select(v => v == 0 ? 0.9f : 0.05f).ToArray();
+        float[] profile = [0.8f, 0.95f, 0.8f, 0.6f, 0.6f, 0.8f, 0.95f, 0.8f];
+        var interior = ids.Select((v, i) => v == 0 ? 0.05f : profile[i % Width]).ToArray();
+
+        var split = InstanceTargets.ObjectsFromBorderProbabilities(background, interior, Width, Height, seedThreshold: 0.7, out var two);
+        var merged = InstanceTargets.ObjectsFromBorderProbabilities(background, interior, Width, Height, seedThreshold: 0.5, out var one);
+
+        Assert.Equal(2, two);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            Assert.Equal(ids[i] == 0 ? 0 : ids[i] == 5 ? split[(2 * Width) + 1] : split[(2 * Width) + 6], split[i]);   // each square whole, nothing else
+        }
+
+        Assert.NotEqual(split[(2 * Width) + 1], split[(2 * Width) + 6]);
+        Assert.Equal(1, one);
+        Assert.All(merged, (l, i) => Assert.Equal(ids[i] == 0 ? 0 : 1, l));
+    }
+
+    [Fact]
+    public void ObjectsFromBorderProbabilities_ForegroundWithoutASeed_IsAnObjectOfItsOwn()
+    {
+        // Row 2: a confident object at x 0-2, background at 3-4, a border-only blob at 5-6 (no interior above 0.3).
+        var background = Enumerable.Repeat(0.9f, Width * Height).ToArray();
+        var interior = new float[Width * Height];
+        foreach (var x in new[] { 0, 1, 2, 5, 6 })
+        {
+            background[(2 * Width) + x] = 0.1f;
+            interior[(2 * Width) + x] = x < 3 ? 0.9f : 0.3f;
+        }
+
+        var labels = InstanceTargets.ObjectsFromBorderProbabilities(background, interior, Width, Height, seedThreshold: 0.5, out var count);
+
         Assert.Equal(2, count);
-        Assert.Equal(labels[(2 * Width) + 0], labels[(2 * Width) + 3]);   // each border pixel joins the object it belongs to
-        Assert.Equal(labels[(2 * Width) + 7], labels[(2 * Width) + 4]);
-        Assert.NotEqual(labels[(2 * Width) + 3], labels[(2 * Width) + 4]);
+        Assert.Equal(new[] { 1, 1, 1, 0, 0, 2, 2, 0 }, labels[(2 * Width)..((2 * Width) + 8)]);
+        Assert.Equal(5, labels.Count(l => l != 0));
+    }
+
+    /// <summary>Two 4x4 squares, ids 5 (x 0-3) and 9 (x 4-7), rows 1-4, touching along x = 3 | 4.</summary>
+    private static ushort[] TwoTouchingSquares()
+    {
+        var ids = new ushort[Width * Height];
+        for (var y = 1; y < 5; y++)
+        {
+            for (var x = 0; x < 4; x++)
+            {
+                ids[(y * Width) + x] = 5;
+                ids[(y * Width) + x + 4] = 9;
+            }
+        }
+
+        return ids;
     }
 
     [Fact]

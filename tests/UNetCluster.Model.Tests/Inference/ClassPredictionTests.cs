@@ -49,6 +49,41 @@ public sealed class ClassPredictionTests
     }
 
     [Fact]
+    public void Write_BorderClassTouchingObjectsWithNoBorderPredicted_SplitsThemWhereTheInteriorDipsBelowTheSeedThreshold()
+    {
+        using var scope = NewDisposeScope();
+        // One row of 8, all foreground, no pixel most likely border: two objects whose interior probability dips between them.
+        var interior = tensor(new[] { 0.8f, 0.95f, 0.8f, 0.6f, 0.6f, 0.8f, 0.95f, 0.8f });
+        var background = full(8, 0.05f);
+        var probabilities = stack([background, interior, 1 - interior - background]).reshape(3, 1, 8);
+        var image = new GrayImage(8, 1, new ushort[8], 8, "row.png");
+        var folder = TestSupport.TemporaryDirectory();
+
+        var calibrated = PredictionWriter.Write(folder, "calibrated", image, probabilities, threshold: 0.7, instances: true, classes: new PredictionClasses(BorderClass: true));
+        var argMax = PredictionWriter.Write(folder, "argmax", image, probabilities, threshold: 0.5, instances: true, classes: new PredictionClasses(BorderClass: true));
+
+        Assert.Equal(new ushort[] { 1, 1, 1, 1, 2, 2, 2, 2 }, ImageReader.Read(calibrated.InstancesPng!).Values);
+        Assert.Equal(1, argMax.ObjectCount);
+        Assert.Equal(new byte[] { 1, 1, 1, 1, 1, 1, 1, 1 }, calibrated.Mask);   // the mask, the interior, does not depend on the seeds
+    }
+
+    [Fact]
+    public void Write_MinObjectPixels_LeavesSmallerObjectsOutOfTheLabelsAndNumbersTheRestInOrder()
+    {
+        using var scope = NewDisposeScope();
+        // One row of 9, two classes: a 1-pixel fragment, a 3-pixel object, a 2-pixel fragment.
+        var foreground = tensor(new[] { 1f, 0f, 1f, 1f, 1f, 0f, 1f, 1f, 0f });
+        var probabilities = stack([1 - foreground, foreground]).reshape(2, 1, 9);
+        var image = new GrayImage(9, 1, new ushort[9], 8, "row.png");
+
+        var files = PredictionWriter.Write(TestSupport.TemporaryDirectory(), "row", image, probabilities, instances: true, minObjectPixels: 3);
+
+        Assert.Equal(1, files.ObjectCount);
+        Assert.Equal(new ushort[] { 0, 0, 1, 1, 1, 0, 0, 0, 0 }, ImageReader.Read(files.InstancesPng!).Values);
+        Assert.Equal(new byte[] { 1, 0, 1, 1, 1, 0, 1, 1, 0 }, files.Mask);   // the mask keeps them
+    }
+
+    [Fact]
     public void Write_MoreObjectsThanASixteenBitLabelHolds_RefusesSayingTheLimitAndWritesNothing()
     {
         using var scope = NewDisposeScope();

@@ -89,6 +89,8 @@ public sealed class OverlapTilePredictorTests
         Assert.Equal(whole.Mask, stitched.Mask);
         Assert.Equal(whole.ClassMap, stitched.ClassMap);
         Assert.All(Enumerable.Range(0, 3), k => Assert.Equal(whole.PerClass[k], stitched.PerClass[k]));
+        Assert.Equal(whole.Background, stitched.Background);   // a border-class model's objects grow from these floats
+        Assert.Equal(whole.Interior, stitched.Interior);
         Assert.Throws<InvalidDataException>(() => PixelMaps.Stitch(61, 60, 3, parts.Skip(1)));
         Assert.Throws<InvalidDataException>(() => PixelMaps.Deserialize([1, 2, 3], "three bytes"));
     }
