@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
 using UNetCluster.Contracts.Jobs;
 
 namespace UNetCluster.Silo.Api;
@@ -43,6 +45,32 @@ public static class JobSpecReader
 
         var (spec, id, errors) = Read(bytes);
         return (spec, id, errors, StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>
+    /// The body in the OpenAPI document: the job spec's schema and the optional <c>id</c>. Declared here rather than as
+    /// accepted metadata on the endpoint, which would make routing refuse a body sent without a JSON content type
+    /// (curl's <c>-d</c>), which the reader has always read.
+    /// </summary>
+    public static async Task DescribeBodyAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(context);
+        var spec = await context.GetOrCreateSchemaAsync(typeof(JobSpec), null, cancellationToken).ConfigureAwait(false);
+        var id = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["id"] = new OpenApiSchema { Type = JsonSchemaType.String | JsonSchemaType.Null, Description = "The job's id; unset, the cluster makes one up." },
+            },
+        };
+        operation.RequestBody = new OpenApiRequestBody
+        {
+            Required = true,
+            Description = $"A JSON object of at most {MaxBodyBytes} bytes; each field at most once (names ignore case); null means the preset's value.",
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchema { AllOf = [spec, id] } } },
+        };
     }
 
     /// <summary>The error of a body over <see cref="MaxBodyBytes"/>.</summary>
