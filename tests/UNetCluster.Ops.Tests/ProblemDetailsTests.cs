@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
 using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
@@ -23,13 +22,16 @@ public sealed class ProblemDetailsTests
     [InlineData("api/jobs")]
     [InlineData("api/jobs/some-job")]
     [InlineData("api/jobs/some-job/history")]
+    [InlineData("api/cluster")]
     public async Task Get_GrainCallThrows_Returns500ProblemWithoutTheExceptionsMessage(string path)
     {
         var port = ChildProcess.FreePort();
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["UNetCluster:Http:Urls"] = $"http://127.0.0.1:{port}";
         builder.AddUNetHttp();
-        builder.Services.AddSingleton(ThrowingGrains.Factory());
+        builder.Services.AddSingleton(ThrowingGrains.Of<IGrainFactory>());
+        builder.Services.AddSingleton(ThrowingGrains.Of<IClusterMembershipService>());   // what GET /api/cluster asks for besides grains
+        builder.Services.AddSingleton(ThrowingGrains.Of<ILocalSiloDetails>());
         await using var app = builder.Build();
         app.UseUNetProblemDetails();
         app.MapOperationsApi();
@@ -42,20 +44,20 @@ public sealed class ProblemDetailsTests
         var errors = await OperationsApiTests.ErrorsAsync(response);
         var error = Assert.Single(errors);
         Assert.Contains($"the silo failed while answering GET /{path} (OrleansException)", error, StringComparison.Ordinal);
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
-        Assert.Matches("^[0-9a-f]{32}$", body.GetProperty(ApiErrors.TraceIdMember).GetString());
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", body.GetProperty(ApiErrors.TraceIdMember).GetString());   // W3C, as the log and traces have it
         Assert.DoesNotContain(ThrowingGrains.Message, body.GetRawText(), StringComparison.Ordinal);
         await app.StopAsync(Ct);
     }
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>A grain factory whose grains throw on every call.</summary>
+    /// <summary>A grain factory (or Orleans service) whose grains throw on every call.</summary>
     public class ThrowingGrains : DispatchProxy
     {
         public const string Message = "internal detail: silo 10.1.2.3:11111 is unreachable";
 
-        public static IGrainFactory Factory() => Create<IGrainFactory, ThrowingGrains>();
+        public static T Of<T>() => Create<T, ThrowingGrains>();
 
         protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
         {

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -17,7 +16,7 @@ public static class ApiErrors
     /// <summary>The extension member that lists the problems one by one.</summary>
     public const string ErrorsMember = "errors";
 
-    /// <summary>The extension member with the request's trace id, to find it in the silo's log and traces.</summary>
+    /// <summary>The extension member with the request's W3C trace id (ASP.NET Core adds it), to find it in the silo's log and traces.</summary>
     public const string TraceIdMember = "traceId";
 
     public static ProblemHttpResult Problem(int status, params IReadOnlyList<string> errors) =>
@@ -31,7 +30,7 @@ public static class ApiErrors
 
     /// <summary>
     /// Completes every problem the framework writes (an unhandled exception, an empty 404 or 405) to the API's shape: a
-    /// detail that says what happened, the <c>errors</c> list and the trace id. An exception's message is not sent (it
+    /// detail that says what happened and the <c>errors</c> list. An exception's message is not sent (it
     /// may carry internals); its type and the trace id let an operator find it in the log.
     /// </summary>
     public static void Complete(ProblemDetailsContext context)
@@ -53,6 +52,5 @@ public static class ApiErrors
         }
 
         problem.Extensions.TryAdd(ErrorsMember, new[] { problem.Detail ?? problem.Title ?? "error" });
-        problem.Extensions.TryAdd(TraceIdMember, Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier);
     }
 }
