@@ -50,6 +50,22 @@ public sealed class OpenApiTests(SiloFixture silo)
                 : part.GetProperty("properties").EnumerateObject().Select(p => p.Name);
     }
 
+    [Fact]
+    public async Task GetOpenApi_StateChangingOperations_AreTheOnesThatNeedTheBearerToken()
+    {
+        var document = await silo.Http.GetFromJsonAsync<JsonElement>("openapi/v1.json", Ct);
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("bearer");
+        Assert.Equal("http", scheme.GetProperty("type").GetString());
+        Assert.Equal("bearer", scheme.GetProperty("scheme").GetString());
+
+        var secured = document.GetProperty("paths").EnumerateObject()
+            .SelectMany(path => path.Value.EnumerateObject().Where(o => o.Value.TryGetProperty("security", out var s) && s.ToString().Contains("bearer", StringComparison.Ordinal))
+                .Select(o => $"{o.Name.ToUpperInvariant()} {path.Name}"))
+            .Order(StringComparer.Ordinal);
+        var changing = ApiEndpoints().Where(e => !e.StartsWith("GET ", StringComparison.Ordinal));   // what the API's token rule covers
+        Assert.Equal(changing, secured);
+    }
+
     /// <summary>"METHOD /path" of every endpoint under /api that the silo's application maps, built as Program.cs builds it (not started).</summary>
     private static List<string> ApiEndpoints()
     {

@@ -39,14 +39,14 @@ public static class OperationsApi
         ArgumentNullException.ThrowIfNull(endpoints);
         var api = endpoints.MapGroup("/api");
         // The handlers answer IResult; what they answer is declared for the OpenAPI document (/openapi/v1.json).
-        api.MapPost("/jobs", SubmitAsync).AddOpenApiOperationTransformer(JobSpecReader.DescribeBodyAsync)
+        api.MapPost("/jobs", SubmitAsync).AddOpenApiOperationTransformer(JobSpecReader.DescribeBodyAsync).AddOpenApiOperationTransformer(BearerToken.DescribeRequirementAsync)
             .Produces<JobStatus>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
             .WithSummary("Submit a training job (bearer token): the job spec's fields in camelCase, plus an optional string 'id'.");
         api.MapGet("/jobs", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false)))
             .WithSummary("Every job's status.");
         api.MapGet("/jobs/{id}", GetAsync).Produces<JobStatus>().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One job's status.");
-        api.MapPost("/jobs/{id}/cancel", CancelAsync).Produces<JobStatus>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status401Unauthorized)
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).AddOpenApiOperationTransformer(BearerToken.DescribeRequirementAsync).Produces<JobStatus>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status401Unauthorized)
             .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound)
             .WithSummary("Stop a job at its next step boundary with a checkpoint (bearer token).");
         api.MapGet("/jobs/{id}/history", HistoryAsync).Produces<JobHistory>().ProducesProblem(StatusCodes.Status404NotFound)

@@ -46,6 +46,7 @@ public static partial class HttpExtensions
         {
             o.ShouldInclude = d => d.RelativePath?.StartsWith("api/", StringComparison.Ordinal) == true;
             o.AddSchemaTransformer(NumberOrNamedLiteral);
+            o.AddDocumentTransformer(BearerToken.DescribeSchemeAsync);
         });
         builder.AddUNetHealth();
         return builder;
