@@ -13,11 +13,20 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 FROM mcr.microsoft.com/dotnet/sdk:${DOTNET_VERSION}-noble AS source
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends patchelf gcc binutils && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# Restore in a layer of its own, from the build and project files only: a change to the sources reuses the restored
+# packages. (A test checks that every project the publish builds is copied here.)
+COPY global.json Directory.Build.props Directory.Build.targets Directory.Packages.props ./
+COPY src/Contracts/UNetCluster.Contracts.csproj src/Contracts/
+COPY src/Data/UNetCluster.Data.csproj src/Data/
+COPY src/Model/UNetCluster.Model.csproj src/Model/
+COPY src/Training/UNetCluster.Training.csproj src/Training/
+COPY src/Silo/UNetCluster.Silo.csproj src/Silo/
+RUN dotnet restore src/Silo/UNetCluster.Silo.csproj
 COPY . .
 
 # CPU: TorchSharp-cpu (the default).
 FROM source AS build
-RUN dotnet publish src/Silo/UNetCluster.Silo.csproj -c Release -o /app
+RUN dotnet publish src/Silo/UNetCluster.Silo.csproj -c Release --no-restore -o /app
 
 # CUDA: TorchSharp-cuda-linux, through the opt-in build property UNetGpu (Directory.Build.props).
 FROM source AS build-cuda

@@ -1,8 +1,5 @@
 using UNetCluster.Silo.Hosting;
 
 UNetCluster.Data.Runtime.TorchRuntime.PreferPassiveOpenMp();   // before libtorch loads
-var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder(args);
-builder.AddUNetSilo().AddUNetTelemetry("unetcluster-silo").AddUNetHttp();
-var app = builder.Build();
-app.MapUNetOperations();
+var app = SiloApplication.Build(args);
 await app.RunAsync().ConfigureAwait(false);

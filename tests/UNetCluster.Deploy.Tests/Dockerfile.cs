@@ -71,6 +71,16 @@ public sealed record Dockerfile(string Target, string WorkingDirectory, string? 
         return new Dockerfile(target, workdir, user, entrypoint, exposed, environment);
     }
 
+    /// <summary>The instructions of stage <paramref name="stage"/> of <c>deploy/docker/{name}.Dockerfile</c>, after its FROM.</summary>
+    public static IReadOnlyList<string> StageInstructions(string name, string stage)
+    {
+        var path = Path.Combine(Manifests.RepositoryRoot, "deploy", "docker", $"{name}.Dockerfile");
+        var instructions = Instructions(File.ReadAllText(path)).ToList();
+        var from = instructions.FindIndex(i => i.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase) && i.EndsWith($" AS {stage}", StringComparison.OrdinalIgnoreCase));
+        Assert.True(from >= 0, $"{path} has no stage '{stage}'.");
+        return instructions.Skip(from + 1).TakeWhile(i => !i.StartsWith("FROM ", StringComparison.OrdinalIgnoreCase)).ToList();
+    }
+
     /// <summary>The instructions, with continuation lines joined and comments left out.</summary>
     private static IEnumerable<string> Instructions(string text)
     {

@@ -290,6 +290,95 @@ public sealed class ManifestTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(SiloKustomizations))]
+    public void SiloPods_DisruptionBudget_LetsOneSiloOfTheDeploymentGoAtATime(string kustomization)
+    {
+        var objects = Manifests.Objects(kustomization);
+        var labels = PodLabels(objects);
+        var budget = Manifests.Find(objects, "PodDisruptionBudget", "unetcluster-silo").GetProperty("spec");
+
+        Assert.Equal(1, budget.GetProperty("maxUnavailable").GetInt32());
+        Assert.False(budget.TryGetProperty("minAvailable", out _));
+        Assert.All(budget.GetProperty("selector").GetProperty("matchLabels").EnumerateObject(), s => Assert.Equal(s.Value.GetString(), labels.GetProperty(s.Name).GetString()));
+        var rollout = Manifests.Find(objects, "Deployment", "unetcluster-silo").GetProperty("spec").GetProperty("strategy").GetProperty("rollingUpdate");
+        Assert.Equal(1, rollout.GetProperty("maxUnavailable").GetInt32());   // drains and rollouts take silos away alike
+    }
+
+    [Theory]
+    [MemberData(nameof(SiloKustomizations))]
+    public void SiloPod_PrometheusAnnotations_PointAtTheMetricsEndpointOnTheHttpPort(string kustomization)
+    {
+        var objects = Manifests.Objects(kustomization);
+        var silo = Manifests.Find(objects, "Deployment", "unetcluster-silo");
+        var annotations = silo.GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("annotations");
+        var http = Manifests.Container(silo, "silo").GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "http");
+
+        Assert.Equal("true", annotations.GetProperty("prometheus.io/scrape").GetString());
+        Assert.Equal(http.GetProperty("containerPort").GetInt32().ToString(System.Globalization.CultureInfo.InvariantCulture), annotations.GetProperty("prometheus.io/port").GetString());
+        Assert.Equal("/metrics", annotations.GetProperty("prometheus.io/path").GetString());   // MapPrometheusScrapingEndpoint's path (HttpExtensions)
+        Assert.Equal(new Uri(SiloOptions(objects).Http.Urls.Split(';')[0]).Port, http.GetProperty("containerPort").GetInt32());
+    }
+
+    [Theory]
+    [MemberData(nameof(SiloKustomizations))]
+    public void SiloPod_TopologySpread_SpreadsTheSilosOverNodesWithoutBlockingAOneNodeCluster(string kustomization)
+    {
+        var objects = Manifests.Objects(kustomization);
+        var labels = PodLabels(objects);
+        var spread = Assert.Single(Manifests.PodSpec(Manifests.Find(objects, "Deployment", "unetcluster-silo")).GetProperty("topologySpreadConstraints").EnumerateArray());
+
+        Assert.Equal("kubernetes.io/hostname", spread.GetProperty("topologyKey").GetString());
+        Assert.Equal(1, spread.GetProperty("maxSkew").GetInt32());
+        Assert.Equal("ScheduleAnyway", spread.GetProperty("whenUnsatisfiable").GetString());
+        Assert.All(spread.GetProperty("labelSelector").GetProperty("matchLabels").EnumerateObject(), s => Assert.Equal(s.Value.GetString(), labels.GetProperty(s.Name).GetString()));
+    }
+
+    [Theory]
+    [InlineData("silo", "src/Silo/UNetCluster.Silo.csproj")]
+    [InlineData("unet", "src/Client/UNetCluster.Client.csproj")]
+    public void Dockerfile_SourceStage_RestoresFromTheProjectFilesAloneBeforeCopyingTheSources(string image, string project)
+    {
+        var instructions = Dockerfile.StageInstructions(image, "source");
+        var restore = instructions.ToList().FindIndex(i => i == $"RUN dotnet restore {project}");
+        var sources = instructions.ToList().IndexOf("COPY . .");
+        Assert.True(restore >= 0 && restore < sources, string.Join("\n", instructions));
+
+        var copied = instructions.Take(restore).Where(i => i.StartsWith("COPY ", StringComparison.Ordinal))
+            .SelectMany(i => i.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..^1]).ToHashSet(StringComparer.Ordinal);
+        Assert.All(copied, f => Assert.Matches(@"(\.csproj|\.props|\.targets|global\.json)$", f));   // a source change leaves the layer as it is
+        var needed = ProjectClosure(project).Concat(["global.json", "Directory.Build.props", "Directory.Packages.props"]);
+        Assert.All(needed, f => Assert.Contains(f, copied));
+        // The CPU build publishes from that restore (the CUDA build restores its own packages, -p:UNetGpu=true).
+        Assert.Contains(Dockerfile.StageInstructions(image, "build"), i => i.StartsWith($"RUN dotnet publish {project} ", StringComparison.Ordinal) && i.Contains(" --no-restore ", StringComparison.Ordinal));
+    }
+
+    /// <summary>A project and every project it references, directly or not, as paths from the repository root.</summary>
+    private static HashSet<string> ProjectClosure(string project)
+    {
+        var found = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<string>([project]);
+        while (pending.TryPop(out var next))
+        {
+            if (!found.Add(next))
+            {
+                continue;
+            }
+
+            var directory = Path.GetDirectoryName(next)!;
+            foreach (var reference in System.Xml.Linq.XDocument.Load(Path.Combine(Manifests.RepositoryRoot, next)).Descendants("ProjectReference"))
+            {
+                var full = Path.GetFullPath(Path.Combine(Manifests.RepositoryRoot, directory, reference.Attribute("Include")!.Value.Replace('\\', '/')));
+                pending.Push(Path.GetRelativePath(Manifests.RepositoryRoot, full).Replace('\\', '/'));
+            }
+        }
+
+        return found;
+    }
+
+    private static JsonElement PodLabels(IReadOnlyList<JsonElement> objects) =>
+        Manifests.Find(objects, "Deployment", "unetcluster-silo").GetProperty("spec").GetProperty("template").GetProperty("metadata").GetProperty("labels");
+
     internal static UNetSiloOptions SiloOptions(IReadOnlyList<JsonElement> objects)
     {
         var container = Manifests.Container(Manifests.Find(objects, "Deployment", "unetcluster-silo"), "silo");
@@ -299,7 +388,7 @@ public sealed class ManifestTests
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(env.Select(e => KeyValuePair.Create(e.Key.Replace("__", ":", StringComparison.Ordinal), (string?)e.Value)))
             .Build();
-        return configuration.GetSection(UNetSiloOptions.Section).Get<UNetSiloOptions>()!;
+        return UNetSiloOptionsValidator.Read(configuration);   // as the silo reads them: a setting it refuses fails here, named
     }
 
     private static string Probe(JsonElement container, string probe, Dictionary<string, int> ports)

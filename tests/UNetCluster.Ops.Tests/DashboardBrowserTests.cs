@@ -82,11 +82,13 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             browser.Read(d => { d.FindElement(button).Click(); return true; });
             var refused = browser.WaitFor(d => d.FindElement(By.Id("message")) is var m && m.Displayed && m.Text.Contains("refused", StringComparison.Ordinal) ? m.Text : null, Patience, "the refusal");
             Assert.Contains("401", refused, StringComparison.Ordinal);
+            Assert.Contains("send 'Authorization: Bearer <token>'", refused, StringComparison.Ordinal);   // the problem's message, read by the page
             Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
 
             browser.Driver.FindElement(By.Id("token")).SendKeys("not-the-token");
             browser.Read(d => { d.FindElement(button).Click(); return true; });
-            browser.WaitFor(d => d.FindElement(By.Id("message")).Text.Contains("403", StringComparison.Ordinal), Patience, "the 403 refusal");
+            var wrong = browser.WaitFor(d => d.FindElement(By.Id("message")).Text is var t && t.Contains("403", StringComparison.Ordinal) ? t : null, Patience, "the 403 refusal");
+            Assert.Contains("the bearer token is wrong", wrong, StringComparison.Ordinal);
             Assert.Equal(JobState.Running, (await silo.StatusAsync(id)).State);
 
             var token = browser.Driver.FindElement(By.Id("token"));

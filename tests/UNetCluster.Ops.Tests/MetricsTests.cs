@@ -41,6 +41,23 @@ public sealed partial class MetricsTests(SiloFixture silo)
     }
 
     [Fact]
+    public async Task Metrics_Scrape_ExportsTheProcessMemoryRuntimeAndHttpServerMetrics()
+    {
+        await silo.Http.GetStringAsync("api/jobs", Ct);   // at least one HTTP request before the scrape
+        var scrape = await silo.Http.GetStringAsync("metrics", Ct);
+        var exported = ExportedNames(scrape);
+
+        Assert.Contains("dotnet_process_memory_working_set_bytes", exported);   // RSS, from the runtime's meter
+        Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", exported);
+        Assert.Contains("http_server_request_duration_seconds_bucket", exported);   // ASP.NET Core's meter
+        // glibc malloc's heap, which the silo's GLIBC_TUNABLES shape: in use at least what libtorch has loaded.
+        var inUse = MallocInUse().Match(scrape);
+        Assert.True(inUse.Success, "unet_process_malloc_bytes{state=\"in_use\"} is not exported");
+        Assert.InRange(double.Parse(inUse.Groups["bytes"].Value, System.Globalization.CultureInfo.InvariantCulture), 1 << 20, 1e12);
+        Assert.Matches(@"(?m)^unet_process_malloc_bytes\{[^}]*state=""held""[^}]*\} ", scrape);
+    }
+
+    [Fact]
     public void GrafanaDashboard_EveryPanel_HasATitleAndQueriesOnlyUNetClusterOrOrleansMetrics()
     {
         using var document = JsonDocument.Parse(File.ReadAllText(GrafanaPath));
@@ -90,6 +107,9 @@ public sealed partial class MetricsTests(SiloFixture silo)
 
     [GeneratedRegex(@"^unet_worker_memory_bytes\{[^}]*\} (?<bytes>[0-9.e+]+)", RegexOptions.Multiline)]
     private static partial Regex WorkerMemory();
+
+    [GeneratedRegex(@"^unet_process_malloc_bytes\{[^}]*state=""in_use""[^}]*\} (?<bytes>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex MallocInUse();
 
     [GeneratedRegex(@"^[a-zA-Z_:][a-zA-Z0-9_:]*")]
     private static partial Regex SeriesName();

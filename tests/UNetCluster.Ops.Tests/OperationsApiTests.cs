@@ -18,6 +18,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
         using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", null, """{"id": "api-no-token", "preset": "tiny", "steps": 2}"""), Ct);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("send 'Authorization: Bearer <token>'", StringComparison.Ordinal));
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-no-token", Ct)).StatusCode);
     }
 
@@ -26,6 +27,7 @@ public sealed class OperationsApiTests(SiloFixture silo)
     {
         using var response = await silo.Http.SendAsync(SiloFixture.Request(HttpMethod.Post, "api/jobs", "not-" + SiloFixture.Token, """{"id": "api-wrong-token", "preset": "tiny", "steps": 2}"""), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal(["the bearer token is wrong."], await ErrorsAsync(response));
         Assert.Equal(HttpStatusCode.NotFound, (await silo.Http.GetAsync("api/jobs/api-wrong-token", Ct)).StatusCode);
     }
 
@@ -244,6 +246,29 @@ public sealed class OperationsApiTests(SiloFixture silo)
     {
         using var response = await silo.Http.GetAsync("api/jobs/no-such-job/events", Ct);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("job 'no-such-job' is unknown", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Get_PathThatIsNoEndpoint_Returns404ProblemPointingAtTheApiDescription()
+    {
+        using var response = await silo.Http.GetAsync("api/no-such-thing", Ct);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains(await ErrorsAsync(response), e => e.Contains("the API is described at /openapi/v1.json", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task GetEvents_AfterAStep_ResumesWithTheNextStep()
+    {
+        await silo.SubmitAsync("api-events-after", 4);
+        await silo.WaitForAsync("api-events-after", s => s.IsFinished, TimeSpan.FromMinutes(2));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/jobs/api-events-after/events");
+        request.Headers.Add("Last-Event-ID", "2");
+        using var response = await silo.Http.SendAsync(request, Ct);
+        var text = await response.Content.ReadAsStringAsync(Ct);
+        var ids = text.Split('\n').Where(l => l.StartsWith("id: ", StringComparison.Ordinal)).Select(l => long.Parse(l[4..], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal([3L, 4L], ids);
+        Assert.EndsWith("event: end\ndata: {\"state\":\"completed\"}\n\n", text, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -313,10 +338,17 @@ public sealed class OperationsApiTests(SiloFixture silo)
         return count;
     }
 
-    private static async Task<IReadOnlyList<string>> ErrorsAsync(HttpResponseMessage response)
+    /// <summary>The errors of an RFC 9457 problem, after checking its content type and members.</summary>
+    internal static async Task<IReadOnlyList<string>> ErrorsAsync(HttpResponseMessage response)
     {
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement;   // buffered: the test may read it again
         Assert.Equal((int)response.StatusCode, body.GetProperty("status").GetInt32());
-        return body.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.StartsWith("https://tools.ietf.org/html/rfc9110#section-15.", body.GetProperty("type").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrEmpty(body.GetProperty("title").GetString()));
+        var errors = body.GetProperty("errors").EnumerateArray().Select(e => e.GetString()!).ToList();
+        Assert.NotEmpty(errors);
+        Assert.Equal(string.Join(" ", errors), body.GetProperty("detail").GetString());   // the same problems in one line
+        return errors;
     }
 }

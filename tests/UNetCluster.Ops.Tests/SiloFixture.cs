@@ -53,6 +53,7 @@ public sealed class SiloFixture : IAsyncLifetime
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = Otlp.Endpoint,
             ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
             ["OTEL_BSP_SCHEDULE_DELAY"] = "500",
+            ["OTEL_BLRP_SCHEDULE_DELAY"] = "500",
             ["OTEL_METRIC_EXPORT_INTERVAL"] = "2000",
         };
         foreach (var (key, value) in settings)

@@ -59,4 +59,19 @@ public sealed class TracingTests(SiloFixture silo)
 
         return null;
     }
+
+    [Fact]
+    public async Task Otlp_SilosLogs_ReachTheCollectorWithoutTheToken()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var serving = Encoding.UTF8.GetBytes("Serving the dashboard");
+        while (!silo.Otlp.Bodies("/v1/logs").Any(b => b.AsSpan().IndexOf(serving) >= 0))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"no log record reached the collector: {silo.Otlp.Bodies("/v1/logs").Count} log requests");
+            await Task.Delay(500, TestContext.Current.CancellationToken);
+        }
+
+        var token = Encoding.UTF8.GetBytes(SiloFixture.Token);
+        Assert.All(silo.Otlp.Bodies("/v1/logs"), b => Assert.True(b.AsSpan().IndexOf(token) < 0, "the token was exported in a log record"));
+    }
 }

@@ -36,7 +36,7 @@ public sealed record ComputeDevice(Device Device, string Description)
     /// </summary>
     public static ComputeDevice Resolve(string? requested, string option = "--device")
     {
-        var name = string.IsNullOrWhiteSpace(requested) ? "auto" : requested.Trim().ToLowerInvariant();
+        var name = Normalize(requested);
         if (name == "auto")
         {
             return cuda.is_available()
@@ -51,8 +51,7 @@ public sealed record ComputeDevice(Device Device, string Description)
 
         if (name == "cuda" || name.StartsWith("cuda:", StringComparison.Ordinal))
         {
-            var index = 0;
-            if (name.Length > 4 && (!int.TryParse(name[5..], NumberStyles.None, CultureInfo.InvariantCulture, out index) || index > 1024))
+            if (CudaIndex(name) is not { } index)
             {
                 throw new ArgumentException($"{option} '{requested}' is unknown: expected {Accepted} (N a GPU index from 0).", option);
             }
@@ -76,4 +75,19 @@ public sealed record ComputeDevice(Device Device, string Description)
 
         throw new ArgumentException($"{option} '{requested}' is unknown: expected {Accepted}.", option);
     }
+
+    /// <summary>Whether <paramref name="requested"/> names a device as <see cref="Resolve"/> reads it, without asking libtorch whether it is there.</summary>
+    public static bool IsName(string? requested)
+    {
+        var name = Normalize(requested);
+        return name is "auto" or "cpu" || (name.StartsWith("cuda", StringComparison.Ordinal) && CudaIndex(name) is not null);
+    }
+
+    private static string Normalize(string? requested) => string.IsNullOrWhiteSpace(requested) ? "auto" : requested.Trim().ToLowerInvariant();
+
+    /// <summary>The GPU index of <c>cuda</c> (0) or <c>cuda:N</c>; null for anything else.</summary>
+    private static int? CudaIndex(string name) =>
+        name == "cuda" ? 0
+        : name.StartsWith("cuda:", StringComparison.Ordinal) && int.TryParse(name[5..], NumberStyles.None, CultureInfo.InvariantCulture, out var index) && index <= 1024 ? index
+        : null;
 }

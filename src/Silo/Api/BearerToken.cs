@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
 
 namespace UNetCluster.Silo.Api;
 
@@ -12,7 +14,34 @@ public sealed class BearerToken(string? token)
 {
     private readonly byte[]? _expected = token is { Length: > 0 } ? SHA256.HashData(Encoding.UTF8.GetBytes(token)) : null;
 
+    /// <summary>The security scheme's name in the OpenAPI document.</summary>
+    public const string SchemeName = "bearer";
+
     public bool IsConfigured => _expected is not null;
+
+    /// <summary>Declares the bearer scheme in the OpenAPI document (a document transformer).</summary>
+    public static Task DescribeSchemeAsync(OpenApiDocument document, OpenApiDocumentTransformerContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(document);
+        document.Components ??= new OpenApiComponents();
+        document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+        document.Components.SecuritySchemes[SchemeName] = new OpenApiSecurityScheme
+        {
+            Type = SecuritySchemeType.Http,
+            Scheme = "bearer",
+            Description = "The token configured as UNetCluster:Http:Token, in 'Authorization: Bearer <token>' (a token in the URL is refused).",
+        };
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Marks an operation that calls <see cref="Refuse"/> as needing the token, in the OpenAPI document (an operation transformer).</summary>
+    public static Task DescribeRequirementAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(context);
+        operation.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(SchemeName, context.Document)] = [] }];
+        return Task.CompletedTask;
+    }
 
     /// <summary>Null when the request may change state; otherwise the 401 (no token) or 403 (wrong token, or none configured) to answer.</summary>
     public IResult? Refuse(HttpRequest request)

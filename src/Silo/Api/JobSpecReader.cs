@@ -3,6 +3,8 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
 using UNetCluster.Contracts.Jobs;
 
 namespace UNetCluster.Silo.Api;
@@ -73,6 +75,51 @@ public static class JobSpecReader
 
         var (spec, id, errors) = Read<PredictionSpec>(bytes, PredictionFields, "prediction spec fields such as {\"fromJob\": \"job-1\", \"dataSet\": \"volume\"}");
         return (spec, id, errors, StatusCodes.Status400BadRequest);
+    }
+
+    /// <summary>
+    /// The body in the OpenAPI document: the job spec's schema and the optional <c>id</c>. Declared here rather than as
+    /// accepted metadata on the endpoint, which would make routing refuse a body sent without a JSON content type
+    /// (curl's <c>-d</c>), which the reader has always read.
+    /// </summary>
+    public static Task DescribeBodyAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken) =>
+        DescribeBodyAsync(operation, context, typeof(JobSpec), Fields, cancellationToken);
+
+    /// <summary>The body of <c>POST /api/predictions</c> for the OpenAPI document: the prediction spec's fields the reader accepts, and <c>id</c>.</summary>
+    public static Task DescribePredictionBodyAsync(OpenApiOperation operation, OpenApiOperationTransformerContext context, CancellationToken cancellationToken) =>
+        DescribeBodyAsync(operation, context, typeof(PredictionSpec), PredictionFields, cancellationToken);
+
+    /// <summary>
+    /// A body's schema: the fields of <paramref name="type"/>'s schema that the reader accepts (<paramref name="accepted"/>;
+    /// not a training spec's <c>prediction</c> or <c>kind</c>, which responses carry), and <c>id</c>.
+    /// </summary>
+    private static async Task DescribeBodyAsync(
+        OpenApiOperation operation, OpenApiOperationTransformerContext context, Type type, Dictionary<string, PropertyInfo> accepted, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(operation);
+        ArgumentNullException.ThrowIfNull(context);
+        var spec = await context.GetOrCreateSchemaAsync(type, null, cancellationToken).ConfigureAwait(false);
+        var fields = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Properties = (spec.Properties ?? new Dictionary<string, IOpenApiSchema>())
+                .Where(p => accepted.ContainsKey(p.Key))
+                .ToDictionary(p => p.Key, p => p.Value),
+        };
+        var id = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Properties = new Dictionary<string, IOpenApiSchema>
+            {
+                ["id"] = new OpenApiSchema { Type = JsonSchemaType.String | JsonSchemaType.Null, Description = "The job's id; unset, the cluster makes one up." },
+            },
+        };
+        operation.RequestBody = new OpenApiRequestBody
+        {
+            Required = true,
+            Description = $"A JSON object of at most {MaxBodyBytes} bytes; each field at most once (names ignore case); null means the default.",
+            Content = new Dictionary<string, OpenApiMediaType> { ["application/json"] = new() { Schema = new OpenApiSchema { AllOf = [fields, id] } } },
+        };
     }
 
     /// <summary>The error of a body over <see cref="MaxBodyBytes"/>.</summary>

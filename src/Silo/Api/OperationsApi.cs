@@ -1,7 +1,10 @@
-using System.Text;
+using System.Globalization;
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,14 +38,27 @@ public static class OperationsApi
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         var api = endpoints.MapGroup("/api");
-        api.MapPost("/jobs", SubmitAsync);
-        api.MapPost("/predictions", SubmitPredictionAsync);
-        api.MapGet("/jobs", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false)));
-        api.MapGet("/jobs/{id}", GetAsync);
-        api.MapPost("/jobs/{id}/cancel", CancelAsync);
-        api.MapGet("/jobs/{id}/history", HistoryAsync);
-        api.MapGet("/jobs/{id}/events", EventsAsync);
-        api.MapGet("/cluster", ClusterAsync);
+        // The handlers answer IResult; what they answer is declared for the OpenAPI document (/openapi/v1.json).
+        api.MapPost("/jobs", SubmitAsync).AddOpenApiOperationTransformer(JobSpecReader.DescribeBodyAsync).AddOpenApiOperationTransformer(BearerToken.DescribeRequirementAsync)
+            .Produces<JobStatus>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithSummary("Submit a training job (bearer token): the job spec's fields in camelCase, plus an optional string 'id'.");
+        api.MapPost("/predictions", SubmitPredictionAsync).AddOpenApiOperationTransformer(JobSpecReader.DescribePredictionBodyAsync)
+            .AddOpenApiOperationTransformer(BearerToken.DescribeRequirementAsync)
+            .Produces<JobStatus>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status413PayloadTooLarge)
+            .WithSummary("Submit a prediction job (bearer token): the prediction spec's fields in camelCase, plus an optional string 'id'; then one of the jobs.");
+        api.MapGet("/jobs", async (IGrainFactory grains) => TypedResults.Ok(await grains.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false)))
+            .WithSummary("Every job's status.");
+        api.MapGet("/jobs/{id}", GetAsync).Produces<JobStatus>().ProducesProblem(StatusCodes.Status404NotFound).WithSummary("One job's status.");
+        api.MapPost("/jobs/{id}/cancel", CancelAsync).AddOpenApiOperationTransformer(BearerToken.DescribeRequirementAsync).Produces<JobStatus>(StatusCodes.Status202Accepted).ProducesProblem(StatusCodes.Status401Unauthorized)
+            .ProducesProblem(StatusCodes.Status403Forbidden).ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Stop a job at its next step boundary with a checkpoint (bearer token).");
+        api.MapGet("/jobs/{id}/history", HistoryAsync).Produces<JobHistory>().ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("A job's recent steps (at most 2000, older ones thinned), checkpoints and validations.");
+        api.MapGet("/jobs/{id}/events", EventsAsync).Produces(StatusCodes.Status200OK, contentType: "text/event-stream").ProducesProblem(StatusCodes.Status404NotFound)
+            .WithSummary("Server-sent events: step (id: the step), checkpoint, validation, status, end.");
+        api.MapGet("/cluster", ClusterAsync).Produces<ClusterView>().WithSummary("The silos, their membership state and their worker's part of the latest step.");
         return endpoints;
     }
 
@@ -151,91 +167,62 @@ public static class OperationsApi
     /// step as the event id; <c>?after=N</c> or <c>Last-Event-ID</c> skips steps up to N), <c>checkpoint</c> for each
     /// checkpoint, <c>validation</c> for each validation of the model, and <c>end</c> once the job has finished.
     /// </summary>
-    private static async Task EventsAsync(string id, HttpContext context, IGrainFactory grains, IOptions<JsonOptions> json, long? after)
+    private static async Task<IResult> EventsAsync(string id, HttpContext context, IGrainFactory grains, IOptions<JsonOptions> json, long? after)
     {
-        var response = context.Response;
-        var cancellationToken = context.RequestAborted;
         if (await FindAsync(grains, id).ConfigureAwait(false) is null)
         {
-            await UnknownJob(id).ExecuteAsync(context).ConfigureAwait(false);
-            return;
+            return UnknownJob(id);
         }
 
-        var options = json.Value.SerializerOptions;
         var lastStep = after ?? (long.TryParse(context.Request.Headers["Last-Event-ID"], out var resumed) ? resumed : -1);
+        context.Response.Headers["X-Accel-Buffering"] = "no";   // a proxy in front (nginx) must not hold events back
+        return TypedResults.ServerSentEvents(JobEventsAsync(id, lastStep, grains, json.Value.SerializerOptions, context.RequestAborted));
+    }
+
+    /// <summary>The events of <see cref="EventsAsync"/>, polled from the job's grains until it has finished or the client goes away.</summary>
+    private static async IAsyncEnumerable<SseItem<string>> JobEventsAsync(
+        string id, long lastStep, IGrainFactory grains, JsonSerializerOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         var checkpoints = 0;
         var validations = 0;
         DateTimeOffset? lastUpdate = null;
-        response.Headers.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
-        try
+        while (!cancellationToken.IsCancellationRequested)
         {
-            while (!cancellationToken.IsCancellationRequested)
+            var status = await FindAsync(grains, id).ConfigureAwait(false);
+            var history = await grains.GetGrain<IJobHistoryGrain>(id).GetAsync(lastStep).ConfigureAwait(false);
+            foreach (var point in history.Steps)
             {
-                var status = await FindAsync(grains, id).ConfigureAwait(false);
-                var history = await grains.GetGrain<IJobHistoryGrain>(id).GetAsync(lastStep).ConfigureAwait(false);
-                var text = new StringBuilder();
-                foreach (var point in history.Steps)
-                {
-                    Append(text, "step", point.Step.ToString(System.Globalization.CultureInfo.InvariantCulture), JsonSerializer.Serialize(point, options));
-                    lastStep = point.Step;
-                }
-
-                foreach (var checkpoint in history.Checkpoints.Skip(checkpoints))
-                {
-                    Append(text, "checkpoint", null, JsonSerializer.Serialize(checkpoint, options));
-                }
-
-                checkpoints = history.Checkpoints.Count;
-                foreach (var validation in history.Validations.Skip(validations))
-                {
-                    Append(text, "validation", null, JsonSerializer.Serialize(validation, options));
-                }
-
-                validations = history.Validations.Count;
-                if (status is not null && status.Updated != lastUpdate)
-                {
-                    Append(text, "status", null, JsonSerializer.Serialize(status, options));
-                    lastUpdate = status.Updated;
-                }
-
-                var finished = status is { IsFinished: true };
-                if (finished)
-                {
-                    Append(text, "end", null, JsonSerializer.Serialize(new { state = status!.State }, options));
-                }
-
-                if (text.Length > 0)
-                {
-                    await response.WriteAsync(text.ToString(), cancellationToken).ConfigureAwait(false);
-                    await response.Body.FlushAsync(cancellationToken).ConfigureAwait(false);
-                }
-
-                if (finished)
-                {
-                    return;
-                }
-
-                await Task.Delay(EventPoll, cancellationToken).ConfigureAwait(false);
+                yield return new SseItem<string>(JsonSerializer.Serialize(point, options), "step") { EventId = point.Step.ToString(CultureInfo.InvariantCulture) };
+                lastStep = point.Step;
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            // The client went away.
-        }
-    }
 
-    private static void Append(StringBuilder text, string type, string? id, string data)
-    {
-        text.Append("event: ").Append(type).Append('\n');
-        if (id is not null)
-        {
-            text.Append("id: ").Append(id).Append('\n');
-        }
+            foreach (var checkpoint in history.Checkpoints.Skip(checkpoints))
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(checkpoint, options), "checkpoint");
+            }
 
-        text.Append("data: ").Append(data).Append("\n\n");
+            checkpoints = history.Checkpoints.Count;
+            foreach (var validation in history.Validations.Skip(validations))
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(validation, options), "validation");
+            }
+
+            validations = history.Validations.Count;
+            if (status is not null && status.Updated != lastUpdate)
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(status, options), "status");
+                lastUpdate = status.Updated;
+            }
+
+            if (status is { IsFinished: true })
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(new { state = status.State }, options), "end");
+                yield break;
+            }
+
+            // The client going away ends the stream here, without an exception.
+            await Task.Delay(EventPoll, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
     }
 
     private static async Task<IResult> ClusterAsync(IClusterMembershipService membership, ILocalSiloDetails silo, IGrainFactory grains)
@@ -293,6 +280,6 @@ public static class OperationsApi
         }
     }
 
-    private static IResult UnknownJob(string id) =>
+    private static ProblemHttpResult UnknownJob(string id) =>
         ApiErrors.Problem(StatusCodes.Status404NotFound, $"job '{id}' is unknown: GET /api/jobs lists the cluster's jobs.");
 }

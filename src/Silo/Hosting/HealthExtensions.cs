@@ -1,20 +1,25 @@
+using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
 namespace UNetCluster.Silo.Hosting;
 
 /// <summary>
-/// The probe endpoints deploy/k8s points Kubernetes at. None of them calls a grain: a silo busy with a long step, or a
-/// cluster whose grains are slow, must not get its pods restarted.
+/// The probe endpoints deploy/k8s points Kubernetes at, as ASP.NET Core health checks: each check carries the tag of
+/// the probe it answers, and each probe path runs only the checks of its tag. None of them calls a grain: a silo busy
+/// with a long step, or a cluster whose grains are slow, must not get its pods restarted.
 /// <list type="bullet">
-/// <item><c>/healthz/live</c>: the process is up and serving HTTP (always 200).</item>
-/// <item><c>/healthz/startup</c>: the host has started, so the silo has joined its cluster (200, else 503).</item>
-/// <item><c>/healthz/ready</c>: this silo is an active member of the cluster in its own membership view and is not
-/// stopping (200, else 503): the gateway Service sends clients only to ready silos.</item>
+/// <item><c>/healthz/live</c> (tag <c>live</c>): the process is up and serving HTTP (always 200).</item>
+/// <item><c>/healthz/startup</c> (tag <c>startup</c>): the host has started, so the silo has joined its cluster (200, else 503).</item>
+/// <item><c>/healthz/ready</c> (tag <c>ready</c>): this silo is an active member of the cluster in its own membership
+/// view and is not stopping (200, else 503): the gateway Service sends clients only to ready silos.</item>
 /// </list>
+/// The body is JSON: the overall status and each check's status and description.
 /// </summary>
 public static class HealthExtensions
 {
@@ -22,33 +27,69 @@ public static class HealthExtensions
     public const string StartupPath = "/healthz/startup";
     public const string ReadyPath = "/healthz/ready";
 
+    public const string LiveTag = "live";
+    public const string StartupTag = "startup";
+    public const string ReadyTag = "ready";
+
+    public static TBuilder AddUNetHealth<TBuilder>(this TBuilder builder)
+        where TBuilder : IHostApplicationBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.Services.AddHealthChecks()
+            .AddCheck("process", () => HealthCheckResult.Healthy("the process is serving HTTP"), [LiveTag])
+            .AddCheck<StartedCheck>("started", tags: [StartupTag])
+            .AddCheck<MembershipCheck>("membership", tags: [ReadyTag]);
+        return builder;
+    }
+
     public static IEndpointRouteBuilder MapUNetHealth(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapGet(LivePath, () => Results.Json(new { status = "live" }));
-        endpoints.MapGet(StartupPath, (IHostApplicationLifetime lifetime) =>
-            lifetime.ApplicationStarted.IsCancellationRequested
-                ? Results.Json(new { status = "started" })
-                : Results.Json(new { status = "starting" }, statusCode: StatusCodes.Status503ServiceUnavailable));
-        endpoints.MapGet(ReadyPath, (IServiceProvider services, IHostApplicationLifetime lifetime) =>
-        {
-            var status = LocalSiloStatus(services);
-            var ready = status == SiloStatus.Active && !lifetime.ApplicationStopping.IsCancellationRequested;
-            return Results.Json(new { status = status.ToString() }, statusCode: ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
-        });
+        endpoints.MapHealthChecks(LivePath, Probe(LiveTag));
+        endpoints.MapHealthChecks(StartupPath, Probe(StartupTag));
+        endpoints.MapHealthChecks(ReadyPath, Probe(ReadyTag));
         return endpoints;
     }
 
-    /// <summary>This silo's status in its own (local, never remote) membership snapshot.</summary>
-    private static SiloStatus LocalSiloStatus(IServiceProvider services)
+    private static HealthCheckOptions Probe(string tag) => new()
     {
-        var membership = services.GetService<IClusterMembershipService>();
-        var silo = services.GetService<ILocalSiloDetails>();
-        if (membership is null || silo is null)
-        {
-            return SiloStatus.None;
-        }
+        Predicate = check => check.Tags.Contains(tag),
+        ResponseWriter = WriteAsync,
+    };
 
-        return membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
+    private static Task WriteAsync(HttpContext context, HealthReport report)
+    {
+        context.Response.ContentType = "application/json; charset=utf-8";
+        var body = new
+        {
+            status = report.Status.ToString(),
+            checks = report.Entries.ToDictionary(e => e.Key, e => new { status = e.Value.Status.ToString(), description = e.Value.Description }),
+        };
+        return context.Response.WriteAsync(JsonSerializer.Serialize(body, JsonSerializerOptions.Web), context.RequestAborted);
+    }
+
+    /// <summary>The host has started: Orleans starts the silo, and so joins the cluster, before the host reports started.</summary>
+    private sealed class StartedCheck(IHostApplicationLifetime lifetime) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(lifetime.ApplicationStarted.IsCancellationRequested
+                ? HealthCheckResult.Healthy("started")
+                : HealthCheckResult.Unhealthy("starting"));
+    }
+
+    /// <summary>This silo's status in its own (local, never remote) membership snapshot, and the host not stopping.</summary>
+    private sealed class MembershipCheck(IServiceProvider services, IHostApplicationLifetime lifetime) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+        {
+            var membership = services.GetService<IClusterMembershipService>();
+            var silo = services.GetService<ILocalSiloDetails>();
+            var status = membership is null || silo is null ? SiloStatus.None : membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
+            var description = $"this silo is {status} in its membership view";
+            return Task.FromResult(
+                lifetime.ApplicationStopping.IsCancellationRequested ? HealthCheckResult.Unhealthy(description + " and stopping")
+                : status == SiloStatus.Active ? HealthCheckResult.Healthy(description)
+                : HealthCheckResult.Unhealthy(description));
+        }
     }
 }

@@ -24,7 +24,7 @@ public static class SiloHostingExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = builder.Configuration.GetSection(UNetSiloOptions.Section).Get<UNetSiloOptions>() ?? new UNetSiloOptions();
+        var options = UNetSiloOptionsValidator.Read(builder.Configuration);   // a bad setting stops the silo here, named
         builder.Services.AddSingleton(Options.Create(options));
         builder.UseOrleans(silo =>
         {

@@ -10,8 +10,9 @@ namespace UNetCluster.Silo.Hosting;
 
 /// <summary>
 /// OpenTelemetry for the silo: the <c>UNetCluster</c> meter and activity source plus Orleans' own, a Prometheus
-/// scraping endpoint always (mapped by <see cref="HttpExtensions"/>), and traces plus OTLP export of metrics and traces when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads the standard <c>OTEL_*</c> variables).
+/// scraping endpoint always (mapped by <see cref="HttpExtensions"/>), and traces plus OTLP export of metrics, traces and
+/// logs when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the exporter reads the standard <c>OTEL_*</c> variables). The
+/// metrics include the .NET runtime's (GC heap, RSS), ASP.NET Core's (HTTP requests) and glibc malloc's heap.
 /// </summary>
 public static class TelemetryExtensions
 {
@@ -25,14 +26,21 @@ public static class TelemetryExtensions
         where TBuilder : IHostApplicationBuilder
     {
         ArgumentNullException.ThrowIfNull(builder);
+        UNetTelemetry.ObserveProcess();
         var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService(serviceName, serviceInstanceId: $"{Environment.MachineName}-{Environment.ProcessId}"))
-            .WithMetrics(metrics => metrics.AddMeter(UNetTelemetry.Name, OrleansMeter).AddPrometheusExporter());
+            .WithMetrics(metrics => metrics.AddMeter(UNetTelemetry.Name, OrleansMeter)
+                .AddRuntimeInstrumentation()       // GC heap, RSS (dotnet.process.memory.working_set), thread pool, exceptions
+                .AddAspNetCoreInstrumentation()    // HTTP request durations and Kestrel connections of the REST API and dashboard
+                .AddPrometheusExporter());
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             // Spans are only created when something exports them: without a listener the step, worker and reducer
-            // spans and Orleans' span per grain call (several per bucket) cost nothing.
-            telemetry.WithTracing(tracing => tracing.AddSource(UNetTelemetry.Name).AddSource(OrleansSources)).UseOtlpExporter();
+            // spans and Orleans' span per grain call (several per bucket) cost nothing. Logs go to the collector too,
+            // besides the console.
+            telemetry.WithTracing(tracing => tracing.AddSource(UNetTelemetry.Name).AddSource(OrleansSources))
+                .WithLogging()
+                .UseOtlpExporter();
         }
 
         return builder;

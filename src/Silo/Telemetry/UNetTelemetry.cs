@@ -48,6 +48,14 @@ public static class UNetTelemetry
     private static readonly Gauge<long> WorkerMemory = Meter.CreateGauge<long>(
         "unet.worker.memory", "By", "Memory a worker's process had in use at its last committed step (host RSS; see MemoryInUse), tagged with the device and precision it computes in.");
 
+    /// <summary>The silo's native heap, observed at each collection (a scrape, an OTLP export); RSS and the GC heap come from the runtime's meter.</summary>
+    private static readonly Lazy<ObservableGauge<long>> NativeHeap = new(() => Meter.CreateObservableGauge(
+        "unet.process.malloc", NativeHeapNow, "By",
+        "Bytes of glibc malloc's heap (libtorch's host tensors): state=in_use handed out and not freed, state=held taken from the system (mallinfo2)."));
+
+    /// <summary>Creates the process's own instruments (observed at each collection, whether or not a job runs); the host calls it once.</summary>
+    public static void ObserveProcess() => _ = NativeHeap.Value;
+
     private static readonly Counter<long> ReducedBytes = Meter.CreateCounter<long>(
         "unet.reducer.reduced", "By", "Bytes of gradient a reducer accepted and averaged.");
 
@@ -185,4 +193,9 @@ public static class UNetTelemetry
         Score("iou", validation.IoU);
         Score("object-f1", validation.ObjectF1);
     }
+
+    private static IEnumerable<Measurement<long>> NativeHeapNow() =>
+        Data.Runtime.MallocHeap.Read() is { } heap
+            ? [new(heap.InUse, new KeyValuePair<string, object?>("state", "in_use")), new(heap.Held, new KeyValuePair<string, object?>("state", "held"))]
+            : [];
 }

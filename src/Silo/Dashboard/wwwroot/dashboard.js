@@ -19,7 +19,11 @@ function message(text, isError) {
 
 async function getJson(url) {
   const response = await fetch(url, { cache: "no-store" });
-  if (!response.ok) { throw new Error(`${url}: ${response.status}`); }
+  if (!response.ok) {
+    let detail = "";
+    try { detail = (await response.json()).detail ?? ""; } catch { /* not problem details */ }
+    throw new Error(`${url}: ${response.status}${detail ? ` ${detail}` : ""}`);
+  }
   return response.json();
 }
 
@@ -209,7 +213,8 @@ async function cancel(jobId) {
     message(`Job ${jobId} is stopping at its next step boundary (a checkpoint is written).`, false);
   } else {
     let reason = "";
-    try { reason = (await response.json()).errors.join(" "); } catch { reason = response.statusText; }
+    // Errors are RFC 9457 problem details; "errors" lists each problem, "detail" says them in one line.
+    try { const problem = await response.json(); reason = problem.errors?.join(" ") ?? problem.detail ?? problem.title; } catch { reason = response.statusText; }
     message(`Cancel refused (${response.status}): ${reason}`, true);
   }
   refreshJobs();
