@@ -31,14 +31,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from sync import ROOT, SILO, free_port, log, unet, wait_port  # noqa: E402
 
 
-def start_silo(index, redis, cluster, storage, secret, fast, logs):
+def start_silo(index, redis, cluster, storage, secret, fast, logs, threads=1):
     gateway, http, silo_port = free_port(), free_port(), free_port()
     env = dict(os.environ,
                UNetCluster__Cluster__Clustering="Redis", UNetCluster__Cluster__Redis=redis,
                UNetCluster__Cluster__ClusterId=cluster, UNetCluster__Cluster__ServiceId=cluster,
                UNetCluster__Cluster__SiloPort=str(silo_port), UNetCluster__Cluster__GatewayPort=str(gateway),
                UNetCluster__Cluster__DataPlaneSecret=secret,
-               UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads="1",
+               UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
                UNetCluster__Http__Urls=f"http://127.0.0.1:{http}",
                Logging__LogLevel__Default="Warning")
     env.update({"Logging__LogLevel__UNetCluster.Training.Coordination": "Information"})

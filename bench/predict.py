@@ -27,26 +27,10 @@ import time
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sync import ROOT, SILO, UNET, free_port, log, unet, wait_port  # noqa: E402
+from faults import start_silo  # noqa: E402
+from sync import ROOT, UNET, free_port, log, unet, wait_port  # noqa: E402
 
 BUNDLED = os.path.join(ROOT, "data", "isbi2012-em", "images")
-
-
-def start_silo(index, redis, cluster, storage, secret, threads, logs):
-    gateway, http, silo_port = free_port(), free_port(), free_port()
-    env = dict(os.environ,
-               UNetCluster__Cluster__Clustering="Redis", UNetCluster__Cluster__Redis=redis,
-               UNetCluster__Cluster__ClusterId=cluster, UNetCluster__Cluster__ServiceId=cluster,
-               UNetCluster__Cluster__SiloPort=str(silo_port), UNetCluster__Cluster__GatewayPort=str(gateway),
-               UNetCluster__Cluster__DataPlaneSecret=secret,
-               UNetCluster__Storage__Root=storage, UNetCluster__Worker__Threads=str(threads),
-               UNetCluster__Http__Urls=f"http://127.0.0.1:{http}",
-               Logging__LogLevel__Default="Warning")
-    sink = open(os.path.join(logs, f"silo-{index}-{gateway}.log"), "w")
-    process = subprocess.Popen(["dotnet", SILO], env=env, cwd=os.path.dirname(SILO), stdout=sink, stderr=subprocess.STDOUT)
-    wait_port(gateway)
-    wait_port(http)
-    return process
 
 
 def peak_rss(pid):
@@ -68,9 +52,9 @@ def write_png_gray8(path, pixels, width, height):
 
 
 def big_image(path, side):
-    """The first bundled section (512 x 512, read with the PNG reader of this script's own writer's inverse) tiled to side x side."""
+    """The first bundled section (512 x 512, read with PIL) tiled to side x side."""
     import numpy
-    from PIL import Image  # noqa: F401  (python3-pil, installed with python3-torch's recommends; else fall back)
+    from PIL import Image  # python3-pil
     tile = numpy.asarray(Image.open(os.path.join(BUNDLED, sorted(os.listdir(BUNDLED))[0])).convert("L"))
     reps = (side + tile.shape[0] - 1) // tile.shape[0]
     image = numpy.tile(tile, (reps, reps))[:side, :side]
@@ -148,7 +132,7 @@ def job(silos, storage, logs, images, source, job_id, peak=False, checkpoint="be
     try:
         wait_port(redis_port)
         threads = 2 if silos == 1 else 1
-        processes = [start_silo(i, redis, cluster, storage, secret, threads, logs) for i in range(silos)]
+        processes = [start_silo(i, redis, cluster, storage, secret, False, logs, threads)["process"] for i in range(silos)]
         time.sleep(5)
         started = time.time()
         code, out, err = unet(["predict", "--cluster", "--checkpoint", checkpoint, *source, "--workers", str(silos),

@@ -3,7 +3,6 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
 using UNetCluster.Client.Cluster;
-using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Storage;
@@ -122,29 +121,21 @@ internal sealed class ClusterPredict
             Workers = parse.GetValue(Workers),
         };
         await using var cluster = await ClusterConnection.ConnectAsync(Connection.Address(parse), cancellationToken).ConfigureAwait(false);
-        var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(new JobSpec { Prediction = spec }, id).ConfigureAwait(false);
-        if (!result.Accepted)
+        if (await JobCommands.SubmitAsync(cluster, new JobSpec { Prediction = spec }, id, output, error).ConfigureAwait(false) is not { } jobId)
         {
-            await error.WriteLineAsync("error: the prediction job was refused (nothing was created):").ConfigureAwait(false);
-            foreach (var message in result.Errors)
-            {
-                await error.WriteLineAsync($"  {message}").ConfigureAwait(false);
-            }
-
             return Cli.BadInput;
         }
 
-        await output.WriteLineAsync(result.JobId).ConfigureAwait(false);
         if (download is null && !parse.GetValue(Watch))
         {
             return Cli.Ok;
         }
 
-        var code = await JobCommands.WatchAsync(cluster, result.JobId!, output, cancellationToken).ConfigureAwait(false);
-        var status = await JobCommands.FindAsync(cluster, result.JobId!).ConfigureAwait(false);
+        var code = await JobCommands.WatchAsync(cluster, jobId, output, cancellationToken).ConfigureAwait(false);
+        var status = await JobCommands.FindAsync(cluster, jobId).ConfigureAwait(false);
         if (download is not null && status.State is JobState.Completed or JobState.CompletedWithErrors)
         {
-            var count = await DownloadAsync(blobs!, result.JobId!, download, cancellationToken).ConfigureAwait(false);
+            var count = await DownloadAsync(blobs!, jobId, download, cancellationToken).ConfigureAwait(false);
             await output.WriteLineAsync($"Downloaded {count} file(s) and manifest.json into {download}.").ConfigureAwait(false);
         }
 

@@ -83,20 +83,12 @@ internal static class JobCommands
                 ReducerCopies = parse.GetValue(noCopies) ? false : null,
             };
             await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, parse.GetValue(id)).ConfigureAwait(false);
-            if (!result.Accepted)
+            if (await SubmitAsync(cluster, spec, parse.GetValue(id), output, error).ConfigureAwait(false) is not { } jobId)
             {
-                await error.WriteLineAsync("error: the job was refused (nothing was created):").ConfigureAwait(false);
-                foreach (var message in result.Errors)
-                {
-                    await error.WriteLineAsync($"  {message}").ConfigureAwait(false);
-                }
-
                 return Cli.BadInput;
             }
 
-            await output.WriteLineAsync(result.JobId).ConfigureAwait(false);
-            return parse.GetValue(watch) ? await WatchAsync(cluster, result.JobId!, output, cancellationToken).ConfigureAwait(false) : Cli.Ok;
+            return parse.GetValue(watch) ? await WatchAsync(cluster, jobId, output, cancellationToken).ConfigureAwait(false) : Cli.Ok;
         }));
         return command;
     }
@@ -203,6 +195,28 @@ internal static class JobCommands
             return Cli.Ok;
         }));
         return command;
+    }
+
+    /// <summary>
+    /// Submits a job and prints its id; when the cluster refuses the spec, prints every error (nothing was created) and
+    /// returns null.
+    /// </summary>
+    internal static async Task<string?> SubmitAsync(ClusterConnection cluster, JobSpec spec, string? id, TextWriter output, TextWriter error)
+    {
+        var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);
+        if (!result.Accepted)
+        {
+            await error.WriteLineAsync($"error: the {(spec.Prediction is null ? "" : "prediction ")}job was refused (nothing was created):").ConfigureAwait(false);
+            foreach (var message in result.Errors)
+            {
+                await error.WriteLineAsync($"  {message}").ConfigureAwait(false);
+            }
+
+            return null;
+        }
+
+        await output.WriteLineAsync(result.JobId).ConfigureAwait(false);
+        return result.JobId;
     }
 
     /// <summary>The job's status from its coordinator (not the registry, whose list is rebuilt if its silo is lost).</summary>

@@ -47,24 +47,21 @@ public static class JobSpecReader
     /// The spec and id, or the errors that make the body unreadable with the status to answer: 400, or 413 for a body
     /// over <see cref="MaxBodyBytes"/>.
     /// </summary>
-    public static async Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadAsync(Stream body, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        var bytes = await ReadLimitedAsync(body, cancellationToken).ConfigureAwait(false);
-        if (bytes is null)
-        {
-            return (null, null, [TooLarge], StatusCodes.Status413PayloadTooLarge);
-        }
-
-        var (spec, id, errors) = Read<JobSpec>(bytes, Fields, "job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}");
-        return (spec, id, errors, StatusCodes.Status400BadRequest);
-    }
+    public static Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadAsync(Stream body, CancellationToken cancellationToken) =>
+        ReadBodyAsync<JobSpec>(body, Fields, "job spec fields such as {\"preset\": \"tiny\", \"steps\": 50}", spec => spec, cancellationToken);
 
     /// <summary>
     /// The body of <c>POST /api/predictions</c>: a prediction spec's fields in camelCase (as <see cref="PredictionSpec"/>)
-    /// and an optional <c>id</c>, read and refused as <see cref="ReadAsync"/> does.
+    /// and an optional <c>id</c>, read and refused as <see cref="ReadAsync"/> does; the spec comes back as a prediction
+    /// job's <see cref="JobSpec"/>.
     /// </summary>
-    public static async Task<(PredictionSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadPredictionAsync(Stream body, CancellationToken cancellationToken)
+    public static Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadPredictionAsync(Stream body, CancellationToken cancellationToken) =>
+        ReadBodyAsync<PredictionSpec>(body, PredictionFields, "prediction spec fields such as {\"fromJob\": \"job-1\", \"dataSet\": \"volume\"}",
+            prediction => new JobSpec { Prediction = prediction }, cancellationToken);
+
+    private static async Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)> ReadBodyAsync<T>(
+        Stream body, Dictionary<string, PropertyInfo> accepted, string example, Func<T, JobSpec> job, CancellationToken cancellationToken)
+        where T : class
     {
         ArgumentNullException.ThrowIfNull(body);
         var bytes = await ReadLimitedAsync(body, cancellationToken).ConfigureAwait(false);
@@ -73,8 +70,8 @@ public static class JobSpecReader
             return (null, null, [TooLarge], StatusCodes.Status413PayloadTooLarge);
         }
 
-        var (spec, id, errors) = Read<PredictionSpec>(bytes, PredictionFields, "prediction spec fields such as {\"fromJob\": \"job-1\", \"dataSet\": \"volume\"}");
-        return (spec, id, errors, StatusCodes.Status400BadRequest);
+        var (spec, id, errors) = Read<T>(bytes, accepted, example);
+        return (spec is null ? null : job(spec), id, errors, StatusCodes.Status400BadRequest);
     }
 
     /// <summary>

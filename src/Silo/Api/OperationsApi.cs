@@ -62,7 +62,19 @@ public static class OperationsApi
         return endpoints;
     }
 
-    private static async Task<IResult> SubmitAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken)
+    private static Task<IResult> SubmitAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken) =>
+        SubmitSpecAsync(request, token, grains, JobSpecReader.ReadAsync, cancellationToken);
+
+    /// <summary>
+    /// <c>POST /api/predictions</c>: a prediction job (a <see cref="PredictionSpec"/> and an optional <c>id</c>), checked
+    /// and created as <c>POST /api/jobs</c> creates a training job; it is then one of the jobs (<c>GET /api/jobs/{id}</c>).
+    /// </summary>
+    private static Task<IResult> SubmitPredictionAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken) =>
+        SubmitSpecAsync(request, token, grains, JobSpecReader.ReadPredictionAsync, cancellationToken);
+
+    private static async Task<IResult> SubmitSpecAsync(
+        HttpRequest request, BearerToken token, IGrainFactory grains,
+        Func<Stream, CancellationToken, Task<(JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status)>> read, CancellationToken cancellationToken)
     {
         if (token.Refuse(request) is { } refused)
         {
@@ -72,7 +84,7 @@ public static class OperationsApi
         (JobSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status) body;
         try
         {
-            body = await JobSpecReader.ReadAsync(request.Body, cancellationToken).ConfigureAwait(false);
+            body = await read(request.Body, cancellationToken).ConfigureAwait(false);
         }
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
@@ -87,43 +99,6 @@ public static class OperationsApi
         }
 
         var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);
-        if (!result.Accepted)
-        {
-            return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);
-        }
-
-        var status = await grains.GetGrain<ITrainingJobGrain>(result.JobId!).GetStatusAsync().ConfigureAwait(false);
-        return TypedResults.Created($"/api/jobs/{Uri.EscapeDataString(result.JobId!)}", status);
-    }
-
-    /// <summary>
-    /// <c>POST /api/predictions</c>: a prediction job (a <see cref="PredictionSpec"/> and an optional <c>id</c>), checked
-    /// and created as <c>POST /api/jobs</c> creates a training job; it is then one of the jobs (<c>GET /api/jobs/{id}</c>).
-    /// </summary>
-    private static async Task<IResult> SubmitPredictionAsync(HttpRequest request, BearerToken token, IGrainFactory grains, CancellationToken cancellationToken)
-    {
-        if (token.Refuse(request) is { } refused)
-        {
-            return refused;
-        }
-
-        (PredictionSpec? Spec, string? Id, IReadOnlyList<string> Errors, int Status) body;
-        try
-        {
-            body = await JobSpecReader.ReadPredictionAsync(request.Body, cancellationToken).ConfigureAwait(false);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            return ApiErrors.Problem(e.StatusCode, JobSpecReader.TooLarge);
-        }
-
-        var (prediction, id, errors, refusal) = body;
-        if (prediction is null)
-        {
-            return ApiErrors.Problem(refusal, errors);
-        }
-
-        var result = await grains.GetGrain<IJobRegistryGrain>(0).SubmitAsync(new JobSpec { Prediction = prediction }, id).ConfigureAwait(false);
         if (!result.Accepted)
         {
             return ApiErrors.Problem(StatusCodes.Status400BadRequest, result.Errors);
