@@ -461,11 +461,7 @@ public sealed partial class PredictionLoop : IJobLoop
         }
     }
 
-    private static string FileOf(PredictionUnit unit)
-    {
-        var at = unit.Id.IndexOf('.', StringComparison.Ordinal);
-        return at < 0 ? unit.Id : unit.Id[..at];
-    }
+    private static string FileOf(PredictionUnit unit) => PredictionLayout.FileUnitOf(unit.Id);
 
     private async Task WaitAsync(TimeSpan timeout)
     {
@@ -477,8 +473,7 @@ public sealed partial class PredictionLoop : IJobLoop
     }
 
     private static bool IsCallFailure(Exception e) =>
-        e is TimeoutException or InvalidOperationException or IOException or OperationCanceledException or KeyNotFoundException
-        || e.GetType().FullName?.StartsWith("Orleans.", StringComparison.Ordinal) == true;
+        e is OrleansException or TimeoutException or InvalidOperationException or IOException or OperationCanceledException or KeyNotFoundException;
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Prediction job {JobId} failed")]
     private partial void LogFailed(string jobId, Exception exception);

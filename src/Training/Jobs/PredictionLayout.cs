@@ -41,6 +41,14 @@ public static class PredictionLayout
     /// <summary>The id of a page's assembly: <c>f000012.p0.a</c>.</summary>
     public static string AssembleUnit(string fileUnit, int page) => string.Create(CultureInfo.InvariantCulture, $"{fileUnit}.p{page}.a");
 
+    /// <summary>The file unit a block or assembly unit belongs to (<c>f000012.p0.b00003</c> -> <c>f000012</c>); a file unit's own id.</summary>
+    public static string FileUnitOf(string unitId)
+    {
+        ArgumentNullException.ThrowIfNull(unitId);
+        var at = unitId.IndexOf('.', StringComparison.Ordinal);
+        return at < 0 ? unitId : unitId[..at];
+    }
+
     /// <summary>The name a page's outputs start with: the file's stem, and <c>-p{page}</c> after the first page (as <c>unet predict</c>).</summary>
     public static string PageStem(string stem, int page) => page > 0 ? string.Create(CultureInfo.InvariantCulture, $"{stem}-p{page}") : stem;
 }

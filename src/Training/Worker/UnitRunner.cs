@@ -214,7 +214,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
     }
 
     private static string BlockId(PredictionUnit unit, int block) =>
-        PredictionLayout.BlockUnit(unit.Id[..unit.Id.IndexOf('.', StringComparison.Ordinal)], unit.Page, block);
+        PredictionLayout.BlockUnit(PredictionLayout.FileUnitOf(unit.Id), unit.Page, block);
 
     private static void RequireBlocks(PredictionUnit unit, int blocks, GrayImage image)
     {
@@ -294,7 +294,11 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
         var spec = plan.Spec;
         var folder = spec.Checkpoint ?? throw new InvalidOperationException($"job '{plan.JobId}' names no checkpoint folder.");
-        var (manifest, sha) = await CheckpointStore.VerifyAtAsync(Blobs, folder, cancellationToken).ConfigureAwait(false);
+        // The manifest names the checkpoint exactly (the sha256 of every file); loading checks each file against it.
+        var manifestName = BlobNames.Combine(folder, CheckpointManifest.FileName);
+        var stored = await Blobs.ReadAsync(manifestName, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidDataException($"Checkpoint '{Blobs.Describe(folder)}' has no {CheckpointManifest.FileName} any more.");
+        var sha = Convert.ToHexStringLower(SHA256.HashData(stored.Content));
         if (sha != plan.CheckpointSha256)
         {
             throw new InvalidDataException(
@@ -302,6 +306,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
         }
 
         var loaded = await CheckpointStore.LoadAtAsync(Blobs, folder, cancellationToken).ConfigureAwait(false);
+        var manifest = loaded.Manifest;
         var precision = TrainingOverrides.ParsePrecision(spec.Precision ?? "fp32");
         var network = await torch.RunAsync(() =>
         {
