@@ -10,7 +10,10 @@
 3. With --big N (0 to skip): an N x N 8-bit image (the ISBI sections tiled) predicted by a job on 3 silos in blocks of
    the default size; prints its time and each silo's peak RSS (VmHWM), and the image's bytes for comparison.
    --big-only skips part 2; --big-base sets the big image's network width (default --base).
-usage: bench/predict.py [--base 16] [--images 24] [--big 16000] [--big-base B] [--big-only]
+   --copies K repeats the bundled sections K times (copy k of slice-07.png is slice-07-k.png), for a set large
+   enough that the job's fixed costs (the CLI's start and connection, the submission's checks, the checkpoint's load
+   on the worker, the manifest) weigh on its images/s no more than they would on a real data set.
+usage: bench/predict.py [--base 16] [--images 24] [--copies 1] [--big 16000] [--big-base B] [--big-only]
 Needs: a Release build (it builds one), redis-server.
 """
 
@@ -65,6 +68,7 @@ def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=int, default=16)
     parser.add_argument("--images", type=int, default=24)
+    parser.add_argument("--copies", type=int, default=1)
     parser.add_argument("--big", type=int, default=16000)
     parser.add_argument("--big-base", type=int)
     parser.add_argument("--big-only", action="store_true")
@@ -87,8 +91,10 @@ def main(argv):
         inputs = os.path.join(work, "inputs")
         os.makedirs(inputs)
         for name in sorted(os.listdir(BUNDLED))[:args.images]:
-            shutil.copy(os.path.join(BUNDLED, name), inputs)
-        args.images = len(os.listdir(inputs))   # the bundled set has 24
+            for copy in range(args.copies):
+                stem, extension = os.path.splitext(name)
+                shutil.copy(os.path.join(BUNDLED, name), os.path.join(inputs, name if copy == 0 else f"{stem}-{copy}{extension}"))
+        args.images = len(os.listdir(inputs))   # the bundled set has 24, times --copies
         shutil.copytree(inputs, os.path.join(storage, "bench", "images"))
 
         local = None

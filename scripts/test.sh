@@ -3,7 +3,7 @@
 # and ends with one summary line 'N passed, N failed, N skipped'.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh || exit 1
+bash scripts/setup.sh tests || exit 1
 
 results=$(mktemp -d)
 dotnet build UNetCluster.sln -c Release -v quiet -nologo || { echo "0 passed, 1 failed"; exit 1; }

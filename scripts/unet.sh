@@ -4,7 +4,7 @@
 #   bash scripts/unet.sh predict --checkpoint runs/<run> --input <image or folder> --out <folder>
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh main
 # Let glibc back large allocations with transparent huge pages, and give every thread its main arena: fresh 10-100 MB
 # buffers are page-faulted in on every training step otherwise, most of all from the silo's torch thread, whose own
 # arena is trimmed and grown again each step (bench/README.md: "Environment notes", "Sync overhead").

@@ -110,7 +110,10 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
 
     private async Task<UnitReport> FileAsync(string jobId, PredictionUnit unit, PredictionModel model, CancellationToken cancellationToken)
     {
+        var phase = Stopwatch.StartNew();
         var pages = await ReadAsync(unit, model, cancellationToken).ConfigureAwait(false);
+        var readSeconds = phase.Elapsed.TotalSeconds;
+        double computeSeconds = 0, writeSeconds = 0;
         var files = new List<OutputFile>();
         var split = new List<PageSize>();
         var images = 0;
@@ -123,6 +126,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
                 continue;
             }
 
+            phase.Restart();
             var maps = await torch.RunAsync(() =>
             {
                 using var scope = NewDisposeScope();
@@ -130,7 +134,10 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
                 var probabilities = model.Tta ? model.Predictor.PredictProbabilitiesAugmented(input) : model.Predictor.PredictProbabilities(input);
                 return PixelMaps.From(probabilities, model.Threshold, model.Classes);
             }).ConfigureAwait(false);
+            computeSeconds += phase.Elapsed.TotalSeconds;
+            phase.Restart();
             files.AddRange(await WriteAsync(jobId, PredictionLayout.PageStem(unit.Stem, page), image, maps, model, cancellationToken).ConfigureAwait(false));
+            writeSeconds += phase.Elapsed.TotalSeconds;
             images++;
         }
 
@@ -141,6 +148,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
                 "of output tiles and is predicted in blocks, which --tta does not do; predict it without --tta, or with a --block-size that holds it.");
         }
 
+        LogFileUnit(jobId, unit.Id, readSeconds, computeSeconds, writeSeconds);
         return new UnitReport(unit.Id, files, Split: split, Images: images);
     }
 
@@ -339,6 +347,9 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
         LogLoaded(plan.JobId, folder, manifest.Step, torch.Device.Description);
         return model;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Prediction job {JobId}: unit {UnitId} read {Read:F3} s, computed {Compute:F3} s, wrote {Write:F3} s")]
+    private partial void LogFileUnit(string jobId, string unitId, double read, double compute, double write);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Prediction job {JobId}: loaded checkpoint {Checkpoint} (step {Step}) on {Device}")]
     private partial void LogLoaded(string jobId, string checkpoint, long step, string device);
