@@ -36,15 +36,21 @@ public sealed class AzuriteFixture : IAsyncLifetime
     /// <summary>More arguments of the blob service (set before the fixture starts), e.g. <c>--oauth basic --cert ... --key ...</c>.</summary>
     public IReadOnlyList<string> BlobArguments { get; init; } = [];
 
-    /// <summary>Whether the blob service speaks https (it does with <c>--cert</c> in <see cref="BlobArguments"/>).</summary>
+    /// <summary>More arguments of both services (set before the fixture starts), e.g. <c>--oauth basic --cert ... --key ...</c>.</summary>
+    public IReadOnlyList<string> SharedArguments { get; init; } = [];
+
+    /// <summary>Whether the services speak https (they do with <c>--cert</c> in <see cref="BlobArguments"/> or <see cref="SharedArguments"/>).</summary>
     public bool Https { get; init; }
 
     /// <summary>The blob service's URI, as <c>UNetCluster:Storage:BlobUri</c> takes it.</summary>
     public string BlobServiceUri => $"{(Https ? "https" : "http")}://127.0.0.1:{Port}/{AccountName}";
 
+    /// <summary>The table service's URI, as <c>UNetCluster:Cluster:AzureTableUri</c> takes it.</summary>
+    public string TableServiceUri => $"{(Https ? "https" : "http")}://127.0.0.1:{TablePort}/{AccountName}";
+
     public string ConnectionString => _failure is null
         ? $"DefaultEndpointsProtocol={(Https ? "https" : "http")};AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobServiceUri};"
-          + (Tables ? $"TableEndpoint=http://127.0.0.1:{TablePort}/{AccountName};" : "")
+          + (Tables ? $"TableEndpoint={TableServiceUri};" : "")
         : throw new InvalidOperationException(_failure);
 
     /// <summary>A store on a new container of its own (unique per call).</summary>
@@ -61,7 +67,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
             if (Tables)
             {
                 TablePort = FreePort();
-                _tableProcess = await LaunchAsync("azurite-table", ["--tableHost", "127.0.0.1", "--tablePort", Invariant(TablePort)], TablePort).ConfigureAwait(false);
+                _tableProcess = await LaunchAsync("azurite-table", ["--tableHost", "127.0.0.1", "--tablePort", Invariant(TablePort), .. SharedArguments], TablePort).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or System.ComponentModel.Win32Exception or TimeoutException)
@@ -73,7 +79,7 @@ public sealed class AzuriteFixture : IAsyncLifetime
 
     /// <summary>Starts Azurite's blob service (again) on <see cref="Port"/> with the same data folder and waits until it listens.</summary>
     public async Task StartAsync() =>
-        _process = await LaunchAsync("azurite-blob", ["--blobHost", "127.0.0.1", "--blobPort", Invariant(Port), .. BlobArguments], Port).ConfigureAwait(false);
+        _process = await LaunchAsync("azurite-blob", ["--blobHost", "127.0.0.1", "--blobPort", Invariant(Port), .. BlobArguments, .. SharedArguments], Port).ConfigureAwait(false);
 
     private async Task<Process> LaunchAsync(string service, string[] endpoint, int port)
     {

@@ -16,10 +16,11 @@ using UNetCluster.Tests.Common;
 namespace UNetCluster.EndToEnd.Tests;
 
 /// <summary>
-/// Blob storage by Azure AD identity, for real as far as one machine allows: a silo process configured with
-/// <c>UNetCluster:Storage:BlobUri</c> and no connection string gets its token from Azure.Identity's default credential
-/// chain (here its managed-identity source, pointed at a token endpoint on loopback, as App Service's is) and keeps a
-/// job's record and checkpoints in an Azurite that requires bearer tokens (<c>--oauth basic</c>, over https with a
+/// Blob storage and table membership by Azure AD identity, for real as far as one machine allows: a silo process
+/// configured with <c>UNetCluster:Storage:BlobUri</c> and <c>UNetCluster:Cluster:AzureTableUri</c> and no connection
+/// string gets its tokens from Azure.Identity's default credential chain (here its managed-identity source, pointed at a
+/// token endpoint on loopback, as App Service's is), joins its cluster through the table and keeps a job's record and
+/// checkpoints in the blobs of an Azurite that requires bearer tokens (<c>--oauth basic</c>, over https with a
 /// certificate the silo process trusts through <c>SSL_CERT_FILE</c>). Azurite checks the token's issuer, audience and
 /// lifetime, not its signature (it cannot reach Azure AD), so the token endpoint issues unsigned ones.
 /// </summary>
@@ -30,12 +31,12 @@ public sealed class BlobIdentityTests
     private const string Container = "identity-e2e";
 
     [Fact]
-    public async Task SiloWithBlobUri_GetsATokenFromTheCredentialChain_AndKeepsAJobsRecordInAzuriteThatRequiresIt()
+    public async Task SiloWithBlobUriAndTableUri_GetsATokenFromTheCredentialChain_JoinsThroughTheTableAndKeepsAJobsRecordInAzuriteThatRequiresIt()
     {
         var ct = TestContext.Current.CancellationToken;
         var folder = TestBlobStores.TemporaryDirectory();
         using var certificate = LoopbackCertificate(folder, out var certPath, out var keyPath);
-        await using var azurite = new AzuriteFixture { Https = true, BlobArguments = ["--oauth", "basic", "--cert", certPath, "--key", keyPath] };
+        await using var azurite = new AzuriteFixture { Https = true, Tables = true, SharedArguments = ["--oauth", "basic", "--cert", certPath, "--key", keyPath] };
         await azurite.InitializeAsync();
         _ = azurite.ConnectionString;   // throws with the reason when Azurite did not start
         using var tokens = new TokenEndpoint();
@@ -49,6 +50,11 @@ public sealed class BlobIdentityTests
             ["UNetCluster__Cluster__GatewayPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{httpPort}",
             ["UNetCluster__Http__Token"] = "identity-test-token",
+            // Membership in the account's table and blobs, both by the service URI and the credential chain.
+            ["UNetCluster__Cluster__Clustering"] = "AzureTable",
+            ["UNetCluster__Cluster__AzureTableUri"] = azurite.TableServiceUri,
+            ["UNetCluster__Cluster__ClusterId"] = "identity-" + Guid.NewGuid().ToString("N")[..8],
+            ["UNetCluster__Cluster__DataPlaneSecret"] = Convert.ToHexString(RandomNumberGenerator.GetBytes(32)),
             ["UNetCluster__Storage__BlobUri"] = azurite.BlobServiceUri,
             ["UNetCluster__Storage__Container"] = Container,
             ["UNetCluster__Worker__Threads"] = "1",
@@ -92,6 +98,15 @@ public sealed class BlobIdentityTests
             new StorageSharedKeyCredential(AzuriteFixture.AccountName, AzuriteFixture.AccountKey), Trusting(certificate)));
         Assert.NotNull(await blobs.ReadAsync("jobs/by-identity/record.json", ct));
         Assert.NotNull(await blobs.ReadAsync("jobs/by-identity/latest", ct));
+        var table = new Azure.Data.Tables.TableClient(new Uri(azurite.TableServiceUri), "OrleansSiloInstances",
+            new Azure.Data.Tables.TableSharedKeyCredential(AzuriteFixture.AccountName, AzuriteFixture.AccountKey), TrustingTables(certificate));
+        var members = new List<string>();
+        await foreach (var row in table.QueryAsync<Azure.Data.Tables.TableEntity>(cancellationToken: ct))
+        {
+            members.Add(row.GetString("Status") ?? "");
+        }
+
+        Assert.Contains("Active", members);   // the silo's membership row, written with its token
 
         // And this Azurite does check bearer tokens: an expired one is refused.
         var expired = new BlobContainerClient(new Uri($"{azurite.BlobServiceUri}/{Container}"), new StaticToken(TokenEndpoint.Jwt(DateTimeOffset.UtcNow.AddHours(-2))), Trusting(certificate));
@@ -123,6 +138,16 @@ public sealed class BlobIdentityTests
     private static BlobClientOptions Trusting(X509Certificate2 certificate)
     {
         var options = AzureBlobStore.CreateOptions(maxRetries: 0);
+#pragma warning disable CA2000 // the handler lives as long as the client's transport
+        var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert?.Thumbprint == certificate.Thumbprint };
+#pragma warning restore CA2000
+        options.Transport = new HttpClientTransport(handler);
+        return options;
+    }
+
+    private static Azure.Data.Tables.TableClientOptions TrustingTables(X509Certificate2 certificate)
+    {
+        var options = new Azure.Data.Tables.TableClientOptions();
 #pragma warning disable CA2000 // the handler lives as long as the client's transport
         var handler = new HttpClientHandler { ServerCertificateCustomValidationCallback = (_, cert, _, _) => cert?.Thumbprint == certificate.Thumbprint };
 #pragma warning restore CA2000
