@@ -11,7 +11,8 @@ namespace UNetCluster.Tests.Common;
 /// scripts/setup.sh with <c>npm ci</c>; <c>UNET_AZURITE</c> overrides the path), on 127.0.0.1 and a free port, with
 /// its data in a temporary folder (so that <see cref="StopAsync"/> then <see cref="StartAsync"/> on the same port
 /// keeps the blobs). If Azurite cannot start, every test that asks for <see cref="ConnectionString"/> fails with the
-/// reason; nothing is skipped.
+/// reason; nothing is skipped. With <see cref="Tables"/>, an <c>azurite-table</c> beside it serves tables too (Orleans'
+/// Azure Table membership), and <see cref="ConnectionString"/> names both endpoints.
 /// </summary>
 public sealed class AzuriteFixture : IAsyncLifetime
 {
@@ -22,12 +23,34 @@ public sealed class AzuriteFixture : IAsyncLifetime
     private readonly StringBuilder _log = new();
     private readonly string _location = Path.Combine(Path.GetTempPath(), "unetcluster-azurite", Guid.NewGuid().ToString("N"));
     private Process? _process;
+    private Process? _tableProcess;
     private string? _failure;
 
     public int Port { get; private set; }
 
+    /// <summary>Whether an Azurite table service runs too (set before the fixture starts).</summary>
+    public bool Tables { get; init; }
+
+    public int TablePort { get; private set; }
+
+    /// <summary>More arguments of the blob service (set before the fixture starts), e.g. <c>--oauth basic --cert ... --key ...</c>.</summary>
+    public IReadOnlyList<string> BlobArguments { get; init; } = [];
+
+    /// <summary>More arguments of both services (set before the fixture starts), e.g. <c>--oauth basic --cert ... --key ...</c>.</summary>
+    public IReadOnlyList<string> SharedArguments { get; init; } = [];
+
+    /// <summary>Whether the services speak https (they do with <c>--cert</c> in <see cref="BlobArguments"/> or <see cref="SharedArguments"/>).</summary>
+    public bool Https { get; init; }
+
+    /// <summary>The blob service's URI, as <c>UNetCluster:Storage:BlobUri</c> takes it.</summary>
+    public string BlobServiceUri => $"{(Https ? "https" : "http")}://127.0.0.1:{Port}/{AccountName}";
+
+    /// <summary>The table service's URI, as <c>UNetCluster:Cluster:AzureTableUri</c> takes it.</summary>
+    public string TableServiceUri => $"{(Https ? "https" : "http")}://127.0.0.1:{TablePort}/{AccountName}";
+
     public string ConnectionString => _failure is null
-        ? $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint=http://127.0.0.1:{Port}/{AccountName};"
+        ? $"DefaultEndpointsProtocol={(Https ? "https" : "http")};AccountName={AccountName};AccountKey={AccountKey};BlobEndpoint={BlobServiceUri};"
+          + (Tables ? $"TableEndpoint={TableServiceUri};" : "")
         : throw new InvalidOperationException(_failure);
 
     /// <summary>A store on a new container of its own (unique per call).</summary>
@@ -41,29 +64,34 @@ public sealed class AzuriteFixture : IAsyncLifetime
             Port = FreePort();
             Directory.CreateDirectory(_location);
             await StartAsync().ConfigureAwait(false);
+            if (Tables)
+            {
+                TablePort = FreePort();
+                _tableProcess = await LaunchAsync("azurite-table", ["--tableHost", "127.0.0.1", "--tablePort", Invariant(TablePort), .. SharedArguments], TablePort).ConfigureAwait(false);
+            }
         }
         catch (Exception e) when (e is InvalidOperationException or IOException or System.ComponentModel.Win32Exception or TimeoutException)
         {
             _failure = $"Azurite could not start, so the Blob tests cannot run: {e.Message} Install it with scripts/setup.sh " +
-                "(npm ci in tools/azurite), or set UNET_AZURITE to an azurite-blob executable.";
+                "(npm ci in tools/azurite), or set UNET_AZURITE to an azurite-blob executable (azurite-table beside it for tables).";
         }
     }
 
-    /// <summary>Starts Azurite (again) on <see cref="Port"/> with the same data folder and waits until it listens.</summary>
-    public async Task StartAsync()
+    /// <summary>Starts Azurite's blob service (again) on <see cref="Port"/> with the same data folder and waits until it listens.</summary>
+    public async Task StartAsync() =>
+        _process = await LaunchAsync("azurite-blob", ["--blobHost", "127.0.0.1", "--blobPort", Invariant(Port), .. BlobArguments, .. SharedArguments], Port).ConfigureAwait(false);
+
+    private async Task<Process> LaunchAsync(string service, string[] endpoint, int port)
     {
-        var executable = Environment.GetEnvironmentVariable("UNET_AZURITE") ?? FindAzurite();
+        var blob = Environment.GetEnvironmentVariable("UNET_AZURITE") ?? FindAzurite();
+        var executable = service == "azurite-blob" ? blob : Path.Combine(Path.GetDirectoryName(blob)!, service);
         var start = new ProcessStartInfo(executable)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        foreach (var argument in new[]
-        {
-            "--disableTelemetry", "--skipApiVersionCheck", "--blobHost", "127.0.0.1", "--blobPort", Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--location", _location,
-        })
+        foreach (var argument in new[] { "--disableTelemetry", "--skipApiVersionCheck" }.Concat(endpoint).Concat(["--location", _location]))
         {
             start.ArgumentList.Add(argument);
         }
@@ -73,7 +101,6 @@ public sealed class AzuriteFixture : IAsyncLifetime
         process.ErrorDataReceived += (_, e) => Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _process = process;
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
@@ -85,8 +112,8 @@ public sealed class AzuriteFixture : IAsyncLifetime
             using var client = new TcpClient();
             try
             {
-                await client.ConnectAsync(IPAddress.Loopback, Port).ConfigureAwait(false);
-                return;
+                await client.ConnectAsync(IPAddress.Loopback, port).ConfigureAwait(false);
+                return process;
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
@@ -94,10 +121,12 @@ public sealed class AzuriteFixture : IAsyncLifetime
             }
             catch (SocketException e)
             {
-                throw new TimeoutException($"Azurite did not listen on 127.0.0.1:{Port} within 30 s ({e.Message}): {Log()}", e);
+                throw new TimeoutException($"Azurite did not listen on 127.0.0.1:{port} within 30 s ({e.Message}): {Log()}", e);
             }
         }
     }
+
+    private static string Invariant(int value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Stops the Azurite process this fixture started (SIGTERM, SIGKILL after 15 s) and waits until it has exited.</summary>
     public async Task StopAsync()
@@ -136,6 +165,17 @@ public sealed class AzuriteFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
+        if (_tableProcess is { } tables)
+        {
+            if (!tables.HasExited)
+            {
+                tables.Kill(entireProcessTree: true);
+                await tables.WaitForExitAsync().ConfigureAwait(false);
+            }
+
+            tables.Dispose();
+        }
+
         try
         {
             Directory.Delete(_location, recursive: true);

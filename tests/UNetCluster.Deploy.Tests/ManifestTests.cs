@@ -13,7 +13,7 @@ public sealed class ManifestTests
 {
     public static readonly TheoryData<string> Kustomizations = [.. Manifests.Kustomizations];
 
-    public static readonly TheoryData<string> SiloKustomizations = ["base", "overlays/dev", "overlays/gpu"];
+    public static readonly TheoryData<string> SiloKustomizations = ["base", "overlays/dev", "overlays/gpu", "overlays/azure"];
 
     private static readonly Dictionary<string, string> PodFields = new()
     {
@@ -106,23 +106,50 @@ public sealed class ManifestTests
 
     [Theory]
     [MemberData(nameof(SiloKustomizations))]
-    public void SiloEnvironment_BoundAsTheSiloBindsIt_IsAKubernetesRedisClusterOnThePodIp(string kustomization)
+    public void SiloEnvironment_BoundAsTheSiloBindsIt_IsAKubernetesClusterOnThePodIpWithItsMembershipAndStorage(string kustomization)
     {
         var objects = Manifests.Objects(kustomization);
         var options = SiloOptions(objects);
 
         Assert.True(options.Cluster.Kubernetes);
-        Assert.Equal(ClusteringKind.Redis, options.Cluster.Clustering);
         Assert.Equal(PodFields["status.podIP"], options.Cluster.AdvertisedAddress);
-        Assert.Equal(Secrets[("unetcluster-secrets", "blob-connection-string")], options.Storage.Blob);
         Assert.Equal(Secrets[("unetcluster-secrets", "api-token")], options.Http.Token);
         Assert.Equal(Secrets[("unetcluster-secrets", "data-plane-secret")], options.Cluster.DataPlaneSecret);
         Assert.NotNull(new DataPlaneKey(options.Cluster));   // what a silo with the data plane on requires
+        if (kustomization == "overlays/azure")
+        {
+            // Membership in the storage account's table and blobs by the pod's identity: no connection string, no Redis.
+            Assert.Equal(ClusteringKind.AzureTable, options.Cluster.Clustering);
+            Assert.Null(options.Cluster.AzureTable);
+            Assert.Equal("https", new Uri(options.Cluster.AzureTableUri!).Scheme);
+            Assert.Null(options.Storage.Blob);
+            Assert.Equal(new Uri(options.Cluster.AzureTableUri!).Host.Replace(".table.", ".blob.", StringComparison.Ordinal), new Uri(options.Storage.BlobUri!).Host);
+            Assert.DoesNotContain(objects, o => Manifests.Name(o) == "redis");
+            return;
+        }
+
+        Assert.Equal(ClusteringKind.Redis, options.Cluster.Clustering);
+        Assert.Equal(Secrets[("unetcluster-secrets", "blob-connection-string")], options.Storage.Blob);
 
         // The Redis the silos use is a Service of the rendered objects.
         var (host, port) = HostPort(options.Cluster.Redis!);
         var redis = Manifests.Find(objects, "Service", host);
         Assert.Contains(redis.GetProperty("spec").GetProperty("ports").EnumerateArray(), p => p.GetProperty("port").GetInt32() == port);
+    }
+
+    [Fact]
+    public void AzureOverlay_SiloPods_UseWorkloadIdentityThroughTheirServiceAccount()
+    {
+        var objects = Manifests.Objects("overlays/azure");
+        var silo = Manifests.Find(objects, "Deployment", "unetcluster-silo");
+        var template = silo.GetProperty("spec").GetProperty("template");
+
+        // The label the workload identity webhook injects the federated token for, and the managed identity it is for.
+        Assert.Equal("true", template.GetProperty("metadata").GetProperty("labels").GetProperty("azure.workload.identity/use").GetString());
+        var account = Manifests.PodSpec(silo).GetProperty("serviceAccountName").GetString()!;
+        var annotations = Manifests.Find(objects, "ServiceAccount", account).GetProperty("metadata").GetProperty("annotations");
+        Assert.True(Guid.TryParse(annotations.GetProperty("azure.workload.identity/client-id").GetString(), out _));
+        Assert.DoesNotContain(PodEnvironment.Names(Manifests.Container(silo, "silo"), objects), n => n == "UNetCluster__Storage__Blob");
     }
 
     [Theory]
@@ -178,7 +205,10 @@ public sealed class ManifestTests
         var env = PodEnvironment.Resolve(Manifests.Container(job, "unet"), submit, PodFields, Secrets);
         Assert.Equal(options.Cluster.ClusterId, env["UNET_CLUSTER_ID"]);
         Assert.Equal(options.Cluster.ServiceId, env["UNET_CLUSTER_ID"]);
-        Assert.Equal(options.Cluster.Redis, env["UNET_REDIS"]);
+        if (options.Cluster.Clustering == ClusteringKind.Redis)
+        {
+            Assert.Equal(options.Cluster.Redis, env["UNET_REDIS"]);   // the azure overlay's CLI takes UNET_AZURE_TABLE instead (README.md)
+        }
     }
 
     [Theory]

@@ -10,7 +10,7 @@ namespace UNetCluster.Deploy.Tests;
 public static class Manifests
 {
     /// <summary>Every kustomization the repository ships, relative to deploy/k8s.</summary>
-    public static readonly string[] Kustomizations = ["base", "overlays/dev", "overlays/gpu", "submit"];
+    public static readonly string[] Kustomizations = ["base", "overlays/dev", "overlays/gpu", "overlays/azure", "submit"];
 
     public static string RepositoryRoot => UNetCluster.Tests.Common.RepositoryPaths.Root;
 

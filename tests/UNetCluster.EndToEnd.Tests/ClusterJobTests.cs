@@ -134,7 +134,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         // 3. kill -9 the coordinator's silo: a coordinator elsewhere adopts the reducers and their copies.
         var second = cluster.Silos.Single(s => !s.Process.HasExited && On(spread.Coordinator!, s));
         var (secondAt, secondClock) = (spread.Step, System.Diagnostics.Stopwatch.StartNew());
-        second.KillHard();
+        var secondKilledAt = DateTimeOffset.UtcNow;
+        second.KillHard();   // the job's history grain lives there too (placed with the coordinator, its first caller)
         JobStatus afterSecond;
         try
         {
@@ -152,6 +153,22 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         Assert.Equal((0, 1), (final.Restores, final.Takeovers));
         Assert.True(final.RecomputedSteps <= 2, $"{final.RecomputedSteps} recomputed attempts for two faults: {final.LastRecompute}");
 
+        // The job's history was read back from storage by the history grain's next activation: the curve starts at step
+        // 1 and ends at the last step; the only steps missing are those committed in the last second or so before the
+        // coordinator's silo (and the history grain with it) was killed, which were not written yet.
+        var history = await HistoryStepsAsync("e2e-kill");
+        var missing = Enumerable.Range(1, steps).Select(s => (long)s).Except(history.Select(p => p.Step)).ToList();
+        Assert.Equal(1, history[0].Step);
+        Assert.Equal(steps, history[^1].Step);
+        Assert.Equal(history.Select(p => p.Step).Order(), history.Select(p => p.Step));
+        if (missing.Count > 0)
+        {
+            Assert.True(missing[^1] - missing[0] + 1 == missing.Count, $"steps missing from the history in more than one run: {string.Join(", ", missing)}");
+            var lastKept = history.Last(p => p.Step < missing[0]);
+            Assert.True(lastKept.At >= secondKilledAt - TimeSpan.FromSeconds(4),
+                $"steps {missing[0]}-{missing[^1]} were lost from the history; the last one kept was committed at {lastKept.At:O}, the silo killed at {secondKilledAt:O}");
+        }
+
         // The same job without faults ends on the same bits: the final checkpoint's model and optimizer files hash alike.
         var reference = await cluster.UnetAsync([.. job, "--id", "e2e-kill-ref", "--watch"]);
         Assert.True(reference.ExitCode == 0, reference.Error + cluster.Diagnostics());
@@ -165,7 +182,17 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         TestContext.Current.SendDiagnosticMessage(
             $"killed {first.Name} at step {firstAt}: step {afterFirst.Step} seen {firstSeconds:F1} s later; killed the coordinator's silo at step {secondAt}: " +
             $"step {afterSecond.Step} seen {secondSeconds:F1} s later on {afterSecond.Coordinator}; {final.RecomputedSteps} recomputed attempts, " +
-            $"{final.ReducersRecovered} reducers taken over or adopted, 0 restores; final sha256s equal a fault-free run's");
+            $"{final.ReducersRecovered} reducers taken over or adopted, 0 restores; final sha256s equal a fault-free run's; " +
+            $"history read back with {history.Count} of {steps} steps ({missing.Count} lost at the coordinator's kill)");
+    }
+
+    /// <summary>A job's history steps (step, commit time) as a live silo's REST API serves them.</summary>
+    private async Task<List<(long Step, DateTimeOffset At)>> HistoryStepsAsync(string jobId)
+    {
+        using var http = new HttpClient();
+        var silo = cluster.Silos.First(s => !s.Process.HasExited);
+        using var body = JsonDocument.Parse(await http.GetStringAsync(new Uri($"{cluster.HttpUrlOf(silo)}/api/jobs/{jobId}/history"), TestContext.Current.CancellationToken));
+        return [.. body.RootElement.GetProperty("steps").EnumerateArray().Select(p => (p.GetProperty("step").GetInt64(), p.GetProperty("at").GetDateTimeOffset()))];
     }
 
     /// <summary>Whether a grain key (or a coordinator's name) is on silo process <paramref name="silo"/>.</summary>

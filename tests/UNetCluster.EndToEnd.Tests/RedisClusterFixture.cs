@@ -15,6 +15,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     public const string Container = "e2e";
 
     private readonly List<ChildProcess> _silos = [];
+    private readonly Dictionary<ChildProcess, string> _httpUrls = [];
     private readonly UNetCluster.Tests.Common.AzuriteFixture _azurite = new();
     private ChildProcess? _redis;
 
@@ -30,6 +31,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     public string Redis => $"127.0.0.1:{RedisPort}";
 
     public IReadOnlyList<ChildProcess> Silos => _silos;
+
+    /// <summary>Where silo process <paramref name="silo"/> serves its REST API (http://127.0.0.1:port).</summary>
+    public string HttpUrlOf(ChildProcess silo) => _httpUrls[silo];
 
     /// <summary>The folder silo <paramref name="index"/> (and any silo started in its place) caches stored data sets in.</summary>
     public string CacheOf(int index) => Path.Combine(StorageRoot, $"cache-{index}");
@@ -154,6 +158,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
+        var http = $"http://127.0.0.1:{ChildProcess.FreePort()}";   // each silo its own HTTP port
         var settings = new Dictionary<string, string>
         {
             ["UNetCluster__Cluster__Clustering"] = "Redis",
@@ -171,7 +176,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             ["UNetCluster__Storage__Container"] = Container,
             ["UNetCluster__Data__Cache"] = CacheOf(index),                                    // each silo its own data cache
             ["UNetCluster__Worker__Threads"] = "1",
-            ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",   // each silo its own HTTP port
+            ["UNetCluster__Http__Urls"] = http,
         };
         if (index == SiloCount - 1)
         {
@@ -185,7 +190,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
             start.Environment[key] = value;
         }
 
-        return new ChildProcess($"silo {index} (silo port {siloPort}, gateway {gatewayPort})", start, siloPort);
+        var silo = new ChildProcess($"silo {index} (silo port {siloPort}, gateway {gatewayPort}, {http})", start, siloPort);
+        _httpUrls[silo] = http;
+        return silo;
     }
 }
 

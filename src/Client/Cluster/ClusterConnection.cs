@@ -1,19 +1,53 @@
 using System.Net;
+using Azure.Data.Tables;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using StackExchange.Redis;
 using UNetCluster.Client.Commands;
+using UNetCluster.Data.Storage;
 
 namespace UNetCluster.Client.Cluster;
 
-/// <summary>How the CLI reaches a running cluster: through a gateway address, or the silos' Redis membership table.</summary>
+/// <summary>How the CLI reaches a running cluster: through a gateway address, or the silos' membership in Redis or an Azure Storage table.</summary>
 internal sealed record ClusterAddress(string? Gateway, string? Redis, string ClusterId)
 {
     public const string DefaultGateway = "127.0.0.1:30000";
 
-    public string Describe() => Redis is not null ? $"the cluster '{ClusterId}' in Redis at {Redis}" : $"the gateway {Gateway ?? DefaultGateway}";
+    public const string DefaultAzureTableName = "OrleansSiloInstances";
+
+    /// <summary>The storage account holding the membership table: a connection string, or the table service's https URI (Azure AD identity).</summary>
+    public string? AzureTable { get; init; }
+
+    /// <summary>The membership table's name, as the silos' <c>UNetCluster:Cluster:AzureTableName</c>.</summary>
+    public string AzureTableName { get; init; } = DefaultAzureTableName;
+
+    // Connection strings are never shown (they hold keys or passwords): only the URI of a table service is.
+    public string Describe() =>
+        AzureTable is not null ? $"the cluster '{ClusterId}' in the Azure table {AzureTableName} of {(IsTableUri(AzureTable) ? AzureTable : "--azure-table's storage account")}"
+        : Redis is not null ? $"the cluster '{ClusterId}' in Redis at {Redis}" : $"the gateway {Gateway ?? DefaultGateway}";
+
+    /// <summary>A value of --azure-table that is the table service's URI rather than a connection string.</summary>
+    public static bool IsTableUri(string value) => value.StartsWith("https://", StringComparison.OrdinalIgnoreCase) && !value.Contains('=', StringComparison.Ordinal);
+
+    /// <summary>The membership table's service client; a malformed value is refused naming the option.</summary>
+    public TableServiceClient MembershipTable()
+    {
+        var value = AzureTable ?? throw new InvalidOperationException("No --azure-table was given.");
+        try
+        {
+            return IsTableUri(value)
+                ? new TableServiceClient(new Uri(value), AzureIdentity.DefaultCredential(), new TableClientOptions())
+                : new TableServiceClient(value, new TableClientOptions());
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            throw new UserInputException(
+                "--azure-table is invalid: expected an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net, " +
+                "or Azurite's with a TableEndpoint) or a table service URI such as https://<account>.table.core.windows.net.", e);
+        }
+    }
 
     /// <summary>The gateway's endpoint; a malformed one is refused naming the option.</summary>
     public IPEndPoint GatewayEndPoint()
@@ -43,7 +77,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
 
     public static async Task<ClusterConnection> ConnectAsync(ClusterAddress address, CancellationToken cancellationToken)
     {
-        var gateway = address.Redis is null ? address.GatewayEndPoint() : null;
+        var tables = address.AzureTable is null ? null : address.MembershipTable();
+        var gateway = address.Redis is null && tables is null ? address.GatewayEndPoint() : null;
         var builder = Host.CreateApplicationBuilder([]);
         builder.Logging.ClearProviders();
         builder.AddUNetClientTelemetry();
@@ -55,7 +90,15 @@ internal sealed class ClusterConnection : IAsyncDisposable
                 o.ClusterId = address.ClusterId;
                 o.ServiceId = address.ClusterId;
             });
-            if (address.Redis is { } redis)
+            if (tables is not null)
+            {
+                client.UseAzureStorageClustering(o =>
+                {
+                    o.TableServiceClient = tables;
+                    o.TableName = address.AzureTableName;
+                });
+            }
+            else if (address.Redis is { } redis)
             {
                 client.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
             }
@@ -74,11 +117,11 @@ internal sealed class ClusterConnection : IAsyncDisposable
             await host.StartAsync(timeout.Token).ConfigureAwait(false);
             return new ClusterConnection(host);
         }
-        catch (Exception e) when (e is OrleansException or OperationCanceledException or RedisException or SiloUnavailableException or TimeoutException)
+        catch (Exception e) when (e is OrleansException or OperationCanceledException or RedisException or SiloUnavailableException or TimeoutException or Azure.RequestFailedException)
         {
             host.Dispose();
             throw new UserInputException(
-                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway or --redis (or set UNET_GATEWAY / UNET_REDIS).", e);
+                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway, --redis or --azure-table (or set UNET_GATEWAY / UNET_REDIS / UNET_AZURE_TABLE).", e);
         }
     }
 

@@ -27,7 +27,11 @@ internal static class DataSetCommands
 
     internal sealed class Storage
     {
-        public Option<string?> Blob { get; } = new("--blob") { Description = "Azure Blob Storage connection string (default: UNET_BLOB), e.g. Azurite's development connection string." };
+        public Option<string?> Blob { get; } = new("--blob")
+        {
+            Description = "Azure Blob Storage connection string (default: UNET_BLOB), e.g. Azurite's development connection string, " +
+                "or the blob service URI https://<account>.blob.core.windows.net, reached by Azure AD identity (DefaultAzureCredential).",
+        };
 
         public Option<string?> Container { get; } = new("--container") { Description = $"Blob container (default: UNET_BLOB_CONTAINER or {DefaultContainer})." };
 
@@ -68,13 +72,18 @@ internal static class DataSetCommands
             }
 
             var container = parse.GetValue(Container) ?? Environment.GetEnvironmentVariable("UNET_BLOB_CONTAINER") ?? DefaultContainer;
+            if (AzureIdentity.IsServiceUri(connection) && !connection.Contains('=', StringComparison.Ordinal))
+            {
+                return AzureBlobStore.Connect(new Uri(connection), AzureIdentity.DefaultCredential(), container);
+            }
+
             try
             {
                 return AzureBlobStore.Connect(connection, container);
             }
             catch (FormatException e)
             {
-                throw new UserInputException($"--blob is not a valid Azure Storage connection string: {e.Message}", e);
+                throw new UserInputException($"--blob is not a valid Azure Storage connection string (nor an https blob service URI such as https://<account>.blob.core.windows.net): {e.Message}", e);
             }
         }
     }

@@ -35,19 +35,30 @@ internal static class JobCommands
 
         public Option<string?> Redis { get; } = new("--redis") { Description = "Redis connection string of the cluster's membership (default: UNET_REDIS); overrides --gateway." };
 
+        public Option<string?> AzureTable { get; } = new("--azure-table")
+        {
+            Description = "The cluster's Azure Table membership (default: UNET_AZURE_TABLE): the storage account's connection string, or its table service URI " +
+                "(https://<account>.table.core.windows.net, reached by Azure AD identity); overrides --gateway and --redis.",
+        };
+
         public Option<string?> ClusterId { get; } = new("--cluster-id") { Description = "The cluster's id (default: UNET_CLUSTER_ID or unetcluster)." };
 
         public void AddTo(Command command)
         {
             command.Options.Add(Gateway);
             command.Options.Add(Redis);
+            command.Options.Add(AzureTable);
             command.Options.Add(ClusterId);
         }
 
         public ClusterAddress Address(ParseResult parse) => new(
             parse.GetValue(Gateway) ?? Environment.GetEnvironmentVariable("UNET_GATEWAY"),
             parse.GetValue(Redis) ?? Environment.GetEnvironmentVariable("UNET_REDIS"),
-            parse.GetValue(ClusterId) ?? Environment.GetEnvironmentVariable("UNET_CLUSTER_ID") ?? "unetcluster");
+            parse.GetValue(ClusterId) ?? Environment.GetEnvironmentVariable("UNET_CLUSTER_ID") ?? "unetcluster")
+        {
+            AzureTable = parse.GetValue(AzureTable) ?? Environment.GetEnvironmentVariable("UNET_AZURE_TABLE"),
+            AzureTableName = Environment.GetEnvironmentVariable("UNET_AZURE_TABLE_NAME") ?? ClusterAddress.DefaultAzureTableName,
+        };
     }
 
     private static Command Submit(TextWriter output, TextWriter error)

@@ -5,7 +5,9 @@ namespace UNetCluster.Contracts.Grains;
 
 /// <summary>
 /// The bounded step and checkpoint history of one job (key: the job id), fed by the job's coordinator and read by
-/// the REST API and the dashboard. Held in memory: it is lost with its silo, the job is not.
+/// the REST API and the dashboard. Kept beside the job's record in the cluster's storage (<c>jobs/{job}/history.json</c>
+/// and <c>history-tail.json</c>), written behind about once a second: an activation after its silo died reads it back,
+/// missing at most what was appended in the last second before the silo died.
 /// </summary>
 public interface IJobHistoryGrain : IGrainWithStringKey
 {

@@ -1,4 +1,5 @@
 using Azure;
+using Azure.Core;
 using Azure.Storage.Blobs;
 using Azure.Storage.Blobs.Models;
 
@@ -35,6 +36,20 @@ public sealed class AzureBlobStore : IBlobStore
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         ArgumentException.ThrowIfNullOrWhiteSpace(containerName);
         return new AzureBlobStore(new BlobContainerClient(connectionString, containerName, CreateOptions(maxRetries)), prefix);
+    }
+
+    /// <summary>
+    /// A store on the container <paramref name="containerName"/> of the account whose blob service is
+    /// <paramref name="serviceUri"/> (<c>https://{account}.blob.core.windows.net</c>), authenticated by
+    /// <paramref name="credential"/> (<see cref="AzureIdentity.DefaultCredential"/> for the silos).
+    /// </summary>
+    public static AzureBlobStore Connect(Uri serviceUri, TokenCredential credential, string containerName, string prefix = "", int maxRetries = 3)
+    {
+        ArgumentNullException.ThrowIfNull(serviceUri);
+        ArgumentNullException.ThrowIfNull(credential);
+        ArgumentException.ThrowIfNullOrWhiteSpace(containerName);
+        var container = new Uri(serviceUri.AbsoluteUri.TrimEnd('/') + "/" + containerName);
+        return new AzureBlobStore(new BlobContainerClient(container, credential, CreateOptions(maxRetries)), prefix);
     }
 
     /// <summary>Client options with the pinned service version and a bounded retry policy.</summary>

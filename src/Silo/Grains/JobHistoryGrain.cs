@@ -1,74 +1,64 @@
+using Microsoft.Extensions.Logging;
+using Orleans.Placement;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Silo.Grains;
 
 /// <summary>
-/// A job's recent committed steps and its checkpoints, in memory. When full, every second point of the older half
-/// is dropped, so a long job keeps its whole curve at a coarser grain and its latest steps in full.
+/// A job's recent committed steps, checkpoints and validations (<see cref="JobHistoryLog"/>), kept beside the job's
+/// record in the cluster's storage by a <see cref="JobHistoryStore"/>: an activation reads what is stored, appends in
+/// memory and writes behind once a second, so when its silo dies the next activation has all but the last second.
+/// Placed on the silo of its first caller, which is the job's coordinator: its one-way appends stay local.
 /// </summary>
-public sealed class JobHistoryGrain : Grain, IJobHistoryGrain
+[PreferLocalPlacement]
+public sealed class JobHistoryGrain(JobStorage storage, ILogger<JobHistoryGrain> logger) : Grain, IJobHistoryGrain
 {
-    private readonly List<StepPoint> _steps = [];
-    private readonly List<CheckpointPoint> _checkpoints = [];
-    private readonly List<ValidationResult> _validations = [];
-    private long _revision;
+    private static readonly TimeSpan FlushEvery = TimeSpan.FromSeconds(1);
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    private JobHistoryStore? _history;   // the history as read at activation, with the appends since
+
+    private JobHistoryStore History => _history ?? throw new InvalidOperationException("The history grain is not activated.");
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        _history = await JobHistoryStore.OpenAsync(storage.Blobs, this.GetPrimaryKeyString(), logger, cancellationToken);
+        this.RegisterGrainTimer(ct => History.FlushAsync(ct), new GrainTimerCreationOptions(FlushEvery, FlushEvery) { Interleave = true });
         DelayDeactivation(TimeSpan.FromDays(1));
-        return base.OnActivateAsync(cancellationToken);
+        await base.OnActivateAsync(cancellationToken);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_history is not null)
+        {
+            await _history.FlushAsync(cancellationToken);
+        }
+
+        await base.OnDeactivateAsync(reason, cancellationToken);
     }
 
     public Task AppendStepAsync(StepPoint point)
     {
         ArgumentNullException.ThrowIfNull(point);
-        var from = _steps.FindIndex(p => p.Step >= point.Step);
-        if (from >= 0)
-        {
-            _steps.RemoveRange(from, _steps.Count - from);   // the job went back to a checkpoint
-        }
-
-        if (_steps.Count >= JobHistory.MaxPoints)
-        {
-            var half = _steps.Count / 2;
-            for (var i = half - 1; i > 0; i -= 2)
-            {
-                _steps.RemoveAt(i);
-            }
-        }
-
-        _steps.Add(point);
-        _revision++;
+        History.Append(new JobHistoryEntry(Step: point));
         return Task.CompletedTask;
     }
 
     public Task AppendCheckpointAsync(CheckpointPoint checkpoint)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        _checkpoints.RemoveAll(c => c.Step == checkpoint.Step);
-        _checkpoints.Add(checkpoint);
-        _revision++;
+        History.Append(new JobHistoryEntry(Checkpoint: checkpoint));
         return Task.CompletedTask;
     }
 
     public Task AppendValidationAsync(ValidationResult validation)
     {
         ArgumentNullException.ThrowIfNull(validation);
-        _validations.RemoveAll(v => v.Step >= validation.Step);   // the job went back to a checkpoint
-        _validations.Add(validation);
-        if (_validations.Count > JobHistory.MaxPoints)
-        {
-            _validations.RemoveAt(0);
-        }
-
-        _revision++;
+        History.Append(new JobHistoryEntry(Validation: validation));
         return Task.CompletedTask;
     }
 
-    public Task<JobHistory> GetAsync(long afterStep) => Task.FromResult(
-        new JobHistory(this.GetPrimaryKeyString(), _steps.Where(p => p.Step > afterStep).ToList(), _checkpoints.ToList(), _revision)
-        {
-            Validations = [.. _validations],
-        });
+    public Task<JobHistory> GetAsync(long afterStep) => Task.FromResult(History.Get(afterStep));
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Azure.Data.Tables;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using Orleans.Dashboard;
 using StackExchange.Redis;
+using UNetCluster.Data.Storage;
 using UNetCluster.Silo.Engines;
 using UNetCluster.Silo.Jobs;
 using UNetCluster.Silo.Placement;
@@ -38,7 +40,7 @@ public static class SiloHostingExtensions
         return builder;
     }
 
-    /// <summary>Configures a silo builder: clustering, endpoints, timeouts, placement and the UNetCluster services.</summary>
+    /// <summary>Configures a silo builder: clustering (localhost, Redis or an Azure Storage table), endpoints, timeouts, placement and the UNetCluster services.</summary>
     public static ISiloBuilder AddUNetGrains(this ISiloBuilder silo, UNetSiloOptions options)
     {
         ArgumentNullException.ThrowIfNull(silo);
@@ -49,16 +51,26 @@ public static class SiloHostingExtensions
             o.ClusterId = cluster.ClusterId;
             o.ServiceId = cluster.ServiceId;
         });
-        if (cluster.Clustering == ClusteringKind.Redis)
+        switch (cluster.Clustering)
         {
-            var redis = cluster.Redis ?? throw new OptionsValidationException(
-                "UNetCluster:Cluster:Redis", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is Redis but UNetCluster:Cluster:Redis (a connection string such as 127.0.0.1:6379) is not set."]);
-            silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
-            silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
-        }
-        else
-        {
-            silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+            case ClusteringKind.Redis:
+                var redis = cluster.Redis ?? throw new OptionsValidationException(
+                    "UNetCluster:Cluster:Redis", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is Redis but UNetCluster:Cluster:Redis (a connection string such as 127.0.0.1:6379) is not set."]);
+                silo.UseRedisClustering(o => o.ConfigurationOptions = ConfigurationOptions.Parse(redis));
+                silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+                break;
+            case ClusteringKind.AzureTable:
+                var tables = MembershipTable(cluster);
+                silo.UseAzureStorageClustering(o =>
+                {
+                    o.TableServiceClient = tables;
+                    o.TableName = cluster.AzureTableName;
+                });
+                silo.ConfigureEndpoints(IPAddress.Parse(cluster.AdvertisedAddress), cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: false);
+                break;
+            default:
+                silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort, serviceId: cluster.ServiceId, clusterId: cluster.ClusterId);
+                break;
         }
 
         if (cluster.Kubernetes)
@@ -72,6 +84,21 @@ public static class SiloHostingExtensions
             o.NumMissedProbesLimit = cluster.MissedProbesLimit;
         });
         return silo.AddUNetServices(options);
+    }
+
+    /// <summary>
+    /// The table service of <see cref="ClusteringKind.AzureTable"/> membership: by connection string
+    /// (<c>UNetCluster:Cluster:AzureTable</c>) or by the service URI and Azure AD identity (<c>AzureTableUri</c>).
+    /// </summary>
+    public static TableServiceClient MembershipTable(ClusterSettings cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var options = new TableClientOptions();
+        return string.IsNullOrWhiteSpace(cluster.AzureTable)
+            ? new TableServiceClient(new Uri(cluster.AzureTableUri ?? throw new OptionsValidationException(
+                "UNetCluster:Cluster:AzureTable", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is AzureTable but neither UNetCluster:Cluster:AzureTable nor AzureTableUri is set."])),
+                AzureIdentity.DefaultCredential(), options)
+            : new TableServiceClient(cluster.AzureTable, options);
     }
 
     /// <summary>The grains' services and settings without clustering (a test cluster brings its own).</summary>

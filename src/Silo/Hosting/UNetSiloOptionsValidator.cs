@@ -7,6 +7,7 @@ using Azure.Storage.Blobs;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using UNetCluster.Data.Storage;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Settings;
 
@@ -62,6 +63,16 @@ public sealed partial class UNetSiloOptionsValidator : IValidateOptions<UNetSilo
             "is not set, but UNetCluster:Cluster:Clustering is Redis; expected a StackExchange.Redis connection string such as 127.0.0.1:6379.");
         Check(cluster.Redis is null || IsRedisConfiguration(cluster.Redis), "Cluster:Redis",
             "is not a StackExchange.Redis connection string; expected host:port[,option=value...], such as 127.0.0.1:6379 or redis:6379,password=...");
+        Check(cluster.Clustering != ClusteringKind.AzureTable || string.IsNullOrWhiteSpace(cluster.AzureTable) != string.IsNullOrWhiteSpace(cluster.AzureTableUri), "Cluster:AzureTable",
+            string.IsNullOrWhiteSpace(cluster.AzureTable)
+                ? "is not set, nor UNetCluster:Cluster:AzureTableUri, but UNetCluster:Cluster:Clustering is AzureTable; expected an Azure Storage connection string (DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net, or Azurite's with a TableEndpoint), or the table service URI in UNetCluster:Cluster:AzureTableUri."
+                : "and UNetCluster:Cluster:AzureTableUri are both set; expected one of them: a connection string, or the table service URI reached by Azure AD identity.");
+        Check(cluster.AzureTable is null || IsTableConnectionString(cluster.AzureTable), "Cluster:AzureTable",
+            "is not an Azure Storage connection string; expected DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net (or Azurite's development one with a TableEndpoint).");
+        Check(cluster.AzureTableUri is null || AzureIdentity.IsServiceUri(cluster.AzureTableUri), "Cluster:AzureTableUri",
+            $"'{WithoutQuery(cluster.AzureTableUri)}' is not a table service URI; expected https://<account>.table.core.windows.net (https: a token is never sent over plain http; no query string).");
+        Check(TableName().IsMatch(cluster.AzureTableName), "Cluster:AzureTableName",
+            $"'{cluster.AzureTableName}' is not a table name; expected 3 to 63 letters and digits, starting with a letter (default OrleansSiloInstances).");
         Check(cluster.ProbeTimeoutSeconds is > 0 and <= 3600, "Cluster:ProbeTimeoutSeconds", $"{cluster.ProbeTimeoutSeconds} is out of range; expected seconds above 0 (default 5).");
         Check(cluster.MissedProbesLimit is >= 1 and <= 100, "Cluster:MissedProbesLimit", $"{cluster.MissedProbesLimit} is out of range; expected 1 to 100 (default 3).");
         Check(cluster.ResponseTimeoutSeconds is > 0 and <= 86400, "Cluster:ResponseTimeoutSeconds", $"{cluster.ResponseTimeoutSeconds} is out of range; expected seconds above 0 (default 120).");
@@ -69,9 +80,13 @@ public sealed partial class UNetSiloOptionsValidator : IValidateOptions<UNetSilo
         var storage = options.Storage;
         Check(storage.Blob is null || IsBlobConnectionString(storage.Blob), "Storage:Blob",
             "is not an Azure Storage connection string; expected DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...;EndpointSuffix=core.windows.net (or Azurite's development one).");
+        Check(storage.BlobUri is null || AzureIdentity.IsServiceUri(storage.BlobUri), "Storage:BlobUri",
+            $"'{WithoutQuery(storage.BlobUri)}' is not a blob service URI; expected https://<account>.blob.core.windows.net (https: a token is never sent over plain http; no query string: a SAS goes in UNetCluster:Storage:Blob).");
+        Check(string.IsNullOrWhiteSpace(storage.Blob) || string.IsNullOrWhiteSpace(storage.BlobUri), "Storage:BlobUri",
+            "and UNetCluster:Storage:Blob are both set; expected one of them: a connection string, or the blob service URI reached by Azure AD identity.");
         Check(ContainerName().IsMatch(storage.Container), "Storage:Container",
             $"'{storage.Container}' is not a blob container name; expected 3 to 63 lower-case letters, digits and single hyphens, starting and ending with a letter or digit.");
-        Check(storage.Blob is not null || !string.IsNullOrWhiteSpace(storage.Root), "Storage:Root", "is empty; expected a folder every silo shares (or set UNetCluster:Storage:Blob).");
+        Check(storage.UsesAzure || !string.IsNullOrWhiteSpace(storage.Root), "Storage:Root", "is empty; expected a folder every silo shares (or set UNetCluster:Storage:Blob or BlobUri).");
         Check(storage.Checkpoints.Contains("{job}", StringComparison.Ordinal), "Storage:Checkpoints", $"'{storage.Checkpoints}' has no {{job}}; expected a path with the job id in it, such as jobs/{{job}}/checkpoints.");
         Check(storage.Latest.Contains("{job}", StringComparison.Ordinal), "Storage:Latest", $"'{storage.Latest}' has no {{job}}; expected a path with the job id in it, such as jobs/{{job}}/latest.");
         Check(storage.KeepLast >= 1, "Storage:KeepLast", $"{storage.KeepLast} is out of range; expected 1 or more checkpoints to keep.");
@@ -176,6 +191,26 @@ public sealed partial class UNetSiloOptionsValidator : IValidateOptions<UNetSilo
         }
     }
 
+    /// <summary>A URI as an error may show it: without its query (a SAS token is a secret) or fragment.</summary>
+    private static string? WithoutQuery(string? uri) =>
+        uri is null ? null : uri.IndexOfAny(['?', '#']) is var cut and >= 0 ? uri[..cut] + "?..." : uri;
+
+    private static bool IsTableConnectionString(string connectionString)
+    {
+        try
+        {
+            _ = new Azure.Data.Tables.TableServiceClient(connectionString);   // parses only: nothing is sent
+            return true;
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
     [GeneratedRegex("^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$")]
     private static partial Regex ContainerName();
+
+    [GeneratedRegex("^[A-Za-z][A-Za-z0-9]{2,62}$")]
+    private static partial Regex TableName();
 }

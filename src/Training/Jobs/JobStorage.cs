@@ -8,7 +8,8 @@ namespace UNetCluster.Training.Jobs;
 
 /// <summary>
 /// The cluster's shared storage (DESIGN.md's blob layout): job records <c>jobs/{job}/record.json</c> in an Azure Blob
-/// container when <c>UNetCluster:Storage:Blob</c> is set, otherwise under the folder <c>UNetCluster:Storage:Root</c>, and
+/// container when <c>UNetCluster:Storage:Blob</c> (a connection string) or <c>UNetCluster:Storage:BlobUri</c> (the
+/// blob service, reached by Azure AD identity) is set, otherwise under the folder <c>UNetCluster:Storage:Root</c>, and
 /// checkpoints beside them in <c>jobs/{job}/checkpoints/{step}/</c> with the pointer <c>jobs/{job}/latest</c> (the
 /// embedded <c>unet train</c> puts them in its run folder's <c>checkpoints/</c>).
 /// </summary>
@@ -24,13 +25,15 @@ public sealed class JobStorage
         _latest = storage.Latest;
         _keepLast = storage.KeepLast;
         Root = Path.GetFullPath(storage.Root);
-        if (string.IsNullOrWhiteSpace(storage.Blob))
+        if (!storage.UsesAzure)
         {
             Blobs = new FileBlobStore(Root);
         }
         else
         {
-            var azure = AzureBlobStore.Connect(storage.Blob, storage.Container);
+            var azure = string.IsNullOrWhiteSpace(storage.Blob)
+                ? AzureBlobStore.Connect(new Uri(storage.BlobUri!), AzureIdentity.DefaultCredential(), storage.Container)
+                : AzureBlobStore.Connect(storage.Blob, storage.Container);
             azure.Container.CreateIfNotExists();
             Blobs = azure;
         }

@@ -11,6 +11,12 @@ public enum ClusteringKind
 
     /// <summary>Membership in Redis (Microsoft.Orleans.Clustering.Redis): several processes or machines.</summary>
     Redis,
+
+    /// <summary>
+    /// Membership in an Azure Storage table (Microsoft.Orleans.Clustering.AzureStorage), for a cluster that has Azure
+    /// storage already and no Redis; Azurite serves tables too.
+    /// </summary>
+    AzureTable,
 }
 
 /// <summary>
@@ -27,6 +33,22 @@ public sealed record ClusterSettings
 
     /// <summary>StackExchange.Redis connection string, with <see cref="ClusteringKind.Redis"/>.</summary>
     public string? Redis { get; init; }
+
+    /// <summary>
+    /// With <see cref="ClusteringKind.AzureTable"/>: an Azure Storage connection string whose account serves the
+    /// membership table (Azurite's with a <c>TableEndpoint</c> works). Or set <see cref="AzureTableUri"/>.
+    /// </summary>
+    public string? AzureTable { get; init; }
+
+    /// <summary>
+    /// With <see cref="ClusteringKind.AzureTable"/>, instead of <see cref="AzureTable"/>: the account's table service URI
+    /// (<c>https://{account}.table.core.windows.net</c>), reached with Azure.Identity's default credential chain
+    /// (workload identity on AKS, a managed identity, environment variables, a developer's sign-in).
+    /// </summary>
+    public string? AzureTableUri { get; init; }
+
+    /// <summary>The membership table's name (Orleans' default); clusters told apart by <see cref="ClusterId"/> may share it.</summary>
+    public string AzureTableName { get; init; } = "OrleansSiloInstances";
 
     public int SiloPort { get; init; } = 11111;
 
@@ -73,11 +95,13 @@ public sealed record ClusterSettings
     /// </summary>
     public bool Kubernetes { get; init; }
 
-    // Neither secret-bearing value is printed: the data-plane secret, nor the Redis connection string (it may hold a password).
+    // No secret-bearing value is printed: the data-plane secret, the Redis connection string (it may hold a password),
+    // the Azure Table connection string (it holds an account key).
     private bool PrintMembers(System.Text.StringBuilder builder)
     {
         builder.Append(System.Globalization.CultureInfo.InvariantCulture,
-            $"ClusterId = {ClusterId}, ServiceId = {ServiceId}, Clustering = {Clustering}, Redis = {Shown(Redis)}, " +
+            $"ClusterId = {ClusterId}, ServiceId = {ServiceId}, Clustering = {Clustering}, Redis = {Shown(Redis)}, AzureTable = {Shown(AzureTable)}, " +
+            $"AzureTableUri = {AzureTableUri ?? "(unset)"}, AzureTableName = {AzureTableName}, " +
             $"SiloPort = {SiloPort}, GatewayPort = {GatewayPort}, AdvertisedAddress = {AdvertisedAddress}, DataPlane = {DataPlane}, " +
             $"DataPort = {DataPort}, DataPlaneSecret = {Shown(DataPlaneSecret)}, ProbeTimeoutSeconds = {ProbeTimeoutSeconds}, " +
             $"MissedProbesLimit = {MissedProbesLimit}, ResponseTimeoutSeconds = {ResponseTimeoutSeconds}, Kubernetes = {Kubernetes}");
@@ -107,9 +131,19 @@ public sealed record StorageSettings
 
     /// <summary>
     /// An Azure Blob storage connection string (Azurite's works). When set, job records and checkpoints go to the
-    /// container <see cref="Container"/> instead of the folder <see cref="Root"/>.
+    /// container <see cref="Container"/> instead of the folder <see cref="Root"/>. Or set <see cref="BlobUri"/>.
     /// </summary>
     public string? Blob { get; init; }
+
+    /// <summary>
+    /// Instead of <see cref="Blob"/>: the account's blob service URI (<c>https://{account}.blob.core.windows.net</c>),
+    /// reached with Azure.Identity's default credential chain (workload identity on AKS, a managed identity, environment
+    /// variables, a developer's sign-in); the identity needs the Storage Blob Data Contributor role on the account.
+    /// </summary>
+    public string? BlobUri { get; init; }
+
+    /// <summary>Whether job records and checkpoints go to Azure Blob storage (<see cref="Blob"/> or <see cref="BlobUri"/>), not a folder.</summary>
+    public bool UsesAzure => !string.IsNullOrWhiteSpace(Blob) || !string.IsNullOrWhiteSpace(BlobUri);
 
     /// <summary>The blob container of <see cref="Blob"/>; created when missing.</summary>
     public string Container { get; init; } = "unetcluster";

@@ -8,7 +8,7 @@ namespace UNetCluster.Training.Transport;
 /// The key both ends of a data-plane connection prove they hold (<see cref="DataPlaneHandshake"/>): the UTF-8 bytes of
 /// <see cref="ClusterSettings.DataPlaneSecret"/>. Without one, a silo with localhost clustering (one process: the
 /// embedded <c>unet train</c>, a one-silo cluster) uses a random key of its process, which no other process can hold;
-/// a silo that other processes reach (Redis clustering, Kubernetes) refuses to start with the data plane on, rather
+/// a silo that other processes reach (Redis or Azure Table clustering, Kubernetes) refuses to start with the data plane on, rather
 /// than serve buckets to anyone or quietly fall back to the slower grain messages. Never printed.
 /// </summary>
 public sealed class DataPlaneKey
