@@ -3,12 +3,22 @@ using UNetCluster.Client.Commands;
 
 namespace UNetCluster.Client;
 
-/// <summary>The <c>unet</c> command line: verbs, their options, and the exit codes.</summary>
+/// <summary>The <c>unet</c> command line: verbs, their options, and the exit codes (the README's "Exit codes").</summary>
 public static class Cli
 {
+    /// <summary>Done: the command did what it was asked; a watched job completed.</summary>
     public const int Ok = 0;
+
+    /// <summary>A watched job failed or completed with errors, training failed, or storage or the cluster failed a request.</summary>
     public const int Failed = 1;
+
+    /// <summary>Bad input: an option, a file, a spec the cluster refused, an unknown job, a missing or wrong API token. Nothing was changed.</summary>
     public const int BadInput = 2;
+
+    /// <summary>The cluster cannot be reached: its gateway, Redis membership or REST API does not answer.</summary>
+    public const int Unreachable = 3;
+
+    /// <summary>Interrupted (Ctrl+C), or a watched job was cancelled.</summary>
     public const int Cancelled = 130;
 
     /// <summary>Parses and runs one command line, writing to the given writers. Returns the exit code.</summary>
@@ -32,7 +42,7 @@ public static class Cli
         {
             foreach (var parseError in parsed.Errors)
             {
-                await error.WriteLineAsync($"error: {ParseErrors.Describe(parseError.Message)}").ConfigureAwait(false);
+                await error.WriteLineAsync($"error: {ParseErrors.Describe(parseError)}").ConfigureAwait(false);
             }
 
             var verb = parsed.CommandResult.Command == root ? "unet" : $"unet {CommandPath(parsed.CommandResult)}";

@@ -77,8 +77,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
         catch (Exception e) when (e is OrleansException or OperationCanceledException or RedisException or SiloUnavailableException or TimeoutException)
         {
             host.Dispose();
-            throw new UserInputException(
-                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway or --redis (or set UNET_GATEWAY / UNET_REDIS).", e);
+            throw new ClusterUnreachableException(
+                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway or --redis (or set UNET_GATEWAY / UNET_REDIS), or --api URL for a silo's REST API.", e);
         }
     }
 
