@@ -24,19 +24,7 @@ public static class Cli
     /// <summary>Parses and runs one command line, writing to the given writers. Returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var root = new RootCommand(
-            "UNetCluster: train the U-Net of Ronneberger, Fischer and Brox (2015) on biomedical images, predict and evaluate.")
-        {
-            TrainCommand.Create(output, error),
-            PredictCommand.Create(output, error),
-            EvaluateCommand.Create(output, error),
-            DataSetCommands.Create(output, error),
-        };
-        foreach (var command in JobCommands.Create(output, error))
-        {
-            root.Subcommands.Add(command);
-        }
-
+        var root = Create(output, error);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -75,6 +63,26 @@ public static class Cli
         {
             Console.CancelKeyPress -= OnCancel;
         }
+    }
+
+    /// <summary>Every verb with its options, writing to the given writers.</summary>
+    internal static RootCommand Create(TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand(
+            "UNetCluster: train the U-Net of Ronneberger, Fischer and Brox (2015) on biomedical images, predict and evaluate. " +
+            "Exit codes: 0 done, 1 a job or request failed, 2 bad input, 3 the cluster cannot be reached, 130 interrupted or the job was cancelled.")
+        {
+            TrainCommand.Create(output, error),
+            PredictCommand.Create(output, error),
+            EvaluateCommand.Create(output, error),
+            DataSetCommands.Create(output, error),
+        };
+        foreach (var command in JobCommands.Create(output, error))
+        {
+            root.Subcommands.Add(command);
+        }
+
+        return root;
     }
 
     /// <summary>"dataset upload": the verbs from the root to a parsed command.</summary>
