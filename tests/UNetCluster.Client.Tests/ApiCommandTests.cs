@@ -91,6 +91,8 @@ public sealed class ApiCommandTests(ApiSiloFixture silo)
     public async Task Submit_SpecTheClusterRefusesOverTheApi_PrintsEveryErrorAndExitsTwo()
     {
         var refused = await ApiSiloFixture.RunWithTokenAsync(ApiSiloFixture.Token, "submit", "--api", silo.Api, "--data", "nowhere", "--workers", "0");
+        var prediction = await ApiSiloFixture.RunWithTokenAsync(
+            ApiSiloFixture.Token, "predict", "--cluster", "--api", silo.Api, "--from-job", "no-such-job", "--dataset", "nowhere", "--tile", "124", "--no-overlays");
         var unknown = await CliRunner.RunAsync("status", "no-such-job", "--api", silo.Api);
         var badUrl = await CliRunner.RunAsync("list", "--api", "127.0.0.1:8080");
         var both = await CliRunner.RunAsync("list", "--api", silo.Api, "--gateway", "127.0.0.1:30000");
@@ -99,6 +101,11 @@ public sealed class ApiCommandTests(ApiSiloFixture silo)
         Assert.Contains("error: the job was refused (nothing was created):", refused.Error, StringComparison.Ordinal);
         Assert.Contains("data set 'nowhere' is unknown", refused.Error, StringComparison.Ordinal);
         Assert.Contains("workers 0 is invalid", refused.Error, StringComparison.Ordinal);
+        // POST /api/predictions read every field the CLI sent (an unread one would be refused as unknown) and the cluster refused the spec.
+        Assert.Equal(2, prediction.ExitCode);
+        Assert.Contains("error: the prediction job was refused (nothing was created):", prediction.Error, StringComparison.Ordinal);
+        Assert.Contains("no-such-job", prediction.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("unknown field", prediction.Error, StringComparison.Ordinal);
         Assert.Equal((2, "error: job 'no-such-job' is unknown: 'unet list' shows the cluster's jobs."), (unknown.ExitCode, unknown.Error.Trim()));
         Assert.Equal(2, badUrl.ExitCode);
         Assert.Contains("--api '127.0.0.1:8080' is invalid: expected the http:// or https:// URL", badUrl.Error, StringComparison.Ordinal);
