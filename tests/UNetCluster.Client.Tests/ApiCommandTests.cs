@@ -48,9 +48,8 @@ public sealed class ApiCommandTests(ApiSiloFixture silo)
     [Fact]
     public async Task StatusJson_OverTheGatewayAndOverTheApi_IsTheSameDocument()
     {
-        var id = NewId("same");
-        var submit = await ApiSiloFixture.RunWithTokenAsync(ApiSiloFixture.Token, "submit", "--api", silo.Api, "--preset", "tiny", "--steps", "2", "--id", id, "--watch");
-        Assert.True(submit.ExitCode == 0, $"{submit.Output}\n{submit.Error}\n{ApiSiloFixture.Tail(silo.Output)}");
+        var (id, code, output, error) = await silo.CompletedJobAsync();
+        Assert.True(code == 0, $"{output}\n{error}\n{ApiSiloFixture.Tail(silo.Output)}");
 
         var overApi = await CliRunner.RunAsync("status", id, "--api", silo.Api, "--json");
         var overGateway = await CliRunner.RunAsync("status", id, "--gateway", $"127.0.0.1:{silo.GatewayPort}", "--cluster-id", silo.ClusterId, "--json");

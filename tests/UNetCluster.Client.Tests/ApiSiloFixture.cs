@@ -76,6 +76,21 @@ public sealed class ApiSiloFixture : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
+    private Task<(string Id, int ExitCode, string Output, string Error)>? _completed;
+
+    /// <summary>
+    /// A tiny job submitted over the API with <c>--watch</c> and followed to its end, once per run (a job costs the
+    /// silo's one worker thread seconds): its id and what <c>unet submit --watch</c> returned and printed.
+    /// </summary>
+    public Task<(string Id, int ExitCode, string Output, string Error)> CompletedJobAsync() => _completed ??= SubmitAndWatchAsync();
+
+    private async Task<(string Id, int ExitCode, string Output, string Error)> SubmitAndWatchAsync()
+    {
+        var id = $"cli-done-{Guid.NewGuid().ToString("N")[..6]}";
+        var (code, output, error) = await RunWithTokenAsync(Token, "submit", "--api", Api, "--preset", "tiny", "--steps", "2", "--id", id, "--watch");
+        return (id, code, output, error);
+    }
+
     public static string Tail(string text) => text.Length > 4000 ? text[^4000..] : text;
 
     /// <summary>Runs the CLI in-process with UNET_API_TOKEN set to <paramref name="token"/> (unset when null), restored after.</summary>

@@ -24,11 +24,10 @@ public sealed partial class ExitCodeTests(ApiSiloFixture silo)
     [Fact]
     public async Task ExitCode0_WatchedJobCompletes()
     {
-        var (code, output, error) = await ApiSiloFixture.RunWithTokenAsync(
-            ApiSiloFixture.Token, "submit", "--api", silo.Api, "--preset", "tiny", "--steps", "2", "--id", ApiCommandTests.NewId("ok"), "--watch");
+        var (id, code, output, error) = await silo.CompletedJobAsync();   // submit --watch of a tiny job
 
         Assert.True(code == 0, $"{output}\n{error}");
-        Assert.Contains(": completed", output, StringComparison.Ordinal);
+        Assert.Contains($"job {id}: completed", output, StringComparison.Ordinal);
     }
 
     [Fact]
