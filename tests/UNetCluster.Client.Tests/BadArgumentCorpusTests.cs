@@ -31,6 +31,21 @@ public sealed class BadArgumentCorpusTests
         { "train --channels 3 --out {tmp}/run", "--channels 3 does not match data set" },
         { "train --normalisation zscore --out {tmp}/run", "--normalisation 'zscore' is unknown: expected mean-std or percentile" },
 
+        // Options with a fixed set of values: refused by the parser, naming the option and every accepted value.
+        { "train --preset fast --out {tmp}/run", "--preset 'fast' is unknown: expected " },
+        { "train --optimizer adamw --out {tmp}/run", "--optimizer 'adamw' is unknown: expected sgd or adam." },
+        { "train --loss dice --out {tmp}/run", "--loss 'dice' is unknown: expected weighted-cross-entropy, soft-dice or dice-cross-entropy." },
+        { "train --border-class --border-kind edge --out {tmp}/run", "--border-kind 'edge' is unknown: expected touching or outline." },
+        { "train --precision fp16 --out {tmp}/run", "--precision 'fp16' is unknown: expected fp32 or bf16." },
+        { "train --select-by accuracy --out {tmp}/run", "--select-by 'accuracy' is unknown: expected pixel-error, " },
+        { "train --mask-kind labels --out {tmp}/run", "--mask-kind 'labels' is unknown: expected auto, binary, instances or classes." },
+        { "train --device gpu --out {tmp}/run", "--device 'gpu' is unknown: expected auto, cpu, cuda or cuda:N" },
+        { "predict --checkpoint {tmp} --input {tmp} --out {tmp}/o --precision half", "--precision 'half' is unknown: expected fp32 or bf16." },
+        { "predict --checkpoint {tmp} --input {tmp} --out {tmp}/o --device tpu", "--device 'tpu' is unknown" },
+        { "evaluate --predictions {tmp} --masks {tmp} --mask-kind objects", "--mask-kind 'objects' is unknown: expected auto, binary, instances or classes." },
+        { "dataset upload d --images {tmp} --masks {tmp} --root {tmp}/store --mask-kind x", "--mask-kind 'x' is unknown" },
+        { "submit --preset huge --gateway 127.0.0.1:1", "--preset 'huge' is unknown: expected " },
+
         // Output folders that cannot be written.
         { "train --preset tiny --out {file}", "is a file: expected a folder" },
         { "train --preset tiny --out {file}/run", "which is a file: expected a folder" },

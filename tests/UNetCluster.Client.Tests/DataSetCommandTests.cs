@@ -12,6 +12,8 @@ public sealed class DataSetCommandTests
         var upload = await CliRunner.RunAsync("dataset", "upload", "isbi", "--images", BundledData.ImagesDirectory, "--masks", BundledData.MasksDirectory, "--root", root);
         var list = await CliRunner.RunAsync("dataset", "list", "--root", root);
         var show = await CliRunner.RunAsync("dataset", "show", "isbi", "--root", root);
+        var listJson = await CliRunner.RunAsync("dataset", "list", "--root", root, "--json");
+        var showJson = await CliRunner.RunAsync("dataset", "show", "isbi", "--root", root, "--json");
         var delete = await CliRunner.RunAsync("dataset", "delete", "isbi", "--root", root);
         var after = await CliRunner.RunAsync("dataset", "show", "isbi", "--root", root);
 
@@ -19,6 +21,23 @@ public sealed class DataSetCommandTests
         Assert.Contains("24 items", upload.Output, StringComparison.Ordinal);
         Assert.StartsWith("isbi ", list.Output, StringComparison.Ordinal);
         Assert.Contains("slice-23", show.Output, StringComparison.Ordinal);
+        using (var listed = System.Text.Json.JsonDocument.Parse(listJson.Output))
+        {
+            var manifest = Assert.Single(listed.RootElement.EnumerateArray());
+            Assert.Equal(("isbi", 24, 24, "binary"), (manifest.GetProperty("name").GetString(), manifest.GetProperty("items").GetArrayLength(),
+                manifest.GetProperty("sections").GetInt32(), manifest.GetProperty("maskKind").GetString()));
+        }
+
+        using (var shown = System.Text.Json.JsonDocument.Parse(showJson.Output))
+        {
+            var items = shown.RootElement.GetProperty("items").EnumerateArray().ToList();
+            var last = items.Single(i => i.GetProperty("id").GetString() == "slice-23");
+            Assert.Equal(("slice-23", 512, 512), (last.GetProperty("id").GetString(), last.GetProperty("width").GetInt32(), last.GetProperty("height").GetInt32()));
+            Assert.Equal(64, last.GetProperty("image").GetProperty("sha256").GetString()!.Length);
+            Assert.Equal(items.Sum(i => i.GetProperty("image").GetProperty("bytes").GetInt64() + i.GetProperty("mask").GetProperty("bytes").GetInt64()),
+                shown.RootElement.GetProperty("bytes").GetInt64());
+        }
+
         Assert.Equal(0, delete.ExitCode);
         Assert.Equal(2, after.ExitCode);
         Assert.Contains("no data set named 'isbi'", after.Error, StringComparison.Ordinal);

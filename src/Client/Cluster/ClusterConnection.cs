@@ -120,8 +120,8 @@ internal sealed class ClusterConnection : IAsyncDisposable
         catch (Exception e) when (e is OrleansException or OperationCanceledException or RedisException or SiloUnavailableException or TimeoutException or Azure.RequestFailedException)
         {
             host.Dispose();
-            throw new UserInputException(
-                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway, --redis or --azure-table (or set UNET_GATEWAY / UNET_REDIS / UNET_AZURE_TABLE).", e);
+            throw new ClusterUnreachableException(
+                $"Cannot reach {address.Describe()}: {e.Message.Split('\n')[0]} Start the silos (src/Silo), or pass --gateway, --redis or --azure-table (or set UNET_GATEWAY / UNET_REDIS / UNET_AZURE_TABLE), or --api URL for a silo's REST API.", e);
         }
     }
 

@@ -1,5 +1,4 @@
 using UNetCluster.Client.Display;
-using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Training;
 
@@ -16,10 +15,11 @@ internal static class JobWatcher
     /// watching stops and the last status is returned (the job goes on).
     /// </summary>
     public static async Task<JobStatus> WatchAsync(
-        IGrainFactory grains, string jobId, TrainingProgressDisplay display, bool cancelJobOnInterrupt, CancellationToken cancellationToken)
+        IJobClient jobs, string jobId, TrainingProgressDisplay display, bool cancelJobOnInterrupt, CancellationToken cancellationToken)
     {
-        var job = grains.GetGrain<ITrainingJobGrain>(jobId);
-        var first = await job.GetStatusAsync().ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(jobs);
+        ArgumentNullException.ThrowIfNull(display);
+        var first = await jobs.GetStatusAsync(jobId, CancellationToken.None).ConfigureAwait(false);
         return await display.RunAsync(first.Steps, first.Step, async progress =>
         {
             var cancelSent = false;
@@ -37,13 +37,13 @@ internal static class JobWatcher
 
                     if (!cancelSent)
                     {
-                        await job.CancelAsync().ConfigureAwait(false);
+                        await jobs.CancelAsync(jobId, CancellationToken.None).ConfigureAwait(false);
                         cancelSent = true;
                     }
                 }
 
                 await Task.Delay(Poll, CancellationToken.None).ConfigureAwait(false);
-                status = await job.GetStatusAsync().ConfigureAwait(false);
+                status = await jobs.GetStatusAsync(jobId, CancellationToken.None).ConfigureAwait(false);
                 if (status.Step != reported && status.Step > 0)
                 {
                     reported = status.Step;

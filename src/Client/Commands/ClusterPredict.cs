@@ -120,8 +120,8 @@ internal sealed class ClusterPredict
             BlockSize = parse.GetValue(BlockSize),
             Workers = parse.GetValue(Workers),
         };
-        await using var cluster = await ClusterConnection.ConnectAsync(Connection.Address(parse), cancellationToken).ConfigureAwait(false);
-        if (await JobCommands.SubmitAsync(cluster, new JobSpec { Prediction = spec }, id, output, error).ConfigureAwait(false) is not { } jobId)
+        await using var cluster = await Connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+        if (await JobCommands.SubmitAsync(cluster, new JobSpec { Prediction = spec }, id, output, error, cancellationToken).ConfigureAwait(false) is not { } jobId)
         {
             return Cli.BadInput;
         }
@@ -132,7 +132,7 @@ internal sealed class ClusterPredict
         }
 
         var code = await JobCommands.WatchAsync(cluster, jobId, output, cancellationToken).ConfigureAwait(false);
-        var status = await JobCommands.FindAsync(cluster, jobId).ConfigureAwait(false);
+        var status = await cluster.GetStatusAsync(jobId, CancellationToken.None).ConfigureAwait(false);   // after Ctrl+C too
         if (download is not null && status.State is JobState.Completed or JobState.CompletedWithErrors)
         {
             var count = await DownloadAsync(blobs!, jobId, download, cancellationToken).ConfigureAwait(false);

@@ -3,7 +3,10 @@ using UNetCluster.Data.Imaging;
 
 namespace UNetCluster.Client.Commands;
 
-/// <summary>Runs a verb's body and turns the errors a user can fix into one message and exit code 2.</summary>
+/// <summary>
+/// Runs a verb's body and turns the errors a user can fix into one message and exit code 2, a cluster that does not
+/// answer into exit code 3, and a cluster's failure to answer a request into exit code 1 (<see cref="Cli"/>).
+/// </summary>
 internal static class CommandRunner
 {
     public static async Task<int> RunAsync(TextWriter error, Func<Task<int>> body)
@@ -11,6 +14,16 @@ internal static class CommandRunner
         try
         {
             return await body().ConfigureAwait(false);
+        }
+        catch (ClusterUnreachableException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Cli.Unreachable;
+        }
+        catch (ClusterRequestException e)
+        {
+            await error.WriteLineAsync($"error: {e.Message}").ConfigureAwait(false);
+            return Cli.Failed;
         }
         catch (DataSetValidationException e)
         {

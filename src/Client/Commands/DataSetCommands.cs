@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using UNetCluster.Client.Output;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Storage;
@@ -114,7 +115,7 @@ internal static class DataSetCommands
         var name = new Argument<string>("NAME") { Description = DataSetStore.NameRule };
         var images = new Option<string>("--images") { Description = "Folder of images (PNG or TIFF, 8 or 16 bit).", Required = true };
         var masks = new Option<string>("--masks") { Description = "Folder of masks (binary; object ids with --mask-kind instances; class indices with --mask-kind classes), same file names as the images.", Required = true };
-        var maskKind = new Option<MaskKind>("--mask-kind") { Description = "What the masks hold: auto, binary, instances or classes (see unet train --help); recorded in the manifest.", DefaultValueFactory = _ => MaskKind.Auto };
+        var maskKind = Choices.MaskKind("What the masks hold: auto (default), binary, instances or classes (see unet train --help); recorded in the manifest.");
         var classes = new Option<int?>("--classes") { Description = "For --mask-kind classes: the class count (default: the largest index in the masks + 1); an index at or above it is refused. Recorded in the manifest." };
         var maxPixels = new ImageLimitOption();
         var command = new Command("upload", "Validate every image and mask pair, then upload them and the data set's manifest; a bad pair uploads nothing.") { name, images, masks, maskKind, classes, maxPixels.Option };
@@ -123,11 +124,12 @@ internal static class DataSetCommands
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             var store = storage.Open(parse);
-            var classCount = ClassesOption.Require(parse.GetValue(classes), parse.GetValue(maskKind));
+            var kind = Choices.MaskKindOf(parse.GetValue(maskKind)) ?? MaskKind.Auto;
+            var classCount = ClassesOption.Require(parse.GetValue(classes), kind);
             DataSetManifest manifest;
             try
             {
-                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: parse.GetValue(maskKind), limits: maxPixels.Limits(parse), classes: classCount, cancellationToken: ct).ConfigureAwait(false);
+                manifest = await store.UploadAsync(dataSetName, parse.GetValue(images)!, parse.GetValue(masks)!, maskKind: kind, limits: maxPixels.Limits(parse), classes: classCount, cancellationToken: ct).ConfigureAwait(false);
             }
             catch (InvalidOperationException e)
             {
@@ -144,12 +146,24 @@ internal static class DataSetCommands
     private static Command List(TextWriter output, TextWriter error)
     {
         var storage = new Storage();
-        var command = new Command("list", "List the data sets.");
+        var json = CliJson.Option("the data sets' manifests, an array (items, sizes, sha256s, mask kind; plus sections and bytes)");
+        var command = new Command("list", "List the data sets.") { json };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var problems = new List<string>();
             var all = await storage.Open(parse, mustExist: true).ListAsync(problems.Add, ct).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                foreach (var problem in problems)
+                {
+                    await error.WriteLineAsync($"warning: {problem}").ConfigureAwait(false);
+                }
+
+                await CliJson.WriteAsync(output, all).ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
             if (all.Count == 0)
             {
                 await output.WriteLineAsync(problems.Count == 0 ? "No data sets." : "No readable data sets.").ConfigureAwait(false);
@@ -175,13 +189,20 @@ internal static class DataSetCommands
     {
         var storage = new Storage();
         var name = new Argument<string>("NAME") { Description = "The data set's name." };
-        var command = new Command("show", "Show a data set's items: size, bit depth, pages, sha256.") { name };
+        var json = CliJson.Option("the data set's manifest");
+        var command = new Command("show", "Show a data set's items: size, bit depth, pages, sha256.") { name, json };
         storage.AddTo(command);
         command.SetAction((parse, ct) => RunAsync(error, async () =>
         {
             var dataSetName = DataSetStore.ValidateName(parse.GetValue(name)!);
             var manifest = await storage.Open(parse, mustExist: true).GetAsync(dataSetName, ct).ConfigureAwait(false)
                 ?? throw new UserInputException($"There is no data set named '{dataSetName}' (see 'unet dataset list').");
+            if (parse.GetValue(json))
+            {
+                await CliJson.WriteAsync(output, manifest).ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
             await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
                 $"{manifest.Name}: {manifest.Items.Count} items, {manifest.Sections} sections, {manifest.Bytes / 1e6:F1} MB, {Masks(manifest)}, {DataSetLoader.Channels(manifest.Channels)}, created {manifest.CreatedUtc:u}")).ConfigureAwait(false);
             foreach (var item in manifest.Items)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using UNetCluster.Client.Display;
+using UNetCluster.Client.Output;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Model.Checkpoints;
@@ -29,14 +30,11 @@ internal static class EvaluateCommand
             Required = true,
         };
         var masks = new Option<string>("--masks") { Description = "Folder of ground-truth masks, same file names.", Required = true };
-        var json = new Option<bool>("--json") { Description = "Print the scores as JSON." };
-        var maskKind = new Option<MaskKind>("--mask-kind")
-        {
-            Description = "What the ground-truth masks hold: auto (binary; 16-bit masks with several values are object ids), binary, instances " +
-                "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects), or classes " +
-                "(class indices, scored against the predictions' {name}.classes.png: adds Dice and IoU per class and their mean over the foreground classes).",
-            DefaultValueFactory = _ => MaskKind.Auto,
-        };
+        var json = CliJson.Option("the scores: {images: [{id, scores, objects | classes}], mean, objects | classes}");
+        var maskKind = Choices.MaskKind(
+            "What the ground-truth masks hold: auto (default; binary, and 16-bit masks with several values are object ids), binary, instances " +
+            "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects), or classes " +
+            "(class indices, scored against the predictions' {name}.classes.png: adds Dice and IoU per class and their mean over the foreground classes).");
         var classCount = new Option<int?>("--classes") { Description = "With --mask-kind classes: the class count (default: the largest index in the masks and predictions + 1); an index at or above it is refused." };
         var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json, maskKind, classCount };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
@@ -44,7 +42,7 @@ internal static class EvaluateCommand
             var objects = new List<(string Id, ObjectScores Scores)>();
             var classes = new List<(string Id, ClassScores Scores)>();
             var labelled = new List<string>();
-            var kind = parse.GetValue(maskKind);
+            var kind = Choices.MaskKindOf(parse.GetValue(maskKind)) ?? MaskKind.Auto;
             var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind), labelled);
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
             if (parse.GetValue(json))
@@ -55,7 +53,7 @@ internal static class EvaluateCommand
                     (_, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) },
                     _ => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, classes = classes.FirstOrDefault(c => c.Id == r.Id).Scores }), mean, classes = ClassMetrics.Mean(classes.Select(c => c.Scores)) },
                 };
-                output.WriteLine(JsonSerializer.Serialize(document, CheckpointManifest.JsonOptions));
+                output.WriteLine(CliJson.Serialize(document));
             }
             else
             {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using UNetCluster.Client.Cluster;
 using UNetCluster.Client.Display;
+using UNetCluster.Client.Output;
 using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model;
@@ -13,9 +14,10 @@ using UNetCluster.Training.Jobs;
 namespace UNetCluster.Client.Commands;
 
 /// <summary>
-/// The verbs that work against a running cluster through its gateway: <c>submit</c>, <c>status</c>, <c>watch</c>,
-/// <c>list</c> and <c>cancel</c>. The cluster is found with <c>--gateway</c> (default 127.0.0.1:30000) or
-/// <c>--redis</c>, or the environment variables UNET_GATEWAY, UNET_REDIS and UNET_CLUSTER_ID.
+/// The verbs that work against a running cluster: <c>submit</c>, <c>status</c>, <c>watch</c>, <c>list</c>,
+/// <c>cancel</c> and <c>silos</c>. The cluster is found through its gateway (<c>--gateway</c>, default
+/// 127.0.0.1:30000) or Redis membership (<c>--redis</c>), or over a silo's REST API (<c>--api URL</c>, the token in
+/// UNET_API_TOKEN), or the environment variables UNET_GATEWAY, UNET_REDIS, UNET_API and UNET_CLUSTER_ID.
 /// </summary>
 internal static class JobCommands
 {
@@ -43,12 +45,20 @@ internal static class JobCommands
 
         public Option<string?> ClusterId { get; } = new("--cluster-id") { Description = "The cluster's id (default: UNET_CLUSTER_ID or unetcluster)." };
 
+        public Option<string?> Api { get; } = new("--api")
+        {
+            Description = "URL of a silo's REST API, e.g. http://127.0.0.1:8080 (default: UNET_API): reach the cluster over HTTP from outside it " +
+                $"instead of through its gateway; submitting and cancelling send the bearer token in {RestJobClient.TokenVariable}.",
+            HelpName = "URL",
+        };
+
         public void AddTo(Command command)
         {
             command.Options.Add(Gateway);
             command.Options.Add(Redis);
             command.Options.Add(AzureTable);
             command.Options.Add(ClusterId);
+            command.Options.Add(Api);
         }
 
         public ClusterAddress Address(ParseResult parse) => new(
@@ -59,6 +69,30 @@ internal static class JobCommands
             AzureTable = parse.GetValue(AzureTable) ?? Environment.GetEnvironmentVariable("UNET_AZURE_TABLE"),
             AzureTableName = Environment.GetEnvironmentVariable("UNET_AZURE_TABLE_NAME") ?? ClusterAddress.DefaultAzureTableName,
         };
+
+        /// <summary>
+        /// The cluster the options name: over its REST API with <c>--api</c> (or UNET_API when neither --gateway nor
+        /// --redis is given), else as an Orleans client. A cluster that does not answer is a <see cref="ClusterUnreachableException"/>.
+        /// </summary>
+        public async Task<IJobClient> OpenAsync(ParseResult parse, CancellationToken cancellationToken)
+        {
+            var api = parse.GetValue(Api);
+            var orleans = parse.GetValue(Gateway) is not null || parse.GetValue(Redis) is not null || parse.GetValue(AzureTable) is not null;
+            if (api is not null && orleans)
+            {
+                throw new UserInputException("--api and --gateway/--redis are two ways to reach a cluster: give one of them.");
+            }
+
+            api ??= orleans ? null : Environment.GetEnvironmentVariable("UNET_API") is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
+            if (api is not null)
+            {
+                return new RestJobClient(RestJobClient.ParseAddress(api), Environment.GetEnvironmentVariable(RestJobClient.TokenVariable));
+            }
+
+            var address = Address(parse);
+            var connection = await ClusterConnection.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
+            return new GrainJobClient(connection.Client, address.Describe(), connection);
+        }
     }
 
     private static Command Submit(TextWriter output, TextWriter error)
@@ -66,7 +100,7 @@ internal static class JobCommands
         var connection = new Connection();
         var data = new Option<string>("--data") { Description = "Name of a data set known to the cluster.", DefaultValueFactory = _ => "isbi2012-em" };
         var id = new Option<string?>("--id") { Description = "Job id (default: a new one)." };
-        var preset = new Option<string>("--preset") { Description = "Training preset: quick, quality, paper or tiny.", DefaultValueFactory = _ => "quick" };
+        var preset = Choices.Preset();
         var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tiles and augmentation.", DefaultValueFactory = _ => 42 };
         var workers = new Option<int?>("--workers") { Description = "Workers the job waits for before its first step and uses at most (default: every live silo, starting with one)." };
         var reducers = new Option<int?>("--reducers") { Description = "Reducer grains (default: one per worker)." };
@@ -76,7 +110,7 @@ internal static class JobCommands
             Description = "Keep no copy of each reducer's state on a second silo: saves 4 bytes per parameter per step of traffic, but losing a reducer's silo sends the job back to its latest checkpoint.",
         };
         var checkpointEvery = new Option<int?>("--checkpoint-every") { Description = "Write a checkpoint every this many steps." };
-        var watch = new Option<bool>("--watch") { Description = "Follow the job with a progress bar until it ends." };
+        var watch = new Option<bool>("--watch") { Description = "Follow the job with a progress bar until it ends (exit code 0 completed, 1 failed, 130 cancelled)." };
         var command = new Command("submit", "Submit a training job to a running cluster; prints the job id.")
         {
             data, id, preset, seed, workers, reducers, bucket, noCopies, checkpointEvery, watch,
@@ -93,8 +127,8 @@ internal static class JobCommands
                 BucketKiB = parse.GetValue(bucket),
                 ReducerCopies = parse.GetValue(noCopies) ? false : null,
             };
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            if (await SubmitAsync(cluster, spec, parse.GetValue(id), output, error).ConfigureAwait(false) is not { } jobId)
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            if (await SubmitAsync(cluster, spec, parse.GetValue(id), output, error, cancellationToken).ConfigureAwait(false) is not { } jobId)
             {
                 return Cli.BadInput;
             }
@@ -108,14 +142,14 @@ internal static class JobCommands
     {
         var connection = new Connection();
         var id = new Argument<string>("job") { Description = "The job id." };
-        var json = new Option<bool>("--json") { Description = "Print the status as JSON." };
+        var json = CliJson.Option("the job's status (the REST API's GET /api/jobs/{id} document)");
         var command = new Command("status", "Show a job's state, step, loss, workers and checkpoint.") { id, json };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            var status = await FindAsync(cluster, parse.GetValue(id)!).ConfigureAwait(false);
-            await output.WriteLineAsync(parse.GetValue(json) ? JsonSerializer.Serialize(status, CheckpointManifest.JsonOptions) : Describe(status)).ConfigureAwait(false);
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var status = await cluster.GetStatusAsync(parse.GetValue(id)!, cancellationToken).ConfigureAwait(false);
+            await output.WriteLineAsync(parse.GetValue(json) ? CliJson.Serialize(status) : Describe(status)).ConfigureAwait(false);
             return Cli.Ok;
         }));
         return command;
@@ -125,13 +159,13 @@ internal static class JobCommands
     {
         var connection = new Connection();
         var id = new Argument<string>("job") { Description = "The job id." };
-        var command = new Command("watch", "Follow a job with a live progress bar until it ends (Ctrl+C stops watching; the job goes on).") { id };
+        var command = new Command("watch", "Follow a job with a live progress bar until it ends (Ctrl+C stops watching; the job goes on). Exit code 0 completed, 1 failed, 130 cancelled.") { id };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var jobId = parse.GetValue(id)!;
-            await FindAsync(cluster, jobId).ConfigureAwait(false);
+            await cluster.GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
             return await WatchAsync(cluster, jobId, output, cancellationToken).ConfigureAwait(false);
         }));
         return command;
@@ -140,12 +174,19 @@ internal static class JobCommands
     private static Command List(TextWriter output, TextWriter error)
     {
         var connection = new Connection();
-        var command = new Command("list", "List the cluster's jobs.");
+        var json = CliJson.Option("every job's status, an array (the REST API's GET /api/jobs document)");
+        var command = new Command("list", "List the cluster's jobs.") { json };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            var jobs = await cluster.Client.GetGrain<IJobRegistryGrain>(0).ListAsync().ConfigureAwait(false);
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var jobs = await cluster.ListAsync(cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
+            {
+                await CliJson.WriteAsync(output, jobs).ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
             if (jobs.Count == 0)
             {
                 await output.WriteLineAsync("No jobs.").ConfigureAwait(false);
@@ -173,16 +214,16 @@ internal static class JobCommands
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
             var jobId = parse.GetValue(id)!;
-            var status = await FindAsync(cluster, jobId).ConfigureAwait(false);
+            var status = await cluster.GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (status.IsFinished)
             {
-                await output.WriteLineAsync($"Job {jobId} has already ended ({status.State.ToString().ToLowerInvariant()}).").ConfigureAwait(false);
+                await output.WriteLineAsync($"Job {jobId} has already ended ({State(status)}).").ConfigureAwait(false);
                 return Cli.Ok;
             }
 
-            await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).CancelAsync().ConfigureAwait(false);
+            await cluster.CancelAsync(jobId, cancellationToken).ConfigureAwait(false);
             await output.WriteLineAsync($"Job {jobId} stops at its next step boundary and writes a checkpoint.").ConfigureAwait(false);
             return Cli.Ok;
         }));
@@ -192,15 +233,22 @@ internal static class JobCommands
     private static Command Silos(TextWriter output, TextWriter error)
     {
         var connection = new Connection();
-        var command = new Command("silos", "List the cluster's silos and their membership status (each active silo runs one worker).");
+        var json = CliJson.Option("the silos, an array of {address, status}");
+        var command = new Command("silos", "List the cluster's silos and their membership status (each active silo runs one worker).") { json };
         connection.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, async () =>
         {
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            var hosts = await cluster.Client.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: false).ConfigureAwait(false);
-            foreach (var (silo, status) in hosts.OrderBy(h => h.Key.ToParsableString(), StringComparer.Ordinal))
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var silos = await cluster.ListSilosAsync(cancellationToken).ConfigureAwait(false);
+            if (parse.GetValue(json))
             {
-                await output.WriteLineAsync($"{silo.ToParsableString(),-40} {status.ToString().ToLowerInvariant()}").ConfigureAwait(false);
+                await CliJson.WriteAsync(output, silos).ConfigureAwait(false);
+                return Cli.Ok;
+            }
+
+            foreach (var silo in silos)
+            {
+                await output.WriteLineAsync($"{silo.Address,-40} {silo.Status}").ConfigureAwait(false);
             }
 
             return Cli.Ok;
@@ -212,9 +260,9 @@ internal static class JobCommands
     /// Submits a job and prints its id; when the cluster refuses the spec, prints every error (nothing was created) and
     /// returns null.
     /// </summary>
-    internal static async Task<string?> SubmitAsync(ClusterConnection cluster, JobSpec spec, string? id, TextWriter output, TextWriter error)
+    internal static async Task<string?> SubmitAsync(IJobClient cluster, JobSpec spec, string? id, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
-        var result = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(spec, id).ConfigureAwait(false);
+        var result = await cluster.SubmitAsync(spec, id, cancellationToken).ConfigureAwait(false);
         if (!result.Accepted)
         {
             await error.WriteLineAsync($"error: the {(spec.Prediction is null ? "" : "prediction ")}job was refused (nothing was created):").ConfigureAwait(false);
@@ -230,22 +278,10 @@ internal static class JobCommands
         return result.JobId;
     }
 
-    /// <summary>The job's status from its coordinator (not the registry, whose list is rebuilt if its silo is lost).</summary>
-    internal static async Task<JobStatus> FindAsync(ClusterConnection cluster, string jobId)
+    /// <summary>Follows a job until it ends; the exit code says how it ended: 0 completed, 1 failed (or completed with errors), 130 cancelled or no longer watched.</summary>
+    internal static async Task<int> WatchAsync(IJobClient cluster, string jobId, TextWriter output, CancellationToken cancellationToken)
     {
-        try
-        {
-            return await cluster.Client.GetGrain<ITrainingJobGrain>(jobId).GetStatusAsync().ConfigureAwait(false);
-        }
-        catch (KeyNotFoundException e)
-        {
-            throw new UserInputException(e.Message, e);
-        }
-    }
-
-    internal static async Task<int> WatchAsync(ClusterConnection cluster, string jobId, TextWriter output, CancellationToken cancellationToken)
-    {
-        var status = await JobWatcher.WatchAsync(cluster.Client, jobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: false, cancellationToken).ConfigureAwait(false);
+        var status = await JobWatcher.WatchAsync(cluster, jobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: false, cancellationToken).ConfigureAwait(false);
         await output.WriteLineAsync(Describe(status)).ConfigureAwait(false);
         return status.State switch
         {

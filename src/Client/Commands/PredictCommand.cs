@@ -40,7 +40,7 @@ internal static class PredictCommand
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
         var device = new DeviceOption();
-        var precision = new Option<string?>("--precision") { Description = "Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32)." };
+        var precision = Choices.Precision("Number format of the forward pass: fp32 (default) or bf16 (a bf16 copy of the checkpoint's fp32 weights; softmax in fp32).");
         var command = new Command("predict", "Predict segmentations with a trained checkpoint, here or as a job on a running cluster (--cluster).") { checkpoint, latest, input, outDir, tile, threshold, instances, minObjectPixels, tta, maxPixels.Option, device.Option, precision };
         var cluster = new ClusterPredict();
         cluster.AddTo(command);

@@ -37,7 +37,7 @@ internal static class TrainCommand
         var images = new Option<DirectoryInfo?>("--images") { Description = "Folder of training images (default: the bundled ISBI 2012 sections)." };
         var masks = new Option<DirectoryInfo?>("--masks") { Description = "Folder of their masks, paired by file name (255 or 1 = cell, 0 = membrane)." };
         var unlabelled = new Option<FileSystemInfo?>("--unlabelled") { Description = "Image or folder to predict after training (default: the first bundled unlabelled section)." };
-        var preset = new Option<string>("--preset") { Description = $"Training preset: {string.Join(", ", Presets.Names.Select(n => $"{n} ({Presets.Describe(n)})"))}.", DefaultValueFactory = _ => Presets.Default };
+        var preset = Choices.Preset();
         var seed = new Option<long>("--seed") { Description = "Seed of the initial weights, tile positions and augmentation.", DefaultValueFactory = _ => 42 };
         var outDir = new Option<DirectoryInfo?>("--out") { Description = "Run folder for checkpoints, predictions and metrics (default: runs/train-<time>)." };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
@@ -45,12 +45,10 @@ internal static class TrainCommand
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
         var maxPixels = new ImageLimitOption();
         var device = new DeviceOption();
-        var maskKind = new Option<MaskKind?>("--mask-kind")
-        {
-            Description = "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, instances " +
-                "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term; " +
-                "with --border-class as 3 classes), or classes (pixel value = class index 0..C-1; C from --classes or the largest index + 1).",
-        };
+        var maskKind = Choices.MaskKind(
+            "What the masks hold: auto (binary masks; 16-bit masks with several values are object ids), binary, instances " +
+            "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term; " +
+            "with --border-class as 3 classes), or classes (pixel value = class index 0..C-1; C from --classes or the largest index + 1).");
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
@@ -66,7 +64,7 @@ internal static class TrainCommand
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
                 parse.GetValue(outDir)?.FullName, parse.GetValue(resume), overrides)
             {
-                MaskKind = parse.GetValue(maskKind),
+                MaskKind = Choices.MaskKindOf(parse.GetValue(maskKind)),
                 MaxImagePixels = maxPixels.Pixels(parse),
                 Device = parse.GetValue(device.Option),
             };
@@ -173,7 +171,7 @@ internal static class TrainCommand
                 throw new UserInputException(string.Join(Environment.NewLine, submitted.Errors));
             }
 
-            status = await JobWatcher.WatchAsync(cluster.Client, JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
+            status = await JobWatcher.WatchAsync(new GrainJobClient(cluster.Client, "the in-process silo"), JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
             validations = (await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(long.MaxValue).ConfigureAwait(false)).Validations;
         }
 

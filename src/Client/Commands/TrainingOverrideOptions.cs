@@ -18,9 +18,10 @@ internal sealed class TrainingOverrideOptions
 
     public Option<double?> LearningRate { get; } = new("--lr") { Description = "Learning rate." };
 
-    public Option<string?> Optimizer { get; } = new("--optimizer") { Description = "sgd (momentum 0.99, as the paper) or adam." };
+    public Option<string?> Optimizer { get; } = Choices.OneOf("--optimizer", "sgd (momentum 0.99, as the paper) or adam.", TrainingOverrides.Optimizers);
 
-    public Option<string?> Loss { get; } = new("--loss") { Description = "weighted-cross-entropy (the paper), soft-dice (mean over the foreground classes), or dice-cross-entropy (the two summed)." };
+    public Option<string?> Loss { get; } = Choices.OneOf(
+        "--loss", "weighted-cross-entropy (the paper), soft-dice (mean over the foreground classes), or dice-cross-entropy (the two summed).", TrainingOverrides.Losses);
 
     public Option<int?> Classes { get; } = new("--classes") { Description = "Output classes, 2 to 256 (default 2; for --mask-kind classes, the largest index in the masks + 1). A mask index at or above it is refused." };
 
@@ -31,48 +32,35 @@ internal sealed class TrainingOverrideOptions
         Description = "With --border-class: the border's width in pixels on each side of a contact, 1 to 8 (default 1: the object pixels that touch another object; 2-3 is easier to learn).",
     };
 
-    public Option<string?> BorderKind { get; } = new("--border-kind")
-    {
-        Description = "With --border-class: touching (default: the border is where objects touch) or outline (every object's outline, " +
+    public Option<string?> BorderKind { get; } = Choices.OneOf(
+        "--border-kind",
+        "With --border-class: touching (default: the border is where objects touch) or outline (every object's outline, " +
             "a class common enough to be learned; objects are then the interiors grown back over the foreground).",
-    };
+        TrainingOverrides.BorderKinds);
 
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
     public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
 
-    public Option<string?> SelectBy { get; } = CreateSelectBy();
+    public Option<string?> SelectBy { get; } = Choices.SelectBy(
+        "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
+        "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only). " +
+        "Default: object-f1 for instance masks, pixel-error otherwise.");
 
     public Option<int?> Patience { get; } = new("--patience") { Description = "Stop early after this many validations in a row without a better --select-by value (default: never)." };
-
-    private static Option<string?> CreateSelectBy()
-    {
-        var option = new Option<string?>("--select-by")
-        {
-            Description = "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
-                "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only). " +
-                "Default: object-f1 for instance masks, pixel-error otherwise.",
-        };
-        option.AcceptOnlyFromAmong([.. Model.Metrics.ValidationMetrics.Names]);
-        return option;
-    }
 
     public Option<int?> Channels { get; } = new("--channels")
     {
         Description = "Input channels of the network: 1 (gray) to 4; the images must have this many (default: the data's own count).",
     };
 
-    public Option<string?> Normalisation { get; } = new("--normalisation")
-    {
-        Description = "Per-image intensity normalisation, applied in training and recorded for prediction: mean-std (default) or " +
-                      "percentile (each channel's 1st and 99.8th percentiles to 0 and 1, not clipped; for 16-bit microscopy).",
-    };
+    public Option<string?> Normalisation { get; } = Choices.Normalisation(
+        "Per-image intensity normalisation, applied in training and recorded for prediction: mean-std (default) or " +
+        "percentile (each channel's 1st and 99.8th percentiles to 0 and 1, not clipped; for 16-bit microscopy).");
 
-    public Option<string?> Precision { get; } = new("--precision")
-    {
-        Description = "Number format of the workers' forward and backward pass: fp32 (default) or bf16 (from a bf16 copy of the weights; loss, " +
-            "gradient sent, optimizer and checkpoints stay fp32).",
-    };
+    public Option<string?> Precision { get; } = Choices.Precision(
+        "Number format of the workers' forward and backward pass: fp32 (default) or bf16 (from a bf16 copy of the weights; loss, " +
+        "gradient sent, optimizer and checkpoints stay fp32).");
 
     public void AddTo(Command command)
     {

@@ -129,6 +129,18 @@ public sealed record TrainingOverrides(
     /// <summary>The <c>--loss</c> names, as the errors list them.</summary>
     public const string LossNames = "weighted-cross-entropy, soft-dice or dice-cross-entropy";
 
+    /// <summary>The names <see cref="ApplyTo"/> reads for <c>--optimizer</c>, for a command line's list of accepted values.</summary>
+    public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam"];
+
+    /// <summary>The names <see cref="ApplyTo"/> reads for <c>--loss</c>.</summary>
+    public static IReadOnlyList<string> Losses { get; } = ["weighted-cross-entropy", "soft-dice", "dice-cross-entropy"];
+
+    /// <summary>The names <see cref="ParseBorderKind"/> reads for <c>--border-kind</c>.</summary>
+    public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline"];
+
+    /// <summary>The names <see cref="ParsePrecision"/> reads for <c>--precision</c>.</summary>
+    public static IReadOnlyList<string> Precisions { get; } = ["fp32", "bf16"];
+
     /// <summary>The border kind named <paramref name="name"/> (touching or outline, any case); an unknown one names <c>--border-kind</c>.</summary>
     public static Data.Labels.BorderKind ParseBorderKind(string name) => name.ToLowerInvariant() switch
     {
