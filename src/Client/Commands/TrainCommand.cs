@@ -17,6 +17,7 @@ using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Reports;
 using UNetCluster.Training.Settings;
 using static TorchSharp.torch;
 
@@ -164,7 +165,7 @@ internal static class TrainCommand
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
-        IReadOnlyList<ValidationResult> validations;
+        JobHistory history;
         await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None).ConfigureAwait(false))
         {
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
@@ -174,11 +175,19 @@ internal static class TrainCommand
             }
 
             status = await JobWatcher.WatchAsync(cluster.Client, JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
-            validations = (await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(long.MaxValue).ConfigureAwait(false)).Validations;
+            history = await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(-1).ConfigureAwait(false);
         }
+
+        var validations = history.Validations;
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Stopped at step {status.Step} ({Describe(status)}) after {status.Elapsed:mm\\:ss}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
+        if (status.State is JobState.Failed or JobState.Cancelled)
+        {
+            // The report of a run that did not finish: its curves, validations and checkpoints, no overlays.
+            output.WriteLine($"Report: {WriteReport(run, status, history, [], $"No overlays: the run was {status.State.ToString().ToLowerInvariant()} before its validation sections were predicted.")}");
+        }
+
         if (status.State == JobState.Failed)
         {
             error.WriteLine($"error: training failed: {status.Error}");
@@ -273,7 +282,24 @@ internal static class TrainCommand
         }
 
         output.WriteLine($"Metrics: {run.MetricsPath}");
+        var sheet = scores.Select(s => new ReportOverlay(
+            s.Id,
+            File.ReadAllBytes(Path.Combine(run.ValidationPredictions, Predictions.FileStem(s.Id) + PredictionWriter.OverlaySuffix)),
+            [new("pixel error", s.Scores.PixelError), new("IoU", s.Scores.ForegroundIoU), new("Dice", s.Scores.Dice), new("Rand error", s.Scores.RandError)]))
+            .ToList();
+        var note = string.Create(CultureInfo.InvariantCulture, $"Overlays of checkpoint step {checkpoint.Manifest.Step}") +
+            (threshold is { } used ? string.Create(CultureInfo.InvariantCulture, $" at threshold {used:0.00}.") : ".");
+        output.WriteLine($"Report: {WriteReport(run, status, history, sheet, note, checkpoint.Manifest.Selection is not null ? checkpoint.Manifest.Step : null)}");
         return Cli.Ok;
+    }
+
+    /// <summary>Writes the run's <c>report.html</c> and <c>history.csv</c> into its folder; returns the report's path.</summary>
+    private static string WriteReport(RunDirectory run, JobStatus status, JobHistory history, IReadOnlyList<ReportOverlay> overlays, string note, long? best = null)
+    {
+        var report = Path.Combine(run.Path, RunReport.FileName);
+        File.WriteAllText(Path.Combine(run.Path, HistoryCsv.FileName), HistoryCsv.Render(history));
+        File.WriteAllText(report, RunReport.Render(new RunReportContent(Path.GetFileName(run.Path), status, history, overlays, note, best)));
+        return report;
     }
 
     /// <summary>
