@@ -53,9 +53,15 @@ internal static class TrainCommand
                 "with --border-class as 3 classes), or classes (pixel value = class index 0..C-1; C from --classes or the largest index + 1).",
         };
 
+        var dashboard = new Option<int?>("--dashboard")
+        {
+            Description = "Serve the live training dashboard on 127.0.0.1 while training, on this port (none: any free port); prints its URL, which carries the session key every request needs.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option, dashboard,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -70,6 +76,7 @@ internal static class TrainCommand
                 MaskKind = parse.GetValue(maskKind),
                 MaxImagePixels = maxPixels.Pixels(parse),
                 Device = parse.GetValue(device.Option),
+                DashboardPort = parse.GetResult(dashboard) is null ? null : DashboardPort(parse.GetValue(dashboard)),
             };
             return RunAsync(request, output, error, cancellationToken);
         }));
@@ -85,7 +92,18 @@ internal static class TrainCommand
 
         /// <summary>The in-process silo's device (<see cref="ComputeDevice.Resolve"/>); null for auto.</summary>
         public string? Device { get; init; }
+
+        /// <summary>Serve the dashboard on this loopback port (0: any free port); null: no dashboard.</summary>
+        public int? DashboardPort { get; init; }
     }
+
+    /// <summary>The port <c>--dashboard</c> names, 0 for none given; refuses one outside 1-65535.</summary>
+    private static int DashboardPort(int? port) => port switch
+    {
+        null => 0,
+        >= 1 and <= 65535 => port.Value,
+        _ => throw new UserInputException($"--dashboard {port} is not a port: expected a port from 1 to 65535, or --dashboard alone for any free port."),
+    };
 
     /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
     private const string JobId = "train";
@@ -166,8 +184,15 @@ internal static class TrainCommand
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
         JobHistory history;
-        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None).ConfigureAwait(false))
+        await using (var cluster = await EmbeddedCluster.StartAsync(
+            run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None, request.DashboardPort).ConfigureAwait(false))
         {
+            if (cluster.Dashboard is { } url)
+            {
+                // The URL carries the session key (the page trades it for a cookie); it is shown to this user only, never logged.
+                output.WriteLine($"Dashboard: {url} (loopback only, while training runs; the session key in it is also the token for Cancel)");
+            }
+
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
             if (!submitted.Accepted)
             {
