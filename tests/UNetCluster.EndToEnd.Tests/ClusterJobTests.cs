@@ -66,8 +66,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
     /// <summary>The points of a report's loss curve.</summary>
     private static int LossPoints(string html) =>
-        System.Text.RegularExpressions.Regex.Matches(
-            System.Text.RegularExpressions.Regex.Match(html, "<g class=\"points raw\" data-series=\"loss\">(.*?)</g>").Groups[1].Value, "<circle ").Count;
+        System.Text.RegularExpressions.Regex.Count(
+            System.Text.RegularExpressions.Regex.Match(html, "<g class=\"points raw\" data-series=\"loss\">(.*?)</g>").Groups[1].Value, "<circle ");
 
     [Fact]
     public async Task Submit_JobWhoseStepCannotFitANodesMemory_FailsWithItsReasonAndEverySiloLives()
