@@ -147,10 +147,12 @@ function drawJob() {
     { x: "step", y: "throughput (tiles/s)", digits: 2 });
   const validations = state.validations;
   const metric = validations.at(-1)?.metric ?? status?.spec?.selectBy ?? "pixel-error";
-  drawChart($("#validation-chart"), validations.map((v) => v.step), [
-    { values: validations.map((v) => v.value), cls: "valmetric", name: metric },
-    { values: validations.map((v) => v.pixelError), cls: "valpixel", name: "pixel error" },
-  ], { x: "step", y: `${metric} (0-1, validation sections)`, digits: 4, dots: true }, "waiting for the first validation…");
+  // The selection metric, and the pixel error beside it when that is not the metric.
+  const validationSeries = [{ values: validations.map((v) => v.value), cls: "valmetric", name: metric }];
+  if (metric !== "pixel-error") { validationSeries.push({ values: validations.map((v) => v.pixelError), cls: "valpixel", name: "pixel error" }); }
+  $("#validation-pixel-legend").hidden = metric === "pixel-error";
+  drawChart($("#validation-chart"), validations.map((v) => v.step), validationSeries,
+    { x: "step", y: `${metric} (0-1, validation sections)`, digits: 4, dots: true }, "waiting for the first validation…");
   const best = status?.bestValidation ?? validations.filter((v) => v.improved).at(-1) ?? null;
   $("#validation-metric").textContent = validations.at(-1)?.metric ?? "selection metric";
   $("#validation-best").textContent = best ? `best ${fmt(best.value, 4)} at step ${best.step} (threshold ${fmt(best.threshold, 2)})` : "";
