@@ -43,7 +43,31 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         var list = await cluster.UnetAsync("list");
         Assert.Contains("e2e-complete", list.Output, StringComparison.Ordinal);
         Assert.Contains("completed", list.Output, StringComparison.Ordinal);
+
+        // The finished job's report and history beside its record in blob storage, and 'unet report' writes the same
+        // locally: a point per step on the loss curve, the last validation on the validation curve.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (await cluster.Blobs.ReadAsync("jobs/e2e-complete/report.html", TestContext.Current.CancellationToken) is null && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200, TestContext.Current.CancellationToken);   // written right after the job's final status
+        }
+
+        var stored = await cluster.Blobs.ReadAsync("jobs/e2e-complete/report.html", TestContext.Current.CancellationToken);
+        Assert.True(stored is not null, $"no jobs/e2e-complete/report.html\n{cluster.Diagnostics()}");
+        Assert.Equal(6, LossPoints(System.Text.Encoding.UTF8.GetString(stored.Content)));
+        Assert.NotNull(await cluster.Blobs.ReadAsync("jobs/e2e-complete/history.csv", TestContext.Current.CancellationToken));
+        var folder = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "e2e-report-" + Guid.NewGuid().ToString("N"));
+        var report = await cluster.UnetAsync("report", "e2e-complete", "--out", folder);
+        Assert.True(report.ExitCode == 0, $"{report.Output}\n{report.Error}");
+        Assert.Contains(Path.Combine(folder, "report.html"), report.Output, StringComparison.Ordinal);
+        Assert.Equal(6, LossPoints(File.ReadAllText(Path.Combine(folder, "report.html"), System.Text.Encoding.UTF8)));
+        Assert.Equal(7, File.ReadAllLines(Path.Combine(folder, "history.csv")).Length);   // the header and a row per step
     }
+
+    /// <summary>The points of a report's loss curve.</summary>
+    private static int LossPoints(string html) =>
+        System.Text.RegularExpressions.Regex.Count(
+            System.Text.RegularExpressions.Regex.Match(html, "<g class=\"points raw\" data-series=\"loss\">(.*?)</g>").Groups[1].Value, "<circle ");
 
     [Fact]
     public async Task Submit_JobWhoseStepCannotFitANodesMemory_FailsWithItsReasonAndEverySiloLives()

@@ -6,7 +6,8 @@ namespace UNetCluster.Ops.Tests;
 
 /// <summary>
 /// Debian's headless chromium driven by Debian's chromedriver (scripts/setup.sh installs both; nothing is downloaded).
-/// Flags for a closed network: no background connections, a fresh profile each time.
+/// Flags for a closed network: no background connections, a fresh profile each time. Linked into the test projects that
+/// open pages (the dashboard, the reports).
 /// </summary>
 public sealed class Browser : IDisposable
 {
@@ -61,7 +62,7 @@ public sealed class Browser : IDisposable
     /// <summary>Saves a PNG screenshot under <c>artifacts/screenshots/</c> at the repository root, attaches it to the test, and returns its path.</summary>
     public string Screenshot(string name)
     {
-        var directory = Path.Combine(SiloFixture.RepositoryRoot, "artifacts", "screenshots");
+        var directory = Path.Combine(UNetCluster.Tests.Common.RepositoryPaths.Root, "artifacts", "screenshots");
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, name + ".png");
         var shot = Driver.GetScreenshot();

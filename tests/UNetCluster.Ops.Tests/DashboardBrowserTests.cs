@@ -1,5 +1,7 @@
 using System.Globalization;
+using System.Net.Http.Json;
 using OpenQA.Selenium;
+using OpenQA.Selenium.Interactions;
 using UNetCluster.Contracts.Jobs;
 
 namespace UNetCluster.Ops.Tests;
@@ -37,6 +39,20 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             Assert.NotEmpty(browser.Read(d => d.FindElements(By.CssSelector("#loss-chart path.smooth"))));
             Assert.Contains("L", browser.Read(d => d.FindElement(By.CssSelector("#loss-chart path.raw")).GetAttribute("d")), StringComparison.Ordinal);
 
+            // The axes say what they measure, in which unit.
+            Assert.Equal(["step", "loss (mean per pixel)"], browser.Read(d => AxisTitles(d, "loss-chart")));
+            Assert.Equal(["step", "throughput (tiles/s)"], browser.Read(d => AxisTitles(d, "throughput-chart")));
+
+            // Hovering a curve reads out the values at the nearest step: the job's own, as its history holds them.
+            browser.Read(d => { new Actions(d).MoveToElement(d.FindElement(By.Id("loss-chart"))).Perform(); return true; });
+            var tip = browser.WaitFor(d => d.FindElement(By.Id("loss-chart-tip")) is var t && t.Displayed ? t : null, Patience, "the loss read-out on hover")!;
+            var (tipStep, tipText) = browser.Read(_ => (long.Parse(tip.GetAttribute("data-step")!, CultureInfo.InvariantCulture), tip.Text));
+            var history = (await silo.Http.GetFromJsonAsync<JobHistory>($"api/jobs/{id}/history", SiloFixture.Json, TestContext.Current.CancellationToken))!;
+            var hovered = history.Steps.Single(p => p.Step == tipStep);
+            Assert.Contains($"step {tipStep}", tipText, StringComparison.Ordinal);
+            Assert.Contains(string.Create(CultureInfo.InvariantCulture, $"loss {hovered.Loss:F4}"), tipText, StringComparison.Ordinal);
+            Assert.Contains("smoothed ", tipText, StringComparison.Ordinal);
+
             // The checkpoint list and the members' step times follow the job.
             // The list is re-rendered as checkpoints land: read the step inside the wait, which retries a stale element.
             var checkpointStep = long.Parse(
@@ -49,6 +65,11 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             var best = browser.WaitFor(d => d.FindElement(By.Id("validation-best")).Text is { Length: > 0 } text ? text : null, Patience, "the best validation named")!;
             Assert.Matches(@"^best \d\.\d{4} at step \d+ \(threshold 0\.\d\d\)$", best);
             Assert.Equal("pixel-error", browser.Read(d => d.FindElement(By.Id("validation-metric")).Text));
+            Assert.Equal(["step", "pixel-error (0-1, validation sections)"], browser.Read(d => AxisTitles(d, "validation-chart")));
+            Assert.NotEmpty(browser.Read(d => d.FindElements(By.CssSelector("#validation-chart circle.dot.valmetric"))));
+            browser.Read(d => { new Actions(d).MoveToElement(d.FindElement(By.Id("validation-chart"))).Perform(); return true; });
+            var validationTip = browser.WaitFor(d => d.FindElement(By.Id("validation-chart-tip")) is var t && t.Displayed ? t.Text : null, Patience, "the validation read-out on hover");
+            Assert.Matches(@"^step \d+\npixel-error \d\.\d{4}$", validationTip);   // the pixel error is the metric: one curve
             browser.WaitFor(d => d.FindElement(By.CssSelector("#members tbody tr td:nth-child(3)")).Text == id, Patience, "the silo's worker on the job");
             // ...with the device and precision its worker computes in and the memory its process had in use.
             Assert.Equal("cpu fp32", browser.Read(d => d.FindElement(By.CssSelector("#members tbody tr td.compute")).Text));
@@ -108,6 +129,9 @@ public sealed class DashboardBrowserTests(SiloFixture silo)
             await silo.CancelAsync(id);
         }
     }
+
+    private static List<string> AxisTitles(IWebDriver driver, string chart) =>
+        [.. driver.FindElements(By.CssSelector($"#{chart} text.axis-title")).Select(t => t.Text)];
 
     private static int Points(IWebDriver driver, string chart) =>
         int.Parse(driver.FindElement(By.Id(chart)).GetAttribute("data-points") ?? "0", CultureInfo.InvariantCulture);

@@ -4,7 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Client.Commands;
 using UNetCluster.Silo;
+using UNetCluster.Silo.Dashboard;
+using UNetCluster.Silo.Hosting;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Settings;
 
@@ -18,16 +21,26 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
 {
     private readonly IHost _host;
 
-    private EmbeddedCluster(IHost host)
+    private EmbeddedCluster(IHost host, Uri? dashboard = null)
     {
         _host = host;
         Client = host.Services.GetRequiredService<IClusterClient>();
+        Dashboard = dashboard;
     }
 
     public IClusterClient Client { get; }
 
-    /// <summary>Starts a silo whose storage root is <paramref name="storageRoot"/> and whose data sets are <paramref name="dataSets"/>.</summary>
-    public static async Task<EmbeddedCluster> StartAsync(string storageRoot, string checkpoints, IReadOnlyDictionary<string, DataSetFolders> dataSets, long? maxImagePixels, WorkerSettings? worker, CancellationToken cancellationToken)
+    /// <summary>The dashboard's URL with its session key, when one was asked for.</summary>
+    public Uri? Dashboard { get; }
+
+    /// <summary>
+    /// Starts a silo whose storage root is <paramref name="storageRoot"/> and whose data sets are <paramref name="dataSets"/>;
+    /// with <paramref name="dashboardPort"/> (0: a free port) it also serves the training dashboard on loopback
+    /// (<see cref="EmbeddedDashboard"/>), every request authenticated by a new session key.
+    /// </summary>
+    public static async Task<EmbeddedCluster> StartAsync(
+        string storageRoot, string checkpoints, IReadOnlyDictionary<string, DataSetFolders> dataSets, long? maxImagePixels, WorkerSettings? worker,
+        CancellationToken cancellationToken, int? dashboardPort = null)
     {
         var cluster = new ClusterSettings
         {
@@ -38,12 +51,34 @@ internal sealed class EmbeddedCluster : IAsyncDisposable
             GatewayPort = FreePort(),
         };
         var storage = new StorageSettings { Root = storageRoot, Checkpoints = checkpoints, Latest = checkpoints + "/" + CheckpointStore.LatestPointer };
-        var builder = Host.CreateApplicationBuilder([]);
-        builder.Logging.ClearProviders();
-        builder.AddEmbeddedSilo(cluster, storage, new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value), MaxImagePixels = maxImagePixels }, worker);
-        var host = builder.Build();
-        await host.StartAsync(cancellationToken).ConfigureAwait(false);
-        return new EmbeddedCluster(host);
+        var data = new DataSettings { DataSets = dataSets.ToDictionary(kv => kv.Key, kv => kv.Value), MaxImagePixels = maxImagePixels };
+        if (dashboardPort is not { } port)
+        {
+            var builder = Host.CreateApplicationBuilder([]);
+            builder.Logging.ClearProviders();
+            builder.AddEmbeddedSilo(cluster, storage, data, worker);
+            var host = builder.Build();
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            return new EmbeddedCluster(host);
+        }
+
+        var session = DashboardSession.CreateRandom();
+        var web = EmbeddedDashboard.CreateBuilder(port, session);
+        web.Logging.ClearProviders();   // no request is logged: the first URL carries the session key
+        web.AddEmbeddedSilo(cluster, storage, data, worker);
+        var app = web.Build();
+        app.MapEmbeddedDashboard();
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException e)
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw new UserInputException($"--dashboard {port}: 127.0.0.1:{port} cannot be listened on ({e.Message}); expected a free port from 1 to 65535, or --dashboard alone for any free port.", e);
+        }
+
+        return new EmbeddedCluster(app, new Uri(EmbeddedDashboard.Address(app), $"/?{DashboardSession.QueryName}={session.Key}"));
     }
 
     public async ValueTask DisposeAsync()

@@ -29,6 +29,7 @@ internal static class JobCommands
         yield return List(output, error);
         yield return Cancel(output, error);
         yield return Silos(output, error);
+        yield return ReportCommand.Create(output, error);
     }
 
     internal sealed class Connection

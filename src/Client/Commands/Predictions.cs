@@ -142,5 +142,6 @@ internal static class Predictions
         }
     }
 
-    private static string FileStem(string id) => id.Replace('#', '-');
+    /// <summary>The name a labelled section's prediction files start with (its id, '#' made '-').</summary>
+    public static string FileStem(string id) => id.Replace('#', '-');
 }

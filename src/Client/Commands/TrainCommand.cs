@@ -17,6 +17,7 @@ using UNetCluster.Model.Optimization;
 using UNetCluster.Model.Training;
 using UNetCluster.Training.Checkpoints;
 using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Reports;
 using UNetCluster.Training.Settings;
 using static TorchSharp.torch;
 
@@ -50,9 +51,15 @@ internal static class TrainCommand
             "(object ids, 0 = background: trained as foreground with a background border between touching objects, weighted by the paper's border term; " +
             "with --border-class as 3 classes), or classes (pixel value = class index 0..C-1; C from --classes or the largest index + 1).");
 
+        var dashboard = new Option<int?>("--dashboard")
+        {
+            Description = "Serve the live training dashboard on 127.0.0.1 while training, on this port (none: any free port); prints its URL, which carries the session key every request needs.",
+            Arity = ArgumentArity.ZeroOrOne,
+        };
+
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option, dashboard,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
@@ -67,6 +74,7 @@ internal static class TrainCommand
                 MaskKind = Choices.MaskKindOf(parse.GetValue(maskKind)),
                 MaxImagePixels = maxPixels.Pixels(parse),
                 Device = parse.GetValue(device.Option),
+                DashboardPort = parse.GetResult(dashboard) is null ? null : DashboardPort(parse.GetValue(dashboard)),
             };
             return RunAsync(request, output, error, cancellationToken);
         }));
@@ -82,7 +90,18 @@ internal static class TrainCommand
 
         /// <summary>The in-process silo's device (<see cref="ComputeDevice.Resolve"/>); null for auto.</summary>
         public string? Device { get; init; }
+
+        /// <summary>Serve the dashboard on this loopback port (0: any free port); null: no dashboard.</summary>
+        public int? DashboardPort { get; init; }
     }
+
+    /// <summary>The port <c>--dashboard</c> names, 0 for none given; refuses one outside 1-65535.</summary>
+    private static int DashboardPort(int? port) => port switch
+    {
+        null => 0,
+        >= 1 and <= 65535 => port.Value,
+        _ => throw new UserInputException($"--dashboard {port} is not a port: expected a port from 1 to 65535, or --dashboard alone for any free port."),
+    };
 
     /// <summary>The job id of the embedded run; its checkpoints go to the run folder's <c>checkpoints/</c>.</summary>
     private const string JobId = "train";
@@ -162,9 +181,16 @@ internal static class TrainCommand
         // submission are not interrupted; Ctrl+C during training asks the job to stop at a step boundary.
         var folders = new Dictionary<string, DataSetFolders> { [DataSetName] = new() { Images = record.Images, Masks = record.Masks, MaskKind = record.MaskKind } };
         JobStatus status;
-        IReadOnlyList<ValidationResult> validations;
-        await using (var cluster = await EmbeddedCluster.StartAsync(run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None).ConfigureAwait(false))
+        JobHistory history;
+        await using (var cluster = await EmbeddedCluster.StartAsync(
+            run.Path, "checkpoints", folders, request.MaxImagePixels, new WorkerSettings { Device = device.Name }, CancellationToken.None, request.DashboardPort).ConfigureAwait(false))
         {
+            if (cluster.Dashboard is { } url)
+            {
+                // The URL carries the session key (the page trades it for a cookie); it is shown to this user only, never logged.
+                output.WriteLine($"Dashboard: {url} (loopback only, while training runs; the session key in it is also the token for Cancel)");
+            }
+
             var submitted = await cluster.Client.GetGrain<IJobRegistryGrain>(0).SubmitAsync(record.Spec, JobId).ConfigureAwait(false);
             if (!submitted.Accepted)
             {
@@ -172,11 +198,19 @@ internal static class TrainCommand
             }
 
             status = await JobWatcher.WatchAsync(new GrainJobClient(cluster.Client, "the in-process silo"), JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
-            validations = (await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(long.MaxValue).ConfigureAwait(false)).Validations;
+            history = await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(-1).ConfigureAwait(false);
         }
+
+        var validations = history.Validations;
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Stopped at step {status.Step} ({Describe(status)}) after {status.Elapsed:mm\\:ss}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
+        if (status.State is JobState.Failed or JobState.Cancelled)
+        {
+            // The report of a run that did not finish: its curves, validations and checkpoints, no overlays.
+            output.WriteLine($"Report: {WriteReport(run, status, history, [], $"No overlays: the run was {status.State.ToString().ToLowerInvariant()} before its validation sections were predicted.")}");
+        }
+
         if (status.State == JobState.Failed)
         {
             error.WriteLine($"error: training failed: {status.Error}");
@@ -271,7 +305,24 @@ internal static class TrainCommand
         }
 
         output.WriteLine($"Metrics: {run.MetricsPath}");
+        var sheet = scores.Select(s => new ReportOverlay(
+            s.Id,
+            File.ReadAllBytes(Path.Combine(run.ValidationPredictions, Predictions.FileStem(s.Id) + PredictionWriter.OverlaySuffix)),
+            [new("pixel error", s.Scores.PixelError), new("IoU", s.Scores.ForegroundIoU), new("Dice", s.Scores.Dice), new("Rand error", s.Scores.RandError)]))
+            .ToList();
+        var note = string.Create(CultureInfo.InvariantCulture, $"Overlays of checkpoint step {checkpoint.Manifest.Step}") +
+            (threshold is { } used ? string.Create(CultureInfo.InvariantCulture, $" at threshold {used:0.00}.") : ".");
+        output.WriteLine($"Report: {WriteReport(run, status, history, sheet, note, checkpoint.Manifest.Selection is not null ? checkpoint.Manifest.Step : null)}");
         return Cli.Ok;
+    }
+
+    /// <summary>Writes the run's <c>report.html</c> and <c>history.csv</c> into its folder; returns the report's path.</summary>
+    private static string WriteReport(RunDirectory run, JobStatus status, JobHistory history, IReadOnlyList<ReportOverlay> overlays, string note, long? best = null)
+    {
+        var report = Path.Combine(run.Path, RunReport.FileName);
+        File.WriteAllText(Path.Combine(run.Path, HistoryCsv.FileName), HistoryCsv.Render(history));
+        File.WriteAllText(report, RunReport.Render(new RunReportContent(Path.GetFileName(run.Path), status, history, overlays, note, best)));
+        return report;
     }
 
     /// <summary>

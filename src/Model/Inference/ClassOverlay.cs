@@ -4,16 +4,13 @@ namespace UNetCluster.Model.Inference;
 
 /// <summary>
 /// The colour overlay of a class map: the image in gray, each class other than 0 blended in its colour, and below it a
-/// legend strip, one row per class: its colour and "index name" (or the index alone when the classes have no names),
-/// drawn in a small built-in pixel font (letters are shown upper-case).
+/// legend strip (<see cref="OverlayLegend"/>), one row per class: its colour and "index name" (or the index alone when the
+/// classes have no names).
 /// </summary>
 public static class ClassOverlay
 {
     /// <summary>Legend rows at most; beyond it only the classes present in the map are listed.</summary>
     private const int MaxRows = 32;
-
-    private const int Scale = 2;
-    private const int RowHeight = (5 * Scale) + 4;
 
     /// <summary>Distinct colours for classes 1.. (Tableau 10, then generated hues); class 0 (background) is not tinted.</summary>
     private static readonly (byte R, byte G, byte B)[] Palette =
@@ -54,8 +51,7 @@ public static class ClassOverlay
             listed = [.. listed.Where(c => present[c]).Take(MaxRows)];
         }
 
-        var total = height + (listed.Count * RowHeight) + 4;
-        var rgb = new byte[width * total * 3];
+        var rgb = new byte[width * height * 3];
         // The image's own colours for RGB, gray otherwise; channel-planar (GrayImage.Values).
         var unit = image.ToUnitRange();
         var plane = image.PlaneLength;
@@ -74,63 +70,11 @@ public static class ClassOverlay
             rgb[(3 * i) + 2] = (byte)Math.Clamp(b, 0, 255);
         }
 
-        // The legend on white.
-        Array.Fill(rgb, (byte)255, width * height * 3, width * (total - height) * 3);
-        for (var row = 0; row < listed.Count; row++)
-        {
-            var c = listed[row];
-            var top = height + 4 + (row * RowHeight);
-            var colour = c == 0 ? ((byte)0, (byte)0, (byte)0) : Colour(c);
-            Fill(rgb, width, total, 2, top, 5 * Scale, 5 * Scale, colour, outline: c == 0);
-            var label = names is not null && c < names.Count ? $"{c} {names[c]}" : $"{c}";
-            DrawText(rgb, width, total, 4 + (5 * Scale), top, label);
-        }
-
-        return (rgb, total);
-    }
-
-    private static void Fill(byte[] rgb, int width, int height, int x0, int y0, int w, int h, (byte R, byte G, byte B) colour, bool outline)
-    {
-        for (var y = y0; y < Math.Min(height, y0 + h); y++)
-        {
-            for (var x = x0; x < Math.Min(width, x0 + w); x++)
-            {
-                var edge = x == x0 || y == y0 || x == x0 + w - 1 || y == y0 + h - 1;
-                if (outline && !edge)
-                {
-                    continue;
-                }
-
-                var i = 3 * ((y * width) + x);
-                (rgb[i], rgb[i + 1], rgb[i + 2]) = colour;
-            }
-        }
-    }
-
-    private static void DrawText(byte[] rgb, int width, int height, int x0, int y0, string text)
-    {
-        var x = x0;
-        foreach (var ch in text.ToUpperInvariant())
-        {
-            if (x + (3 * Scale) > width)
-            {
-                return;
-            }
-
-            var glyph = Glyphs.TryGetValue(ch, out var g) ? g : Glyphs['?'];
-            for (var row = 0; row < 5; row++)
-            {
-                for (var col = 0; col < 3; col++)
-                {
-                    if (glyph[(row * 4) + col] == '#')
-                    {
-                        Fill(rgb, width, height, x + (col * Scale), y0 + (row * Scale), Scale, Scale, (0, 0, 0), outline: false);
-                    }
-                }
-            }
-
-            x += 4 * Scale;
-        }
+        var rows = listed.Select(c => new LegendRow(
+            c == 0 ? ((byte)0, (byte)0, (byte)0) : Colour(c),
+            names is not null && c < names.Count ? $"{c} {names[c]}" : $"{c}",
+            Outline: c == 0)).ToList();
+        return OverlayLegend.Append(rgb, width, height, rows);
     }
 
     private static (double R, double G, double B) FromHue(double hue)
@@ -147,21 +91,4 @@ public static class ClassOverlay
             _ => (1, 0, x),
         };
     }
-
-    /// <summary>A 3x5 pixel font: five rows of three cells ('#' on), rows separated by a space.</summary>
-    private static readonly Dictionary<char, string> Glyphs = new()
-    {
-        ['0'] = "### #.# #.# #.# ###", ['1'] = ".#. ##. .#. .#. ###", ['2'] = "##. ..# .#. #.. ###", ['3'] = "##. ..# .#. ..# ##.",
-        ['4'] = "#.# #.# ### ..# ..#", ['5'] = "### #.. ##. ..# ##.", ['6'] = ".## #.. ### #.# ###", ['7'] = "### ..# .#. .#. .#.",
-        ['8'] = "### #.# ### #.# ###", ['9'] = "### #.# ### ..# ##.",
-        ['A'] = ".#. #.# ### #.# #.#", ['B'] = "##. #.# ##. #.# ##.", ['C'] = ".## #.. #.. #.. .##", ['D'] = "##. #.# #.# #.# ##.",
-        ['E'] = "### #.. ##. #.. ###", ['F'] = "### #.. ##. #.. #..", ['G'] = ".## #.. #.# #.# .##", ['H'] = "#.# #.# ### #.# #.#",
-        ['I'] = "### .#. .#. .#. ###", ['J'] = "..# ..# ..# #.# .#.", ['K'] = "#.# #.# ##. #.# #.#", ['L'] = "#.. #.. #.. #.. ###",
-        ['M'] = "#.# ### ### #.# #.#", ['N'] = "##. #.# #.# #.# #.#", ['O'] = ".#. #.# #.# #.# .#.", ['P'] = "##. #.# ##. #.. #..",
-        ['Q'] = ".#. #.# #.# ##. .##", ['R'] = "##. #.# ##. #.# #.#", ['S'] = ".## #.. .#. ..# ##.", ['T'] = "### .#. .#. .#. .#.",
-        ['U'] = "#.# #.# #.# #.# ###", ['V'] = "#.# #.# #.# #.# .#.", ['W'] = "#.# #.# ### ### #.#", ['X'] = "#.# #.# .#. #.# #.#",
-        ['Y'] = "#.# #.# .#. .#. .#.", ['Z'] = "### ..# .#. #.. ###",
-        [' '] = "... ... ... ... ...", ['-'] = "... ... ### ... ...", ['_'] = "... ... ... ... ###", ['.'] = "... ... ... ... .#.",
-        [':'] = "... .#. ... .#. ...", ['?'] = "##. ..# .#. ... .#.",
-    };
 }

@@ -36,7 +36,8 @@ public sealed record PredictionClasses(bool BorderClass = false, IReadOnlyList<s
 /// Writes what a person looks at after prediction, for an image named <c>{name}</c>:
 /// <c>{name}.probability.png</c> (foreground probability, 0..255), <c>{name}.mask.png</c> (255 = cell, 0 = membrane,
 /// the ground truth's convention, so <c>unet evaluate</c> reads it directly) and <c>{name}.overlay.png</c>
-/// (the image, in gray or colour, with the predicted membranes in red; with a ground truth, missed membrane in yellow).
+/// (<see cref="SegmentationOverlay"/>: the image with the predicted membranes, or objects with object labels, in red;
+/// with a ground truth, hits, false positives and misses in three colours; a legend below the image).
 /// </summary>
 public static class PredictionWriter
 {
@@ -125,7 +126,11 @@ public static class PredictionWriter
         {
             if (overlayPng is not null)
             {
-                PngWriter.WriteRgb8(overlayPng, Overlay(image, mask, truth), width, height);
+                // Objects (instance data) are the foreground; otherwise the membranes, class 0 of the ISBI masks.
+                var marked = instances ? 1 : 0;
+                var markedName = classes.Names is { Count: 2 } named ? named[marked] : marked == 1 ? "foreground (1)" : "membrane (0)";
+                var (rgb, overlayHeight) = SegmentationOverlay.Draw(image, mask, truth, marked, markedName);
+                PngWriter.WriteRgb8(overlayPng, rgb, width, overlayHeight);
             }
         }
         else
@@ -164,37 +169,4 @@ public static class PredictionWriter
 
     internal static byte[] ToBytes(float[] probabilities) =>
         [.. probabilities.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255))];
-
-    /// <summary>
-    /// The image (gray, or in colour: channels 0, 1, 2 as red, green, blue; a fourth channel is not shown); predicted
-    /// membrane blended red; where a ground truth is given, missed membrane yellow.
-    /// </summary>
-    public static byte[] Overlay(GrayImage image, byte[] mask, byte[]? truth)
-    {
-        ArgumentNullException.ThrowIfNull(image);
-        ArgumentNullException.ThrowIfNull(mask);
-        var unit = image.ToUnitRange();
-        var pixels = image.PlaneLength;
-        var rgb = new byte[pixels * 3];
-        for (var i = 0; i < pixels; i++)
-        {
-            var (r, g, b) = image.Channels == 1
-                ? (unit[i] * 255f, unit[i] * 255f, unit[i] * 255f)
-                : (unit[i] * 255f, unit[pixels + i] * 255f, image.Channels > 2 ? unit[(2 * pixels) + i] * 255f : 0f);
-            if (mask[i] == 0)
-            {
-                (r, g, b) = ((0.45f * r) + (0.55f * 255f), 0.45f * g, 0.45f * b);       // predicted membrane
-            }
-            else if (truth is not null && truth[i] == 0)
-            {
-                (r, g, b) = ((0.45f * r) + (0.55f * 255f), (0.45f * g) + (0.55f * 220f), 0.45f * b); // missed membrane
-            }
-
-            rgb[3 * i] = (byte)Math.Clamp(r, 0, 255);
-            rgb[(3 * i) + 1] = (byte)Math.Clamp(g, 0, 255);
-            rgb[(3 * i) + 2] = (byte)Math.Clamp(b, 0, 255);
-        }
-
-        return rgb;
-    }
 }

@@ -5,6 +5,7 @@ using UNetCluster.Contracts.Messages;
 using UNetCluster.Silo.Coordination;
 using UNetCluster.Training.Coordination;
 using UNetCluster.Training.Jobs;
+using UNetCluster.Training.Reports;
 
 namespace UNetCluster.Silo.Grains;
 
@@ -14,7 +15,7 @@ namespace UNetCluster.Silo.Grains;
 /// stops at once if another coordinator has taken the record. The steps are run by a <see cref="StepLoop"/> in this
 /// grain's context; the grain's turns start it, answer for the job's status, and pass it reports and cancels.
 /// </summary>
-public sealed class TrainingJobGrain(
+public sealed partial class TrainingJobGrain(
     IClusterMembershipService membership, ILocalSiloDetails silo, JobRecordStore records, JobStorage storage, ILogger<TrainingJobGrain> logger) : Grain, ITrainingJobGrain
 {
     private JobLease? _lease;    // the job's record as this activation holds it
@@ -121,10 +122,38 @@ public sealed class TrainingJobGrain(
         try
         {
             await loop.RunAsync();
+            if (loop is StepLoop && _lease?.Status is { IsFinished: true } status)
+            {
+                await WriteReportAsync(status);
+            }
         }
         finally
         {
             _loop = null;
         }
     }
+
+    /// <summary>
+    /// A finished training job's <c>report.html</c> and <c>history.csv</c> beside its record (<see cref="JobReports"/>);
+    /// a failure to write them is logged and does not change the job.
+    /// </summary>
+    private async Task WriteReportAsync(JobStatus status)
+    {
+        try
+        {
+            var history = await GrainFactory.GetGrain<IJobHistoryGrain>(Id).GetAsync(-1);
+            var name = await JobReports.WriteAsync(storage.Blobs, status, history, CancellationToken.None);
+            LogReportWritten(logger, Id, name);
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or UnauthorizedAccessException or Azure.RequestFailedException or OrleansException or TimeoutException)
+        {
+            LogReportFailed(logger, e, Id);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: report written to {Report}")]
+    private static partial void LogReportWritten(ILogger logger, string jobId, string report);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: its report could not be written")]
+    private static partial void LogReportFailed(ILogger logger, Exception exception, string jobId);
 }

@@ -1,5 +1,5 @@
 // UNetCluster training dashboard: polls /api/jobs and /api/cluster, follows the selected job's server-sent events,
-// and draws its loss and throughput curves as SVG. No libraries: the silo may run on a closed network.
+// and draws its loss, throughput and validation curves as SVG, with axis titles and a read-out of the values on hover. No libraries: the silo may run on a closed network.
 "use strict";
 
 const state = { jobs: [], selected: null, source: null, points: [], checkpoints: [], validations: [], status: null, drawPending: false };
@@ -140,15 +140,19 @@ function drawJob() {
 
   const steps = state.points.map((p) => p.step);
   drawChart($("#loss-chart"), steps, [
-    { values: state.points.map((p) => p.loss), cls: "raw" },
-    { values: state.points.map((p) => p.smoothedLoss), cls: "smooth" },
-  ]);
-  drawChart($("#throughput-chart"), steps, [{ values: state.points.map((p) => p.tilesPerSecond), cls: "tput" }]);
+    { values: state.points.map((p) => p.loss), cls: "raw", name: "loss" },
+    { values: state.points.map((p) => p.smoothedLoss), cls: "smooth", name: "smoothed" },
+  ], { x: "step", y: "loss (mean per pixel)", digits: 4 });
+  drawChart($("#throughput-chart"), steps, [{ values: state.points.map((p) => p.tilesPerSecond), cls: "tput", name: "throughput", unit: " tiles/s" }],
+    { x: "step", y: "throughput (tiles/s)", digits: 2 });
   const validations = state.validations;
-  drawChart($("#validation-chart"), validations.map((v) => v.step), [
-    { values: validations.map((v) => v.value), cls: "valmetric" },
-    { values: validations.map((v) => v.pixelError), cls: "valpixel" },
-  ], "waiting for the first validation…");
+  const metric = validations.at(-1)?.metric ?? status?.spec?.selectBy ?? "pixel-error";
+  // The selection metric, and the pixel error beside it when that is not the metric.
+  const validationSeries = [{ values: validations.map((v) => v.value), cls: "valmetric", name: metric }];
+  if (metric !== "pixel-error") { validationSeries.push({ values: validations.map((v) => v.pixelError), cls: "valpixel", name: "pixel error" }); }
+  $("#validation-pixel-legend").hidden = metric === "pixel-error";
+  drawChart($("#validation-chart"), validations.map((v) => v.step), validationSeries,
+    { x: "step", y: `${metric} (0-1, validation sections)`, digits: 4, dots: true }, "waiting for the first validation…");
   const best = status?.bestValidation ?? validations.filter((v) => v.improved).at(-1) ?? null;
   $("#validation-metric").textContent = validations.at(-1)?.metric ?? "selection metric";
   $("#validation-best").textContent = best ? `best ${fmt(best.value, 4)} at step ${best.step} (threshold ${fmt(best.threshold, 2)})` : "";
@@ -170,14 +174,18 @@ function niceTicks(min, max, count) {
   return ticks;
 }
 
-function drawChart(svg, xs, series, empty = "waiting for the first step…") {
+// A line chart with labelled axes (titles with units), a dot per point when asked, and a read-out on hover: the values
+// of every series at the step nearest the pointer, shown in the chart's tooltip (#<chart id>-tip).
+function drawChart(svg, xs, series, axes, empty = "waiting for the first step…") {
   const width = Math.max(svg.clientWidth, 200), height = Math.max(svg.clientHeight, 120);
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("data-points", String(xs.length));
-  const pad = { left: 52, right: 12, top: 10, bottom: 24 };
+  const pad = { left: 62, right: 12, top: 10, bottom: 38 };
   const values = series.flatMap((s) => s.values).filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+  svg.chart = null;
   if (xs.length === 0 || values.length === 0) {
     svg.innerHTML = `<text class="nodata" x="${width / 2}" y="${height / 2}" text-anchor="middle">${esc(empty)}</text>`;
+    hideTip(svg);
     return;
   }
 
@@ -195,14 +203,78 @@ function drawChart(svg, xs, series, empty = "waiting for the first step…") {
     parts.push(`<text class="axis" x="${pad.left - 6}" y="${y(t) + 4}" text-anchor="end">${+t.toPrecision(3)}</text>`);
   }
   for (const t of niceTicks(xMin, xMax, 6).filter((t) => Number.isInteger(t))) {
-    parts.push(`<text class="axis" x="${x(t)}" y="${height - 6}" text-anchor="middle">${t}</text>`);
+    parts.push(`<text class="axis" x="${x(t)}" y="${height - pad.bottom + 14}" text-anchor="middle">${t}</text>`);
   }
+  const midY = (pad.top + height - pad.bottom) / 2;
+  parts.push(`<text class="axis-title x" x="${(pad.left + width - pad.right) / 2}" y="${height - 4}" text-anchor="middle">${esc(axes.x)}</text>`);
+  parts.push(`<text class="axis-title y" x="12" y="${midY}" text-anchor="middle" transform="rotate(-90 12 ${midY})">${esc(axes.y)}</text>`);
+  // The hover area under the curves, so that the validation dots above it keep their own tooltips.
+  parts.push(`<rect class="hover-area" x="${pad.left}" y="${pad.top}" width="${width - pad.left - pad.right}" height="${height - pad.top - pad.bottom}"/>`);
+  parts.push(`<line class="hover-line" x1="0" x2="0" y1="${pad.top}" y2="${height - pad.bottom}" visibility="hidden"/>`);
   for (const s of series) {
-    const path = xs.map((step, i) => [step, s.values[i]]).filter(([, v]) => v !== null && v !== undefined && Number.isFinite(v))
-      .map(([step, v], i) => `${i === 0 ? "M" : "L"}${x(step).toFixed(1)},${y(v).toFixed(1)}`).join("");
+    const points = xs.map((step, i) => [step, s.values[i]]).filter(([, v]) => v !== null && v !== undefined && Number.isFinite(v));
+    const path = points.map(([step, v], i) => `${i === 0 ? "M" : "L"}${x(step).toFixed(1)},${y(v).toFixed(1)}`).join("");
     parts.push(`<path class="${s.cls}" d="${path}"/>`);
+    if (axes.dots) {
+      parts.push(...points.map(([step, v]) => `<circle class="dot ${s.cls}" cx="${x(step).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3"><title>${esc(s.name)} ${fmt(v, axes.digits)} at step ${step}</title></circle>`));
+    }
   }
   svg.innerHTML = parts.join("");
+  svg.chart = { xs, series, axes, x, xMin, xMax, pad, width };
+  if (!svg.dataset.hover) {
+    svg.dataset.hover = "1";
+    svg.addEventListener("mousemove", (event) => showTip(svg, event));
+    svg.addEventListener("mouseleave", () => hideTip(svg));
+  }
+  if (svg.tipStep !== undefined) { showTipAt(svg, svg.tipStep); }   // keep the read-out while the chart redraws
+}
+
+function tipOf(svg) {
+  let tip = document.getElementById(`${svg.id}-tip`);
+  if (!tip) {
+    tip = document.createElement("div");
+    tip.id = `${svg.id}-tip`;
+    tip.className = "chart-tip";
+    tip.hidden = true;
+    svg.parentElement.style.position = "relative";
+    svg.parentElement.appendChild(tip);
+  }
+  return tip;
+}
+
+function showTip(svg, event) {
+  const chart = svg.chart;
+  if (!chart) { return; }
+  const box = svg.getBoundingClientRect();
+  const px = (event.clientX - box.left) * (chart.width / box.width);
+  const step = chart.xMin + (px - chart.pad.left) / (chart.width - chart.pad.left - chart.pad.right) * (chart.xMax - chart.xMin);
+  let nearest = 0;
+  chart.xs.forEach((s, i) => { if (Math.abs(s - step) < Math.abs(chart.xs[nearest] - step)) { nearest = i; } });
+  showTipAt(svg, chart.xs[nearest]);
+}
+
+function showTipAt(svg, step) {
+  const chart = svg.chart;
+  const index = chart ? chart.xs.indexOf(step) : -1;
+  if (index < 0) { hideTip(svg); return; }
+  svg.tipStep = step;
+  const line = svg.querySelector(".hover-line");
+  line.setAttribute("x1", chart.x(step));
+  line.setAttribute("x2", chart.x(step));
+  line.setAttribute("visibility", "visible");
+  const tip = tipOf(svg);
+  tip.dataset.step = String(step);
+  tip.innerHTML = `<b>${esc(chart.axes.x)} ${step}</b>` + chart.series
+    .map((s) => `<span class="${s.cls}">${esc(s.name)} ${fmt(s.values[index], chart.axes.digits)}${esc(s.unit ?? "")}</span>`).join("");
+  tip.style.left = `${Math.min(chart.x(step) / chart.width * 100, 70)}%`;
+  tip.hidden = false;
+}
+
+function hideTip(svg) {
+  svg.tipStep = undefined;
+  svg.querySelector(".hover-line")?.setAttribute("visibility", "hidden");
+  const tip = document.getElementById(`${svg.id}-tip`);
+  if (tip) { tip.hidden = true; }
 }
 
 async function cancel(jobId) {
