@@ -25,8 +25,9 @@ internal static class ReportCommand
             var jobId = parse.GetValue(id)!;
             var folder = parse.GetValue(outDir)?.FullName ?? Path.GetFullPath(Path.Combine("reports", string.Concat(jobId.Select(c => Path.GetInvalidFileNameChars().Contains(c) ? '_' : c))));
             OutputFolder.Require(folder, "--out");
-            await using var cluster = await ClusterConnection.ConnectAsync(connection.Address(parse), cancellationToken).ConfigureAwait(false);
-            var status = await JobCommands.FindAsync(cluster, jobId).ConfigureAwait(false);
+            var address = connection.Address(parse);
+            await using var cluster = await ClusterConnection.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
+            var status = await new GrainJobClient(cluster.Client, address.Describe()).GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (status.Spec.Prediction is not null)
             {
                 throw new UserInputException($"Job {jobId} is a prediction job: its outputs and manifest are under predictions/{jobId}/; 'unet report' reports training jobs.");
