@@ -1,6 +1,4 @@
 using System.Net;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -29,12 +27,7 @@ public static class EmbeddedDashboard
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port));
         builder.Services.AddSingleton(session);
         builder.Services.AddSingleton(new BearerToken(session.Key));
-        builder.Services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
-        });
-        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Complete);
+        builder.Services.AddUNetApiJson();
         return builder;
     }
 

@@ -34,12 +34,7 @@ public static partial class HttpExtensions
         builder.WebHost.UseUrls(http.Urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.Services.AddSingleton(new BearerToken(http.Token));
         builder.Logging.HideRequestUrls();
-        builder.Services.ConfigureHttpJsonOptions(o =>
-        {
-            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
-            o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
-        });
-        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Complete);
+        builder.Services.AddUNetApiJson();
         // The document describes the REST API only (not the dashboards, /metrics or the probes), and is public like the
         // rest of what can be read: it holds no secret, and clients need it before they hold a token.
         builder.Services.AddOpenApi(o =>
@@ -50,6 +45,21 @@ public static partial class HttpExtensions
         });
         builder.AddUNetHealth();
         return builder;
+    }
+
+    /// <summary>
+    /// How the REST API writes its bodies, for the silo's endpoint and the embedded dashboard alike: camelCase enum values,
+    /// "NaN" for a loss that diverged, and every error as RFC 9457 problem details.
+    /// </summary>
+    public static IServiceCollection AddUNetApiJson(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        });
+        return services.AddProblemDetails(o => o.CustomizeProblemDetails = ApiErrors.Complete);
     }
 
     public static WebApplication MapUNetOperations(this WebApplication app)

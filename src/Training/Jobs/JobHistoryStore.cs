@@ -48,9 +48,9 @@ public sealed partial class JobHistoryStore
         _log = new JobHistoryLog(jobId);
     }
 
-    public static string SnapshotName(string jobId) => $"jobs/{jobId}/{SnapshotFile}";
+    public static string SnapshotName(string jobId) => JobRecordStore.FileOf(jobId, SnapshotFile);
 
-    public static string TailName(string jobId) => $"jobs/{jobId}/{TailFile}";
+    public static string TailName(string jobId) => JobRecordStore.FileOf(jobId, TailFile);
 
     public string JobId => _log.JobId;
 

@@ -29,7 +29,10 @@ public sealed class JobRecordStore(JobStorage storage)
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower) },
     };
 
-    public static string RecordName(string jobId) => $"{JobsPrefix}{jobId}/{RecordFile}";
+    public static string RecordName(string jobId) => FileOf(jobId, RecordFile);
+
+    /// <summary>A file beside the job's record, in its folder <c>jobs/{job}/</c> (its history, its report).</summary>
+    public static string FileOf(string jobId, string file) => $"{JobsPrefix}{jobId}/{file}";
 
     public async Task<StoredJobRecord?> ReadAsync(string jobId, CancellationToken cancellationToken = default)
     {

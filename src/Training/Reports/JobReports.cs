@@ -1,6 +1,7 @@
 using System.Text;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.Storage;
+using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Reports;
 
@@ -15,9 +16,9 @@ public static class JobReports
         "No overlays: a cluster job's workers score their validation sections without drawing them; 'unet train' runs draw them, " +
         "and 'unet predict --cluster --from-job JOB' predicts images with the job's best checkpoint.";
 
-    public static string ReportName(string jobId) => $"jobs/{jobId}/{RunReport.FileName}";
+    public static string ReportName(string jobId) => JobRecordStore.FileOf(jobId, RunReport.FileName);
 
-    public static string HistoryName(string jobId) => $"jobs/{jobId}/{HistoryCsv.FileName}";
+    public static string HistoryName(string jobId) => JobRecordStore.FileOf(jobId, HistoryCsv.FileName);
 
     /// <summary>The report of a job from its status and history, without overlays (<see cref="NoOverlays"/>).</summary>
     public static RunReportContent Content(JobStatus status, JobHistory history)
