@@ -29,7 +29,7 @@ internal sealed record ClusterAddress(string? Gateway, string? Redis, string Clu
         : Redis is not null ? $"the cluster '{ClusterId}' in Redis at {Redis}" : $"the gateway {Gateway ?? DefaultGateway}";
 
     /// <summary>A value of --azure-table that is the table service's URI rather than a connection string.</summary>
-    public static bool IsTableUri(string value) => value.StartsWith("https://", StringComparison.OrdinalIgnoreCase) && !value.Contains('=', StringComparison.Ordinal);
+    public static bool IsTableUri(string value) => AzureIdentity.IsServiceUriNotConnectionString(value);
 
     /// <summary>The membership table's service client; a malformed value is refused naming the option.</summary>
     public TableServiceClient MembershipTable()

@@ -28,6 +28,12 @@ internal sealed class GrainJobClient(IGrainFactory grains, string where, IAsyncD
         }
     }
 
+    public async Task<JobHistory> GetHistoryAsync(string jobId, CancellationToken cancellationToken)
+    {
+        await GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);   // an unknown job is refused, not given an empty history
+        return await grains.GetGrain<IJobHistoryGrain>(jobId).GetAsync(-1).ConfigureAwait(false);
+    }
+
     public Task<IReadOnlyList<JobStatus>> ListAsync(CancellationToken cancellationToken) => grains.GetGrain<IJobRegistryGrain>(0).ListAsync();
 
     public async Task<JobStatus> CancelAsync(string jobId, CancellationToken cancellationToken)

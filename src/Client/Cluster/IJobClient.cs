@@ -21,6 +21,9 @@ internal interface IJobClient : IAsyncDisposable
     /// <summary>A job's status; an unknown job is a <see cref="Commands.UserInputException"/>.</summary>
     Task<JobStatus> GetStatusAsync(string jobId, CancellationToken cancellationToken);
 
+    /// <summary>A job's steps, checkpoints and validations; an unknown job is a <see cref="Commands.UserInputException"/>.</summary>
+    Task<JobHistory> GetHistoryAsync(string jobId, CancellationToken cancellationToken);
+
     /// <summary>Every job the cluster knows.</summary>
     Task<IReadOnlyList<JobStatus>> ListAsync(CancellationToken cancellationToken);
 

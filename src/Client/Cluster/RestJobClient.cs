@@ -12,7 +12,7 @@ namespace UNetCluster.Client.Cluster;
 
 /// <summary>
 /// The cluster verbs over a silo's REST API (<c>--api URL</c>), for a machine outside the cluster: <c>POST /api/jobs</c>
-/// and <c>/api/predictions</c>, <c>GET /api/jobs[/{id}]</c>, <c>POST /api/jobs/{id}/cancel</c>, <c>GET /api/cluster</c>.
+/// and <c>/api/predictions</c>, <c>GET /api/jobs[/{id}[/history]]</c>, <c>POST /api/jobs/{id}/cancel</c>, <c>GET /api/cluster</c>.
 /// The bearer token (UNET_API_TOKEN) is sent only with the requests that need it and is never written anywhere.
 /// </summary>
 internal sealed class RestJobClient : IJobClient
@@ -105,6 +105,15 @@ internal sealed class RestJobClient : IJobClient
         RequireKnown(response, jobId);
         await RequireSuccessAsync(response, request, cancellationToken).ConfigureAwait(false);
         return await ReadAsync<JobStatus>(response, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<JobHistory> GetHistoryAsync(string jobId, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, JobPath(jobId) + "/history");
+        using var response = await SendAsync(request, null, cancellationToken).ConfigureAwait(false);
+        RequireKnown(response, jobId);
+        await RequireSuccessAsync(response, request, cancellationToken).ConfigureAwait(false);
+        return await ReadAsync<JobHistory>(response, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<JobStatus>> ListAsync(CancellationToken cancellationToken)

@@ -73,7 +73,7 @@ internal static class DataSetCommands
             }
 
             var container = parse.GetValue(Container) ?? Environment.GetEnvironmentVariable("UNET_BLOB_CONTAINER") ?? DefaultContainer;
-            if (AzureIdentity.IsServiceUri(connection) && !connection.Contains('=', StringComparison.Ordinal))
+            if (AzureIdentity.IsServiceUriNotConnectionString(connection))
             {
                 return AzureBlobStore.Connect(new Uri(connection), AzureIdentity.DefaultCredential(), container);
             }

@@ -72,8 +72,8 @@ internal static class JobCommands
         };
 
         /// <summary>
-        /// The cluster the options name: over its REST API with <c>--api</c> (or UNET_API when neither --gateway nor
-        /// --redis is given), else as an Orleans client. A cluster that does not answer is a <see cref="ClusterUnreachableException"/>.
+        /// The cluster the options name: over its REST API with <c>--api</c> (or UNET_API when none of --gateway, --redis
+        /// and --azure-table is given), else as an Orleans client. A cluster that does not answer is a <see cref="ClusterUnreachableException"/>.
         /// </summary>
         public async Task<IJobClient> OpenAsync(ParseResult parse, CancellationToken cancellationToken)
         {

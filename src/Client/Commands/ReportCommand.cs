@@ -1,6 +1,5 @@
 using System.CommandLine;
 using UNetCluster.Client.Cluster;
-using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Training.Reports;
 
@@ -25,15 +24,14 @@ internal static class ReportCommand
             var jobId = parse.GetValue(id)!;
             var folder = parse.GetValue(outDir)?.FullName ?? Path.GetFullPath(Path.Combine("reports", string.Concat(jobId.Select(c => Path.GetInvalidFileNameChars().Contains(c) ? '_' : c))));
             OutputFolder.Require(folder, "--out");
-            var address = connection.Address(parse);
-            await using var cluster = await ClusterConnection.ConnectAsync(address, cancellationToken).ConfigureAwait(false);
-            var status = await new GrainJobClient(cluster.Client, address.Describe()).GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
+            await using var cluster = await connection.OpenAsync(parse, cancellationToken).ConfigureAwait(false);
+            var status = await cluster.GetStatusAsync(jobId, cancellationToken).ConfigureAwait(false);
             if (status.Spec.Prediction is not null)
             {
                 throw new UserInputException($"Job {jobId} is a prediction job: its outputs and manifest are under predictions/{jobId}/; 'unet report' reports training jobs.");
             }
 
-            var history = await cluster.Client.GetGrain<IJobHistoryGrain>(jobId).GetAsync(-1).ConfigureAwait(false);
+            var history = await cluster.GetHistoryAsync(jobId, cancellationToken).ConfigureAwait(false);
             Directory.CreateDirectory(folder);
             var report = Path.Combine(folder, RunReport.FileName);
             await File.WriteAllTextAsync(Path.Combine(folder, HistoryCsv.FileName), HistoryCsv.Render(history), CancellationToken.None).ConfigureAwait(false);

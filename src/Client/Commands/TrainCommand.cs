@@ -197,8 +197,9 @@ internal static class TrainCommand
                 throw new UserInputException(string.Join(Environment.NewLine, submitted.Errors));
             }
 
-            status = await JobWatcher.WatchAsync(new GrainJobClient(cluster.Client, "the in-process silo"), JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
-            history = await cluster.Client.GetGrain<IJobHistoryGrain>(JobId).GetAsync(-1).ConfigureAwait(false);
+            var jobs = new GrainJobClient(cluster.Client, "the in-process silo");
+            status = await JobWatcher.WatchAsync(jobs, JobId, new TrainingProgressDisplay(output), cancelJobOnInterrupt: true, cancellationToken).ConfigureAwait(false);
+            history = await jobs.GetHistoryAsync(JobId, CancellationToken.None).ConfigureAwait(false);
         }
 
         var validations = history.Validations;

@@ -20,4 +20,10 @@ public static class AzureIdentity
     public static bool IsServiceUri(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var uri) && uri.Scheme == Uri.UriSchemeHttps && uri.Host.Length > 0
         && uri.Query.Length == 0 && uri.Fragment.Length == 0 && uri.UserInfo.Length == 0;
+
+    /// <summary>
+    /// Whether a value that may be either a connection string or a service URI (<c>--blob</c>, <c>--azure-table</c>) is
+    /// the URI: a <see cref="IsServiceUri"/> with no '=' (every connection string has one).
+    /// </summary>
+    public static bool IsServiceUriNotConnectionString(string value) => IsServiceUri(value) && !value.Contains('=', StringComparison.Ordinal);
 }

@@ -81,7 +81,7 @@ public sealed record TrainingOverrides(
             {
                 "sgd" => new OptimizerOptions(OptimizerKind.Sgd, LearningRate: 0.01, Momentum: 0.99),
                 "adam" => new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
-                _ => throw new ArgumentException($"--optimizer '{name}' is unknown: expected sgd or adam."),
+                _ => throw new ArgumentException($"--optimizer '{name}' is unknown: expected {string.Join(" or ", Optimizers)}."),
             };
         }
 
@@ -126,14 +126,14 @@ public sealed record TrainingOverrides(
         }).Validate();
     }
 
-    /// <summary>The <c>--loss</c> names, as the errors list them.</summary>
-    public const string LossNames = "weighted-cross-entropy, soft-dice or dice-cross-entropy";
-
     /// <summary>The names <see cref="ApplyTo"/> reads for <c>--optimizer</c>, for a command line's list of accepted values.</summary>
     public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam"];
 
     /// <summary>The names <see cref="ApplyTo"/> reads for <c>--loss</c>.</summary>
     public static IReadOnlyList<string> Losses { get; } = ["weighted-cross-entropy", "soft-dice", "dice-cross-entropy"];
+
+    /// <summary>The <c>--loss</c> names, as the errors list them: "weighted-cross-entropy, soft-dice or dice-cross-entropy".</summary>
+    public static string LossNames { get; } = $"{string.Join(", ", Losses.SkipLast(1))} or {Losses[^1]}";
 
     /// <summary>The names <see cref="ParseBorderKind"/> reads for <c>--border-kind</c>.</summary>
     public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline"];
@@ -146,7 +146,7 @@ public sealed record TrainingOverrides(
     {
         "touching" => Data.Labels.BorderKind.Touching,
         "outline" => Data.Labels.BorderKind.Outline,
-        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected touching or outline."),
+        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected {string.Join(" or ", BorderKinds)}."),
     };
 
     /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>
@@ -154,6 +154,6 @@ public sealed record TrainingOverrides(
     {
         "fp32" => Training.Precision.Fp32,
         "bf16" => Training.Precision.Bf16,
-        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected fp32 or bf16."),
+        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected {string.Join(" or ", Precisions)}."),
     };
 }
