@@ -21,8 +21,10 @@ public interface IReducerGrain : IGrainWithStringKey
 
     /// <summary>
     /// A bucket of the parameters ("parameters") or of an optimizer state vector after <paramref name="version"/> steps,
-    /// or null while that version is not reached yet. Throws when the reducer has moved past it. The parameters may be
-    /// asked for as bf16 (<paramref name="format"/>); optimizer state only as float32.
+    /// or null while that version is not reached yet. The parameters stay servable for one version after the reducer
+    /// has applied it, in the job's wire format (a worker that must start a recomputed step afresh after some reducers
+    /// applied it); otherwise it throws when the reducer has moved past the version. The parameters may be asked for
+    /// as bf16 (<paramref name="format"/>); optimizer state only as float32.
     /// </summary>
     Task<VectorBucket?> GetBucketAsync(string name, long version, long offset, int length, WireFormat format = WireFormat.Fp32);
 

@@ -4,6 +4,7 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
+using UNetCluster.Model.Training;
 using UNetCluster.Silo.Placement;
 using UNetCluster.Silo.Telemetry;
 using UNetCluster.Training.Jobs;
@@ -32,6 +33,8 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     private DateTimeOffset? _firstBucket;
     private (long Version, Dictionary<string, byte[]> Vectors)? _snapshot;
     private readonly Dictionary<(long Offset, WireFormat Format), (long Version, byte[] Values)> _parameterBuckets = [];
+    private readonly Dictionary<(long Offset, WireFormat Format), (long Version, byte[] Values)> _previousBuckets = [];
+    private WireFormat _wire;                                 // the format the job's workers pull the parameters in
     private OptimizerKind _optimizerKind;
     private int _bucketBytes;
     private string? _copy;                                   // the reducer on another silo that applies every step too
@@ -54,9 +57,10 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         });
         _version = setup.Version;
         _snapshot = null;
-        _parameterBuckets.Clear();
+        ClearParameterBuckets();
         _jobId = setup.JobId;
         _optimizerKind = options.Optimizer.Kind;
+        _wire = options.Precision == Precision.Bf16 ? WireFormat.Bf16 : WireFormat.Fp32;
         _bucketBytes = JobOptions.BucketBytes(setup.Spec);
         _copy = null;
         _meanBuckets = null;
@@ -76,7 +80,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         }
 
         await torch.RunAsync(() => reducer.Load(bucket.Name, bucket.Offset, bucket.Values));
-        _parameterBuckets.Clear();
+        ClearParameterBuckets();
     }
 
     public Task OpenStepAsync(long stepIndex, int attempt, int workers, double learningRate)
@@ -130,6 +134,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
             var applyClock = Stopwatch.StartNew();
             var copy = _copy;
             var mean = copy is null ? null : MeanBuckets(reducer);
+            KeepParameters(reducer);
             await torch.RunAsync(() =>
             {
                 reducer.Apply(learningRate);
@@ -203,6 +208,11 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
             return null;
         }
 
+        if (version == _version - 1 && name == ShardReducer.ParametersName && PreviousParameterBucket(offset, format) is { } previous)
+        {
+            return new VectorBucket(name, version, offset, previous, format);
+        }
+
         if (version < _version)
         {
             throw new InvalidOperationException($"Reducer {this.GetPrimaryKeyString()} has moved on to step {_version}; step {version} is gone.");
@@ -220,7 +230,8 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
     /// <summary>
     /// The parameter bucket at the current version in <paramref name="format"/>, in an array kept per bucket and format
     /// and refilled once per version, so pulls allocate nothing. Safe because no one reads it after the next step is
-    /// applied: that needs every worker's next gradient, which each sends only once its pull has completed.
+    /// applied: that needs every worker's next gradient, which each sends only once its pull has completed. The array
+    /// of the version before is kept too (see <see cref="KeepParameters"/>), and its array is the one refilled.
     /// </summary>
     private byte[] ParameterBucket(ShardReducer reducer, long offset, int length, WireFormat format)
     {
@@ -232,12 +243,50 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
 
         if (bucket.Version != _version)
         {
-            reducer.CopyParameters(offset, bucket.Values, bfloat16: format == WireFormat.Bf16);
-            bucket = (_version, bucket.Values);
+            var spare = bucket;
+            if (bucket.Version == _version - 1)
+            {
+                // The version before stays servable; the array it replaces (two versions old) is refilled instead.
+                _previousBuckets.TryGetValue((offset, format), out spare);
+                _previousBuckets[(offset, format)] = bucket;
+            }
+
+            var values = spare.Values is { } array && array.Length == bytes ? array : GC.AllocateUninitializedArray<byte>(bytes);
+            reducer.CopyParameters(offset, values, bfloat16: format == WireFormat.Bf16);
+            bucket = (_version, values);
         }
 
         _parameterBuckets[(offset, format)] = bucket;
         return bucket.Values;
+    }
+
+    /// <summary>
+    /// Before a step is applied: fills every bucket of the parameters in the workers' format at the step's version (a
+    /// no-op when the workers pulled them, as they do every step), so that a worker which must start that step afresh
+    /// after the reducer has applied it (one that joined, or whose replica was dropped, while the coordinator
+    /// recomputes a step that some reducers applied before a peer was lost) can still pull it.
+    /// </summary>
+    private void KeepParameters(ShardReducer reducer)
+    {
+        foreach (var bucket in ParameterShards.Buckets(reducer.Range, _bucketBytes))
+        {
+            ParameterBucket(reducer, bucket.Offset, checked((int)bucket.Length), _wire);
+        }
+    }
+
+    /// <summary>The parameter bucket one version before the current one, where it is kept (see <see cref="ParameterBucket"/>).</summary>
+    private byte[]? PreviousParameterBucket(long offset, WireFormat format)
+    {
+        var key = (offset, format);
+        return _parameterBuckets.TryGetValue(key, out var bucket) && bucket.Version == _version - 1 ? bucket.Values
+            : _previousBuckets.TryGetValue(key, out bucket) && bucket.Version == _version - 1 ? bucket.Values
+            : null;
+    }
+
+    private void ClearParameterBuckets()
+    {
+        _parameterBuckets.Clear();
+        _previousBuckets.Clear();
     }
 
     public Task<ReducerState> GetStateAsync() => Task.FromResult(
@@ -268,7 +317,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
             }
         }
 
-        _parameterBuckets.Clear();
+        ClearParameterBuckets();
         LogCopied(source, setup.Version, setup.Length);
     }
 

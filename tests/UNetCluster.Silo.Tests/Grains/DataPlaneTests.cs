@@ -86,18 +86,25 @@ public sealed class DataPlaneTests(ClusterFixture fixture)
     }
 
     [Fact]
-    public async Task Pull_VersionNotReached_IsNotYetAndPastVersionThrowsTheReducersError()
+    public async Task Pull_VersionNotReached_IsNotYet_TheVersionJustAppliedStillServed_AndOlderThrowsTheReducersError()
     {
-        var (_, key) = await SetUpReducerAsync("dataplane-versions");
+        var (reducer, key) = await SetUpReducerAsync("dataplane-versions");
         var endpoint = (await Client.EndpointOfAsync(key))!;
         var destination = new float[Length];
 
         Assert.False(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, destination));
         Assert.All(destination, v => Assert.Equal(0, v));
         Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient)));
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 0, 0, Length, destination));   // kept for a recomputed step
+        Assert.Equal(Initial, destination);
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, destination));
+        Assert.NotEqual(Initial, destination);
+
+        await reducer.OpenStepAsync(1, 0, 1, 0.01);
+        Assert.Equal(ContributionOutcome.Accepted, await Client.AddGradientAsync(endpoint, key, Bucket(Gradient) with { Step = 1 }));
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 0, 0, Length, destination));
         Assert.Contains("step 0 is gone", error.Message, StringComparison.Ordinal);
-        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 1, 0, Length, destination));
+        Assert.True(await Client.PullAsync(endpoint, key, ShardReducer.ParametersName, 2, 0, Length, destination));
     }
 
     [Fact]
