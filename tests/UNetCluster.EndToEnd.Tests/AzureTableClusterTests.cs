@@ -14,6 +14,7 @@ public sealed class AzureTableClusterFixture : IAsyncLifetime
     public const int SiloCount = 3;
 
     private readonly List<ChildProcess> _silos = [];
+    private readonly List<int> _httpPorts = [];
 
     public AzuriteFixture Azurite { get; } = new() { Tables = true };
 
@@ -29,7 +30,7 @@ public sealed class AzureTableClusterFixture : IAsyncLifetime
         var gateways = new List<int>();
         for (var i = 0; i < SiloCount; i++)
         {
-            var (silo, gateway) = (ChildProcess.FreePort(), ChildProcess.FreePort());
+            var (silo, gateway, http) = (ChildProcess.FreePort(), ChildProcess.FreePort(), ChildProcess.FreePort());
             var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
             foreach (var (key, value) in new Dictionary<string, string>
@@ -45,7 +46,7 @@ public sealed class AzureTableClusterFixture : IAsyncLifetime
                 ["UNetCluster__Storage__Container"] = "tables-e2e",
                 ["UNetCluster__Data__Cache"] = Path.Combine(Path.GetTempPath(), "unetcluster-tests", ClusterId, $"cache-{i}"),
                 ["UNetCluster__Worker__Threads"] = "1",
-                ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",
+                ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{http}",
             })
             {
                 start.Environment[key] = value;
@@ -53,11 +54,47 @@ public sealed class AzureTableClusterFixture : IAsyncLifetime
 
             _silos.Add(new ChildProcess($"table silo {i} (silo port {silo}, gateway {gateway})", start, silo));
             gateways.Add(gateway);
+            _httpPorts.Add(http);
         }
 
         for (var i = 0; i < SiloCount; i++)
         {
             await ChildProcess.WaitForPortAsync(gateways[i], _silos[i], TimeSpan.FromSeconds(90));
+        }
+    }
+
+    /// <summary>
+    /// Waits until every silo answers its readiness probe (<c>/healthz/ready</c>, as Kubernetes would before sending it
+    /// clients): active in its membership view, with every active silo in its cluster manifest. Returns the last answers.
+    /// </summary>
+    public async Task<string> WaitReadyAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + timeout;
+        var answers = new string[SiloCount];
+        while (true)
+        {
+            var ready = 0;
+            for (var i = 0; i < SiloCount; i++)
+            {
+                try
+                {
+                    using var response = await http.GetAsync($"http://127.0.0.1:{_httpPorts[i]}/healthz/ready", cancellationToken);
+                    answers[i] = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(cancellationToken)}";
+                    ready += response.IsSuccessStatusCode ? 1 : 0;
+                }
+                catch (HttpRequestException e)
+                {
+                    answers[i] = e.Message;
+                }
+            }
+
+            if (ready == SiloCount || DateTime.UtcNow > deadline)
+            {
+                return string.Join("\n", answers.Select((a, i) => $"silo {i}: {a}"));
+            }
+
+            await Task.Delay(250, cancellationToken);
         }
     }
 
@@ -113,7 +150,9 @@ public sealed class AzureTableClusterTests(AzureTableClusterFixture cluster) : I
         Assert.True(rows.Count(r => r.Contains(" Active ", StringComparison.Ordinal)) == AzureTableClusterFixture.SiloCount, string.Join("\n", rows));
         Assert.All(cluster.Silos, silo => Assert.Contains(rows, r => r.EndsWith($" {silo.Port}", StringComparison.Ordinal) && r.Contains(" Active ", StringComparison.Ordinal)));
 
-        // A tiny job spread over the three silos completes.
+        // Every silo ready (its probe is what a Kubernetes Service waits for), then a tiny job spread over the three completes.
+        var probes = await cluster.WaitReadyAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        Assert.True(probes.Split('\n').All(p => p.Contains(": 200 ", StringComparison.Ordinal)), probes);
         var job = await cluster.UnetAsync("submit", "--preset", "tiny", "--steps", "2", "--batch", "3", "--workers", "3", "--reducers", "3", "--id", "table-job", "--watch");
         Assert.True(job.ExitCode == 0, $"exit {job.ExitCode}\n{job.Output}\n{job.Error}\n{cluster.Diagnostics()}");
         var status = await cluster.UnetAsync("status", "table-job", "--json");

@@ -17,7 +17,9 @@ namespace UNetCluster.Silo.Hosting;
 /// <item><c>/healthz/live</c> (tag <c>live</c>): the process is up and serving HTTP (always 200).</item>
 /// <item><c>/healthz/startup</c> (tag <c>startup</c>): the host has started, so the silo has joined its cluster (200, else 503).</item>
 /// <item><c>/healthz/ready</c> (tag <c>ready</c>): this silo is an active member of the cluster in its own membership
-/// view and is not stopping (200, else 503): the gateway Service sends clients only to ready silos.</item>
+/// view, its cluster manifest holds every silo active in that view (until it does, its grain placement does not see
+/// them, and a grain it places right after the cluster formed can fail with "No active nodes are compatible"), and it
+/// is not stopping (200, else 503): the gateway Service sends clients only to ready silos.</item>
 /// </list>
 /// The body is JSON: the overall status and each check's status and description.
 /// </summary>
@@ -86,10 +88,19 @@ public static class HealthExtensions
             var silo = services.GetService<ILocalSiloDetails>();
             var status = membership is null || silo is null ? SiloStatus.None : membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
             var description = $"this silo is {status} in its membership view";
+            var unknown = status == SiloStatus.Active ? UnknownToManifest(membership!.CurrentSnapshot) : 0;
             return Task.FromResult(
                 lifetime.ApplicationStopping.IsCancellationRequested ? HealthCheckResult.Unhealthy(description + " and stopping")
+                : unknown > 0 ? HealthCheckResult.Unhealthy($"{description}, but its cluster manifest does not hold {unknown} of the active silos yet")
                 : status == SiloStatus.Active ? HealthCheckResult.Healthy(description)
                 : HealthCheckResult.Unhealthy(description));
+        }
+
+        /// <summary>How many silos active in <paramref name="snapshot"/> this silo's cluster manifest does not hold yet.</summary>
+        private int UnknownToManifest(ClusterMembershipSnapshot snapshot)
+        {
+            var manifest = services.GetService<IClusterManifestProvider>()?.Current;
+            return manifest is null ? 0 : snapshot.Members.Values.Count(m => m.Status == SiloStatus.Active && !manifest.Silos.ContainsKey(m.SiloAddress));
         }
     }
 }
