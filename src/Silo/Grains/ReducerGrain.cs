@@ -4,7 +4,6 @@ using UNetCluster.Contracts.Grains;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Distributed;
 using UNetCluster.Model.Optimization;
-using UNetCluster.Model.Training;
 using UNetCluster.Silo.Placement;
 using UNetCluster.Silo.Telemetry;
 using UNetCluster.Training.Jobs;
@@ -60,7 +59,7 @@ public sealed partial class ReducerGrain(TorchThread torch, DataPlaneServer data
         ClearParameterBuckets();
         _jobId = setup.JobId;
         _optimizerKind = options.Optimizer.Kind;
-        _wire = options.Precision == Precision.Bf16 ? WireFormat.Bf16 : WireFormat.Fp32;
+        _wire = Replica.WireOf(options.Precision);
         _bucketBytes = JobOptions.BucketBytes(setup.Spec);
         _copy = null;
         _meanBuckets = null;

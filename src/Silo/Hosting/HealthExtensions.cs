@@ -86,9 +86,10 @@ public static class HealthExtensions
         {
             var membership = services.GetService<IClusterMembershipService>();
             var silo = services.GetService<ILocalSiloDetails>();
-            var status = membership is null || silo is null ? SiloStatus.None : membership.CurrentSnapshot.GetSiloStatus(silo.SiloAddress);
+            var snapshot = membership?.CurrentSnapshot;   // one view for both questions
+            var status = snapshot is null || silo is null ? SiloStatus.None : snapshot.GetSiloStatus(silo.SiloAddress);
             var description = $"this silo is {status} in its membership view";
-            var unknown = status == SiloStatus.Active ? UnknownToManifest(membership!.CurrentSnapshot) : 0;
+            var unknown = status == SiloStatus.Active ? UnknownToManifest(snapshot!) : 0;
             return Task.FromResult(
                 lifetime.ApplicationStopping.IsCancellationRequested ? HealthCheckResult.Unhealthy(description + " and stopping")
                 : unknown > 0 ? HealthCheckResult.Unhealthy($"{description}, but its cluster manifest does not hold {unknown} of the active silos yet")

@@ -61,8 +61,11 @@ public sealed class Replica : IDisposable
 
     public long Version { get; set; } = -1;
 
-    /// <summary>How this job's gradient and parameter buckets travel: bf16 for a bf16 job, float32 otherwise.</summary>
-    public WireFormat Wire => Options.Precision == Precision.Bf16 ? WireFormat.Bf16 : WireFormat.Fp32;
+    /// <summary>How this job's gradient and parameter buckets travel (<see cref="WireOf"/>).</summary>
+    public WireFormat Wire => WireOf(Options.Precision);
+
+    /// <summary>How a job's gradient and parameter buckets travel: bf16 for a bf16 job, float32 otherwise.</summary>
+    public static WireFormat WireOf(Precision precision) => precision == Precision.Bf16 ? WireFormat.Bf16 : WireFormat.Fp32;
 
     /// <summary>
     /// True when <see cref="Parameters"/> hold the fp32 masters of <see cref="Version"/>; false when they hold their bf16
