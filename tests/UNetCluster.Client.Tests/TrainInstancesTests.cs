@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.Json.Nodes;
+using UNetCluster.Model.Metrics;
 using UNetCluster.Data.Imaging;
 
 namespace UNetCluster.Client.Tests;
@@ -40,6 +43,22 @@ public sealed class TrainInstancesTests
         using var metrics = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "metrics.json")));
         Assert.True(metrics.RootElement.GetProperty("objects").GetProperty("truth").GetInt32() >= 2);
         Assert.Equal("instances", JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "run.json"))).RootElement.GetProperty("maskKind").GetString());
+        Assert.Contains(metrics.RootElement.GetProperty("selection").GetProperty("minObjectPixels").GetInt32(), ThresholdSweep.ObjectSizeCandidates);
+
+        // predict leaves out the objects under the checkpoint's calibrated size unless told otherwise: here one larger than the
+        // image, at a threshold so low that the 2-step model's mask has objects.
+        var best = Path.Combine(run, "checkpoints", metrics.RootElement.GetProperty("checkpointStep").GetInt64().ToString("D9", CultureInfo.InvariantCulture));
+        var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(best, "manifest.json")))!;
+        manifest["minObjectPixels"] = (Size * Size) + 1;
+        File.WriteAllText(Path.Combine(best, "manifest.json"), manifest.ToJsonString());
+        var calibrated = await CliRunner.RunAsync("predict", "--checkpoint", best, "--input", Path.Combine(images, "s1.png"), "--instances", "--threshold", "0.01", "--out", Path.Combine(folder, "calibrated"));
+        var told = await CliRunner.RunAsync("predict", "--checkpoint", best, "--input", Path.Combine(images, "s1.png"), "--instances", "--threshold", "0.01", "--min-object-pixels", "0", "--out", Path.Combine(folder, "told"));
+
+        Assert.True(calibrated.ExitCode == 0, calibrated.Error);
+        Assert.Contains($"Objects of fewer than {(Size * Size) + 1} pixels are left out of the labels (calibrated on the run's validation sections", calibrated.Output, StringComparison.Ordinal);
+        Assert.All(ImageReader.Read(Path.Combine(folder, "calibrated", "s1.instances.png")).Values, v => Assert.Equal(0, v));
+        Assert.True(told.ExitCode == 0, told.Error);
+        Assert.Contains(ImageReader.Read(Path.Combine(folder, "told", "s1.instances.png")).Values, v => v != 0);
     }
 
     [Fact]

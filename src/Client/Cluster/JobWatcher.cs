@@ -70,7 +70,9 @@ internal static class JobWatcher
             ? "best so far"
             : FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}");
         return FormattableString.Invariant(
-            $"validation at step {validation.Step}: {validation.Metric} {validation.Value:0.####} at threshold {validation.Threshold:0.00} ({verdict}); ") +
+            $"validation at step {validation.Step}: {validation.Metric} {validation.Value:0.####} at threshold {validation.Threshold:0.00}") +
+            (validation.MinObjectPixels > 1 ? FormattableString.Invariant($", objects of {validation.MinObjectPixels}+ px") : string.Empty) +
+            FormattableString.Invariant($" ({verdict}); ") +
             FormattableString.Invariant($"pixel error {validation.PixelError:F4}, Rand error {validation.RandError:F4}, Dice {validation.Dice:F4}{objects}, {validation.Seconds:0.0} s");
     }
 

@@ -61,7 +61,7 @@ internal sealed class ClusterPredict
     /// <param name="input">--input: a local image file or folder, uploaded first.</param>
     public async Task<int> RunAsync(
         ParseResult parse, string? checkpoint, bool latest, string? input, int? tile, double? threshold, bool? instances, bool tta, string? precision,
-        int minObjectPixels, TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        int? minObjectPixels, TextWriter output, TextWriter error, CancellationToken cancellationToken)
     {
         var sources = new[] { input, parse.GetValue(DataSet), parse.GetValue(Prefix) }.Count(s => s is not null);
         if (sources != 1)
@@ -115,7 +115,7 @@ internal sealed class ClusterPredict
             Precision = precision,
             Threshold = threshold,
             Instances = instances,
-            MinObjectPixels = minObjectPixels > 0 ? minObjectPixels : null,
+            MinObjectPixels = minObjectPixels,
             Overlays = parse.GetValue(NoOverlays) ? false : null,
             BlockSize = parse.GetValue(BlockSize),
             Workers = parse.GetValue(Workers),

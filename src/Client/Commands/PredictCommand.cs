@@ -33,9 +33,10 @@ internal static class PredictCommand
                 "with --border-class, seeds of interior probability at least --threshold grown over the foreground). At most 65535 objects per image. " +
                 "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
         };
-        var minObjectPixels = new Option<int>("--min-object-pixels")
+        var minObjectPixels = new Option<int?>("--min-object-pixels")
         {
-            Description = "With object labels: leave out objects of fewer pixels (default 0: keep all), e.g. the fragments a model predicts on dim images.",
+            Description = "With object labels: leave out objects of fewer pixels, e.g. the fragments a model predicts on dim images (default: the size the run's validation " +
+                "calibrated with its threshold for instance masks, else 0: keep all).",
         };
         var maxPixels = new ImageLimitOption();
         var tta = new Option<bool>("--tta") { Description = "Average the probabilities over the 8 flips and 90-degree rotations of each image (8 times slower)." };
@@ -113,13 +114,20 @@ internal static class PredictCommand
 
             // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
             var labels = parse.GetValue(instances) ?? classes.BorderClass;
-            if (parse.GetValue(minObjectPixels) is var smallest and < 0)
+            if (parse.GetValue(minObjectPixels) is { } given and < 0)
             {
-                throw new UserInputException($"--min-object-pixels {smallest} is invalid: expected 0 or more pixels.");
+                throw new UserInputException($"--min-object-pixels {given} is invalid: expected 0 or more pixels.");
+            }
+
+            var smallest = parse.GetValue(minObjectPixels) ?? loaded.Manifest.MinObjectPixels ?? 0;
+            if (labels && smallest > 1)
+            {
+                output.WriteLine(FormattableString.Invariant($"Objects of fewer than {smallest} pixels are left out of the labels") +
+                    (parse.GetValue(minObjectPixels) is null ? " (calibrated on the run's validation sections; --min-object-pixels 0 keeps them)." : "."));
             }
 
             var overlays = Predictions.PredictImages(model, tileSize, images, outDirectory, decision, labels, parse.GetValue(tta), classes, loaded.Manifest.Normalisation,
-                blockSize, parse.GetValue(minObjectPixels));
+                blockSize, smallest);
             foreach (var overlay in overlays)
             {
                 output.WriteLine(overlay);

@@ -20,7 +20,7 @@ internal static class Predictions
     public static IReadOnlyList<(string Id, SegmentationScores Scores)> PredictLabelled(
         UNet model, int tileSize, IEnumerable<LabelledSection> sections, string directory, double threshold,
         List<(string Id, ObjectScores Scores)>? objects = null, PredictionClasses? classes = null, List<(string Id, ClassScores Scores)>? classScores = null,
-        IntensityNormalisation? normalisation = null)
+        IntensityNormalisation? normalisation = null, int minObjectPixels = 0)
     {
         var all = sections.ToList();
         RequireDistinctOutputs(all.Select(s => (FileStem(s.Id), $"section {s.Id} ({s.Image.Source})", s.Image.Source)), directory);
@@ -30,7 +30,7 @@ internal static class Predictions
         {
             using var image = TrainingData.ImageTensor(section.Image, normalisation);
             using var probabilities = predictor.PredictProbabilities(image);
-            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null, classes);
+            var files = PredictionWriter.Write(directory, FileStem(section.Id), section.Image, probabilities, section.Mask, threshold, instances: section.Instances is not null, classes, minObjectPixels);
             results.Add((section.Id, SegmentationMetrics.Score(files.Mask, section.Mask, section.Image.Width, section.Image.Height)));
             if (section.Instances is { } ids && files.Objects is { } predicted)
             {

@@ -273,8 +273,16 @@ internal static class TrainCommand
         var objects = new List<(string Id, ObjectScores Scores)>();
         var classScores = new List<(string Id, ClassScores Scores)>();
         var classes = new PredictionClasses(options.BorderClass, options.ClassNames);
-        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold ?? 0.5, objects, classes, classScores, options.Normalisation);
-        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold ?? 0.5, instances: objects.Count > 0, classes: classes, normalisation: options.Normalisation);
+        var smallest = checkpoint.Manifest.MinObjectPixels ?? 0;   // calibrated with the threshold (instance data), else 0
+        if (smallest > 1)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Objects of fewer than {smallest} pixels are left out of the object labels (calibrated with the threshold; predict does the same unless told --min-object-pixels)."));
+        }
+
+        var scores = Predictions.PredictLabelled(model, tileSize, data.Validation, run.ValidationPredictions, threshold ?? 0.5, objects, classes, classScores, options.Normalisation, smallest);
+        var overlays = Predictions.PredictImages(model, tileSize, unlabelledImages, run.UnlabelledPredictions, threshold ?? 0.5, instances: objects.Count > 0, classes: classes,
+            normalisation: options.Normalisation, minObjectPixels: smallest);
         var mean = SegmentationMetrics.Mean(scores.Select(s => s.Scores));
         MetricsReport.Print(output, scores, mean);
         MetricsReport.PrintClasses(output, classScores);

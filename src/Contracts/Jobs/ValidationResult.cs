@@ -44,4 +44,10 @@ public sealed record ValidationResult
 
     /// <summary>True when this validation improved on every earlier one of the job (its checkpoint is the best).</summary>
     [Id(13)] public bool Improved { get; init; }
+
+    /// <summary>
+    /// Objects of fewer pixels were left out of the object scores, calibrated for <see cref="Metric"/> with
+    /// <see cref="Threshold"/> (instance data; 0 keeps every object); prediction leaves them out of its object labels.
+    /// </summary>
+    [Id(14)] public int MinObjectPixels { get; init; }
 }

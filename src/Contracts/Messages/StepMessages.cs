@@ -160,11 +160,14 @@ public sealed record CheckpointPlan(
 
     /// <summary>The decision threshold of the job's latest validation, recorded in the checkpoint's manifest (null: none yet).</summary>
     [Id(8)] public double? Threshold { get; init; }
+
+    /// <summary>The smallest object size of the job's latest validation, recorded in the checkpoint's manifest (null: none yet).</summary>
+    [Id(9)] public int? MinObjectPixels { get; init; }
 }
 
 /// <summary>Marks a checkpoint as a job's best by a validation metric, with the threshold calibrated for it.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.BestMark")]
-public sealed record BestMark([property: Id(0)] string Metric, [property: Id(1)] double Value, [property: Id(2)] double Threshold);
+public sealed record BestMark([property: Id(0)] string Metric, [property: Id(1)] double Value, [property: Id(2)] double Threshold, [property: Id(3)] int MinObjectPixels = 0);
 
 /// <summary>
 /// A checkpoint request's outcome: the snapshot was handed to the worker's background upload (<see cref="Requested"/>),
@@ -206,7 +209,8 @@ public sealed record ValidationPlan(
 
 /// <summary>
 /// One validation section's scores at each candidate decision threshold (same order as <see cref="Thresholds"/>);
-/// the object scores only when the section has instance truth.
+/// the object scores only when the section has instance truth, and then each candidate is a threshold and the smallest
+/// object size counted (<see cref="MinObjectPixels"/>, null: every object counted).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.SectionValidation")]
 public sealed record SectionValidation(
@@ -217,7 +221,8 @@ public sealed record SectionValidation(
     [property: Id(4)] double[] Dice,
     [property: Id(5)] double[] IoU,
     [property: Id(6)] double[]? ObjectF1,
-    [property: Id(7)] double[]? ObjectMeanF1);
+    [property: Id(7)] double[]? ObjectMeanF1,
+    [property: Id(8)] int[]? MinObjectPixels = null);
 
 /// <summary>A worker's part of a validation: its sections' scores and the seconds it took.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.ValidationReport")]

@@ -35,6 +35,12 @@ public sealed record CheckpointManifest(
     /// <summary>Set on a run's best checkpoint: the validation that made it the best (its metric, value and calibrated threshold).</summary>
     public CheckpointSelection? Selection { get; init; }
 
+    /// <summary>
+    /// With object labels, objects of fewer pixels are left out by default: the size calibrated with <see cref="Threshold"/>
+    /// on the validation sections (instance data; 0 or null keeps every object).
+    /// </summary>
+    public int? MinObjectPixels { get; init; }
+
     public const string CurrentFormat = "unetcluster.checkpoint/1";
     public const string FileName = "manifest.json";
 
@@ -60,5 +66,8 @@ public sealed record CheckpointManifest(
             : IntensityNormalisation.MeanStd;
 }
 
-/// <summary>Why a checkpoint is its run's best: the value of the selection metric on the validation sections, at <paramref name="Threshold"/>.</summary>
-public sealed record CheckpointSelection(string Metric, double Value, double Threshold);
+/// <summary>
+/// Why a checkpoint is its run's best: the value of the selection metric on the validation sections, at
+/// <paramref name="Threshold"/> and, for objects, without those under <paramref name="MinObjectPixels"/> pixels.
+/// </summary>
+public sealed record CheckpointSelection(string Metric, double Value, double Threshold, int MinObjectPixels = 0);

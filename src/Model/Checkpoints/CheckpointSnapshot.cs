@@ -26,6 +26,9 @@ public sealed record CheckpointSnapshot(
     /// <summary>Set when the run's validation at this step was its best so far: the checkpoint becomes the run's best.</summary>
     public CheckpointSelection? Selection { get; init; }
 
+    /// <summary>The smallest object size calibrated with <see cref="Threshold"/> (see <see cref="CheckpointManifest.MinObjectPixels"/>).</summary>
+    public int? MinObjectPixels { get; init; }
+
     /// <summary>Serializes the model's state dict and the optimizer's state (with its step count) on the calling thread.</summary>
     public static CheckpointSnapshot Capture(long step, UNet model, FlatOptimizer optimizer, long seed, JsonElement? training, double? loss, double? threshold = null)
     {

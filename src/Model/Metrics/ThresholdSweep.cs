@@ -5,10 +5,22 @@ namespace UNetCluster.Model.Metrics;
 
 /// <summary>
 /// One labelled section's scores at each candidate decision threshold: what a validation needs to pick, over all its
-/// sections together, the threshold best for any <see cref="ValidationMetric"/>. Object scores only with instance truth.
+/// sections together, the threshold best for any <see cref="ValidationMetric"/>. Object scores only with instance truth;
+/// then each candidate is a threshold and a smallest object size (<see cref="MinObjectPixels"/>, one of
+/// <see cref="ObjectSizeCandidates"/>): objects of fewer pixels are left out of the object scores, as
+/// <c>predict --min-object-pixels</c> leaves them out of the labels, and the pixel scores are the threshold's.
 /// </summary>
-public sealed record ThresholdSweep(string Id, double[] Thresholds, SegmentationScores[] Scores, ObjectScores[]? Objects)
+/// <param name="MinObjectPixels">The smallest object size of each candidate (same order as <paramref name="Thresholds"/>);
+/// null when no objects are scored (every candidate keeps all objects).</param>
+public sealed record ThresholdSweep(string Id, double[] Thresholds, SegmentationScores[] Scores, ObjectScores[]? Objects, int[]? MinObjectPixels = null)
 {
+    /// <summary>
+    /// The smallest object sizes, in pixels, tried with instance truth: 0 (keep every object), then 4 to 128 doubling.
+    /// A model's small false objects (fragments on dim images or at the edges of bright ones) cost object F1 without
+    /// changing pixel scores much, and their size follows the data's magnification, so it is calibrated, not fixed.
+    /// </summary>
+    public static IReadOnlyList<int> ObjectSizeCandidates { get; } = [0, 4, 8, 16, 32, 64, 128];
+
     /// <summary>
     /// Scores the foreground probability (class 1 of <paramref name="probabilities"/>, (Classes, H, W)) against a 0/1
     /// <paramref name="truth"/> at each of <paramref name="thresholds"/> (default <see cref="ThresholdCalibration.Candidates"/>),
@@ -27,7 +39,7 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
 
         MaskChecks.RequireSameLength(foreground.Length, truth.Length);
         var scores = new SegmentationScores[candidates.Length];
-        var objects = instances is null ? null : new ObjectScores[candidates.Length];
+        var objects = instances is null ? null : new ObjectScores[candidates.Length * ObjectSizeCandidates.Count];
         // The truth's labels are the same at every threshold; each threshold's components serve Rand and objects both.
         var truthLabels = Data.Labels.ConnectedComponents.Label(truth, width, height, out _);
         var truthObjects = instances is null ? null : Data.Labels.ConnectedComponents.FromIds(instances, width, height);
@@ -48,11 +60,11 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
                 SegmentationMetrics.RandError(predicted.Labels, truthLabels));
             if (objects is not null)
             {
-                objects[k] = ObjectMetrics.Score(predicted.Labels, predicted.Count, truthObjects!.Labels, truthObjects.Count);
+                ScoreObjects(objects, k, candidates.Length, predicted.Labels, predicted.Count, truthObjects!.Labels, truthObjects.Count);
             }
         }
 
-        return new ThresholdSweep(id, candidates, scores, objects);
+        return WithSizes(id, candidates, scores, objects);
     }
 
     /// <summary>
@@ -108,7 +120,7 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         var truthLabels = Data.Labels.ConnectedComponents.Label(truth, width, height, out _);
         var truthObjects = instances is null ? null : Data.Labels.ConnectedComponents.FromIds(instances, width, height);
         var scores = new SegmentationScores[candidates.Length];
-        var objects = instances is null ? null : new ObjectScores[candidates.Length];
+        var objects = instances is null ? null : new ObjectScores[candidates.Length * ObjectSizeCandidates.Count];
         for (var k = 0; k < candidates.Length; k++)
         {
             var labels = Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities(background, interior, width, height, candidates[k], out var count);
@@ -120,12 +132,30 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
                 SegmentationMetrics.RandError(labels, truthLabels));
             if (objects is not null)
             {
-                objects[k] = ObjectMetrics.Score(labels, count, truthObjects!.Labels, truthObjects.Count);
+                ScoreObjects(objects, k, candidates.Length, labels, count, truthObjects!.Labels, truthObjects.Count);
             }
         }
 
-        return new ThresholdSweep(id, candidates, scores, objects);
+        return WithSizes(id, candidates, scores, objects);
     }
+
+    // Candidate (size j, threshold k) is at j * thresholds + k: sizes outermost, so that among equal candidates the
+    // first, which BestThreshold keeps, has the smallest size.
+    private static void ScoreObjects(ObjectScores[] objects, int k, int thresholds, int[] labels, int count, int[] truth, int truthCount)
+    {
+        for (var j = 0; j < ObjectSizeCandidates.Count; j++)
+        {
+            var kept = count;
+            var size = ObjectSizeCandidates[j];
+            var filtered = size > 1 ? Data.Labels.ConnectedComponents.WithoutSmall(labels, ref kept, size) : labels;
+            objects[(j * thresholds) + k] = ObjectMetrics.Score(filtered, kept, truth, truthCount);
+        }
+    }
+
+    private static ThresholdSweep WithSizes(string id, double[] thresholds, SegmentationScores[] scores, ObjectScores[]? objects) =>
+        objects is null ? new ThresholdSweep(id, thresholds, scores, null)
+            : new ThresholdSweep(id, [.. ObjectSizeCandidates.SelectMany(_ => thresholds)], [.. ObjectSizeCandidates.SelectMany(_ => scores)], objects,
+                [.. ObjectSizeCandidates.SelectMany(size => thresholds.Select(_ => size))]);
 
     /// <summary>The value of <paramref name="metric"/> at each threshold (NaN for object F1 without instance truth).</summary>
     public double[] Values(ValidationMetric metric) => metric switch
@@ -140,7 +170,8 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
 
     /// <summary>
     /// The index of the threshold whose mean <paramref name="metric"/> over <paramref name="values"/> (one row per
-    /// section, one column per threshold) is best; ties go to the threshold nearest 0.5 (the arg-max).
+    /// section, one column per threshold) is best; ties go to the threshold nearest 0.5 (the arg-max), then to the first
+    /// (the smallest object size of a <see cref="ThresholdSweep"/> with sizes).
     /// </summary>
     public static int BestThreshold(IReadOnlyList<double> thresholds, IReadOnlyList<double[]> values, ValidationMetric metric)
     {

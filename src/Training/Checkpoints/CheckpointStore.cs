@@ -126,6 +126,7 @@ public partial class CheckpointStore
             DateTimeOffset.UtcNow, snapshot.Loss, snapshot.Threshold)
         {
             Selection = snapshot.Selection,
+            MinObjectPixels = snapshot.MinObjectPixels,
         };
         await Blobs.WriteAsync(BlobNames.Combine(prefix, CheckpointManifest.FileName),
             JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointManifest.JsonOptions), BlobCondition.None, cancellationToken).ConfigureAwait(false);

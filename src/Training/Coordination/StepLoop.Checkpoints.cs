@@ -18,6 +18,7 @@ public sealed partial class StepLoop
             {
                 Best = _marked is { } marked && marked.Step == _version ? marked.Mark : null,
                 Threshold = Status.Validation?.Threshold,
+                MinObjectPixels = Status.Validation?.MinObjectPixels,
             };
             var result = await _cluster.WriteCheckpointAsync(_committedBy[0], plan);
             if (result.WrittenStep is { } written && written != Status.CheckpointStep)

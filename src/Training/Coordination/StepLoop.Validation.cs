@@ -92,7 +92,7 @@ public sealed partial class StepLoop
             return null;
         }
 
-        var mark = new BestMark(result.Metric, result.Value, result.Threshold);
+        var mark = new BestMark(result.Metric, result.Value, result.Threshold, result.MinObjectPixels);
         _marked = (_version, mark);
         return mark;
     }

@@ -5,8 +5,9 @@ using UNetCluster.Model.Metrics;
 namespace UNetCluster.Training.Coordination;
 
 /// <summary>
-/// Turns the workers' scored validation sections into one validation: the decision threshold whose mean value of the
-/// selection metric over all sections is best (ties go to the one nearest 0.5), and every mean score at it.
+/// Turns the workers' scored validation sections into one validation: the decision threshold (with instance data, the
+/// threshold and smallest object size) whose mean value of the selection metric over all sections is best (ties go to
+/// the threshold nearest 0.5, then the smallest size), and every mean score at it.
 /// </summary>
 public static class ValidationChoice
 {
@@ -26,6 +27,12 @@ public static class ValidationChoice
             throw new InvalidOperationException("the workers scored the validation sections at different thresholds (silos of different versions?).");
         }
 
+        var sizes = sections[0].MinObjectPixels;
+        if (sections.Any(s => !(s.MinObjectPixels ?? []).SequenceEqual(sizes ?? [])) || (sizes is not null && sizes.Length != thresholds.Length))
+        {
+            throw new InvalidOperationException("the workers scored the validation sections at different smallest object sizes (silos of different versions?).");
+        }
+
         var objects = sections.All(s => s.ObjectF1 is not null && s.ObjectMeanF1 is not null);
         if (metric == ValidationMetric.ObjectF1 && !objects)
         {
@@ -42,6 +49,7 @@ public static class ValidationChoice
             At = DateTimeOffset.UtcNow,
             Metric = metric.Name(),
             Threshold = Math.Round(thresholds[k], 4),
+            MinObjectPixels = sizes?[k] ?? 0,
             PixelError = Mean(s => s.PixelError),
             RandError = Mean(s => s.RandError),
             Dice = Mean(s => s.Dice),

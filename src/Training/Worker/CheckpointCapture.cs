@@ -137,7 +137,8 @@ public sealed partial class CheckpointCapture(IGrainFactory grains, BucketExchan
         var snapshot = new CheckpointSnapshot(plan.Version, options.Seed, options.Model, options.Optimizer, training,
             plan.Loss is { } l && double.IsFinite(l) ? l : null, plan.Best?.Threshold ?? plan.Threshold, weights, optimizerBytes)
         {
-            Selection = plan.Best is { } best ? new CheckpointSelection(best.Metric, best.Value, best.Threshold) : null,
+            Selection = plan.Best is { } best ? new CheckpointSelection(best.Metric, best.Value, best.Threshold, best.MinObjectPixels) : null,
+            MinObjectPixels = plan.Best?.MinObjectPixels ?? plan.MinObjectPixels,
         };
         LogSnapshot(plan.JobId, plan.Version, held, pulled, snapshot.Size);
         return snapshot;

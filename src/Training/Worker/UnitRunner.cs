@@ -337,7 +337,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
             spec.Instances ?? classes.BorderClass,
             spec.Overlays ?? true,
             spec.Tta,
-            spec.MinObjectPixels ?? 0);
+            spec.MinObjectPixels ?? manifest.MinObjectPixels ?? 0);
         if (_models.TryGetValue(plan.JobId, out var replaced))
         {
             _ = torch.RunAsync(replaced.Network.Dispose);

@@ -69,5 +69,6 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
         sweep.Values(ValidationMetric.Dice),
         sweep.Values(ValidationMetric.IoU),
         sweep.Objects is null ? null : sweep.Values(ValidationMetric.ObjectF1),
-        sweep.Objects?.Select(o => o.MeanF1).ToArray());
+        sweep.Objects?.Select(o => o.MeanF1).ToArray(),
+        sweep.MinObjectPixels);
 }

@@ -43,4 +43,66 @@ public sealed class ThresholdSweepTests
         Assert.Equal(2, ThresholdSweep.BestThreshold(thresholds, [sweep.Values(ValidationMetric.ObjectF1)], ValidationMetric.ObjectF1));
         Assert.Equal(1, ThresholdSweep.BestThreshold(thresholds, [sweep.Values(ValidationMetric.PixelError)], ValidationMetric.PixelError));
     }
+
+    [Fact]
+    public void Score_WithInstances_SweepsTheSmallestObjectSizeAndTheBestLeavesTheFragmentsOut()
+    {
+        // A 12x12 image: two true 4x4 objects, predicted exactly, and three false fragments of 1, 2 and 6 pixels.
+        const int size = 12;
+        var instances = new int[size * size];
+        var probability = new float[size * size];
+        foreach (var (top, left, id) in new[] { (1, 1, 1), (6, 6, 2) })
+        {
+            for (var y = top; y < top + 4; y++)
+            {
+                for (var x = left; x < left + 4; x++)
+                {
+                    instances[(y * size) + x] = id;
+                    probability[(y * size) + x] = 0.9f;
+                }
+            }
+        }
+
+        foreach (var i in new[] { (1 * size) + 9, (10 * size) + 1, (10 * size) + 2, (6 * size) + 11, (7 * size) + 11, (8 * size) + 11, (9 * size) + 11, (10 * size) + 11, (11 * size) + 11 })
+        {
+            probability[i] = 0.9f;
+        }
+
+        var truth = instances.Select(i => i == 0 ? (byte)0 : (byte)1).ToArray();
+        using var foreground = tensor(probability).reshape(size, size);
+        using var probabilities = stack([1 - foreground, foreground]);
+        double[] thresholds = [0.5, 0.95];
+
+        var sweep = ThresholdSweep.Score("s", probabilities, truth, instances, size, size, thresholds);
+
+        // Every size with every threshold, sizes outermost; the pixel scores are the threshold's whatever the size.
+        var sizes = ThresholdSweep.ObjectSizeCandidates;
+        Assert.Equal(sizes.SelectMany(s => thresholds.Select(_ => s)), sweep.MinObjectPixels!);
+        Assert.Equal(sizes.SelectMany(_ => thresholds), sweep.Thresholds);
+        Assert.All(sweep.Scores.Where((_, k) => k % 2 == 0), s => Assert.Equal(sweep.Scores[0], s));
+        Assert.Equal(5, sweep.Objects![0].Predicted);              // size 0: 2 objects and 3 fragments
+        Assert.Equal(2.0 * 2 / (2 + 5), sweep.Objects[0].F1, 6);
+        Assert.Equal(3, sweep.Objects[2].Predicted);               // size 4 leaves out the 1- and 2-pixel fragments
+        Assert.Equal((2, 1.0), (sweep.Objects[4].Predicted, sweep.Objects[4].F1));   // size 8 the 6-pixel one too
+        Assert.Equal(1.0, sweep.Objects[6].F1);                    // size 16 keeps the 16-pixel objects...
+        Assert.Equal((0, 0.0), (sweep.Objects[8].Predicted, sweep.Objects[8].F1));   // ...size 32 does not
+
+        // Object F1 picks size 8 at threshold 0.5, the smallest that drops every fragment; pixel error keeps size 0.
+        var best = ThresholdSweep.BestThreshold(sweep.Thresholds, [sweep.Values(ValidationMetric.ObjectF1)], ValidationMetric.ObjectF1);
+        Assert.Equal((8, 0.5), (sweep.MinObjectPixels![best], sweep.Thresholds[best]));
+        var byPixels = ThresholdSweep.BestThreshold(sweep.Thresholds, [sweep.Values(ValidationMetric.PixelError)], ValidationMetric.PixelError);
+        Assert.Equal(0, sweep.MinObjectPixels[byPixels]);
+    }
+
+    [Fact]
+    public void Score_WithoutInstances_HasOneCandidatePerThresholdAndNoSizes()
+    {
+        using var probabilities = stack([zeros(4, 4), ones(4, 4)]);
+
+        var sweep = ThresholdSweep.Score("s", probabilities, new byte[16], null, 4, 4, [0.3, 0.6]);
+
+        Assert.Equal([0.3, 0.6], sweep.Thresholds);
+        Assert.Null(sweep.MinObjectPixels);
+        Assert.Null(sweep.Objects);
+    }
 }

@@ -1,0 +1,58 @@
+using UNetCluster.Contracts.Messages;
+using UNetCluster.Model.Metrics;
+using UNetCluster.Training.Coordination;
+
+namespace UNetCluster.Training.Tests.Coordination;
+
+/// <summary>How the coordinator turns the workers' scored sections into one validation: the candidate best over all sections.</summary>
+public sealed class ValidationChoiceTests
+{
+    [Fact]
+    public void Choose_ObjectF1WithSizes_RecordsTheThresholdAndSmallestObjectSizeBestOverAllSections()
+    {
+        // Candidates (size, threshold): (0, 0.4) (0, 0.6) (16, 0.4) (16, 0.6). Section a gains from size 16 at 0.4, b loses
+        // a little from it; over both, (16, 0.4) is best.
+        double[] thresholds = [0.4, 0.6, 0.4, 0.6];
+        int[] sizes = [0, 0, 16, 16];
+        var a = Section("a", thresholds, sizes, [0.60, 0.70, 0.90, 0.75]);
+        var b = Section("b", thresholds, sizes, [0.80, 0.70, 0.78, 0.70]);
+
+        var result = ValidationChoice.Choose([a, b], ValidationMetric.ObjectF1, step: 100, seconds: 1);
+
+        Assert.Equal((0.4, 16), (result.Threshold, result.MinObjectPixels));
+        Assert.Equal((0.90 + 0.78) / 2, result.Value, 6);
+        Assert.Equal(0.05, result.PixelError, 6);
+    }
+
+    [Fact]
+    public void Choose_PixelErrorWithSizes_KeepsEveryObject()
+    {
+        // Pixel scores do not depend on the size: among equal candidates the smallest size, 0, is kept.
+        var section = Section("a", [0.4, 0.6, 0.4, 0.6], [0, 0, 16, 16], [0.5, 0.6, 0.9, 0.9]);
+
+        var result = ValidationChoice.Choose([section], ValidationMetric.PixelError, step: 1, seconds: 1);
+
+        Assert.Equal(0, result.MinObjectPixels);
+    }
+
+    [Fact]
+    public void Choose_SectionsScoredAtDifferentSizes_IsRefused()
+    {
+        var a = Section("a", [0.4, 0.4], [0, 16], [0.5, 0.6]);
+        var b = Section("b", [0.4, 0.4], [0, 8], [0.5, 0.6]);
+
+        var refused = Assert.Throws<InvalidOperationException>(() => ValidationChoice.Choose([a, b], ValidationMetric.ObjectF1, step: 1, seconds: 1));
+
+        Assert.Contains("different smallest object sizes", refused.Message, StringComparison.Ordinal);
+    }
+
+    private static SectionValidation Section(string id, double[] thresholds, int[] sizes, double[] f1) => new(
+        id, thresholds,
+        PixelError: [.. thresholds.Select(_ => 0.05)],
+        RandError: [.. thresholds.Select(_ => 0.2)],
+        Dice: [.. thresholds.Select(_ => 0.9)],
+        IoU: [.. thresholds.Select(_ => 0.8)],
+        ObjectF1: f1,
+        ObjectMeanF1: [.. f1.Select(v => v / 2)],
+        MinObjectPixels: sizes);
+}
