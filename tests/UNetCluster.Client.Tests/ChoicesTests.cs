@@ -14,7 +14,7 @@ public sealed class ChoicesTests
 {
     public static TheoryData<string, string> HelpLines => new()
     {
-        { "train", "--preset <paper|quality|quick|tiny>" },
+        { "train", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "train", "--optimizer <adam|sgd>" },
         { "train", "--loss <dice-cross-entropy|soft-dice|weighted-cross-entropy>" },
         { "train", "--border-kind <outline|touching>" },
@@ -23,7 +23,7 @@ public sealed class ChoicesTests
         { "train", "--precision <bf16|fp32>" },
         { "train", "--mask-kind <auto|binary|classes|instances>" },
         { "train", "--device <auto|cpu|cuda|cuda:N>" },
-        { "submit", "--preset <paper|quality|quick|tiny>" },
+        { "submit", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "submit", "--optimizer <adam|sgd>" },
         { "predict", "--precision <bf16|fp32>" },
         { "predict", "--device <auto|cpu|cuda|cuda:N>" },
