@@ -141,6 +141,30 @@ public sealed class PredictEvaluateCommandTests
     }
 
     [Fact]
+    public async Task Evaluate_ImagesOfDifferentForegroundSizes_PrintsThePerImageMeanAndThePooledDice()
+    {
+        // a: 4x4, truth 8 px, predicted all 16 (Dice 16/24). b: 4x4, truth 1 px, predicted nothing (Dice 0).
+        // Per image the mean Dice is 1/3; over all pixels together 2*8 / (2*8 + 8 + 1) = 16/25.
+        var folder = CliRunner.TemporaryDirectory();
+        var truth = Path.Combine(folder, "truth");
+        var predicted = Path.Combine(folder, "predicted");
+        PngWriter.WriteGray8(Path.Combine(truth, "a.png"), [.. Enumerable.Range(0, 16).Select(i => (byte)(i % 4 < 2 ? 255 : 0))], 4, 4);
+        PngWriter.WriteGray8(Path.Combine(predicted, "a.mask.png"), [.. Enumerable.Repeat((byte)255, 16)], 4, 4);
+        PngWriter.WriteGray8(Path.Combine(truth, "b.png"), [.. Enumerable.Range(0, 16).Select(i => (byte)(i == 5 ? 255 : 0))], 4, 4);
+        PngWriter.WriteGray8(Path.Combine(predicted, "b.mask.png"), new byte[16], 4, 4);
+
+        var text = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth);
+        var json = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth, "--json");
+
+        Assert.True(text.ExitCode == 0, text.Error);
+        Assert.Contains("All images' pixels together: foreground IoU 0.4706, Dice 0.6400 (the table's mean is per image).", text.Output, StringComparison.Ordinal);
+        using var document = JsonDocument.Parse(json.Output);
+        Assert.Equal(1.0 / 3, document.RootElement.GetProperty("mean").GetProperty("dice").GetDouble(), 6);
+        Assert.Equal(16.0 / 25, document.RootElement.GetProperty("pooled").GetProperty("dice").GetDouble(), 6);
+        Assert.Equal(8.0 / 17, document.RootElement.GetProperty("pooled").GetProperty("foregroundIoU").GetDouble(), 6);
+    }
+
+    [Fact]
     public async Task Evaluate_MissingAndNonBinaryPredictions_ListsEveryBadFile()
     {
         var folder = CliRunner.TemporaryDirectory();

@@ -43,14 +43,16 @@ internal static class EvaluateCommand
             var classes = new List<(string Id, ClassScores Scores)>();
             var labelled = new List<string>();
             var kind = Choices.MaskKindOf(parse.GetValue(maskKind)) ?? MaskKind.Auto;
-            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind), labelled);
+            var counts = new long[3];
+            var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind), labelled, counts);
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
+            var pooled = Pooled(counts);
             if (parse.GetValue(json))
             {
                 object document = (objects.Count, classes.Count) switch
                 {
-                    (0, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean },
-                    (_, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) },
+                    (0, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean, pooled },
+                    (_, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, pooled, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) },
                     _ => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, classes = classes.FirstOrDefault(c => c.Id == r.Id).Scores }), mean, classes = ClassMetrics.Mean(classes.Select(c => c.Scores)) },
                 };
                 output.WriteLine(CliJson.Serialize(document));
@@ -58,6 +60,11 @@ internal static class EvaluateCommand
             else
             {
                 MetricsReport.Print(output, rows, mean);
+                if (classes.Count == 0 && rows.Count > 1 && pooled is not null)
+                {
+                    output.WriteLine(FormattableString.Invariant($"All images' pixels together: foreground IoU {pooled.ForegroundIoU:F4}, Dice {pooled.Dice:F4} (the table's mean is per image)."));
+                }
+
                 if (objects.Count == 0 && labelled.Count > 0)
                 {
                     output.WriteLine($"Predicted foreground: {Source(labelled.Count, rows.Count, "the predicted mask")}.");
@@ -79,7 +86,7 @@ internal static class EvaluateCommand
     /// </summary>
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
         string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null,
-        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null)
+        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null, long[]? counts = null)
     {
         var problems = new List<string>();
         var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
@@ -120,6 +127,15 @@ internal static class EvaluateCommand
             }
 
             rows.Add((id, SegmentationMetrics.Score(prediction.Mask, truth.Mask, truth.Width, truth.Height)));
+            if (counts is not null)
+            {
+                for (var i = 0; i < truth.Mask.Length; i++)
+                {
+                    var (p, t) = (prediction.Mask[i] != 0, truth.Mask[i] != 0);
+                    counts[p && t ? 0 : p ? 1 : t ? 2 : 0] += p || t ? 1 : 0;   // true positives, false positives, false negatives
+                }
+            }
+
             if (prediction.Instances is not null)
             {
                 labelled?.Add(id);
@@ -149,6 +165,13 @@ internal static class EvaluateCommand
 
         return rows;
     }
+
+    /// <summary>Foreground IoU and Dice over every image's pixels together, from (true positives, false positives, false negatives); null with no foreground.</summary>
+    private static PooledScores? Pooled(long[] counts) =>
+        counts[0] + counts[1] + counts[2] == 0 ? null
+            : new PooledScores((double)counts[0] / (counts[0] + counts[1] + counts[2]), 2.0 * counts[0] / ((2 * counts[0]) + counts[1] + counts[2]));
+
+    private sealed record PooledScores(double ForegroundIoU, double Dice);
 
     /// <summary>A mask as scored: its foreground (<see cref="Mask"/>, non-zero = foreground), and its object ids or class indices.</summary>
     private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null, byte[]? Classes = null);
