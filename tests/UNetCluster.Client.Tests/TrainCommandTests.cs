@@ -154,7 +154,7 @@ public sealed class TrainCommandTests
 
     [Theory]
     [InlineData("--tile", "570", "556 or 572")]
-    [InlineData("--preset", "huge", "--preset 'huge' is unknown: expected quick, quality, paper or tiny.")]
+    [InlineData("--preset", "huge", "--preset 'huge' is unknown: expected quick, quality, nuclei, paper or tiny.")]
     [InlineData("--steps", "-3", "--steps -3")]
     [InlineData("--optimizer", "rmsprop", "sgd or adam")]
     [InlineData("--loss", "focal", "weighted-cross-entropy, soft-dice or dice-cross-entropy")]
