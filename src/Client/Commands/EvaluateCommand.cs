@@ -129,11 +129,10 @@ internal static class EvaluateCommand
             rows.Add((id, SegmentationMetrics.Score(prediction.Mask, truth.Mask, truth.Width, truth.Height)));
             if (counts is not null)
             {
-                for (var i = 0; i < truth.Mask.Length; i++)
-                {
-                    var (p, t) = (prediction.Mask[i] != 0, truth.Mask[i] != 0);
-                    counts[p && t ? 0 : p ? 1 : t ? 2 : 0] += p || t ? 1 : 0;   // true positives, false positives, false negatives
-                }
+                var (both, predictedCount, truthCount) = SegmentationMetrics.CountForeground(prediction.Mask, truth.Mask);
+                counts[0] += both;                       // true positives
+                counts[1] += predictedCount - both;      // false positives
+                counts[2] += truthCount - both;          // false negatives
             }
 
             if (prediction.Instances is not null)

@@ -169,7 +169,8 @@ public static class SegmentationMetrics
         return new SegmentationScores(pixelError / count, iou / count, dice / count, randError / count);
     }
 
-    private static (long Intersection, long Predicted, long Truth) CountForeground(
+    /// <summary>Foreground pixels of both masks, of the prediction and of the truth (non-zero = foreground).</summary>
+    public static (long Intersection, long Predicted, long Truth) CountForeground(
         ReadOnlySpan<byte> predicted, ReadOnlySpan<byte> truth)
     {
         MaskChecks.RequireSameLength(predicted.Length, truth.Length);
