@@ -164,7 +164,8 @@ public static class InstanceTargets
     /// <summary>
     /// Object labels from a three-class model's probabilities by seeded growth, a watershed on the interior probability:
     /// the foreground is every pixel whose background probability is at most 0.5; the seeds are the 4-connected
-    /// components of the foreground pixels whose interior probability is at least <paramref name="seedThreshold"/>;
+    /// components of the foreground pixels whose interior probability is at least <paramref name="seedThreshold"/>,
+    /// each split where the interior probability holds two or more distinct peaks (<see cref="SeedSplitting"/>);
     /// each seed then grows over the foreground, the most interior-like pixel first (a priority flood), so two objects
     /// that touch without a predicted border stay apart wherever the interior probability dips between them. A
     /// foreground component that holds no seed is an object of its own. Returns one label per pixel (0 = background,
@@ -190,6 +191,7 @@ public static class InstanceTargets
         }
 
         var labels = ConnectedComponents.Label(seeds, width, height, out count);
+        labels = SeedSplitting.Split(labels, count, interior.ToArray(), width, height, seedThreshold, out count);
         var flood = new PriorityQueue<int, float>();
         for (var i = 0; i < labels.Length; i++)
         {

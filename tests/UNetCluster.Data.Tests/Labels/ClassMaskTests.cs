@@ -178,28 +178,37 @@ public sealed class ClassMaskTests : IDisposable
         Assert.All(wide, b => Assert.Equal(0, b));
     }
 
-    [Fact]
-    public void ObjectsFromBorderProbabilities_TwoTouchingBlobsWithNoBorderPredicted_AreTwoObjectsAtASeedThresholdAboveTheDip()
+    [Theory]
+    [InlineData(0.7)]   // seeds apart already: the dip is below the seed threshold
+    [InlineData(0.5)]   // one seed over both, split at its two peaks
+    public void ObjectsFromBorderProbabilities_TwoTouchingBlobsWithNoBorderPredicted_AreTwoObjectsWhereTheInteriorDipsBetweenThem(double seedThreshold)
     {
         // Two touching squares predicted all interior, no border: the interior probability peaks at each centre (0.95)
         // and dips to 0.6 at the contact, as a model that never predicts the border class does.
         var ids = TwoTouchingSquares();
-        var background = ids.Select(v => v == 0 ? 0.9f : 0.05f).ToArray();
-        float[] profile = [0.8f, 0.95f, 0.8f, 0.6f, 0.6f, 0.8f, 0.95f, 0.8f];
-        var interior = ids.Select((v, i) => v == 0 ? 0.05f : profile[i % Width]).ToArray();
+        var labels = InstanceTargets.ObjectsFromBorderProbabilities(
+            Background(ids), Interior(ids, [0.8f, 0.95f, 0.8f, 0.6f, 0.6f, 0.8f, 0.95f, 0.8f]), Width, Height, seedThreshold, out var count);
 
-        var split = InstanceTargets.ObjectsFromBorderProbabilities(background, interior, Width, Height, seedThreshold: 0.7, out var two);
-        var merged = InstanceTargets.ObjectsFromBorderProbabilities(background, interior, Width, Height, seedThreshold: 0.5, out var one);
-
-        Assert.Equal(2, two);
+        Assert.Equal(2, count);
         for (var i = 0; i < ids.Length; i++)
         {
-            Assert.Equal(ids[i] == 0 ? 0 : ids[i] == 5 ? split[(2 * Width) + 1] : split[(2 * Width) + 6], split[i]);   // each square whole, nothing else
+            Assert.Equal(ids[i] == 0 ? 0 : ids[i] == 5 ? labels[(2 * Width) + 1] : labels[(2 * Width) + 6], labels[i]);   // each square whole, nothing else
         }
 
-        Assert.NotEqual(split[(2 * Width) + 1], split[(2 * Width) + 6]);
-        Assert.Equal(1, one);
-        Assert.All(merged, (l, i) => Assert.Equal(ids[i] == 0 ? 0 : 1, l));
+        Assert.NotEqual(labels[(2 * Width) + 1], labels[(2 * Width) + 6]);
+    }
+
+    [Theory]
+    [InlineData(new[] { 0.8f, 0.95f, 0.9f, 0.88f, 0.88f, 0.9f, 0.95f, 0.8f })]   // two peaks 0.07 above the saddle: texture, not two objects
+    [InlineData(new[] { 0.95f, 0.6f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f })]      // a deep but 4-pixel peak: under a fifth of the seed's area
+    public void ObjectsFromBorderProbabilities_AShallowOrSmallSecondPeak_StaysOneObject(float[] profile)
+    {
+        var ids = TwoTouchingSquares();
+
+        var labels = InstanceTargets.ObjectsFromBorderProbabilities(Background(ids), Interior(ids, profile), Width, Height, seedThreshold: 0.5, out var count);
+
+        Assert.Equal(1, count);
+        Assert.All(labels, (l, i) => Assert.Equal(ids[i] == 0 ? 0 : 1, l));
     }
 
     [Fact]
@@ -220,6 +229,11 @@ public sealed class ClassMaskTests : IDisposable
         Assert.Equal(new[] { 1, 1, 1, 0, 0, 2, 2, 0 }, labels[(2 * Width)..((2 * Width) + 8)]);
         Assert.Equal(5, labels.Count(l => l != 0));
     }
+
+    private static float[] Background(ushort[] ids) => [.. ids.Select(v => v == 0 ? 0.9f : 0.05f)];
+
+    // The interior probability: profile[x] on the objects' pixels, 0.05 elsewhere.
+    private static float[] Interior(ushort[] ids, float[] profile) => [.. ids.Select((v, i) => v == 0 ? 0.05f : profile[i % Width])];
 
     /// <summary>Two 4x4 squares, ids 5 (x 0-3) and 9 (x 4-7), rows 1-4, touching along x = 3 | 4.</summary>
     private static ushort[] TwoTouchingSquares()
