@@ -190,8 +190,37 @@ public static class InstanceTargets
             seeds[i] = foreground[i] != 0 && interior[i] >= seedThreshold ? (byte)1 : (byte)0;
         }
 
+        return Grow(seeds, foreground, interior.ToArray(), width, height, seedThreshold, out count);
+    }
+
+    /// <summary>
+    /// Object labels from a two-class model trained on instance masks: the objects of <paramref name="mask"/> (its
+    /// foreground probability at or above <paramref name="threshold"/>), each 4-connected component split where the
+    /// <paramref name="probability"/> holds two or more distinct peaks (<see cref="SeedSplitting"/>) and grown back over
+    /// the mask, the most probable pixel first; a component with a single peak stays whole. The labels' foreground is the
+    /// mask's. Touching objects whose separating border the model predicts only faintly (a dip of the probability that
+    /// stays above the threshold) come apart, as with <see cref="ObjectsFromBorderProbabilities"/>.
+    /// </summary>
+    /// <param name="mask">1 = foreground, 0 = background, row-major.</param>
+    /// <param name="probability">The foreground probability per pixel.</param>
+    /// <param name="threshold">The decision threshold the mask was made with.</param>
+    public static int[] ObjectsFromMask(byte[] mask, ReadOnlySpan<float> probability, int width, int height, double threshold, out int count)
+    {
+        ArgumentNullException.ThrowIfNull(mask);
+        if (mask.Length != (long)width * height || probability.Length != mask.Length)
+        {
+            throw new ArgumentException($"Expected {(long)width * height} mask values and probabilities for {width}x{height}, got {mask.Length} and {probability.Length}.");
+        }
+
+        return Grow(mask, mask, probability.ToArray(), width, height, threshold, out count);
+    }
+
+    // The seeds' components, split at distinct peaks, grown over the foreground by a priority flood on the interior
+    // probability; foreground no seed reaches becomes objects of its own.
+    private static int[] Grow(byte[] seeds, byte[] foreground, float[] interior, int width, int height, double seedThreshold, out int count)
+    {
         var labels = ConnectedComponents.Label(seeds, width, height, out count);
-        labels = SeedSplitting.Split(labels, count, interior.ToArray(), width, height, seedThreshold, out count);
+        labels = SeedSplitting.Split(labels, count, interior, width, height, seedThreshold, out count);
         var flood = new PriorityQueue<int, float>();
         for (var i = 0; i < labels.Length; i++)
         {
@@ -215,12 +244,13 @@ public static class InstanceTargets
         }
 
         // What no seed reached is foreground unconnected to any seed: each of its components is an object.
+        var unreached = new byte[foreground.Length];
         for (var i = 0; i < foreground.Length; i++)
         {
-            foreground[i] = foreground[i] != 0 && labels[i] == 0 ? (byte)1 : (byte)0;
+            unreached[i] = foreground[i] != 0 && labels[i] == 0 ? (byte)1 : (byte)0;
         }
 
-        var rest = ConnectedComponents.Label(foreground, width, height, out var unseeded);
+        var rest = ConnectedComponents.Label(unreached, width, height, out var unseeded);
         for (var i = 0; i < rest.Length; i++)
         {
             if (rest[i] != 0)

@@ -101,7 +101,9 @@ public static class PredictionWriter
                 ? InstanceTargets.ObjectsFromBorderProbabilities(
                     maps.Background ?? throw new ArgumentException("A border-class model's maps carry its background and interior probabilities.", nameof(maps)),
                     maps.Interior!, width, height, maps.Threshold, out objectCount)
-                : ConnectedComponents.Label(mask, width, height, out objectCount);
+                : count == 2
+                    ? InstanceTargets.ObjectsFromMask(mask, Probabilities(maps.Probability), width, height, maps.Threshold, out objectCount)
+                    : ConnectedComponents.Label(mask, width, height, out objectCount);
             if (minObjectPixels > 1)
             {
                 objects = ConnectedComponents.WithoutSmall(objects, ref objectCount, minObjectPixels);
@@ -169,4 +171,7 @@ public static class PredictionWriter
 
     internal static byte[] ToBytes(float[] probabilities) =>
         [.. probabilities.Select(p => (byte)Math.Clamp(Math.Round(p * 255.0), 0, 255))];
+
+    // The foreground probability back from its byte map (steps of 1/255): enough to find where it peaks and dips.
+    private static float[] Probabilities(byte[] probability) => [.. probability.Select(b => b / 255f)];
 }

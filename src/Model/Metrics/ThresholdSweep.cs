@@ -62,7 +62,9 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
                 SegmentationMetrics.RandError(predicted.Labels, truthLabels));
             if (objects is not null)
             {
-                ScoreObjects(objects, k, candidates.Length, predicted.Labels, predicted.Count, truthObjects!.Labels, truthObjects.Count);
+                // The objects predict writes: the mask's components split at distinct probability peaks.
+                var labels = Data.Labels.InstanceTargets.ObjectsFromMask(mask, foreground, width, height, threshold, out var count);
+                ScoreObjects(objects, k, candidates.Length, labels, count, truthObjects!.Labels, truthObjects.Count);
             }
         }
 

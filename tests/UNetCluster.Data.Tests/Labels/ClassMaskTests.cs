@@ -212,6 +212,31 @@ public sealed class ClassMaskTests : IDisposable
     }
 
     [Fact]
+    public void ObjectsFromMask_TwoTouchingBlobsOfATwoClassModel_AreTwoObjectsCoveringTheMask()
+    {
+        // A two-class model's mask joins two touching squares: its probability dips to 0.6 at the contact, above the
+        // threshold 0.5, so the mask's one component holds two peaks (0.95).
+        var ids = TwoTouchingSquares();
+        var mask = ids.Select(v => v == 0 ? (byte)0 : (byte)1).ToArray();
+        var before = mask.ToArray();
+        var probability = Interior(ids, [0.8f, 0.95f, 0.8f, 0.6f, 0.6f, 0.8f, 0.95f, 0.8f]);
+
+        var labels = InstanceTargets.ObjectsFromMask(mask, probability, Width, Height, threshold: 0.5, out var count);
+        var shallow = InstanceTargets.ObjectsFromMask(mask, Interior(ids, [0.8f, 0.95f, 0.9f, 0.88f, 0.88f, 0.9f, 0.95f, 0.8f]), Width, Height, 0.5, out var one);
+
+        Assert.Equal(2, count);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            Assert.Equal(ids[i] == 0 ? 0 : ids[i] == 5 ? labels[(2 * Width) + 1] : labels[(2 * Width) + 6], labels[i]);   // each square whole, nothing else
+        }
+
+        Assert.NotEqual(labels[(2 * Width) + 1], labels[(2 * Width) + 6]);
+        Assert.Equal(1, one);
+        Assert.All(shallow, (l, i) => Assert.Equal(mask[i], l));
+        Assert.Equal(before, mask);   // the caller's mask unchanged
+    }
+
+    [Fact]
     public void ObjectsFromBorderProbabilities_ForegroundWithoutASeed_IsAnObjectOfItsOwn()
     {
         // Row 2: a confident object at x 0-2, background at 3-4, a border-only blob at 5-6 (no interior above 0.3).
