@@ -126,6 +126,22 @@ public sealed class TrainClassesTests
     }
 
     [Fact]
+    public async Task Train_BorderClassFalseWithTheNucleiPreset_TrainsTwoClasses()
+    {
+        var (folder, images, masks) = ClassData(3, 2, instances: true);
+        var run = Path.Combine(folder, "run");
+
+        var (code, output, error) = await CliRunner.RunAsync(
+            "train", "--images", images, "--masks", masks, "--mask-kind", "instances", "--preset", "nuclei", "--border-class", "false",
+            "--tile", "188", "--steps", "1", "--validation-sections", "1", "--out", run);
+
+        Assert.True(code == 0, error + output);
+        Assert.Contains("touching objects are trained apart, with a background border between them", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("trained as 3 classes", output, StringComparison.Ordinal);
+        Assert.Contains("\"classes\": 2", File.ReadAllText(Directory.GetFiles(Path.Combine(run, "checkpoints"), "manifest.json", SearchOption.AllDirectories)[0]), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Train_OptionsThatContradictTheData_AreRefusedNamingTheOptionAndNothingIsWritten()
     {
         var (folder, images, masks) = ClassData(2, 3);

@@ -29,8 +29,9 @@ internal static class PredictCommand
         };
         var instances = new Option<bool?>("--instances")
         {
-            Description = "Also write {name}.instances.png: 16-bit object labels, the connected components of the mask (for models trained with --mask-kind instances; " +
-                "with --border-class, seeds of interior probability at least --threshold grown over the foreground). At most 65535 objects per image. " +
+            Description = "Also write {name}.instances.png: 16-bit object labels (for models trained with --mask-kind instances): the connected components of the mask, " +
+                "each split where the foreground probability holds two or more distinct peaks (touching objects) and grown back over the mask; with --border-class, " +
+                "seeds of interior probability at least --threshold, split the same way, grown over the foreground. At most 65535 objects per image. " +
                 "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
         };
         var minObjectPixels = new Option<int?>("--min-object-pixels")

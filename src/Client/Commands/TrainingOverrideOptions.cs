@@ -25,7 +25,8 @@ internal sealed class TrainingOverrideOptions
 
     public Option<int?> Classes { get; } = new("--classes") { Description = "Output classes, 2 to 256 (default 2; for --mask-kind classes, the largest index in the masks + 1). A mask index at or above it is refused." };
 
-    public Option<bool> BorderClass { get; } = new("--border-class") { Description = "Train instance masks as 3 classes: background, object interior and the border between touching objects; predict --instances grows the interiors into the border." };
+    // bool? so that --border-class false turns off a preset's border class (a bool option read false when absent cannot).
+    public Option<bool?> BorderClass { get; } = new("--border-class") { Description = "Train instance masks as 3 classes: background, object interior and the border between touching objects; predict --instances grows the interiors into the border. --border-class false trains 2 classes where the preset (nuclei) would train 3." };
 
     public Option<int?> BorderWidth { get; } = new("--border-width")
     {
@@ -78,7 +79,7 @@ internal sealed class TrainingOverrideOptions
         return new TrainingOverrides(
             parse.GetValue(Steps), parse.GetValue(Minutes), parse.GetValue(Tile), parse.GetValue(Batch), parse.GetValue(BaseChannels),
             parse.GetValue(LearningRate), parse.GetValue(Optimizer), parse.GetValue(Loss), validationSections, balanceClasses, checkpointEvery,
-            parse.GetValue(Classes), parse.GetValue(BorderClass) ? true : null)
+            parse.GetValue(Classes), parse.GetValue(BorderClass))
         {
             ValidateEvery = parse.GetValue(ValidateEvery),
             ValidateMinutes = parse.GetValue(ValidateMinutes),

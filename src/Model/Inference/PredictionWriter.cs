@@ -55,8 +55,9 @@ public static class PredictionWriter
     /// More classes: the arg-max, and the mask is foreground where it is class 1; with a border class, this is also the
     /// interior probability from which a pixel seeds an object.</param>
     /// <param name="instances">Also write <c>{name}.instances.png</c>: a 16-bit label per pixel, 0 = background, 1..N the
-    /// objects (the 4-connected components of the mask; a model trained on instance masks separates touching objects
-    /// by a background border; with <see cref="PredictionClasses.BorderClass"/>, seeds of interior probability at least
+    /// objects (two classes: the 4-connected components of the mask split at distinct probability peaks,
+    /// <see cref="InstanceTargets.ObjectsFromMask"/>; a model trained on instance masks separates touching objects by a
+    /// background border, or at least a dip of the probability; with <see cref="PredictionClasses.BorderClass"/>, seeds of interior probability at least
     /// <paramref name="threshold"/> grown over the foreground).
     /// More than <see cref="MaxObjects"/> objects is refused before any file of the image is written.</param>
     /// <param name="classes">What the classes mean; more than two classes also write <c>{name}.classes.png</c> (the

@@ -26,7 +26,9 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
     /// <summary>
     /// Scores the foreground probability (class 1 of <paramref name="probabilities"/>, (Classes, H, W)) against a 0/1
     /// <paramref name="truth"/> at each of <paramref name="thresholds"/> (default <see cref="ThresholdCalibration.Candidates"/>),
-    /// and against <paramref name="instances"/> (object ids, 0 = background) when given.
+    /// and against <paramref name="instances"/> (object ids, 0 = background) when given: the objects are then those
+    /// <c>predict --instances</c> writes (<see cref="Data.Labels.InstanceTargets.ObjectsFromMask"/>), while Rand error
+    /// stays on the mask's components.
     /// </summary>
     public static ThresholdSweep Score(string id, Tensor probabilities, byte[] truth, int[]? instances, int width, int height, IReadOnlyList<double>? thresholds = null)
     {
