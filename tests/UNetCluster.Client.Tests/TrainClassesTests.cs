@@ -126,6 +126,25 @@ public sealed class TrainClassesTests
     }
 
     [Fact]
+    public async Task Train_OnARunFolderAnotherTrainingHolds_IsRefusedAndChangesNothing()
+    {
+        var (folder, images, masks) = ClassData(2, 2, instances: true);
+        var run = Path.Combine(folder, "run");
+        Directory.CreateDirectory(run);
+        File.WriteAllText(Path.Combine(run, "run.json"), "{}");
+
+        using (new FileStream(Path.Combine(run, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var held = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--mask-kind", "instances", "--preset", "tiny", "--steps", "1", "--validation-sections", "1", "--out", run);
+
+            Assert.Equal(2, held.ExitCode);
+            Assert.Contains($"--out {run} is in use by another unet train", held.Error, StringComparison.Ordinal);
+            Assert.Equal([".lock", "run.json"], Directory.GetFileSystemEntries(run).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+            Assert.Equal("{}", File.ReadAllText(Path.Combine(run, "run.json")));   // the other training's record untouched
+        }
+    }
+
+    [Fact]
     public async Task Train_BorderClassFalseWithTheNucleiPreset_TrainsTwoClasses()
     {
         var (folder, images, masks) = ClassData(3, 2, instances: true);

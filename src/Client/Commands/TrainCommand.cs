@@ -137,6 +137,7 @@ internal static class TrainCommand
 
         // Everything the user gave has been checked: only now is anything written.
         var existing = Directory.Exists(run.Path) ? Directory.GetFileSystemEntries(run.Path).ToHashSet(StringComparer.Ordinal) : null;
+        using var folderLock = LockRunFolder(run.Path);
         try
         {
             run.WriteRecord(record with { Options = options });
@@ -353,6 +354,31 @@ internal static class TrainCommand
     }
 
     /// <summary>Deletes what this run added to its folder: the whole folder when it did not exist before.</summary>
+    /// <summary>
+    /// Holds the run folder for this process while it trains: a second <c>unet train</c> on the same folder would take
+    /// the first one's job over (the job's state lives in the folder) until both failed, so it is refused, before it
+    /// writes anything. The lock is the exclusive open of <c>.lock</c> (an advisory lock on Linux), let go when the
+    /// process ends however it ends; the file itself may stay.
+    /// </summary>
+    private static FileStream LockRunFolder(string folder)
+    {
+        var path = Path.Combine(folder, ".lock");
+        try
+        {
+            Directory.CreateDirectory(folder);
+            return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException e) when (File.Exists(path))
+        {
+            throw new UserInputException(
+                $"--out {folder} is in use by another unet train (it holds {path}); expected a run folder no other training is using: wait for that one to end, or give another --out.", e);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"--out {folder} cannot be written ({e.Message}); expected a folder you can write.", e);
+        }
+    }
+
     private static void RemoveNewEntries(string folder, HashSet<string>? before)
     {
         if (before is null)
