@@ -353,7 +353,6 @@ internal static class TrainCommand
             : record;
     }
 
-    /// <summary>Deletes what this run added to its folder: the whole folder when it did not exist before.</summary>
     /// <summary>
     /// Holds the run folder for this process while it trains: a second <c>unet train</c> on the same folder would take
     /// the first one's job over (the job's state lives in the folder) until both failed, so it is refused, before it
@@ -379,6 +378,7 @@ internal static class TrainCommand
         }
     }
 
+    /// <summary>Deletes what this run added to its folder: the whole folder when it did not exist before.</summary>
     private static void RemoveNewEntries(string folder, HashSet<string>? before)
     {
         if (before is null)
