@@ -43,10 +43,10 @@ internal static class EvaluateCommand
             var classes = new List<(string Id, ClassScores Scores)>();
             var labelled = new List<string>();
             var kind = Choices.MaskKindOf(parse.GetValue(maskKind)) ?? MaskKind.Auto;
-            var counts = new long[3];
+            var counts = new ForegroundCounts();
             var rows = Evaluate(parse.GetValue(predictions)!, parse.GetValue(masks)!, kind, objects, classes, ClassesOption.Require(parse.GetValue(classCount), kind), labelled, counts);
             var mean = SegmentationMetrics.Mean(rows.Select(r => r.Scores));
-            var pooled = Pooled(counts);
+            var pooled = counts.Scores();
             if (parse.GetValue(json))
             {
                 object document = (objects.Count, classes.Count) switch
@@ -86,7 +86,7 @@ internal static class EvaluateCommand
     /// </summary>
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
         string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null,
-        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null, long[]? counts = null)
+        List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null, ForegroundCounts? counts = null)
     {
         var problems = new List<string>();
         var truths = DataSetLoader.ListImageFiles(masksDirectory, "--masks", problems);
@@ -127,13 +127,7 @@ internal static class EvaluateCommand
             }
 
             rows.Add((id, SegmentationMetrics.Score(prediction.Mask, truth.Mask, truth.Width, truth.Height)));
-            if (counts is not null)
-            {
-                var (both, predictedCount, truthCount) = SegmentationMetrics.CountForeground(prediction.Mask, truth.Mask);
-                counts[0] += both;                       // true positives
-                counts[1] += predictedCount - both;      // false positives
-                counts[2] += truthCount - both;          // false negatives
-            }
+            counts?.Add(SegmentationMetrics.CountForeground(prediction.Mask, truth.Mask));
 
             if (prediction.Instances is not null)
             {
@@ -165,12 +159,25 @@ internal static class EvaluateCommand
         return rows;
     }
 
-    /// <summary>Foreground IoU and Dice over every image's pixels together, from (true positives, false positives, false negatives); null with no foreground.</summary>
-    private static PooledScores? Pooled(long[] counts) =>
-        counts[0] + counts[1] + counts[2] == 0 ? null
-            : new PooledScores((double)counts[0] / (counts[0] + counts[1] + counts[2]), 2.0 * counts[0] / ((2 * counts[0]) + counts[1] + counts[2]));
+    /// <summary>Foreground pixels summed over every image: of both masks, of the predictions, of the truths.</summary>
+    internal sealed class ForegroundCounts
+    {
+        private long both, predicted, truth;
 
-    private sealed record PooledScores(double ForegroundIoU, double Dice);
+        public void Add((long Intersection, long Predicted, long Truth) image)
+        {
+            both += image.Intersection;
+            predicted += image.Predicted;
+            truth += image.Truth;
+        }
+
+        /// <summary>Foreground IoU and Dice over every image's pixels together; null with no foreground in any.</summary>
+        public PooledScores? Scores() =>
+            predicted + truth == 0 ? null
+                : new PooledScores((double)both / (predicted + truth - both), 2.0 * both / (predicted + truth));
+    }
+
+    internal sealed record PooledScores(double ForegroundIoU, double Dice);
 
     /// <summary>A mask as scored: its foreground (<see cref="Mask"/>, non-zero = foreground), and its object ids or class indices.</summary>
     private sealed record BinaryMask(int Width, int Height, byte[] Mask, int[]? Instances = null, byte[]? Classes = null);
