@@ -165,8 +165,8 @@ public static class InstanceTargets
     /// Object labels from a three-class model's probabilities by seeded growth, a watershed on the interior probability:
     /// the foreground is every pixel whose background probability is at most 0.5; the seeds are the 4-connected
     /// components of the foreground pixels whose interior probability is at least <paramref name="seedThreshold"/>,
-    /// each split where the interior probability holds two or more distinct peaks (<see cref="SeedSplitting"/>);
-    /// each seed then grows over the foreground, the most interior-like pixel first (a priority flood), so two objects
+    /// each split where the interior probability holds two or more distinct peaks or the seed's shape two round parts
+    /// joined by a neck (<see cref="SeedSplitting"/>); each seed then grows over the foreground, the most interior-like pixel first (a priority flood), so two objects
     /// that touch without a predicted border stay apart wherever the interior probability dips between them. A
     /// foreground component that holds no seed is an object of its own. Returns one label per pixel (0 = background,
     /// 1..count) and the number of objects.
@@ -196,8 +196,9 @@ public static class InstanceTargets
     /// <summary>
     /// Object labels from a two-class model trained on instance masks: the objects of <paramref name="mask"/> (its
     /// foreground probability at or above <paramref name="threshold"/>), each 4-connected component split where the
-    /// <paramref name="probability"/> holds two or more distinct peaks (<see cref="SeedSplitting"/>) and grown back over
-    /// the mask, the most probable pixel first; a component with a single peak stays whole. The labels' foreground is the
+    /// <paramref name="probability"/> holds two or more distinct peaks or its shape two round parts joined by a neck
+    /// (<see cref="SeedSplitting"/>) and grown back over the mask, the most probable pixel first; a convex component
+    /// with a single peak stays whole. The labels' foreground is the
     /// mask's. Touching objects whose separating border the model predicts only faintly (a dip of the probability that
     /// stays above the threshold) come apart, as with <see cref="ObjectsFromBorderProbabilities"/>.
     /// </summary>
@@ -215,18 +216,21 @@ public static class InstanceTargets
         return Grow(mask, mask, probability.ToArray(), width, height, threshold, out count);
     }
 
-    // The seeds' components, split at distinct peaks, grown over the foreground by a priority flood on the interior
+    // The seeds' components, split at distinct peaks and necks, grown over the foreground by a priority flood on the interior
     // probability; foreground no seed reaches becomes objects of its own.
     private static int[] Grow(byte[] seeds, byte[] foreground, float[] interior, int width, int height, double seedThreshold, out int count)
     {
         var labels = ConnectedComponents.Label(seeds, width, height, out count);
         labels = SeedSplitting.Split(labels, count, interior, width, height, seedThreshold, out count);
-        var flood = new PriorityQueue<int, float>();
+        // Equal probabilities (a plateau, or the byte maps of predict) go first in first out, so seeds grow into a
+        // plateau evenly and meet halfway instead of one of them running around the other.
+        var flood = new PriorityQueue<int, (float, int)>();
+        var order = 0;
         for (var i = 0; i < labels.Length; i++)
         {
             if (labels[i] != 0)
             {
-                flood.Enqueue(i, -interior[i]);
+                flood.Enqueue(i, (-interior[i], order++));
             }
         }
 
@@ -238,7 +242,7 @@ public static class InstanceTargets
                 if (n >= 0 && labels[n] == 0 && foreground[n] != 0)
                 {
                     labels[n] = labels[i];
-                    flood.Enqueue(n, -interior[n]);
+                    flood.Enqueue(n, (-interior[n], order++));
                 }
             }
         }
