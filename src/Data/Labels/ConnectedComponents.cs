@@ -198,10 +198,9 @@ public sealed class ConnectedComponents
             while (head < tail)
             {
                 var index = queue[head++];
-                var x = index % width;
-                foreach (var n in (ReadOnlySpan<int>)[x > 0 ? index - 1 : -1, x < width - 1 ? index + 1 : -1, index - width, index + width])
+                foreach (var n in Neighbours(index, width, height))
                 {
-                    if (n >= 0 && n < keys.Length && keys[n] == key && labels[n] == 0)
+                    if (n >= 0 && keys[n] == key && labels[n] == 0)
                     {
                         labels[n] = label;
                         queue[tail++] = n;
@@ -213,6 +212,28 @@ public sealed class ConnectedComponents
         return labels;
     }
 
+    /// <summary>
+    /// The 4-neighbours of pixel <paramref name="index"/> of a (width x height) image, row-major: left, right, above
+    /// and below, each -1 where the image ends.
+    /// </summary>
+    public static FourNeighbours Neighbours(int index, int width, int height)
+    {
+        var (x, y) = (index % width, index / width);
+        var neighbours = default(FourNeighbours);
+        neighbours[0] = x > 0 ? index - 1 : -1;
+        neighbours[1] = x < width - 1 ? index + 1 : -1;
+        neighbours[2] = y > 0 ? index - width : -1;
+        neighbours[3] = y < height - 1 ? index + width : -1;
+        return neighbours;
+    }
+
     /// <summary>An inclusive pixel rectangle.</summary>
     public readonly record struct Box(int MinX, int MinY, int MaxX, int MaxY);
+
+    /// <summary>Four pixel indices (<see cref="Neighbours"/>), -1 for none.</summary>
+    [System.Runtime.CompilerServices.InlineArray(4)]
+    public struct FourNeighbours
+    {
+        private int _first;
+    }
 }

@@ -126,8 +126,7 @@ public static class InstanceTargets
             var next = new List<int>();
             foreach (var i in ring)
             {
-                var (x, y) = (i % width, i / width);
-                foreach (var n in (ReadOnlySpan<int>)[x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1])
+                foreach (var n in ConnectedComponents.Neighbours(i, width, height))
                 {
                     if (n >= 0 && foreground[n] != 0)
                     {
@@ -236,8 +235,7 @@ public static class InstanceTargets
 
         while (flood.TryDequeue(out var i, out _))
         {
-            var (x, y) = (i % width, i / width);
-            foreach (var n in (ReadOnlySpan<int>)[x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1])
+            foreach (var n in ConnectedComponents.Neighbours(i, width, height))
             {
                 if (n >= 0 && labels[n] == 0 && foreground[n] != 0)
                 {

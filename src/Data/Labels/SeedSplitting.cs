@@ -240,8 +240,7 @@ internal static class SeedSplitting
                 {
                     pixels.Add(i);
                     peak = Math.Max(peak, values[i]);
-                    var (x, y) = (i % width, i / width);
-                    foreach (var n in (ReadOnlySpan<int>)[x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, y > 0 ? i - width : -1, y < height - 1 ? i + width : -1])
+                    foreach (var n in ConnectedComponents.Neighbours(i, width, height))
                     {
                         if (n >= 0 && stamp[n] == member)
                         {
