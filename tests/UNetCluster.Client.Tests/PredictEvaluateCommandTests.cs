@@ -36,6 +36,7 @@ public sealed class PredictEvaluateCommandTests
         Assert.All(mask.Values.Distinct(), v => Assert.True(v is 0 or 255));
         Assert.True(File.Exists(Path.Combine(outDir, "wide.probability.png")));
         Assert.True(File.Exists(Path.Combine(outDir, "wide.overlay.png")));
+        Assert.False(File.Exists(Path.Combine(outDir, "wide.instances.png")));   // binary masks: no object labels unless asked
     }
 
     [Theory]

@@ -49,16 +49,20 @@ public sealed class TrainInstancesTests
         // image, at a threshold so low that the 2-step model's mask has objects.
         var best = Path.Combine(run, "checkpoints", metrics.RootElement.GetProperty("checkpointStep").GetInt64().ToString("D9", CultureInfo.InvariantCulture));
         var manifest = JsonNode.Parse(File.ReadAllText(Path.Combine(best, "manifest.json")))!;
+        Assert.NotNull(manifest["minObjectPixels"]);   // recorded for instance truth: predict writes object labels unasked
         manifest["minObjectPixels"] = (Size * Size) + 1;
         File.WriteAllText(Path.Combine(best, "manifest.json"), manifest.ToJsonString());
         var calibrated = await CliRunner.RunAsync("predict", "--checkpoint", best, "--input", Path.Combine(images, "s1.png"), "--instances", "--threshold", "0.01", "--out", Path.Combine(folder, "calibrated"));
         var told = await CliRunner.RunAsync("predict", "--checkpoint", best, "--input", Path.Combine(images, "s1.png"), "--instances", "--threshold", "0.01", "--min-object-pixels", "0", "--out", Path.Combine(folder, "told"));
+        var unasked = await CliRunner.RunAsync("predict", "--checkpoint", best, "--input", Path.Combine(images, "s1.png"), "--threshold", "0.01", "--min-object-pixels", "0", "--out", Path.Combine(folder, "unasked"));
 
         Assert.True(calibrated.ExitCode == 0, calibrated.Error);
         Assert.Contains($"Objects of fewer than {(Size * Size) + 1} pixels are left out of the labels (calibrated on the run's validation sections", calibrated.Output, StringComparison.Ordinal);
         Assert.All(ImageReader.Read(Path.Combine(folder, "calibrated", "s1.instances.png")).Values, v => Assert.Equal(0, v));
         Assert.True(told.ExitCode == 0, told.Error);
         Assert.Contains(ImageReader.Read(Path.Combine(folder, "told", "s1.instances.png")).Values, v => v != 0);
+        Assert.True(unasked.ExitCode == 0, unasked.Error);
+        Assert.Equal(File.ReadAllBytes(Path.Combine(folder, "told", "s1.instances.png")), File.ReadAllBytes(Path.Combine(folder, "unasked", "s1.instances.png")));   // a two-class model trained on instances writes its objects unasked
     }
 
     [Fact]

@@ -32,7 +32,7 @@ internal static class PredictCommand
             Description = "Also write {name}.instances.png: 16-bit object labels (for models trained with --mask-kind instances): the connected components of the mask, " +
                 "each split where the foreground probability holds two or more distinct peaks (touching objects) and grown back over the mask; with --border-class, " +
                 "seeds of interior probability at least --threshold, split the same way, grown over the foreground. At most 65535 objects per image. " +
-                "Default: on for checkpoints trained with --border-class (their mask is the interior only), off otherwise; --instances false turns it off.",
+                "Default: on for checkpoints trained on instance masks (with --border-class, or validated against them), off otherwise; --instances false turns it off.",
         };
         var minObjectPixels = new Option<int?>("--min-object-pixels")
         {
@@ -113,8 +113,7 @@ internal static class PredictCommand
                 })) + $"; {{name}}{PredictionWriter.ClassesSuffix} holds the class index per pixel.");
             }
 
-            // A border-class model's objects are only whole in its labels; the manifest does not record the mask kind of other runs.
-            var labels = parse.GetValue(instances) ?? classes.BorderClass;
+            var labels = parse.GetValue(instances) ?? CheckpointPrediction.ObjectLabels(loaded.Manifest);
             if (parse.GetValue(minObjectPixels) is { } given and < 0)
             {
                 throw new UserInputException($"--min-object-pixels {given} is invalid: expected 0 or more pixels.");

@@ -42,7 +42,7 @@ public sealed record PredictionSpec
     /// <summary>The foreground probability from which a pixel is foreground (two classes); null for the checkpoint's calibrated one, else 0.5.</summary>
     [Id(9)] public double? Threshold { get; init; }
 
-    /// <summary>Also write 16-bit object labels; null for on with a border-class checkpoint, off otherwise.</summary>
+    /// <summary>Also write 16-bit object labels; null for on with a checkpoint trained on instance masks (border class or validated on them), off otherwise.</summary>
     [Id(10)] public bool? Instances { get; init; }
 
     /// <summary>Write an overlay per image; null for on.</summary>

@@ -161,7 +161,10 @@ public sealed record CheckpointPlan(
     /// <summary>The decision threshold of the job's latest validation, recorded in the checkpoint's manifest (null: none yet).</summary>
     [Id(8)] public double? Threshold { get; init; }
 
-    /// <summary>The smallest object size of the job's latest validation, recorded in the checkpoint's manifest (null: none yet).</summary>
+    /// <summary>
+    /// The smallest object size of the job's latest validation, recorded in the checkpoint's manifest (null: none yet, or
+    /// no instance truth to size objects by).
+    /// </summary>
     [Id(9)] public int? MinObjectPixels { get; init; }
 }
 

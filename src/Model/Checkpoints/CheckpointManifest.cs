@@ -37,7 +37,9 @@ public sealed record CheckpointManifest(
 
     /// <summary>
     /// With object labels, objects of fewer pixels are left out by default: the size calibrated with <see cref="Threshold"/>
-    /// on the validation sections (instance data; 0 or null keeps every object).
+    /// on the validation sections (0 keeps every object). Set only when the run validated against instance masks, so its
+    /// presence also says the model was trained for objects (prediction then writes object labels by default); null for
+    /// other data and for checkpoints written before any validation.
     /// </summary>
     public int? MinObjectPixels { get; init; }
 

@@ -6,6 +6,13 @@ namespace UNetCluster.Model.Inference;
 /// <summary>What prediction takes from a checkpoint's manifest: its classes' meaning and its training tile size.</summary>
 public static class CheckpointPrediction
 {
+    /// <summary>
+    /// Whether prediction writes object labels unless told: for a border-class checkpoint (its mask is the interior
+    /// only) and for one whose run validated against instance masks (its manifest records the calibrated smallest
+    /// object, <see cref="CheckpointManifest.MinObjectPixels"/>, even when that is 0).
+    /// </summary>
+    public static bool ObjectLabels(CheckpointManifest manifest) => Classes(manifest).BorderClass || manifest.MinObjectPixels is not null;
+
     /// <summary>What the checkpoint's classes mean: its training options' border class and class names.</summary>
     public static PredictionClasses Classes(CheckpointManifest manifest)
     {

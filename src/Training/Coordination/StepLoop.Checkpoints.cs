@@ -18,7 +18,7 @@ public sealed partial class StepLoop
             {
                 Best = _marked is { } marked && marked.Step == _version ? marked.Mark : null,
                 Threshold = Status.Validation?.Threshold,
-                MinObjectPixels = Status.Validation?.MinObjectPixels,
+                MinObjectPixels = Status.Validation is { ObjectF1: not null } objects ? objects.MinObjectPixels : null,   // instance truth only
             };
             var result = await _cluster.WriteCheckpointAsync(_committedBy[0], plan);
             if (result.WrittenStep is { } written && written != Status.CheckpointStep)

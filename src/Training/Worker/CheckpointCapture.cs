@@ -138,7 +138,7 @@ public sealed partial class CheckpointCapture(IGrainFactory grains, BucketExchan
             plan.Loss is { } l && double.IsFinite(l) ? l : null, plan.Best?.Threshold ?? plan.Threshold, weights, optimizerBytes)
         {
             Selection = plan.Best is { } best ? new CheckpointSelection(best.Metric, best.Value, best.Threshold, best.MinObjectPixels) : null,
-            MinObjectPixels = plan.Best?.MinObjectPixels ?? plan.MinObjectPixels,
+            MinObjectPixels = plan.MinObjectPixels is null ? null : plan.Best?.MinObjectPixels ?? plan.MinObjectPixels,
         };
         LogSnapshot(plan.JobId, plan.Version, held, pulled, snapshot.Size);
         return snapshot;

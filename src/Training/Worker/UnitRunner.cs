@@ -334,7 +334,7 @@ public sealed partial class UnitRunner(TorchThread torch, JobStorage storage, Da
             classes,
             spec.Threshold ?? manifest.Threshold ?? 0.5,
             manifest.Normalisation,
-            spec.Instances ?? classes.BorderClass,
+            spec.Instances ?? CheckpointPrediction.ObjectLabels(manifest),
             spec.Overlays ?? true,
             spec.Tta,
             spec.MinObjectPixels ?? manifest.MinObjectPixels ?? 0);
