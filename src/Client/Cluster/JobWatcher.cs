@@ -53,7 +53,7 @@ internal static class JobWatcher
                 if (status.Validation is { } validation && validation.Step != validated)
                 {
                     validated = validation.Step;
-                    display.ShowValidation(Describe(validation, status.BestValidation));
+                    display.ShowValidation(Describe(validation, status.BestValidation, status.HighestValidation));
                 }
             }
 
@@ -61,14 +61,24 @@ internal static class JobWatcher
         }).ConfigureAwait(false);
     }
 
-    /// <summary>"validation at step 200: pixel-error 0.1123 at threshold 0.35 (best so far)" and the other scores.</summary>
-    public static string Describe(ValidationResult validation, ValidationResult? best)
+    /// <summary>
+    /// "validation at step 200: pixel-error 0.1123 at threshold 0.35 (best so far)" and the other scores; a validation
+    /// that became the best within one standard error of the <paramref name="highest"/> says so.
+    /// </summary>
+    public static string Describe(ValidationResult validation, ValidationResult? best, ValidationResult? highest = null)
     {
         ArgumentNullException.ThrowIfNull(validation);
         var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
-        var verdict = validation.Improved || best is null
-            ? "best so far"
-            : FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}");
+        var top = highest is not null && highest.Step != validation.Step
+            ? FormattableString.Invariant($"the highest, {highest.Value:0.####} at step {highest.Step}")
+            : null;
+        var verdict = (validation.Improved || best is null, top) switch
+        {
+            (true, null) => "best so far",
+            (true, _) => FormattableString.Invariant($"best: within one standard error ({highest!.StandardError:0.####}) of {top}"),
+            (false, _) when top is not null && highest!.Step != best!.Step => FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}; {top}"),
+            _ => FormattableString.Invariant($"best {best!.Value:0.####} at step {best.Step}"),
+        };
         return FormattableString.Invariant(
             $"validation at step {validation.Step}: {validation.Metric} {validation.Value:0.####} at threshold {validation.Threshold:0.00}") +
             (validation.MinObjectPixels > 1 ? FormattableString.Invariant($", objects of {validation.MinObjectPixels}+ px") : string.Empty) +

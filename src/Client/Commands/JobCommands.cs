@@ -360,7 +360,7 @@ internal static class JobCommands
 
         if (status.Validation is { } validation)
         {
-            lines.Add("  " + Cluster.JobWatcher.Describe(validation, status.BestValidation));
+            lines.Add("  " + Cluster.JobWatcher.Describe(validation, status.BestValidation, status.HighestValidation));
         }
 
         if (status.BestValidation is { } best)

@@ -252,8 +252,12 @@ internal static class TrainCommand
         if (checkpoint.Manifest.Selection is { } selection)
         {
             threshold = options.Model.Classes == 2 || options.BorderClass ? selection.Threshold : null;
+            var within = status.HighestValidation is { } top && top.Step != checkpoint.Manifest.Step
+                ? string.Create(CultureInfo.InvariantCulture,
+                    $"; within one standard error ({top.StandardError:0.####}) of the highest, {top.Value:0.####} at step {top.Step}, so the later checkpoint is kept")
+                : string.Empty;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}), {checkpoint.Directory}") +
+                $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}{within}), {checkpoint.Directory}") +
                 (threshold is not { } t ? "; each pixel takes its most probable class."
                     : options.BorderClass
                     ? string.Create(CultureInfo.InvariantCulture, $"; objects seeded where the interior's probability is at least {t:0.00}, calibrated for {selection.Metric} on the validation sections.")

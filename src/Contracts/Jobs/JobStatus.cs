@@ -125,10 +125,18 @@ public sealed record JobStatus
     /// <summary>The latest validation of the model, if any.</summary>
     [Id(34)] public ValidationResult? Validation { get; init; }
 
-    /// <summary>The best validation so far by the job's selection metric; its checkpoint is the job's best.</summary>
+    /// <summary>
+    /// The validation whose checkpoint is the job's best: the latest one whose value is the highest so far
+    /// (<see cref="HighestValidation"/>) or within one standard error of it. With a handful of validation sections the
+    /// metric is noisy, and an earlier checkpoint that wins by less than that noise is no evidence against the later,
+    /// longer-trained one (the one-standard-error rule of model selection, here preferring the later checkpoint).
+    /// </summary>
     [Id(35)] public ValidationResult? BestValidation { get; init; }
 
-    /// <summary>Validations in a row that did not improve on <see cref="BestValidation"/> (early stopping counts them).</summary>
+    /// <summary>The validation with the highest value of the selection metric so far (lowest for the errors).</summary>
+    [Id(46)] public ValidationResult? HighestValidation { get; init; }
+
+    /// <summary>Validations in a row that did not improve on <see cref="HighestValidation"/> (early stopping counts them).</summary>
     [Id(36)] public int ValidationsWithoutImprovement { get; init; }
 
     /// <summary>Where the best checkpoint is (the one <see cref="BestValidation"/> scored), once written.</summary>

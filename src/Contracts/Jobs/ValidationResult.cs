@@ -42,7 +42,11 @@ public sealed record ValidationResult
     /// <summary>Seconds the validation held training (predicting and scoring on the workers, in parallel).</summary>
     [Id(12)] public double Seconds { get; init; }
 
-    /// <summary>True when this validation improved on every earlier one of the job (its checkpoint is the best).</summary>
+    /// <summary>
+    /// True when this validation's checkpoint became the job's best: its value is the highest so far, or within one
+    /// <see cref="StandardError"/> of the highest so far (the later checkpoint is then preferred; see
+    /// <see cref="JobStatus.HighestValidation"/>).
+    /// </summary>
     [Id(13)] public bool Improved { get; init; }
 
     /// <summary>
@@ -50,4 +54,10 @@ public sealed record ValidationResult
     /// <see cref="Threshold"/> (instance data; 0 keeps every object); prediction leaves them out of its object labels.
     /// </summary>
     [Id(14)] public int MinObjectPixels { get; init; }
+
+    /// <summary>
+    /// The standard error of <see cref="Value"/>, the mean over the sections: their values' standard deviation divided by
+    /// the square root of <see cref="Sections"/>; 0 with a single section.
+    /// </summary>
+    [Id(15)] public double StandardError { get; init; }
 }

@@ -69,22 +69,25 @@ public sealed partial class StepLoop
         var sections = reports.SelectMany(r => r.Sections).ToList();
         var metric = _options.Validation.MetricFor(instances: sections.Count > 0 && sections.All(s => s.ObjectF1 is not null));
         var result = ValidationChoice.Choose(sections, metric, _version, clock.Elapsed.TotalSeconds);
-        var best = Status.BestValidation;
-        var improved = best is null || best.Metric != result.Metric || metric.IsBetter(result.Value, best.Value);
+        // The highest value so far, and the best checkpoint: the latest validation within one standard error of it.
+        var highest = Status.HighestValidation ?? Status.BestValidation;
+        var raised = highest is null || highest.Metric != result.Metric || metric.IsBetter(result.Value, highest.Value);
+        var improved = raised || Math.Abs(result.Value - highest!.Value) <= highest.StandardError;
         result = result with { Improved = improved };
         Status = Status with
         {
             Validation = result,
-            BestValidation = improved ? result : best,
-            ValidationsWithoutImprovement = improved ? 0 : Status.ValidationsWithoutImprovement + 1,
+            BestValidation = improved ? result : Status.BestValidation,
+            HighestValidation = raised ? result : highest,
+            ValidationsWithoutImprovement = raised ? 0 : Status.ValidationsWithoutImprovement + 1,
             ValidationError = null,
         };
         _cluster.Validated(Status, result);
         LogValidated(_jobId, _version, result.Metric, result.Value, result.Threshold, improved, result.Seconds);
-        if (!improved && _options.Validation.Patience is { } patience && Status.ValidationsWithoutImprovement >= patience)
+        if (!raised && _options.Validation.Patience is { } patience && Status.ValidationsWithoutImprovement >= patience)
         {
             _earlyStop = string.Create(CultureInfo.InvariantCulture,
-                $"early stopping: no better {metric.Name()} in {patience} validation{(patience == 1 ? "" : "s")} (best {best!.Value:0.####} at step {best.Step})");
+                $"early stopping: no better {metric.Name()} in {patience} validation{(patience == 1 ? "" : "s")} (best {highest!.Value:0.####} at step {highest.Step})");
         }
 
         if (!improved)

@@ -43,6 +43,8 @@ public static class ValidationChoice
 
         var k = ThresholdSweep.BestThreshold(thresholds, [.. sections.Select(s => Values(s, metric))], metric);
         double Mean(Func<SectionValidation, double[]> values) => sections.Average(s => values(s)[k]);
+        var chosen = sections.Select(s => Values(s, metric)[k]).ToArray();
+        var standardError = chosen.Length < 2 ? 0 : Math.Sqrt(chosen.Sum(v => (v - chosen.Average()) * (v - chosen.Average())) / (chosen.Length - 1) / chosen.Length);
         var result = new ValidationResult
         {
             Step = step,
@@ -58,6 +60,7 @@ public static class ValidationChoice
             ObjectMeanF1 = objects ? Mean(s => s.ObjectMeanF1!) : null,
             Sections = sections.Count,
             Seconds = seconds,
+            StandardError = standardError,
         };
         return result with { Value = Value(result, metric) };
     }

@@ -282,6 +282,31 @@ public sealed class StepLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task RunAsync_ALaterValidationWithinOneStandardErrorOfTheLowest_BecomesTheBestAndAFartherOneDoesNot()
+    {
+        // Two sections, 0.05 either side of each mean: the standard error of a mean is 0.05. The lowest error is step 4's
+        // 0.20; step 6's 0.24 is within 0.05 of it, so the later checkpoint is the best; step 8's 0.28 is not.
+        double[] errors = [0.30, 0.20, 0.24, 0.28];
+        var cluster = new ScriptedCluster(workers: 2)
+        {
+            Scores = (step, worker) => Section([0.5], pixelError: [errors[(step / 2) - 1] + (worker == 0 ? -0.05 : 0.05)], randError: [0.5]),
+        };
+        var (loop, _) = await StartAsync("loop-within", cluster, new JobSpec { Preset = "tiny", Steps = 8, BatchSize = 2, CheckpointEvery = 100, ValidateEvery = 2 });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-within");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal((6L, 0.24), (status.BestValidation!.Step, Math.Round(status.BestValidation.Value, 9)));
+        Assert.Equal((4L, 0.20), (status.HighestValidation!.Step, Math.Round(status.HighestValidation.Value, 9)));
+        Assert.Equal(0.05, status.HighestValidation.StandardError, 9);
+        Assert.Equal(2, status.ValidationsWithoutImprovement);                                          // neither 6 nor 8 lowered the error
+        Assert.Equal([2L, 4, 6], cluster.CheckpointPlans.Where(p => p.Best is not null).Select(p => p.Version));
+        Assert.Equal("jobs/loop-within/checkpoints/000000006", status.BestCheckpoint);
+    }
+
+    [Fact]
     public async Task RunAsync_SelectByRandError_CalibratesTheThresholdForRandErrorNotPixelError()
     {
         // Pixel error is lowest at 0.3, Rand error at 0.7: the threshold follows the chosen metric.

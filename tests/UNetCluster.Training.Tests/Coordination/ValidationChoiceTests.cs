@@ -22,6 +22,7 @@ public sealed class ValidationChoiceTests
         Assert.Equal((0.4, 16), (result.Threshold, result.MinObjectPixels));
         Assert.Equal((0.90 + 0.78) / 2, result.Value, 6);
         Assert.Equal(0.05, result.PixelError, 6);
+        Assert.Equal(0.06, result.StandardError, 6);   // values 0.90 and 0.78: standard deviation 0.0849, over the square root of 2
     }
 
     [Fact]
@@ -33,6 +34,7 @@ public sealed class ValidationChoiceTests
         var result = ValidationChoice.Choose([section], ValidationMetric.PixelError, step: 1, seconds: 1);
 
         Assert.Equal(0, result.MinObjectPixels);
+        Assert.Equal(0, result.StandardError);   // one section: no spread to measure
     }
 
     [Fact]
