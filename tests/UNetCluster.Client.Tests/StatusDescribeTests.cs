@@ -35,4 +35,27 @@ public sealed class StatusDescribeTests
 
         Assert.Contains("  computing in: cpu fp32 (worker order)", lines);
     }
+
+    [Theory]
+    [InlineData(6, "(best: within one standard error (0.05) of the highest, 0.8 at step 4)")]
+    [InlineData(8, "(best 0.76 at step 6; the highest, 0.8 at step 4)")]
+    public void Describe_BestWithinOneStandardErrorOfTheHighest_SaysWhichIsWhich(long step, string verdict)
+    {
+        ValidationResult Validation(long at, double value, bool improved) =>
+            new() { Step = at, Metric = "object-f1", Value = value, Threshold = 0.5, Improved = improved, StandardError = 0.05 };
+        var best = Validation(6, 0.76, improved: true);
+        var status = new JobStatus
+        {
+            Id = "job-3",
+            Spec = new JobSpec(),
+            Validation = step == 6 ? best : Validation(8, 0.70, improved: false),
+            BestValidation = best,
+            HighestValidation = Validation(4, 0.80, improved: true),
+        };
+
+        var lines = JobCommands.Describe(status).Split(Environment.NewLine);
+
+        Assert.Contains(lines, l => l.Contains($"validation at step {step}: object-f1 ", StringComparison.Ordinal) && l.Contains(verdict, StringComparison.Ordinal));
+        Assert.Contains("  best: step 6, object-f1 0.76 at threshold 0.50; checkpoint (being written)", lines);
+    }
 }
