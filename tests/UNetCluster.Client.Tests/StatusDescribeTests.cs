@@ -43,7 +43,7 @@ public sealed class StatusDescribeTests
     {
         ValidationResult Validation(long at, double value, bool improved) =>
             new() { Step = at, Metric = "object-f1", Value = value, Threshold = 0.5, Improved = improved, StandardError = 0.05 };
-        var best = Validation(6, 0.76, improved: true);
+        var best = Validation(6, 0.76, improved: true) with { SelectionMargin = 0.05 };
         var status = new JobStatus
         {
             Id = "job-3",

@@ -75,7 +75,7 @@ internal static class JobWatcher
         var verdict = (validation.Improved || best is null, top) switch
         {
             (true, null) => "best so far",
-            (true, _) => FormattableString.Invariant($"best: within one standard error ({highest!.StandardError:0.####}) of {top}"),
+            (true, _) => FormattableString.Invariant($"best: within one standard error ({validation.SelectionMargin:0.####}) of {top}"),
             (false, _) when top is not null && highest!.Step != best!.Step => FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}; {top}"),
             _ => FormattableString.Invariant($"best {best!.Value:0.####} at step {best.Step}"),
         };

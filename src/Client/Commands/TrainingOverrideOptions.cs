@@ -45,7 +45,8 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> SelectBy { get; } = Choices.SelectBy(
         "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
-        "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only). " +
+        "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only); " +
+        "a later validation within one standard error (over the sections) of the winner takes its place. " +
         "Default: object-f1 for instance masks, pixel-error otherwise.");
 
     public Option<int?> Patience { get; } = new("--patience") { Description = "Stop early after this many validations in a row without a better --select-by value (default: never)." };

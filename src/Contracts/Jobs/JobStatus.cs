@@ -127,9 +127,10 @@ public sealed record JobStatus
 
     /// <summary>
     /// The validation whose checkpoint is the job's best: the latest one whose value is the highest so far
-    /// (<see cref="HighestValidation"/>) or within one standard error of it. With a handful of validation sections the
-    /// metric is noisy, and an earlier checkpoint that wins by less than that noise is no evidence against the later,
-    /// longer-trained one (the one-standard-error rule of model selection, here preferring the later checkpoint).
+    /// (<see cref="HighestValidation"/>) or within one standard error of it (of the difference, paired over the same
+    /// sections). With a handful of validation sections the metric is noisy, and an earlier checkpoint that wins by less
+    /// than that noise is no evidence against the later, longer-trained one (the one-standard-error rule of model
+    /// selection, here preferring the later checkpoint).
     /// </summary>
     [Id(35)] public ValidationResult? BestValidation { get; init; }
 

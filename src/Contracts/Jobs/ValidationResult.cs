@@ -44,8 +44,8 @@ public sealed record ValidationResult
 
     /// <summary>
     /// True when this validation's checkpoint became the job's best: its value is the highest so far, or within one
-    /// <see cref="StandardError"/> of the highest so far (the later checkpoint is then preferred; see
-    /// <see cref="JobStatus.HighestValidation"/>).
+    /// standard error of the highest so far (<see cref="SelectionMargin"/>; the later checkpoint is then preferred, see
+    /// <see cref="JobStatus.BestValidation"/>).
     /// </summary>
     [Id(13)] public bool Improved { get; init; }
 
@@ -60,4 +60,17 @@ public sealed record ValidationResult
     /// the square root of <see cref="Sections"/>; 0 with a single section.
     /// </summary>
     [Id(15)] public double StandardError { get; init; }
+
+    /// <summary>The sections' ids, in the order of <see cref="SectionValues"/>.</summary>
+    [Id(16)] public string[]? SectionIds { get; init; }
+
+    /// <summary>The selection metric's value on each section at <see cref="Threshold"/>; <see cref="Value"/> is their mean.</summary>
+    [Id(17)] public double[]? SectionValues { get; init; }
+
+    /// <summary>
+    /// When this validation did not set the highest value: the standard error of its difference from the highest, paired
+    /// over the sections both scored (else the highest's <see cref="StandardError"/>); it took the best mark if it fell
+    /// short by no more than this. Null when it set the highest itself.
+    /// </summary>
+    [Id(18)] public double? SelectionMargin { get; init; }
 }

@@ -72,8 +72,9 @@ public sealed partial class StepLoop
         // The highest value so far, and the best checkpoint: the latest validation within one standard error of it.
         var highest = Status.HighestValidation ?? Status.BestValidation;
         var raised = highest is null || highest.Metric != result.Metric || metric.IsBetter(result.Value, highest.Value);
-        var improved = raised || Math.Abs(result.Value - highest!.Value) <= highest.StandardError;
-        result = result with { Improved = improved };
+        double? margin = raised ? null : ValidationChoice.DifferenceError(result, highest!);
+        var improved = raised || Math.Abs(result.Value - highest!.Value) <= margin;
+        result = result with { Improved = improved, SelectionMargin = margin };
         Status = Status with
         {
             Validation = result,

@@ -61,8 +61,41 @@ public static class ValidationChoice
             Sections = sections.Count,
             Seconds = seconds,
             StandardError = standardError,
+            SectionIds = [.. sections.Select(s => s.Id)],
+            SectionValues = chosen,
         };
         return result with { Value = Value(result, metric) };
+    }
+
+    /// <summary>
+    /// The standard error of <paramref name="candidate"/>'s difference from <paramref name="highest"/>: over the sections
+    /// both scored (by id), when there are two or more, the differences' standard deviation over the square root of their
+    /// count (the same sections make the comparison much sharper than either mean's own error); else the highest's
+    /// <see cref="ValidationResult.StandardError"/>.
+    /// </summary>
+    public static double DifferenceError(ValidationResult candidate, ValidationResult highest)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        ArgumentNullException.ThrowIfNull(highest);
+        if (candidate.SectionIds is not { } ids || candidate.SectionValues is not { } values || highest.SectionIds is not { } before || highest.SectionValues is not { } then)
+        {
+            return highest.StandardError;
+        }
+
+        if (before.Distinct(StringComparer.Ordinal).Count() != before.Length)
+        {
+            return highest.StandardError;   // ids that do not name one section each cannot pair
+        }
+
+        var earlier = before.Zip(then).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
+        var differences = ids.Zip(values).Where(p => earlier.ContainsKey(p.First)).Select(p => p.Second - earlier[p.First]).ToArray();
+        if (differences.Length < 2)
+        {
+            return highest.StandardError;
+        }
+
+        var mean = differences.Average();
+        return Math.Sqrt(differences.Sum(d => (d - mean) * (d - mean)) / (differences.Length - 1) / differences.Length);
     }
 
     /// <summary>The metric's value in a validation's scores.</summary>

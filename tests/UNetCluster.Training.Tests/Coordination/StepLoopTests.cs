@@ -284,12 +284,13 @@ public sealed class StepLoopTests : IDisposable
     [Fact]
     public async Task RunAsync_ALaterValidationWithinOneStandardErrorOfTheLowest_BecomesTheBestAndAFartherOneDoesNot()
     {
-        // Two sections, 0.05 either side of each mean: the standard error of a mean is 0.05. The lowest error is step 4's
-        // 0.20; step 6's 0.24 is within 0.05 of it, so the later checkpoint is the best; step 8's 0.28 is not.
-        double[] errors = [0.30, 0.20, 0.24, 0.28];
+        // Two sections (one per worker). The lowest mean error is step 4's 0.20 (0.15 and 0.25). Step 6's sections differ
+        // from it by +0.11 and -0.03: mean +0.04, standard error of the paired difference 0.07, so the later checkpoint is
+        // the best; step 8's differ by +0.15 and +0.01: mean +0.08, beyond its standard error of 0.07.
+        double[][] errors = [[0.35, 0.25], [0.15, 0.25], [0.26, 0.22], [0.30, 0.26]];
         var cluster = new ScriptedCluster(workers: 2)
         {
-            Scores = (step, worker) => Section([0.5], pixelError: [errors[(step / 2) - 1] + (worker == 0 ? -0.05 : 0.05)], randError: [0.5]),
+            Scores = (step, worker) => Section([0.5], pixelError: [errors[(step / 2) - 1][worker]], randError: [0.5], id: $"s{worker}"),
         };
         var (loop, _) = await StartAsync("loop-within", cluster, new JobSpec { Preset = "tiny", Steps = 8, BatchSize = 2, CheckpointEvery = 100, ValidateEvery = 2 });
         cluster.Loop = loop;
@@ -300,7 +301,9 @@ public sealed class StepLoopTests : IDisposable
         Assert.Equal(JobState.Completed, status.State);
         Assert.Equal((6L, 0.24), (status.BestValidation!.Step, Math.Round(status.BestValidation.Value, 9)));
         Assert.Equal((4L, 0.20), (status.HighestValidation!.Step, Math.Round(status.HighestValidation.Value, 9)));
-        Assert.Equal(0.05, status.HighestValidation.StandardError, 9);
+        Assert.Equal(0.05, status.HighestValidation.StandardError, 9);                                  // of its own mean, unpaired
+        Assert.Equal(0.07, status.Validation!.SelectionMargin!.Value, 9);                              // step 8's, paired
+        Assert.Equal(0.07, status.BestValidation.SelectionMargin!.Value, 9);
         Assert.Equal(2, status.ValidationsWithoutImprovement);                                          // neither 6 nor 8 lowered the error
         Assert.Equal([2L, 4, 6], cluster.CheckpointPlans.Where(p => p.Best is not null).Select(p => p.Version));
         Assert.Equal("jobs/loop-within/checkpoints/000000006", status.BestCheckpoint);
@@ -475,8 +478,8 @@ public sealed class StepLoopTests : IDisposable
         Assert.Equal(silos, status.Reducers.Concat(status.ReducerCopies).Select(SiloKeys.SiloOf).Distinct().Count());
     }
 
-    private static SectionValidation Section(double[] thresholds, double[] pixelError, double[] randError) =>
-        new("s", thresholds, pixelError, randError, [.. thresholds.Select(_ => 0.9)], [.. thresholds.Select(_ => 0.8)], null, null);
+    private static SectionValidation Section(double[] thresholds, double[] pixelError, double[] randError, string id = "s") =>
+        new(id, thresholds, pixelError, randError, [.. thresholds.Select(_ => 0.9)], [.. thresholds.Select(_ => 0.8)], null, null);
 
     private async Task<(StepLoop Loop, JobLease Lease)> StartAsync(string id, ScriptedCluster cluster, JobSpec spec, Func<JobStatus, JobStatus>? recorded = null)
     {

@@ -1,3 +1,4 @@
+using UNetCluster.Contracts.Jobs;
 using UNetCluster.Contracts.Messages;
 using UNetCluster.Model.Metrics;
 using UNetCluster.Training.Coordination;
@@ -46,6 +47,18 @@ public sealed class ValidationChoiceTests
         var refused = Assert.Throws<InvalidOperationException>(() => ValidationChoice.Choose([a, b], ValidationMetric.ObjectF1, step: 1, seconds: 1));
 
         Assert.Contains("different smallest object sizes", refused.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DifferenceError_SameSectionsInAnotherOrder_PairsThemById()
+    {
+        // Differences a: +0.02, b: +0.04, c: +0.06 (mean 0.04, standard deviation 0.02): standard error 0.02 / sqrt(3).
+        var highest = new ValidationResult { Metric = "dice", SectionIds = ["a", "b", "c"], SectionValues = [0.80, 0.60, 0.90], StandardError = 0.09 };
+        var later = new ValidationResult { Metric = "dice", SectionIds = ["c", "a", "b"], SectionValues = [0.96, 0.82, 0.64] };
+        var other = new ValidationResult { Metric = "dice", SectionIds = ["a", "x"], SectionValues = [0.7, 0.7] };
+
+        Assert.Equal(0.02 / Math.Sqrt(3), ValidationChoice.DifferenceError(later, highest), 9);
+        Assert.Equal(0.09, ValidationChoice.DifferenceError(other, highest));   // one shared section: the highest's own error
     }
 
     private static SectionValidation Section(string id, double[] thresholds, int[] sizes, double[] f1) => new(
