@@ -44,7 +44,6 @@ public static class ValidationChoice
         var k = ThresholdSweep.BestThreshold(thresholds, [.. sections.Select(s => Values(s, metric))], metric);
         double Mean(Func<SectionValidation, double[]> values) => sections.Average(s => values(s)[k]);
         var chosen = sections.Select(s => Values(s, metric)[k]).ToArray();
-        var standardError = chosen.Length < 2 ? 0 : Math.Sqrt(chosen.Sum(v => (v - chosen.Average()) * (v - chosen.Average())) / (chosen.Length - 1) / chosen.Length);
         var result = new ValidationResult
         {
             Step = step,
@@ -60,7 +59,7 @@ public static class ValidationChoice
             ObjectMeanF1 = objects ? Mean(s => s.ObjectMeanF1!) : null,
             Sections = sections.Count,
             Seconds = seconds,
-            StandardError = standardError,
+            StandardError = StandardError(chosen),
             SectionIds = [.. sections.Select(s => s.Id)],
             SectionValues = chosen,
         };
@@ -89,13 +88,19 @@ public static class ValidationChoice
 
         var earlier = before.Zip(then).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         var differences = ids.Zip(values).Where(p => earlier.ContainsKey(p.First)).Select(p => p.Second - earlier[p.First]).ToArray();
-        if (differences.Length < 2)
+        return differences.Length < 2 ? highest.StandardError : StandardError(differences);
+    }
+
+    // The standard error of the values' mean: their sample standard deviation over the square root of their count; 0 for one value.
+    private static double StandardError(double[] values)
+    {
+        if (values.Length < 2)
         {
-            return highest.StandardError;
+            return 0;
         }
 
-        var mean = differences.Average();
-        return Math.Sqrt(differences.Sum(d => (d - mean) * (d - mean)) / (differences.Length - 1) / differences.Length);
+        var mean = values.Average();
+        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) / values.Length);
     }
 
     /// <summary>The metric's value in a validation's scores.</summary>
