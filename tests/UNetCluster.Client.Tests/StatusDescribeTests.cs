@@ -37,8 +37,8 @@ public sealed class StatusDescribeTests
     }
 
     [Theory]
-    [InlineData(6, "(best: within one standard error (0.05) of the highest, 0.8 at step 4)")]
-    [InlineData(8, "(best 0.76 at step 6; the highest, 0.8 at step 4)")]
+    [InlineData(6, "(best: within one standard error (0.05) of the top value, 0.8 at step 4)")]
+    [InlineData(8, "(best 0.76 at step 6; the top value, 0.8 at step 4)")]
     public void Describe_BestWithinOneStandardErrorOfTheHighest_SaysWhichIsWhich(long step, string verdict)
     {
         ValidationResult Validation(long at, double value, bool improved) =>

@@ -70,7 +70,7 @@ internal static class JobWatcher
         ArgumentNullException.ThrowIfNull(validation);
         var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
         var top = highest is not null && highest.Step != validation.Step
-            ? FormattableString.Invariant($"the highest, {highest.Value:0.####} at step {highest.Step}")
+            ? FormattableString.Invariant($"the top value, {highest.Value:0.####} at step {highest.Step}")
             : null;
         var verdict = (validation.Improved || best is null, top) switch
         {

@@ -134,7 +134,7 @@ function drawJob() {
     if (status.bestValidation) { facts.push(`best ${status.bestValidation.metric} ${fmt(status.bestValidation.value, 4)} at step ${status.bestValidation.step}`); }
     const highest = status.highestValidation;
     if (highest && status.bestValidation && highest.step !== status.bestValidation.step) {
-      facts.push(`highest ${fmt(highest.value, 4)} at step ${highest.step} (the best is within one standard error of it)`);
+      facts.push(`top value ${fmt(highest.value, 4)} at step ${highest.step} (the best is within one standard error of it)`);
     }
     if (status.validationError) { facts.push(`validation: ${status.validationError}`); }
     if (status.waiting) { facts.push(status.waiting); }
