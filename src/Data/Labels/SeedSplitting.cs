@@ -137,29 +137,7 @@ internal static class SeedSplitting
             squared[Cell(i)] = SquaredDistanceTransform.Infinity;
         }
 
-        var line = new int[Math.Max(w, h)];
-        for (var y = 0; y < h; y++)
-        {
-            var row = squared.AsSpan(y * w, w);
-            row.CopyTo(line);
-            transform.Transform(line.AsSpan(0, w), row);
-        }
-
-        var column = new int[h];
-        for (var x = 0; x < w; x++)
-        {
-            for (var y = 0; y < h; y++)
-            {
-                line[y] = squared[(y * w) + x];
-            }
-
-            transform.Transform(line.AsSpan(0, h), column);
-            for (var y = 0; y < h; y++)
-            {
-                squared[(y * w) + x] = column[y];
-            }
-        }
-
+        transform.TransformGrid(squared, w, h);
         var largest = 1;
         foreach (var i in region)
         {

@@ -12,11 +12,44 @@ internal sealed class SquaredDistanceTransform
 
     private readonly int[] _vertices;
     private readonly double[] _boundaries;
+    private readonly int[] _line;
+    private readonly int[] _result;
 
     public SquaredDistanceTransform(int maxLength)
     {
         _vertices = new int[maxLength];
         _boundaries = new double[maxLength + 1];
+        _line = new int[maxLength];
+        _result = new int[maxLength];
+    }
+
+    /// <summary>
+    /// The exact 2-D squared distance transform of a (width x height) grid, row-major, in place: each f(p) becomes
+    /// min_q (|p − q|² + f(q)), by the 1-D transform along every row and then every column. Width and height are at
+    /// most the length this instance was made for.
+    /// </summary>
+    public void TransformGrid(Span<int> grid, int width, int height)
+    {
+        for (var y = 0; y < height; y++)
+        {
+            var row = grid.Slice(y * width, width);
+            row.CopyTo(_line);
+            Transform(_line.AsSpan(0, width), row);
+        }
+
+        for (var x = 0; x < width; x++)
+        {
+            for (var y = 0; y < height; y++)
+            {
+                _line[y] = grid[(y * width) + x];
+            }
+
+            Transform(_line.AsSpan(0, height), _result);
+            for (var y = 0; y < height; y++)
+            {
+                grid[(y * width) + x] = _result[y];
+            }
+        }
     }
 
     /// <summary>

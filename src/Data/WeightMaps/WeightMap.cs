@@ -117,10 +117,7 @@ public static class WeightMap
 
         var margin = (int)Math.Min(Math.Ceiling(CutoffInSigmas * sigma), Math.Max(width, height));
         var transform = new SquaredDistanceTransform(Math.Max(width, height));
-        var rows = new int[mask.Length];
-        var line = new int[Math.Max(width, height)];
-        var column = new int[height];
-        var distances = new int[height];
+        var grid = new int[mask.Length];
         var labels = objects.Labels;
 
         for (var k = 0; k < objects.Count; k++)
@@ -134,31 +131,23 @@ public static class WeightMap
             var boxWidth = x1 - x0 + 1;
             var boxHeight = y1 - y0 + 1;
 
-            // Rows: squared distance along x to the object's pixels of the same row (∞ where the row has none).
-            for (var y = y0; y <= y1; y++)
+            // The exact 2-D squared distance to the object's pixels within the widened box.
+            var distances = grid.AsSpan(0, boxWidth * boxHeight);
+            for (var y = 0; y < boxHeight; y++)
             {
-                var f = line.AsSpan(0, boxWidth);
-                var offset = (y * width) + x0;
+                var offset = ((y + y0) * width) + x0;
                 for (var x = 0; x < boxWidth; x++)
                 {
-                    f[x] = labels[offset + x] == label ? 0 : SquaredDistanceTransform.Infinity;
+                    distances[(y * boxWidth) + x] = labels[offset + x] == label ? 0 : SquaredDistanceTransform.Infinity;
                 }
-
-                transform.Transform(f, rows.AsSpan((y - y0) * boxWidth, boxWidth));
             }
 
-            // Columns: the exact 2-D squared distance; keep the two smallest per background pixel.
-            for (var x = 0; x < boxWidth; x++)
-            {
-                var f = column.AsSpan(0, boxHeight);
-                for (var y = 0; y < boxHeight; y++)
-                {
-                    f[y] = rows[(y * boxWidth) + x];
-                }
+            transform.TransformGrid(distances, boxWidth, boxHeight);
 
-                var d = distances.AsSpan(0, boxHeight);
-                transform.Transform(f, d);
-                for (var y = 0; y < boxHeight; y++)
+            // Keep the two smallest per background pixel.
+            for (var y = 0; y < boxHeight; y++)
+            {
+                for (var x = 0; x < boxWidth; x++)
                 {
                     var index = ((y + y0) * width) + x + x0;
                     if (mask[index] != 0)
@@ -166,7 +155,7 @@ public static class WeightMap
                         continue;
                     }
 
-                    var squared = d[y];
+                    var squared = distances[(y * boxWidth) + x];
                     if (squared < nearest[index])
                     {
                         secondNearest[index] = nearest[index];
