@@ -69,16 +69,19 @@ internal static class JobWatcher
     {
         ArgumentNullException.ThrowIfNull(validation);
         var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
+        // The top value is worth naming when it is neither this validation nor the best.
         var top = highest is not null && highest.Step != validation.Step
             ? FormattableString.Invariant($"the top value, {highest.Value:0.####} at step {highest.Step}")
             : null;
-        var verdict = (validation.Improved || best is null, top) switch
+        string verdict;
+        if (validation.Improved || best is null)
         {
-            (true, null) => "best so far",
-            (true, _) => FormattableString.Invariant($"best: within one standard error ({validation.SelectionMargin:0.####}) of {top}"),
-            (false, _) when top is not null && highest!.Step != best!.Step => FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}; {top}"),
-            _ => FormattableString.Invariant($"best {best!.Value:0.####} at step {best.Step}"),
-        };
+            verdict = top is null ? "best so far" : FormattableString.Invariant($"best: within one standard error ({validation.SelectionMargin:0.####}) of {top}");
+        }
+        else
+        {
+            verdict = FormattableString.Invariant($"best {best.Value:0.####} at step {best.Step}") + (top is not null && highest!.Step != best.Step ? $"; {top}" : string.Empty);
+        }
         return FormattableString.Invariant(
             $"validation at step {validation.Step}: {validation.Metric} {validation.Value:0.####} at threshold {validation.Threshold:0.00}") +
             (validation.MinObjectPixels > 1 ? FormattableString.Invariant($", objects of {validation.MinObjectPixels}+ px") : string.Empty) +
