@@ -12,7 +12,8 @@ for project in tests/*/*.csproj; do
   name=$(basename "$project" .csproj)
   echo "== $name"
   dotnet test "$project" -c Release --no-build --logger "trx;LogFileName=$name.trx" --results-directory "$results" \
-    2>&1 | tee "$results/$name.log" | grep -E "^\s*(Passed|Failed)!|^\s+Failed |Error Message|^\s+Assert"
+    2>&1 | tee "$results/$name.log" \
+    | awk '/^[[:space:]]*(Passed|Failed)!/ { print; next } /^[[:space:]]+Failed / { print; n = 24; next } n > 0 { print; n-- }'   # a failure's message and the start of its stack
   code=${PIPESTATUS[0]}   # read at once: any later command (even '|| true') replaces PIPESTATUS
   [ "$code" -eq 0 ] || status=1
 done

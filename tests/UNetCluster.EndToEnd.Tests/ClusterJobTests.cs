@@ -152,8 +152,10 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
 
         // 2. The silo that joins takes a reducer or a copy over at a step boundary.
         var joined = cluster.Silos[slot];
+        var joinedAt = (await StatusAsync("e2e-kill")).Step;
         var spread = await WaitForAsync("e2e-kill", s => s.Reducers.Concat(s.ReducerCopies).Any(r => On(r, joined)) || s.IsFinished, TimeSpan.FromMinutes(2));
-        Assert.False(spread.IsFinished, $"the new silo took nothing over before the end: {spread}");
+        Assert.False(spread.IsFinished, $"the new silo (port {joined.Port}, active at step {joinedAt}) took nothing over before the end: {spread}\n{cluster.Diagnostics()}");
+        TestContext.Current.SendDiagnosticMessage($"the new silo was active at step {joinedAt} and held a role at step {spread.Step}");
 
         // 3. kill -9 the coordinator's silo: a coordinator elsewhere adopts the reducers and their copies.
         var second = cluster.Silos.Single(s => !s.Process.HasExited && On(spread.Coordinator!, s));
@@ -173,8 +175,8 @@ public sealed class ClusterJobTests(RedisClusterFixture cluster)
         var secondSeconds = secondClock.Elapsed.TotalSeconds;
         var final = await WaitForAsync("e2e-kill", s => s.IsFinished, TimeSpan.FromMinutes(5));
         Assert.True(final.State == JobState.Completed, $"{final}\n{cluster.Diagnostics()}");
-        Assert.Equal(steps, final.Step);
-        Assert.Equal((0, 1), (final.Restores, final.Takeovers));
+        Assert.True(final.Step == steps, $"ended at step {final.Step}, not {steps}: {final}");
+        Assert.True((final.Restores, final.Takeovers) == (0, 1), $"{final.Restores} restores and {final.Takeovers} takeovers, not 0 and 1: {final}\n{cluster.Diagnostics()}");
         Assert.True(final.RecomputedSteps <= 2, $"{final.RecomputedSteps} recomputed attempts for two faults: {final.LastRecompute}");
 
         // The job's history was read back from storage by the history grain's next activation: the curve starts at step

@@ -165,7 +165,28 @@ public sealed record TrainingOptions(
         [nameof(OptimizerOptions.Kind)] = "--optimizer",
     };
 
-    /// <summary>The learning rate at a point of the run, <paramref name="progress"/> in [0, 1].</summary>
+    /// <summary>
+    /// How far through its learning-rate schedule the run is, in [0, 1], after <paramref name="step"/> steps and
+    /// <paramref name="trainingTime"/> of training: the share of <see cref="Steps"/> done, unless the <see cref="Minutes"/>
+    /// budget will stop the run first. The budget's share counts from its first tenth on, (used - 0.1) / 0.9, so it leads
+    /// only when the run is behind the pace that would finish its steps within the budget, and then brings the schedule to
+    /// its end when the budget runs out. A run on pace follows its steps alone, so the same seed trains the same model
+    /// whatever else slows the machine a little (with the budget's plain share, a slow start or another process on the
+    /// cores changed every learning rate of the run).
+    /// </summary>
+    public double ScheduleProgress(long step, TimeSpan trainingTime)
+    {
+        var bySteps = (double)step / Steps;
+        if (Minutes is not { } minutes)
+        {
+            return Math.Clamp(bySteps, 0, 1);
+        }
+
+        var byBudget = ((trainingTime / TimeSpan.FromMinutes(minutes)) - 0.1) / 0.9;
+        return Math.Clamp(Math.Max(bySteps, byBudget), 0, 1);
+    }
+
+    /// <summary>The learning rate at a point of the run, <paramref name="progress"/> in [0, 1] (<see cref="ScheduleProgress"/>).</summary>
     public double LearningRateAt(double progress) => Schedule == LearningRateSchedule.Cosine
         ? Optimizer.LearningRate * (1 + Math.Cos(Math.PI * Math.Clamp(progress, 0, 1))) / 2
         : Optimizer.LearningRate;

@@ -140,7 +140,6 @@ public sealed partial class StepLoop : IJobLoop
     /// <summary>Steps until the job is done; why it stopped, or "" when fenced.</summary>
     private async Task<string> TrainAsync()
     {
-        var budget = _options.Minutes is { } minutes ? TimeSpan.FromMinutes(minutes) : (TimeSpan?)null;
         if (Status.TakeoversWithoutStep > _limits.MaxTakeoversWithoutStep)
         {
             throw new InvalidOperationException(
@@ -202,7 +201,7 @@ public sealed partial class StepLoop : IJobLoop
 
             var active = workers.Take(Math.Min(workers.Count, _options.BatchSize)).ToList();
             using var span = _cluster.StartStep(_version);
-            var failure = await RunStepAsync(active, budget);
+            var failure = await RunStepAsync(active);
             failures = failure is null ? 0 : failures + 1;
             if (failure is null)
             {
@@ -249,11 +248,10 @@ public sealed partial class StepLoop : IJobLoop
     }
 
     /// <summary>Runs one attempt of the open step. Null when it committed; otherwise why it must be recomputed.</summary>
-    private async Task<string?> RunStepAsync(List<string> active, TimeSpan? budget)
+    private async Task<string?> RunStepAsync(List<string> active)
     {
         var tiles = ParameterShards.AssignTiles(_options.BatchSize, active.Count);
-        var progress = Math.Max((double)_version / _options.Steps, budget is { } total ? TrainingTime / total : 0);
-        var learningRate = _options.LearningRateAt(progress);
+        var learningRate = _options.LearningRateAt(_options.ScheduleProgress(_version, TrainingTime));
         _open = (_version, _open.Attempt + 1);
         _reports.Clear();
         var clock = Stopwatch.StartNew();

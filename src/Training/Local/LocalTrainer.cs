@@ -115,8 +115,7 @@ public sealed class LocalTrainer : IDisposable
 
             {
                 var result = ComputeFiniteGradient(tiles);
-                var runFraction = Math.Max((double)Step / _options.Steps, budget is { } total ? clock.Elapsed / total : 0);
-                _optimizer.Step(_parameters, result.Gradient, _options.LearningRateAt(runFraction));
+                _optimizer.Step(_parameters, result.Gradient, _options.LearningRateAt(_options.ScheduleProgress(Step, clock.Elapsed)));
                 _engine.AssignParameters(_parameters);
                 Step++;
                 smoothed = double.IsNaN(smoothed) ? result.Loss : (0.9 * smoothed) + (0.1 * result.Loss);

@@ -106,6 +106,41 @@ public sealed class LocalTrainerTests
     }
 
     [Fact]
+    public void ScheduleProgress_RunOnPaceWithinItsBudget_FollowsItsStepsAlone()
+    {
+        // 5,000 steps in 14 minutes, finishing in 13.3 (95 % of the budget) after a 30 s start: however the pace varies
+        // within that, every step's rate is the same as without a budget, so the same seed gives the same run.
+        var options = TestSupport.SmallTraining() with { Steps = 5000, Minutes = 14.0 };
+        var unbudgeted = options with { Minutes = null };
+        foreach (var step in new long[] { 0, 1, 100, 500, 2500, 4000, 4999, 5000 })
+        {
+            var used = TimeSpan.FromSeconds(30) + (TimeSpan.FromMinutes(12.8) * step / 5000);
+            Assert.Equal((double)step / 5000, options.ScheduleProgress(step, used), 12);
+            Assert.Equal((double)step / 5000, unbudgeted.ScheduleProgress(step, used * 10), 12);
+        }
+    }
+
+    [Fact]
+    public void ScheduleProgress_RunTheBudgetWillStop_EndsItsScheduleWhenTheBudgetRunsOut()
+    {
+        // The same run at two thirds of the pace: the budget stops it near step 3,300, and the rate reaches 0 there.
+        var options = TestSupport.SmallTraining() with { Steps = 5000, Minutes = 14.0, Schedule = LearningRateSchedule.Cosine };
+        var previous = 0.0;
+        for (var minute = 0.0; minute <= 14.0; minute += 0.5)
+        {
+            var step = (long)(5000 * minute / 14.0 / 1.5);
+            var progress = options.ScheduleProgress(step, TimeSpan.FromMinutes(minute));
+            Assert.True(progress >= previous, $"progress went back from {previous} to {progress} at minute {minute}");
+            Assert.True(progress >= (double)step / 5000 - 1e-12, $"progress {progress} behind the steps at minute {minute}");
+            previous = progress;
+        }
+
+        Assert.Equal(1.0, previous, 12);
+        Assert.Equal(0, options.LearningRateAt(previous), 12);
+        Assert.Equal((double)500 / 5000, options.ScheduleProgress(500, TimeSpan.FromMinutes(14.0 / 10 * 1.5)), 12);   // early on, still the steps
+    }
+
+    [Fact]
     public void Presets_Quick_IsTheDocumentedDefault()
     {
         var quick = Presets.Get(Presets.Default, seed: 42);
