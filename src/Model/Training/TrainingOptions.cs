@@ -165,14 +165,17 @@ public sealed record TrainingOptions(
         [nameof(OptimizerOptions.Kind)] = "--optimizer",
     };
 
+    /// <summary>The share of the <see cref="Minutes"/> budget the schedule's progress ignores (<see cref="ScheduleProgress"/>).</summary>
+    public const double BudgetSlack = 0.1;
+
     /// <summary>
     /// How far through its learning-rate schedule the run is, in [0, 1], after <paramref name="step"/> steps and
     /// <paramref name="trainingTime"/> of training: the share of <see cref="Steps"/> done, unless the <see cref="Minutes"/>
-    /// budget will stop the run first. The budget's share counts from its first tenth on, (used - 0.1) / 0.9, so it leads
-    /// only when the run is behind the pace that would finish its steps within the budget, and then brings the schedule to
-    /// its end when the budget runs out. A run on pace follows its steps alone, so the same seed trains the same model
-    /// whatever else slows the machine a little (with the budget's plain share, a slow start or another process on the
-    /// cores changed every learning rate of the run).
+    /// budget will stop the run first. The budget's share counts from its first tenth on (<see cref="BudgetSlack"/>), so it
+    /// leads only when the run is behind the pace that would finish its steps within the budget, and then brings the
+    /// schedule to its end when the budget runs out. A run on pace follows its steps alone, so the same seed trains the
+    /// same model whatever else slows the machine a little; were the budget's share counted from zero, the slow first steps
+    /// alone would make it lead and every later rate depend on the machine's pace.
     /// </summary>
     public double ScheduleProgress(long step, TimeSpan trainingTime)
     {
@@ -182,7 +185,7 @@ public sealed record TrainingOptions(
             return Math.Clamp(bySteps, 0, 1);
         }
 
-        var byBudget = ((trainingTime / TimeSpan.FromMinutes(minutes)) - 0.1) / 0.9;
+        var byBudget = ((trainingTime / TimeSpan.FromMinutes(minutes)) - BudgetSlack) / (1 - BudgetSlack);
         return Math.Clamp(Math.Max(bySteps, byBudget), 0, 1);
     }
 
