@@ -61,6 +61,13 @@ internal static class JobWatcher
         }).ConfigureAwait(false);
     }
 
+    /// <summary>"the top value, 0.8694 at step 1000": how every status line names the highest validation.</summary>
+    public static string TopValue(ValidationResult highest)
+    {
+        ArgumentNullException.ThrowIfNull(highest);
+        return FormattableString.Invariant($"the top value, {highest.Value:0.####} at step {highest.Step}");
+    }
+
     /// <summary>
     /// "validation at step 200: pixel-error 0.1123 at threshold 0.35 (best so far)" and the other scores; a validation
     /// that became the best within one standard error of the <paramref name="highest"/> says so.
@@ -70,9 +77,7 @@ internal static class JobWatcher
         ArgumentNullException.ThrowIfNull(validation);
         var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
         // The top value is worth naming when it is neither this validation nor the best.
-        var top = highest is not null && highest.Step != validation.Step
-            ? FormattableString.Invariant($"the top value, {highest.Value:0.####} at step {highest.Step}")
-            : null;
+        var top = highest is not null && highest.Step != validation.Step ? TopValue(highest) : null;
         string verdict;
         if (validation.Improved || best is null)
         {

@@ -254,7 +254,7 @@ internal static class TrainCommand
             threshold = options.Model.Classes == 2 || options.BorderClass ? selection.Threshold : null;
             var within = status.HighestValidation is { } top && top.Step != checkpoint.Manifest.Step && status.BestValidation?.SelectionMargin is { } margin
                 ? string.Create(CultureInfo.InvariantCulture,
-                    $"; within one standard error ({margin:0.####}) of the top value, {top.Value:0.####} at step {top.Step}, so the later checkpoint is kept")
+                    $"; within one standard error ({margin:0.####}) of {JobWatcher.TopValue(top)}, so the later checkpoint is kept")
                 : string.Empty;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}{within}), {checkpoint.Directory}") +

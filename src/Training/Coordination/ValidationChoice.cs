@@ -41,9 +41,10 @@ public static class ValidationChoice
                 $"expected one of {string.Join(", ", ValidationMetrics.Names.Where(n => n != ValidationMetric.ObjectF1.Name()))} for such data.");
         }
 
-        var k = ThresholdSweep.BestThreshold(thresholds, [.. sections.Select(s => Values(s, metric))], metric);
+        var bySection = sections.Select(s => Values(s, metric)).ToArray();
+        var k = ThresholdSweep.BestThreshold(thresholds, bySection, metric);
         double Mean(Func<SectionValidation, double[]> values) => sections.Average(s => values(s)[k]);
-        var chosen = sections.Select(s => Values(s, metric)[k]).ToArray();
+        var chosen = bySection.Select(v => v[k]).ToArray();
         var result = new ValidationResult
         {
             Step = step,
