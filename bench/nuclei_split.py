@@ -8,8 +8,10 @@ with --seed, and splits them, stratified by image size, into train/ (what a run 
 and validation/ (never seen by training or selection; the held-out figures are measured there), each with images/
 (8-bit gray PNG) and masks/ (16-bit PNG, 0 = background, 1..N one id per nucleus). Prints the split's counts.
 
-usage: bench/nuclei_split.py SOURCE OUT [--count 60] [--held-out 12] [--seed 20180416]
+usage: bench/nuclei_split.py SOURCE OUT [--count 60] [--held-out 12] [--seed 20180416] [--exclude SPLIT ...]
 SOURCE: the repository's work tree, or its git directory (read with `git show`, no checkout needed).
+--exclude: an earlier split's OUT folder; its images are not drawn again, so a second split (another --seed) is
+disjoint from it and measures settings chosen on the first on images they were never looked at with.
 Needs python3-pil and python3-numpy.
 """
 
@@ -66,9 +68,12 @@ def main(argv):
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--held-out", type=int, default=12)
     parser.add_argument("--seed", type=int, default=20180416)
+    parser.add_argument("--exclude", action="append", default=[])
     args = parser.parse_args(argv)
     source = Source(args.source)
-    ids = sorted(i for i, f in source.files.items() if len(f["images"]) == 1 and f["masks"])
+    excluded = {os.path.splitext(name)[0] for split in args.exclude for part in ("train", "validation")
+                for name in os.listdir(os.path.join(split, part, "images"))}
+    ids = sorted(i for i, f in source.files.items() if len(f["images"]) == 1 and f["masks"] and i[:16] not in excluded)
     rng = random.Random(args.seed)
     rng.shuffle(ids)
     chosen = []

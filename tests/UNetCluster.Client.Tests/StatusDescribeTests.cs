@@ -58,4 +58,23 @@ public sealed class StatusDescribeTests
         Assert.Contains(lines, l => l.Contains($"validation at step {step}: object-f1 ", StringComparison.Ordinal) && l.Contains(verdict, StringComparison.Ordinal));
         Assert.Contains("  best: step 6, object-f1 0.76 at threshold 0.50; checkpoint (being written)", lines);
     }
+
+    [Fact]
+    public void Describe_BestTyingTheHighest_SaysEqualRatherThanWithinAnErrorOfZero()
+    {
+        // One validation section has no spread, so a later validation is the best only by tying the top value.
+        var best = new ValidationResult { Step = 6, Metric = "object-f1", Value = 0.8, Threshold = 0.5, Improved = true, StandardError = 0, SelectionMargin = 0 };
+        var status = new JobStatus
+        {
+            Id = "job-4",
+            Spec = new JobSpec(),
+            Validation = best,
+            BestValidation = best,
+            HighestValidation = best with { Step = 4 },
+        };
+
+        var lines = JobCommands.Describe(status).Split(Environment.NewLine);
+
+        Assert.Contains(lines, l => l.Contains("validation at step 6: object-f1 ", StringComparison.Ordinal) && l.Contains("(best: equal to the top value, 0.8 at step 4)", StringComparison.Ordinal));
+    }
 }

@@ -69,6 +69,18 @@ internal static class JobWatcher
     }
 
     /// <summary>
+    /// Why a later validation holds the best mark: "within one standard error (0.0123) of the top value, 0.8627 at
+    /// step 2000", or "equal to the top value, ..." when it ties the top (its standard error is then 0).
+    /// </summary>
+    public static string NearTop(double value, double? margin, ValidationResult highest)
+    {
+        ArgumentNullException.ThrowIfNull(highest);
+        return value == highest.Value
+            ? $"equal to {TopValue(highest)}"
+            : FormattableString.Invariant($"within one standard error ({margin:0.####}) of {TopValue(highest)}");
+    }
+
+    /// <summary>
     /// "validation at step 200: pixel-error 0.1123 at threshold 0.35 (best so far)" and the other scores; a validation
     /// that became the best within one standard error of the <paramref name="highest"/> says so.
     /// </summary>
@@ -81,7 +93,7 @@ internal static class JobWatcher
         string verdict;
         if (validation.Improved || best is null)
         {
-            verdict = top is null ? "best so far" : FormattableString.Invariant($"best: within one standard error ({validation.SelectionMargin:0.####}) of {top}");
+            verdict = top is null ? "best so far" : "best: " + NearTop(validation.Value, validation.SelectionMargin, highest!);
         }
         else
         {

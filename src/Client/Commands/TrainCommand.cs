@@ -252,9 +252,8 @@ internal static class TrainCommand
         if (checkpoint.Manifest.Selection is { } selection)
         {
             threshold = options.Model.Classes == 2 || options.BorderClass ? selection.Threshold : null;
-            var within = status.HighestValidation is { } top && top.Step != checkpoint.Manifest.Step && status.BestValidation?.SelectionMargin is { } margin
-                ? string.Create(CultureInfo.InvariantCulture,
-                    $"; within one standard error ({margin:0.####}) of {JobWatcher.TopValue(top)}, so the later checkpoint is kept")
+            var within = status.HighestValidation is { } top && top.Step != checkpoint.Manifest.Step && status.BestValidation is { SelectionMargin: { } margin } best
+                ? $"; {JobWatcher.NearTop(best.Value, margin, top)}, so the later checkpoint is kept"
                 : string.Empty;
             output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Best checkpoint by validation: step {checkpoint.Manifest.Step} ({selection.Metric} {selection.Value:0.####}{within}), {checkpoint.Directory}") +

@@ -74,6 +74,13 @@ public sealed record JobStatus
     /// <summary>Wall time of the training loop since the job (re)started.</summary>
     [Id(17)] public TimeSpan Elapsed { get; init; }
 
+    /// <summary>
+    /// Training time over the job's whole life at its last committed step, validations left out: it carries on across
+    /// coordinator take-overs and restores, so the time budget (<c>--minutes</c>) and the learning-rate schedule count
+    /// it, not the time since the job last started.
+    /// </summary>
+    [Id(47)] public TimeSpan TrainingTime { get; init; }
+
     /// <summary>Parameters of the model.</summary>
     [Id(18)] public long Parameters { get; init; }
 

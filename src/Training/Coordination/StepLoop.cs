@@ -43,6 +43,7 @@ public sealed partial class StepLoop : IJobLoop
     private readonly StepStatistics _statistics = new();
     private readonly Stopwatch _clock = new();                            // since the reducers were last set up
     private TimeSpan _validating;                                         // of _clock, the time spent validating
+    private TimeSpan _trainedBefore;                                      // the job's training time when _clock started
     private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);   // a report, a cancel or fencing
     private List<string> _reducers = [];                                 // the reducer keys, by shard
     private List<string> _committedBy = [];                              // the workers of the last committed step
@@ -71,10 +72,15 @@ public sealed partial class StepLoop : IJobLoop
     }
 
     /// <summary>
-    /// Time spent training since the reducers were last set up: the loop's clock less its validations, so the budget
-    /// (<c>--minutes</c>), the schedule's progress and the throughput do not depend on how often the job validates.
+    /// Time spent training over the job's life: the training time at the last committed step before the reducers were
+    /// last set up (or adopted), plus the loop's clock since then less its validations. So the budget (<c>--minutes</c>)
+    /// and the schedule's progress carry on across take-overs and restores, and do not depend on how often the job
+    /// validates. The time of a step in flight when a coordinator died is not counted.
     /// </summary>
-    private TimeSpan TrainingTime => _clock.Elapsed - _validating;
+    private TimeSpan TrainingTime => _trainedBefore + TrainingSinceStart;
+
+    /// <summary>The training time since the reducers were last set up; the throughput is measured on it.</summary>
+    private TimeSpan TrainingSinceStart => _clock.Elapsed - _validating;
 
     /// <summary>True once the job's time budget (<c>--minutes</c>) has run out on the training time.</summary>
     private bool BudgetReached => _options.Minutes is { } minutes && TrainingTime >= TimeSpan.FromMinutes(minutes);
@@ -300,8 +306,8 @@ public sealed partial class StepLoop : IJobLoop
         var reports = _reports.Values.OrderBy(r => r.WorkerIndex).ToList();
         _version++;
         _committedBy = active;
-        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, TrainingTime, Status.OpenSeconds, Status.StepSeconds)
-            with { Elapsed = _clock.Elapsed, TakeoversWithoutStep = 0 };
+        Status = _statistics.Commit(Status, _version, _options.BatchSize, reports, active, TrainingSinceStart, Status.OpenSeconds, Status.StepSeconds)
+            with { Elapsed = _clock.Elapsed, TrainingTime = TrainingTime, TakeoversWithoutStep = 0 };
         _cluster.StepCommitted(Status, reports);
         var last = _version >= _options.Steps || BudgetReached;
         var best = ValidationDue(last) ? await ValidateAsync(active) : null;
@@ -382,6 +388,7 @@ public sealed partial class StepLoop : IJobLoop
         _statistics.Restart();
         _clock.Restart();
         _validating = TimeSpan.Zero;
+        _trainedBefore = Status.TrainingTime;
     }
 
     /// <summary>

@@ -363,7 +363,27 @@ public sealed class StepLoopTests : IDisposable
         Assert.Equal(3, status.Step);
         Assert.NotEqual("time budget reached", status.StopReason);
         Assert.True(status.Elapsed >= TimeSpan.FromSeconds(4.5), $"the status's elapsed time is wall time, validations included: {status.Elapsed}");
+        Assert.True(status.TrainingTime < TimeSpan.FromSeconds(3), $"the job's training time leaves the validations out: {status.TrainingTime}");
         Assert.True(status.TilesPerSecond > 2 * 3 / 4.5, $"the throughput counts training time only: {status.TilesPerSecond} tiles/s");
+    }
+
+    [Fact]
+    public async Task RunAsync_TakenOverAfterItsBudgetWasSpent_StopsInsteadOfStartingTheBudgetAgain()
+    {
+        // The record says the coordinators before this one trained the job for 10 s of its 6 s budget: the new one
+        // counts on from there, so it finds the budget spent instead of training another 6 s.
+        var cluster = new ScriptedCluster(workers: 1);
+        var (loop, _) = await StartAsync("loop-budget-takeover", cluster, new JobSpec { Preset = "tiny", Steps = 5, BatchSize = 2, Minutes = 0.1 },
+            s => s with { TrainingTime = TimeSpan.FromSeconds(10), State = JobState.Running });
+        cluster.Loop = loop;
+
+        await loop.RunAsync().WaitAsync(TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
+
+        var status = await ReadAsync("loop-budget-takeover");
+        Assert.Equal(JobState.Completed, status.State);
+        Assert.Equal("time budget reached", status.StopReason);
+        Assert.Empty(cluster.Plans);
+        Assert.Equal(TimeSpan.FromSeconds(10), status.TrainingTime);
     }
 
     [Fact]
