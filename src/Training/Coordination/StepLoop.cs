@@ -75,7 +75,7 @@ public sealed partial class StepLoop : IJobLoop
     /// Time spent training over the job's life: the training time at the last committed step before the reducers were
     /// last set up (or adopted), plus the loop's clock since then less its validations. So the budget (<c>--minutes</c>)
     /// and the schedule's progress carry on across take-overs and restores, and do not depend on how often the job
-    /// validates. The time of a step in flight when a coordinator died is not counted.
+    /// validates. A coordinator that takes over counts on from the training time its predecessor last published.
     /// </summary>
     private TimeSpan TrainingTime => _trainedBefore + TrainingSinceStart;
 
