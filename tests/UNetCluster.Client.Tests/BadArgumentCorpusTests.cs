@@ -21,6 +21,7 @@ public sealed class BadArgumentCorpusTests
         { "train --tile 57.2 --out {tmp}/run", "--tile 57.2 is invalid: expected an integer" },
         { "predict --checkpoint {tmp} --input {tmp} --out {tmp}/o --threshold half", "--threshold half is invalid: expected a number" },
         { "train --no-such-option --out {tmp}/run", "--no-such-option" },
+        { "train --class-balance --no-class-balance --out {tmp}/run", "--class-balance and --no-class-balance contradict each other" },
         { "predict --input {tmp} --out {tmp}/o", "--checkpoint" },
 
         // Model and optimizer options by their command-line names.

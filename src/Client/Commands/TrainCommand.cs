@@ -44,6 +44,10 @@ internal static class TrainCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out (default: the newest run under runs/) from its latest checkpoint." };
         var validation = new Option<int?>("--validation-sections") { Description = "Labelled sections held out for validation." };
         var noClassBalance = new Option<bool>("--no-class-balance") { Description = "Weight map without the class-frequency term w_c (border term only)." };
+        var classBalance = new Option<bool>("--class-balance")
+        {
+            Description = "Weight map with the paper's class-frequency term w_c (each class the same total weight in each mask), which every preset leaves out.",
+        };
         var maxPixels = new ImageLimitOption();
         var device = new DeviceOption();
         var maskKind = Choices.MaskKind(
@@ -59,13 +63,19 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train U-Net on a labelled data set, then predict and report validation metrics.")
         {
-            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, maskKind, maxPixels.Option, device.Option, dashboard,
+            images, masks, unlabelled, preset, seed, outDir, resume, validation, noClassBalance, classBalance, maskKind, maxPixels.Option, device.Option, dashboard,
         };
         var overrideOptions = new TrainingOverrideOptions();
         overrideOptions.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
-            var overrides = overrideOptions.Parse(parse, parse.GetValue(validation), parse.GetValue(noClassBalance) ? false : null);
+            if (parse.GetValue(noClassBalance) && parse.GetValue(classBalance))
+            {
+                throw new UserInputException("--class-balance and --no-class-balance contradict each other: give one of them (nothing was changed).");
+            }
+
+            var balance = parse.GetValue(noClassBalance) ? false : parse.GetValue(classBalance) ? true : (bool?)null;
+            var overrides = overrideOptions.Parse(parse, parse.GetValue(validation), balance);
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,
                 parse.GetValue(preset)!, parse.GetResult(preset)?.Implicit == false, parse.GetValue(seed), parse.GetResult(seed)?.Implicit == false,
