@@ -165,7 +165,7 @@ internal static class TrainCommand
         if (dataSet.Sections.Count(s => s.Instances is not null) is var instances and > 0)
         {
             output.WriteLine(options.BorderClass
-                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and {(options.BorderKind == BorderKind.Outline ? "every object's outline" : "the border between touching objects")} ({options.BorderWidth} px)."
+                ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and {options.BorderKind switch { BorderKind.Outline => $"every object's outline ({options.BorderWidth} px)", BorderKind.Core => "every object but its core (the pixels at least half its largest distance from its edge)", _ => $"the border between touching objects ({options.BorderWidth} px)" }}."
                 : $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them.");
         }
 

@@ -35,8 +35,9 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> BorderKind { get; } = Choices.OneOf(
         "--border-kind",
-        "With --border-class: touching (default: the border is where objects touch) or outline (every object's outline, " +
-            "a class common enough to be learned; objects are then the interiors grown back over the foreground).",
+        "With --border-class: touching (default: the border is where objects touch), outline (every object's outline, " +
+            "a class common enough to be learned; objects are then the interiors grown back over the foreground) or core (every object " +
+            "but its core, the pixels at least half the object's largest distance from its edge: touching objects' cores lie apart by about their radius).",
         TrainingOverrides.BorderKinds);
 
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };

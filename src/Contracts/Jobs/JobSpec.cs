@@ -83,7 +83,7 @@ public sealed record JobSpec
     /// <summary>With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact; null for 1.</summary>
     [Id(35)] public int? BorderWidth { get; init; }
 
-    /// <summary>With <see cref="BorderClass"/>: touching (the border where objects touch) or outline (every object's outline); null for touching.</summary>
+    /// <summary>With <see cref="BorderClass"/>: touching (the border where objects touch), outline (every object's outline) or core (every object but its core); null for touching.</summary>
     [Id(36)] public string? BorderKind { get; init; }
 
     /// <summary>

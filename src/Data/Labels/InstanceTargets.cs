@@ -13,6 +13,14 @@ public enum BorderKind
     /// et al. 2019 on BBBC038). A common class, so a model learns it, and the interior dips wherever two objects meet.
     /// </summary>
     Outline,
+
+    /// <summary>
+    /// Everything of an object but its core: the interior is each object's core, the pixels whose distance to the
+    /// object's edge is at least <see cref="InstanceTargets.CoreFraction"/> of the object's largest such distance, and
+    /// the rest of the object is border. The cores of touching objects lie apart by about their radius whatever their
+    /// size, so the interior probability dips between them (seeds of the eroded masks, as several DSB 2018 entries used).
+    /// </summary>
+    Core,
 }
 
 /// <summary>
@@ -92,6 +100,57 @@ public static class InstanceTargets
         }
 
         return WidenBorder(interior, outline, width, height, borderWidth);
+    }
+
+    /// <summary>The share of an object's largest distance to its edge from which its pixels are its core (<see cref="BorderKind.Core"/>).</summary>
+    public const double CoreFraction = 0.5;
+
+    /// <summary>
+    /// The border of <see cref="BorderKind.Core"/>: each object's pixels of <paramref name="target"/> (the objects with
+    /// their contacts taken out; <paramref name="instances"/> their ids) whose Euclidean distance to the nearest pixel
+    /// outside the target (background or a contact of <paramref name="border"/>; the image's edge is not an edge of the
+    /// object) is below <see cref="CoreFraction"/> of the object's largest distance become border, with the contacts;
+    /// the cores stay interior. Returns the interior and the border; the inputs are not changed.
+    /// </summary>
+    public static (byte[] Target, byte[] Border) Core(byte[] target, byte[] border, int[] instances, int width, int height)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(border);
+        ArgumentNullException.ThrowIfNull(instances);
+        if (target.Length != (long)width * height || border.Length != target.Length || instances.Length != target.Length)
+        {
+            throw new ArgumentException($"Expected {(long)width * height} target, border and instance values for {width}x{height}, got {target.Length}, {border.Length} and {instances.Length}.");
+        }
+
+        var squared = new int[target.Length];
+        for (var i = 0; i < squared.Length; i++)
+        {
+            squared[i] = target[i] != 0 ? WeightMaps.SquaredDistanceTransform.Infinity : 0;
+        }
+
+        new WeightMaps.SquaredDistanceTransform(Math.Max(width, height)).TransformGrid(squared, width, height);
+        var largest = new Dictionary<int, int>();
+        for (var i = 0; i < squared.Length; i++)
+        {
+            if (target[i] != 0)
+            {
+                largest[instances[i]] = Math.Max(largest.GetValueOrDefault(instances[i]), squared[i]);
+            }
+        }
+
+        var (interior, outside) = ((byte[])target.Clone(), (byte[])border.Clone());
+        for (var i = 0; i < squared.Length; i++)
+        {
+            // An object with no edge in the image (it fills it) has an infinite distance everywhere: all core.
+            if (target[i] != 0 && squared[i] != WeightMaps.SquaredDistanceTransform.Infinity
+                && squared[i] < CoreFraction * CoreFraction * largest[instances[i]])
+            {
+                interior[i] = 0;
+                outside[i] = 1;
+            }
+        }
+
+        return (interior, outside);
     }
 
     /// <summary>The widest border <see cref="WidenBorder"/> accepts, in pixels on each side of a contact.</summary>

@@ -81,7 +81,8 @@ public sealed class TrainingData : IDisposable
     /// mask's three classes (<see cref="InstanceTargets.WithBorderClass"/>). Throws an <see cref="ArgumentException"/>
     /// naming the section when a class is not below <paramref name="classes"/>, or when <paramref name="borderClass"/>
     /// is asked of a mask that holds no object ids. The border is <paramref name="borderWidth"/> pixels wide on each
-    /// side of a contact, or around every object with <see cref="BorderKind.Outline"/> (<see cref="InstanceTargets.Border"/>).
+    /// side of a contact, or around every object with <see cref="BorderKind.Outline"/> (<see cref="InstanceTargets.Border"/>),
+    /// or every object but its core with <see cref="BorderKind.Core"/> (<see cref="InstanceTargets.Core"/>).
     /// </summary>
     public static byte[] Target(LabelledSection section, int classes = 2, bool borderClass = false, int borderWidth = 1, BorderKind borderKind = BorderKind.Touching)
     {
@@ -96,7 +97,9 @@ public sealed class TrainingData : IDisposable
             }
 
             var (width, height) = (section.Image.Width, section.Image.Height);
-            var (interior, wide) = borderWidth == 1 && borderKind == BorderKind.Touching
+            var (interior, wide) = borderKind == BorderKind.Core
+                ? InstanceTargets.Core(section.Mask, border, section.Instances ?? new int[section.Mask.Length], width, height)
+                : borderWidth == 1 && borderKind == BorderKind.Touching
                 ? (section.Mask, border)
                 : InstanceTargets.Border(section.Mask, border, width, height, borderKind, borderWidth);
             target = InstanceTargets.WithBorderClass(interior, wide);

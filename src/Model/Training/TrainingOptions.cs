@@ -98,7 +98,7 @@ public sealed record TrainingOptions(
 
     /// <summary>
     /// With <see cref="BorderClass"/>: which object pixels are border (<c>--border-kind</c>): where objects touch
-    /// (the default), or every object's outline (<see cref="Data.Labels.BorderKind"/>).
+    /// (the default), every object's outline, or every object but its core (<see cref="Data.Labels.BorderKind"/>).
     /// </summary>
     public Data.Labels.BorderKind BorderKind { get; init; } = Data.Labels.BorderKind.Touching;
 
@@ -139,8 +139,9 @@ public sealed record TrainingOptions(
         Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
         Require(BorderWidth is >= 1 and <= Data.Labels.InstanceTargets.MaxBorderWidth, "--border-width", BorderWidth, $"an integer from 1 to {Data.Labels.InstanceTargets.MaxBorderWidth}");
         Require(BorderClass || BorderWidth == 1, "--border-width", BorderWidth, "1 without --border-class (the width of the border class)");
-        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, "touching or outline");
-        Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", "outline", "touching without --border-class (the pixels of the border class)");
+        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, string.Join(", ", TrainingOverrides.BorderKinds));
+        Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", BorderKind.ToString().ToLowerInvariant(), "touching without --border-class (the pixels of the border class)");
+        Require(BorderKind != Data.Labels.BorderKind.Core || BorderWidth == 1, "--border-width", BorderWidth, "1 with --border-kind core (its border is a share of each object's size)");
         Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");

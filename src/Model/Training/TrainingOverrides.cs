@@ -45,7 +45,7 @@ public sealed record TrainingOverrides(
     /// <summary><c>--border-width</c>: the border class's width in pixels on each side of a contact; null keeps the preset's (1).</summary>
     public int? BorderWidth { get; init; }
 
-    /// <summary><c>--border-kind</c>: touching or outline (<see cref="Data.Labels.BorderKind"/>); null keeps the preset's (touching).</summary>
+    /// <summary><c>--border-kind</c>: touching, outline or core (<see cref="Data.Labels.BorderKind"/>); null keeps the preset's (touching).</summary>
     public string? BorderKind { get; init; }
 
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
@@ -136,16 +136,17 @@ public sealed record TrainingOverrides(
     public static string LossNames { get; } = $"{string.Join(", ", Losses.SkipLast(1))} or {Losses[^1]}";
 
     /// <summary>The names <see cref="ParseBorderKind"/> reads for <c>--border-kind</c>.</summary>
-    public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline"];
+    public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline", "core"];
 
     /// <summary>The names <see cref="ParsePrecision"/> reads for <c>--precision</c>.</summary>
     public static IReadOnlyList<string> Precisions { get; } = ["fp32", "bf16"];
 
-    /// <summary>The border kind named <paramref name="name"/> (touching or outline, any case); an unknown one names <c>--border-kind</c>.</summary>
+    /// <summary>The border kind named <paramref name="name"/> (touching, outline or core, any case); an unknown one names <c>--border-kind</c>.</summary>
     public static Data.Labels.BorderKind ParseBorderKind(string name) => name.ToLowerInvariant() switch
     {
         "touching" => Data.Labels.BorderKind.Touching,
         "outline" => Data.Labels.BorderKind.Outline,
+        "core" => Data.Labels.BorderKind.Core,
         _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected {string.Join(" or ", BorderKinds)}."),
     };
 

@@ -165,6 +165,38 @@ public sealed class ClassMaskTests : IDisposable
     }
 
     [Fact]
+    public void Core_TwoTouchingDisks_KeepsEachDisksCoreAsInteriorAndTheCoresApartByAboutTheRadius()
+    {
+        // Two disks of radius 6 whose centres lie 12 px apart on row 10: they touch along x = 15/16.
+        const int W = 32, H = 21;
+        var ids = new ushort[W * H];
+        for (var y = 0; y < H; y++)
+        {
+            for (var x = 0; x < W; x++)
+            {
+                ids[(y * W) + x] = (ushort)(((x - 10) * (x - 10)) + ((y - 10) * (y - 10)) <= 36 ? 3 : ((x - 22) * (x - 22)) + ((y - 10) * (y - 10)) <= 36 ? 7 : 0);
+            }
+        }
+
+        var mask = new GrayImage(W, H, ids, 16, "disks.png");
+        var (target, instances, border) = InstanceTargets.FromWithBorder(mask);
+
+        var (interior, rest) = InstanceTargets.Core(target, border, instances, W, H);
+        var classes = InstanceTargets.WithBorderClass(interior, rest);
+
+        // Row 10 through both centres: each disk's core is the 6-7 pixels around its centre (a disk's largest distance
+        // to its edge, about 7, halved), and 6 px of border lie between the two cores.
+        var row = classes[(10 * W)..(11 * W)];
+        Assert.Equal("0000222111111122222211111122200", string.Concat(row[..^1].Select(c => (char)('0' + c))));
+        Assert.Equal(ids.Count(i => i != 0), interior.Count(t => t != 0) + rest.Count(b => b != 0));   // every object pixel is interior or border
+        Assert.All(Enumerable.Range(0, ids.Length).Where(i => border[i] != 0), i => Assert.Equal(2, classes[i]));   // the contacts are border
+        var cores = ConnectedComponents.Label(interior, W, H, out var count);
+        Assert.Equal(2, count);
+        Assert.NotEqual(cores[(10 * W) + 10], cores[(10 * W) + 22]);
+        Assert.Equal(1, InstanceTargets.WithBorderClass(target, border)[(10 * W) + 5]);   // inputs unchanged
+    }
+
+    [Fact]
     public void WidenBorder_ObjectsThatTouchNothing_KeepTheirInterior()
     {
         var ids = new ushort[Width * Height];
