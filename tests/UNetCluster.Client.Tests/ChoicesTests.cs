@@ -17,7 +17,7 @@ public sealed class ChoicesTests
         { "train", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "train", "--optimizer <adam|sgd>" },
         { "train", "--loss <dice-cross-entropy|soft-dice|weighted-cross-entropy>" },
-        { "train", "--border-kind <outline|touching>" },
+        { "train", "--border-kind <core|outline|touching>" },
         { "train", "--select-by <dice|iou|object-f1|pixel-error|rand-error>" },
         { "train", "--normalisation <mean-std|percentile>" },
         { "train", "--precision <bf16|fp32>" },

@@ -19,8 +19,12 @@ namespace UNetCluster.Data.Labels;
 /// By the shape: a blurred pair can hold one smooth probability plateau, yet its seed is two round blobs joined by a
 /// neck. Each seed left whole is cut the same way on its distance to the seed's edge (the Euclidean distance transform,
 /// divided by the seed's largest distance so the rule does not depend on size): parts whose distance rises at least
-/// <see cref="ShapeDepth"/> above the neck and hold the same smallest area become seeds of their own. A convex seed,
-/// round or elongated, has one distance peak and stays whole.
+/// <see cref="ShapeDepth"/> above the neck become seeds of their own if they hold the same smallest area times
+/// (1 - L)^2 for a cut at distance level L: what a round seed keeps above that level, so the tops of two large lobes
+/// joined by a wide neck are judged against the tops of single nuclei, not their whole areas. A seed's holes (pixels it
+/// encloses that no seed holds, such as a nucleolus the model calls background) count as the seed for its shape and are
+/// left to the flood afterwards, so a hole does not put necks between itself and the outline. A convex seed, round or
+/// elongated, has one distance peak and stays whole.
 /// </para>
 /// The areas are relative so the rules do not depend on magnification.
 /// </summary>
@@ -32,6 +36,11 @@ namespace UNetCluster.Data.Labels;
 /// 18 -> 10, 27 -> 14, 22 -> 16 and 31 -> 18 with split nuclei unchanged within one and F1@0.5 up 0.005-0.009; shape
 /// depths 0.2-0.4 gave the same within 4 merged, and the depth was taken from the middle of that plateau. On a third
 /// run's checkpoints, not looked at while choosing: merged 30 -> 18 and 24 -> 16, F1@0.5 0.939 -> 0.947 and 0.938 -> 0.946.
+/// The shape split's area scaled by (1 - L)^2 and the holes filled (2026-12-03, sixth session; the probability maps of
+/// predict, objects under 32 px dropped): on the second split of bench/README.md (259 nuclei) merged 57 -> 50 and
+/// 55 -> 47, F1@0.5 0.818 -> 0.828 and 0.812 -> 0.822 (a 32-channel run's best and last); on the first split merged
+/// 8 -> 8, split 7 -> 5, F1@0.5 0.934 -> 0.937. The scaled area alone split 9 more nuclei on the first split, each
+/// around a hole; filling the holes took those back.
 /// </remarks>
 internal static class SeedSplitting
 {
@@ -61,7 +70,8 @@ internal static class SeedSplitting
     public static int[] Split(int[] labels, int count, float[] interior, int width, int height, double seedThreshold, out int splitCount)
     {
         var components = Regions(labels, count);
-        var byProbability = new Splitter(interior, width, height, Levels(seedThreshold), Depth, SmallestPart(components));
+        var smallest = SmallestPart(components);
+        var byProbability = new Splitter(interior, width, height, Levels(seedThreshold), Depth, _ => smallest);
         foreach (var component in components)
         {
             byProbability.Split(component, 0);
@@ -69,16 +79,34 @@ internal static class SeedSplitting
 
         var seeds = Regions(byProbability.Seeds, byProbability.Count);
         var distance = new float[interior.Length];
-        var byShape = new Splitter(distance, width, height, Levels(0), ShapeDepth, SmallestPart(seeds));
+        // A part cut at distance level L holds about (1 - L)^2 of what a round seed would hold there, so the smallest
+        // part shrinks the same way: the tops of two large lobes joined by a neck at L = 0.65 count as parts.
+        var smallestSeed = SmallestPart(seeds);
+        var byShape = new Splitter(distance, width, height, Levels(0), ShapeDepth, level => Math.Max(MinimumArea, smallestSeed * (1 - level) * (1 - level)));
         var transform = new SquaredDistanceTransform(Math.Max(width, height) + 2);
         foreach (var seed in seeds)
         {
-            DistanceToEdge(seed, distance, width, transform);
-            byShape.Split(seed, 0);
+            byShape.Split(FilledDistanceToEdge(seed, byProbability.Seeds, distance, width, transform), 0);
         }
 
-        splitCount = byShape.Count;
-        return byShape.Seeds;
+        // The holes were cut with their seeds but are no seed's pixels: the flood decides them. A part of hole
+        // pixels only leaves no seed, so the seeds are numbered again.
+        var result = byShape.Seeds;
+        var renumbered = new int[byShape.Count + 1];
+        splitCount = 0;
+        for (var i = 0; i < result.Length; i++)
+        {
+            if (byProbability.Seeds[i] == 0)
+            {
+                result[i] = 0;
+            }
+            else if (result[i] != 0)
+            {
+                result[i] = renumbered[result[i]] is var n and > 0 ? n : renumbered[result[i]] = ++splitCount;
+            }
+        }
+
+        return result;
     }
 
     // The pixel indices of each label 1..count.
@@ -117,9 +145,12 @@ internal static class SeedSplitting
         return [.. levels];
     }
 
-    // Writes each region pixel's Euclidean distance to the nearest pixel outside the region (the image's outside
-    // counts as outside), divided by the region's largest such distance, into distance.
-    private static void DistanceToEdge(List<int> region, float[] distance, int width, SquaredDistanceTransform transform)
+    // The region with its holes (the pixels it encloses that belong to no seed of seeds; 4-connected to no pixel
+    // outside its bounding box through pixels outside it), and each of their Euclidean distances to the nearest pixel
+    // outside (the image's outside counts as outside), divided by the largest such distance, written into distance.
+    // A seed's shape is its outline: a hole (a nucleolus the model calls background) would otherwise put a neck
+    // between itself and the outline and split one nucleus in two.
+    private static List<int> FilledDistanceToEdge(List<int> region, int[] seeds, float[] distance, int width, SquaredDistanceTransform transform)
     {
         var (left, top, right, bottom) = (int.MaxValue, int.MaxValue, -1, -1);
         foreach (var i in region)
@@ -128,31 +159,65 @@ internal static class SeedSplitting
             (left, top, right, bottom) = (Math.Min(left, x), Math.Min(top, y), Math.Max(right, x), Math.Max(bottom, y));
         }
 
-        // The bounding box with a margin of one outside pixel all round, so every row and column holds a source.
+        // The bounding box with a margin of one outside pixel all round, so every row and column holds a source and
+        // every outside pixel that is not a hole is reached from the corner.
         var (w, h) = (right - left + 3, bottom - top + 3);
         int Cell(int i) => (((i / width) - top + 1) * w) + (i % width) - left + 1;
+        int Pixel(int c) => (((c / w) + top - 1) * width) + (c % w) + left - 1;
+        const int Outside = -1;
         var squared = new int[w * h];
         foreach (var i in region)
         {
             squared[Cell(i)] = SquaredDistanceTransform.Infinity;
         }
 
+        squared[0] = Outside;
+        var queue = new Queue<int>([0]);
+        while (queue.TryDequeue(out var c))
+        {
+            var (x, y) = (c % w, c / w);
+            foreach (var n in (ReadOnlySpan<int>)[x > 0 ? c - 1 : -1, x < w - 1 ? c + 1 : -1, y > 0 ? c - w : -1, y < h - 1 ? c + w : -1])
+            {
+                if (n >= 0 && squared[n] == 0)
+                {
+                    squared[n] = Outside;
+                    queue.Enqueue(n);
+                }
+            }
+        }
+
+        var filled = new List<int>(region);
+        for (var c = 0; c < squared.Length; c++)
+        {
+            if (squared[c] == Outside)
+            {
+                squared[c] = 0;
+            }
+            else if (squared[c] == 0 && seeds[Pixel(c)] == 0)
+            {
+                squared[c] = SquaredDistanceTransform.Infinity;
+                filled.Add(Pixel(c));
+            }
+        }
+
         transform.TransformGrid(squared, w, h);
         var largest = 1;
-        foreach (var i in region)
+        foreach (var i in filled)
         {
             largest = Math.Max(largest, squared[Cell(i)]);
         }
 
         var scale = 1 / Math.Sqrt(largest);
-        foreach (var i in region)
+        foreach (var i in filled)
         {
             distance[i] = (float)(Math.Sqrt(squared[Cell(i)]) * scale);
         }
+
+        return filled;
     }
 
     // Cuts regions at rising levels of a per-pixel value; see the class summary.
-    private sealed class Splitter(float[] values, int width, int height, double[] levels, double depth, double minimumArea)
+    private sealed class Splitter(float[] values, int width, int height, double[] levels, double depth, Func<double, double> minimumArea)
     {
         private readonly int[] stamp = new int[values.Length];
         private int generation;
@@ -171,7 +236,7 @@ internal static class SeedSplitting
                     break;
                 }
 
-                var peaks = parts.Where(p => p.Pixels.Count >= minimumArea && p.Peak - levels[j] >= depth - 1e-6).ToList();
+                var peaks = parts.Where(p => p.Pixels.Count >= minimumArea(levels[j]) && p.Peak - levels[j] >= depth - 1e-6).ToList();
                 if (peaks.Count >= 2)
                 {
                     foreach (var part in peaks)

@@ -39,6 +39,26 @@ public sealed class ShapeSplitTests
         }
     }
 
+    [Fact]
+    public void Objects_TwoDiscsJoinedByANeckHighUpTheirDistance_AreTwoObjectsThoughTheirTopsAreSmallAgainstALoneDisc()
+    {
+        // Discs of radius 7.5 centred 11.5 apart: the seed falls apart only at 0.7 of its largest distance to the edge,
+        // where each part holds 24 pixels, under a fifth of a lone disc of the same size (177 px; two of them below),
+        // as large nuclei that overlap a little do. A part is judged against what a round seed holds at its level.
+        var foreground = new byte[Width * Height];
+        for (var i = 0; i < foreground.Length; i++)
+        {
+            var (x, y) = (i % Width, i / Width);
+            bool Disc(double cx, double cy) => ((x - cx) * (x - cx)) + ((y - cy) * (y - cy)) <= 7.5 * 7.5;
+            foreground[i] = Disc(14.25, 11) || Disc(25.75, 11) || Disc(9, 30) || Disc(35, 30) ? (byte)1 : (byte)0;
+        }
+
+        var labels = Objects(foreground, borderClass: true, out var count);
+
+        Assert.Equal(2 + 2, count);
+        Assert.NotEqual(labels[(11 * Width) + 10], labels[(11 * Width) + 30]);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
@@ -55,6 +75,28 @@ public sealed class ShapeSplitTests
 
         Assert.Equal(1 + 3, count);
         Assert.All(labels, (l, i) => Assert.Equal(foreground[i] != 0 && i / Width < 24, l == labels[(12 * Width) + 21]));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Objects_AnOvalWithAHoleInItsMiddle_StaysOneObjectAndTheHoleBackground(bool borderClass)
+    {
+        // An oval of semi-axes 13 and 8 with a hole of radius 3 at its centre, as a nucleolus the model calls
+        // background: the distance to the hole's edge would make two lobes joined by two thin bands.
+        var foreground = new byte[Width * Height];
+        for (var i = 0; i < foreground.Length; i++)
+        {
+            var (x, y) = (i % Width, i / Width);
+            var (dx, dy) = ((x - 21.5) / 13.0, (y - 12) / 8.0);
+            var hole = ((x - 21.5) * (x - 21.5)) + ((y - 12) * (y - 12)) <= 9;
+            foreground[i] = ((dx * dx) + (dy * dy) <= 1 && !hole) || LoneDisc(i) ? (byte)1 : (byte)0;
+        }
+
+        var labels = Objects(foreground, borderClass, out var count);
+
+        Assert.Equal(1 + 3, count);
+        Assert.All(labels, (l, i) => Assert.Equal(foreground[i] != 0 && i / Width < 24, l == labels[(12 * Width) + 12]));
     }
 
     [Fact]

@@ -36,12 +36,36 @@ public sealed class BorderOptionTests
         Assert.Equal(new byte[] { 2, 2, 2, 2, 2, 2 }, target[6..12]);   // a one-row object is all outline
     }
 
+    [Fact]
+    public void Build_SpecFromCoreOverride_TrainsEveryObjectButItsCoreAsBorderOnEveryWorker()
+    {
+        var spec = JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true) { BorderKind = "core" });
+
+        var options = JobOptions.Build(spec);
+        // One 9x9 square in an 11x11 mask: its largest distance to its edge is 5, so the pixels 1 and 2 px from its edge are border.
+        var ids = new ushort[11 * 11];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            ids[i] = (ushort)(i % 11 is >= 1 and <= 9 && i / 11 is >= 1 and <= 9 ? 4 : 0);
+        }
+
+        var (mask, objects, border) = InstanceTargets.FromWithBorder(new GrayImage(11, 11, ids, 16, "ids.png"));
+        var square = new LabelledSection("ids", new GrayImage(11, 11, new ushort[ids.Length], 8, "image.png"), mask) { Kind = MaskKind.Instances, Instances = objects, Border = border };
+        var target = TrainingData.Target(square, options.Model.Classes, options.BorderClass, options.BorderWidth, options.BorderKind);
+
+        Assert.Equal("core", spec.BorderKind);
+        Assert.Equal(BorderKind.Core, options.BorderKind);
+        Assert.Equal(new byte[] { 0, 2, 2, 1, 1, 1, 1, 1, 2, 2, 0 }, target[55..66]);   // the middle row
+    }
+
     [Theory]
     [InlineData(false, 2, "--border-width 2 is invalid: expected 1 without --border-class")]
     [InlineData(true, 9, "--border-width 9 is invalid: expected an integer from 1 to 8")]
     [InlineData(true, 0, "--border-width 0 is invalid: expected an integer from 1 to 8")]
     [InlineData(false, 1, "--border-kind outline is invalid: expected touching without --border-class", "outline")]
-    [InlineData(true, 1, "--border-kind 'ring' is unknown: expected touching or outline", "ring")]
+    [InlineData(true, 1, "--border-kind 'ring' is unknown: expected one of touching, outline, core", "ring")]
+    [InlineData(false, 1, "--border-kind core is invalid: expected touching without --border-class", "core")]
+    [InlineData(true, 2, "--border-width 2 is invalid: expected 1 with --border-kind core", "core")]
     public void ApplyTo_BorderWidthOrKindInvalidOrWithoutBorderClass_IsRefusedNamingTheOption(bool borderClass, int width, string expected, string? kind = null)
     {
         var overrides = new TrainingOverrides(BorderClass: borderClass ? true : null) { BorderWidth = width, BorderKind = kind };
