@@ -36,7 +36,7 @@ public sealed class BadArgumentCorpusTests
         { "train --preset fast --out {tmp}/run", "--preset 'fast' is unknown: expected " },
         { "train --optimizer adamw --out {tmp}/run", "--optimizer 'adamw' is unknown: expected sgd or adam." },
         { "train --loss dice --out {tmp}/run", "--loss 'dice' is unknown: expected weighted-cross-entropy, soft-dice or dice-cross-entropy." },
-        { "train --border-class --border-kind edge --out {tmp}/run", "--border-kind 'edge' is unknown: expected one of touching, outline, core." },
+        { "train --border-class --border-kind edge --out {tmp}/run", "--border-kind 'edge' is unknown: expected touching, outline or core." },
         { "train --precision fp16 --out {tmp}/run", "--precision 'fp16' is unknown: expected fp32 or bf16." },
         { "train --select-by accuracy --out {tmp}/run", "--select-by 'accuracy' is unknown: expected pixel-error, " },
         { "train --mask-kind labels --out {tmp}/run", "--mask-kind 'labels' is unknown: expected auto, binary, instances or classes." },

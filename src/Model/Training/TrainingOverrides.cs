@@ -147,7 +147,7 @@ public sealed record TrainingOverrides(
         "touching" => Data.Labels.BorderKind.Touching,
         "outline" => Data.Labels.BorderKind.Outline,
         "core" => Data.Labels.BorderKind.Core,
-        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected one of {string.Join(", ", BorderKinds)}."),
+        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected {string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}."),
     };
 
     /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>

@@ -63,7 +63,7 @@ public sealed class BorderOptionTests
     [InlineData(true, 9, "--border-width 9 is invalid: expected an integer from 1 to 8")]
     [InlineData(true, 0, "--border-width 0 is invalid: expected an integer from 1 to 8")]
     [InlineData(false, 1, "--border-kind outline is invalid: expected touching without --border-class", "outline")]
-    [InlineData(true, 1, "--border-kind 'ring' is unknown: expected one of touching, outline, core", "ring")]
+    [InlineData(true, 1, "--border-kind 'ring' is unknown: expected touching, outline or core", "ring")]
     [InlineData(false, 1, "--border-kind core is invalid: expected touching without --border-class", "core")]
     [InlineData(true, 2, "--border-width 2 is invalid: expected 1 with --border-kind core", "core")]
     public void ApplyTo_BorderWidthOrKindInvalidOrWithoutBorderClass_IsRefusedNamingTheOption(bool borderClass, int width, string expected, string? kind = null)
