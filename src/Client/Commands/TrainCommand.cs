@@ -69,12 +69,13 @@ internal static class TrainCommand
         overrideOptions.AddTo(command);
         command.SetAction((parse, cancellationToken) => CommandRunner.RunAsync(error, () =>
         {
-            if (parse.GetValue(noClassBalance) && parse.GetValue(classBalance))
+            var (off, on) = (parse.GetValue(noClassBalance), parse.GetValue(classBalance));
+            if (off && on)
             {
                 throw new UserInputException("--class-balance and --no-class-balance contradict each other: give one of them (nothing was changed).");
             }
 
-            var balance = parse.GetValue(noClassBalance) ? false : parse.GetValue(classBalance) ? true : (bool?)null;
+            var balance = off ? false : on ? true : (bool?)null;
             var overrides = overrideOptions.Parse(parse, parse.GetValue(validation), balance);
             var request = new Request(
                 parse.GetValue(images)?.FullName, parse.GetValue(masks)?.FullName, parse.GetValue(unlabelled)?.FullName,

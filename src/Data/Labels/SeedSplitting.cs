@@ -175,8 +175,7 @@ internal static class SeedSplitting
         var queue = new Queue<int>([0]);
         while (queue.TryDequeue(out var c))
         {
-            var (x, y) = (c % w, c / w);
-            foreach (var n in (ReadOnlySpan<int>)[x > 0 ? c - 1 : -1, x < w - 1 ? c + 1 : -1, y > 0 ? c - w : -1, y < h - 1 ? c + w : -1])
+            foreach (var n in ConnectedComponents.Neighbours(c, w, h))
             {
                 if (n >= 0 && squared[n] == 0)
                 {

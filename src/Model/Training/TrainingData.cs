@@ -90,7 +90,8 @@ public sealed class TrainingData : IDisposable
         byte[] target;
         if (borderClass)
         {
-            if (section.Border is not { } border)
+            // The loader gives an instance mask's border and object ids together.
+            if (section is not { Border: { } border, Instances: { } instances })
             {
                 throw new ArgumentException(
                     $"--border-class needs instance masks (object ids, --mask-kind instances), but the mask of section {section.Id} ({section.Image.Source}) holds {(section.Kind == MaskKind.Classes ? "class indices" : "a binary mask")}.");
@@ -98,7 +99,7 @@ public sealed class TrainingData : IDisposable
 
             var (width, height) = (section.Image.Width, section.Image.Height);
             var (interior, wide) = borderKind == BorderKind.Core
-                ? InstanceTargets.Core(section.Mask, border, section.Instances ?? new int[section.Mask.Length], width, height)
+                ? InstanceTargets.Core(section.Mask, border, instances, width, height)
                 : borderWidth == 1 && borderKind == BorderKind.Touching
                 ? (section.Mask, border)
                 : InstanceTargets.Border(section.Mask, border, width, height, borderKind, borderWidth);

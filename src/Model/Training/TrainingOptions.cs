@@ -139,7 +139,7 @@ public sealed record TrainingOptions(
         Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
         Require(BorderWidth is >= 1 and <= Data.Labels.InstanceTargets.MaxBorderWidth, "--border-width", BorderWidth, $"an integer from 1 to {Data.Labels.InstanceTargets.MaxBorderWidth}");
         Require(BorderClass || BorderWidth == 1, "--border-width", BorderWidth, "1 without --border-class (the width of the border class)");
-        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, string.Join(", ", TrainingOverrides.BorderKinds));
+        Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, TrainingOverrides.BorderKindNames);
         Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", BorderKind.ToString().ToLowerInvariant(), "touching without --border-class (the pixels of the border class)");
         Require(BorderKind != Data.Labels.BorderKind.Core || BorderWidth == 1, "--border-width", BorderWidth, "1 with --border-kind core (its border is a share of each object's size)");
         Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");

@@ -138,6 +138,9 @@ public sealed record TrainingOverrides(
     /// <summary>The names <see cref="ParseBorderKind"/> reads for <c>--border-kind</c>.</summary>
     public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline", "core"];
 
+    /// <summary>The border kinds as a refusal lists them: "touching, outline or core".</summary>
+    public static string BorderKindNames { get; } = $"{string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}";
+
     /// <summary>The names <see cref="ParsePrecision"/> reads for <c>--precision</c>.</summary>
     public static IReadOnlyList<string> Precisions { get; } = ["fp32", "bf16"];
 
@@ -147,7 +150,7 @@ public sealed record TrainingOverrides(
         "touching" => Data.Labels.BorderKind.Touching,
         "outline" => Data.Labels.BorderKind.Outline,
         "core" => Data.Labels.BorderKind.Core,
-        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected {string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}."),
+        _ => throw new ArgumentException($"--border-kind '{name}' is unknown: expected {BorderKindNames}."),
     };
 
     /// <summary>The precision named <paramref name="name"/> (fp32 or bf16, any case); an unknown one names <c>--precision</c>.</summary>
