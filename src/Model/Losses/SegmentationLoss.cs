@@ -41,7 +41,10 @@ public static class SegmentationLoss
 
     /// <summary>
     /// 1 - soft Dice of the softmax probabilities against the one-hot target, averaged over the foreground classes
-    /// (1..C-1, for any number of classes C) and computed over the whole batch.
+    /// (1..C-1, for any number of classes C) that the batch's target holds, and computed over the whole batch; 0 when
+    /// it holds none. A class absent from the batch is left to the cross-entropy: its Dice, (2·0 + s) / (Σp + s), would
+    /// be near 0 for any faint probability over a tile's tens of thousands of pixels, so a rare class (the border
+    /// between touching nuclei, in most tiles absent) would be pushed to exactly 0 everywhere and never predicted.
     /// </summary>
     public static Tensor SoftDice(Tensor logits, Tensor target, double smooth = 1.0)
     {
@@ -55,7 +58,8 @@ public static class SegmentationLoss
         var intersection = (probabilities * oneHot).sum(dims);                                   // (C)
         var total = probabilities.sum(dims) + oneHot.sum(dims);                                  // (C)
         var dice = ((2 * intersection) + smooth) / (total + smooth);
-        var loss = 1 - dice.narrow(0, 1, classes - 1).mean();
+        var present = (oneHot.sum(dims) > 0).narrow(0, 1, classes - 1).to_type(logits.dtype);  // (C - 1)
+        var loss = ((1 - dice.narrow(0, 1, classes - 1)) * present).sum() / present.sum().clamp_min(1);
         return loss.MoveToOuterDisposeScope();
     }
 

@@ -32,6 +32,24 @@ public sealed class SegmentationLossTests
     }
 
     [Fact]
+    public void SoftDice_AClassAbsentFromTheTarget_IsLeftOut()
+    {
+        using var scope = NewDisposeScope();
+        // Three classes over four pixels; the target holds classes 0 and 1 only. Class 2 gets a faint 10 % everywhere.
+        var target = tensor(new long[] { 1, 1, 0, 0 }, [1, 2, 2]);
+        var p = new[] { new[] { 0.0, 0.0, 0.9, 0.9 }, new[] { 0.9, 0.9, 0.0, 0.0 }, new[] { 0.1, 0.1, 0.1, 0.1 } };
+        var probabilities = p.SelectMany(c => c.Select(v => (float)Math.Log(v + 1e-9))).ToArray();
+        var logits = tensor(probabilities, [1, 3, 2, 2]);
+
+        // Class 1 alone: intersection 1.8, total 1.8 + 2, smooth 1 -> 1 - 4.6 / 4.8. Class 2's Dice (1 / 1.4, a loss of
+        // 0.29 for a faint 10 %) would otherwise push the rare class to exactly 0.
+        Assert.Equal(1 - (4.6 / 4.8), SegmentationLoss.SoftDice(logits, target).item<float>(), 4);
+
+        // No foreground class in the target: no Dice term, the cross-entropy alone decides.
+        Assert.Equal(0f, SegmentationLoss.SoftDice(logits, zeros([1, 2, 2], ScalarType.Int64)).item<float>());
+    }
+
+    [Fact]
     public void WeightedCrossEntropy_Gradient_FlowsToLogits()
     {
         using var scope = NewDisposeScope();
