@@ -58,7 +58,7 @@ public static class Presets
                     BorderClass = true,
 
                     // Soft Dice over the classes a tile holds, plus the weighted cross-entropy: on two disjoint splits the
-                    // held-out object F1 and per-image Dice rose (0.937 -> 0.946 and 0.813 -> 0.854; +0.008 to +0.012),
+                    // held-out object F1 and per-image Dice rose (F1@0.5 0.937 -> 0.946 and 0.813 -> 0.854; Dice +0.007 and +0.012),
                     // merges moved 8 -> 21 and 54 -> 48 (one seed each; bench/README.md, issue 16).
                     Loss = LossKind.DiceCrossEntropy,
                     Normalisation = Data.Imaging.IntensityNormalisation.Percentile,
