@@ -22,6 +22,8 @@ public sealed class BadArgumentCorpusTests
         { "predict --checkpoint {tmp} --input {tmp} --out {tmp}/o --threshold half", "--threshold half is invalid: expected a number" },
         { "train --no-such-option --out {tmp}/run", "--no-such-option" },
         { "train --class-balance --no-class-balance --out {tmp}/run", "--class-balance and --no-class-balance contradict each other" },
+        { "train --class-balance-exponent 3 --out {tmp}/run", "--class-balance-exponent 3 is invalid: expected a number in (0, 1]" },
+        { "train --class-balance-exponent 0.5 --no-class-balance --out {tmp}/run", "--class-balance-exponent 0.5 contradicts --no-class-balance" },
         { "predict --input {tmp} --out {tmp}/o", "--checkpoint" },
 
         // Model and optimizer options by their command-line names.

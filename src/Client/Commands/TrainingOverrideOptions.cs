@@ -40,6 +40,12 @@ internal sealed class TrainingOverrideOptions
             "but its core, the pixels at least half the object's largest distance from its edge: touching objects' cores lie apart by about their radius).",
         TrainingOverrides.BorderKinds);
 
+    public Option<double?> ClassBalanceExponent { get; } = new("--class-balance-exponent")
+    {
+        Description = "Weight each class by the paper's class balance w_c raised to this power, in (0, 1]: 1 is the paper's (a class 300 times " +
+            "rarer weighs 300), 0.5 a softened balance (about 17). Turns the class balance on.",
+    };
+
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
     public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
@@ -68,7 +74,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassBalanceExponent, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -92,6 +98,7 @@ internal sealed class TrainingOverrideOptions
             BorderWidth = parse.GetValue(BorderWidth),
             BorderKind = parse.GetValue(BorderKind),
             Precision = parse.GetValue(Precision),
+            ClassBalanceExponent = parse.GetValue(ClassBalanceExponent),
         };
     }
 }

@@ -39,6 +39,12 @@ public sealed record JobSpec
 
     [Id(12)] public bool? BalanceClasses { get; init; }
 
+    /// <summary>
+    /// The power of the class-balance weight, in (0, 1]: 1 is the paper's (each class the same total weight), 0.5 a
+    /// softened balance; giving it turns the balance on. Null: the preset's.
+    /// </summary>
+    [Id(38)] public double? ClassBalanceExponent { get; init; }
+
     [Id(13)] public int? CheckpointEvery { get; init; }
 
     /// <summary>

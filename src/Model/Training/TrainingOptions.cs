@@ -150,6 +150,7 @@ public sealed record TrainingOptions(
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Require(Enum.IsDefined(Precision), "--precision", Precision, "fp32 or bf16");
+        Require(WeightMap.BalanceExponent is > 0 and <= 1, "--class-balance-exponent", WeightMap.BalanceExponent, "a number in (0, 1]: 1 is the paper's class balance, 0.5 a softened one");
         Augmentation.Validate();
         Validation.Validate();
         Normalisation.Validate();

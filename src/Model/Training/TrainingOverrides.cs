@@ -1,4 +1,5 @@
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.WeightMaps;
 using UNetCluster.Model.Losses;
 using UNetCluster.Model.Optimization;
 
@@ -48,12 +49,18 @@ public sealed record TrainingOverrides(
     /// <summary><c>--border-kind</c>: touching, outline or core (<see cref="Data.Labels.BorderKind"/>); null keeps the preset's (touching).</summary>
     public string? BorderKind { get; init; }
 
+    /// <summary>
+    /// <c>--class-balance-exponent</c>: the power of the class-balance weight w_c, in (0, 1] (<see cref="WeightMapOptions.BalanceExponent"/>);
+    /// giving it turns the class balance on. Null keeps the preset's.
+    /// </summary>
+    public double? ClassBalanceExponent { get; init; }
+
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null ||
+                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null || ClassBalanceExponent is not null ||
                                    Classes is not null || BorderClass is not null || BorderWidth is not null || BorderKind is not null || Channels is not null || Normalisation is not null ||
                                    Precision is not null;
 
@@ -74,6 +81,11 @@ public sealed record TrainingOverrides(
         }
 
         model = Channels is { } input ? model with { InputChannels = input } : model;
+        if (BalanceClasses == false && ClassBalanceExponent is { } exponent)
+        {
+            throw new ArgumentException($"--class-balance-exponent {exponent} contradicts --no-class-balance (balance-classes false): give one of them.");
+        }
+
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {
@@ -110,7 +122,11 @@ public sealed record TrainingOverrides(
             Minutes = Minutes ?? preset.Minutes,
             ValidationSections = ValidationSections ?? preset.ValidationSections,
             CheckpointEvery = CheckpointEvery ?? preset.CheckpointEvery,
-            WeightMap = preset.WeightMap with { BalanceClasses = BalanceClasses ?? preset.WeightMap.BalanceClasses },
+            WeightMap = preset.WeightMap with
+            {
+                BalanceClasses = BalanceClasses ?? (ClassBalanceExponent is not null || preset.WeightMap.BalanceClasses),
+                BalanceExponent = ClassBalanceExponent ?? preset.WeightMap.BalanceExponent,
+            },
             Validation = preset.Validation with
             {
                 Every = ValidateEvery ?? preset.Validation.Every,

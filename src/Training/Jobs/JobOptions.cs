@@ -26,6 +26,7 @@ public static class JobOptions
             BorderWidth = spec.BorderWidth,
             BorderKind = spec.BorderKind,
             Precision = spec.Precision,
+            ClassBalanceExponent = spec.ClassBalanceExponent,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
@@ -55,6 +56,7 @@ public static class JobOptions
             Loss = overrides.Loss,
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
+            ClassBalanceExponent = overrides.ClassBalanceExponent,
             CheckpointEvery = overrides.CheckpointEvery,
             ValidateEvery = overrides.ValidateEvery,
             ValidateMinutes = overrides.ValidateMinutes,

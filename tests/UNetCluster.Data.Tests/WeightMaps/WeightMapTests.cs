@@ -53,6 +53,33 @@ public sealed class WeightMapTests
     }
 
     [Fact]
+    public void Compute_BalanceExponentOneHalf_SquareRootOfTheClassWeights()
+    {
+        // The same 8x8 mask with one 3x3 cell, w_c raised to 0.5: sqrt(64 / 18) on the cell, sqrt(64 / 110) on background.
+        var mask = Build(8, 8, (x, y) => x is >= 2 and <= 4 && y is >= 2 and <= 4);
+
+        var weights = WeightMap.Compute(mask, 8, 8, new WeightMapOptions(BalanceExponent: 0.5));
+
+        for (var i = 0; i < mask.Length; i++)
+        {
+            Assert.Equal(mask[i] != 0 ? Math.Sqrt(64.0 / 18) : Math.Sqrt(64.0 / 110), weights[i], Tolerance);
+        }
+    }
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void Compute_BalanceExponentOutsideZeroToOne_IsRefused(double exponent)
+    {
+        var mask = Build(8, 8, (x, _) => x < 4);
+
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => WeightMap.Compute(mask, 8, 8, new WeightMapOptions(BalanceExponent: exponent)));
+
+        Assert.Contains("BalanceExponent must be a number in (0, 1]", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Compute_FarFromCells_TendsToClassWeight()
     {
         // 200x3: two cells touching a one-pixel gap at the left end, background to the right.

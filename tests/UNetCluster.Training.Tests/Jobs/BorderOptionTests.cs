@@ -6,7 +6,7 @@ using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Tests.Jobs;
 
-/// <summary><c>--border-width</c> and <c>--border-kind</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
+/// <summary><c>--border-width</c>, <c>--border-kind</c> and <c>--class-balance-exponent</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
 public sealed class BorderOptionTests
 {
     [Fact]
@@ -69,6 +69,33 @@ public sealed class BorderOptionTests
     public void ApplyTo_BorderWidthOrKindInvalidOrWithoutBorderClass_IsRefusedNamingTheOption(bool borderClass, int width, string expected, string? kind = null)
     {
         var overrides = new TrainingOverrides(BorderClass: borderClass ? true : null) { BorderWidth = width, BorderKind = kind };
+
+        var error = Assert.Throws<ArgumentException>(() => overrides.ApplyTo(Presets.Get("tiny")));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Build_SpecFromClassBalanceExponent_BalancesTheClassesSoftenedOnEveryWorker()
+    {
+        var spec = JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides { ClassBalanceExponent = 0.5 });
+        var options = JobOptions.Build(spec);
+
+        Assert.Equal(0.5, spec.ClassBalanceExponent);
+        Assert.Equal((true, 0.5), (options.WeightMap.BalanceClasses, options.WeightMap.BalanceExponent));
+        Assert.True(new TrainingOverrides { ClassBalanceExponent = 0.5 }.ChangesTheModel);
+        // Without it the preset's weight map stands: no class balance.
+        var preset = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides())).WeightMap;
+        Assert.Equal((false, 1.0), (preset.BalanceClasses, preset.BalanceExponent));
+    }
+
+    [Theory]
+    [InlineData(0.0, null, "--class-balance-exponent 0 is invalid: expected a number in (0, 1]")]
+    [InlineData(2.0, null, "--class-balance-exponent 2 is invalid: expected a number in (0, 1]")]
+    [InlineData(0.5, false, "--class-balance-exponent 0.5 contradicts --no-class-balance")]
+    public void ApplyTo_ClassBalanceExponentOutOfRangeOrContradicted_IsRefusedNamingTheOption(double exponent, bool? balance, string expected)
+    {
+        var overrides = new TrainingOverrides(BalanceClasses: balance) { ClassBalanceExponent = exponent };
 
         var error = Assert.Throws<ArgumentException>(() => overrides.ApplyTo(Presets.Get("tiny")));
 
