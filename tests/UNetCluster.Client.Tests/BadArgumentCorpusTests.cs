@@ -22,8 +22,8 @@ public sealed class BadArgumentCorpusTests
         { "predict --checkpoint {tmp} --input {tmp} --out {tmp}/o --threshold half", "--threshold half is invalid: expected a number" },
         { "train --no-such-option --out {tmp}/run", "--no-such-option" },
         { "train --class-balance --no-class-balance --out {tmp}/run", "--class-balance and --no-class-balance contradict each other" },
-        { "train --class-balance-exponent 3 --out {tmp}/run", "--class-balance-exponent 3 is invalid: expected a number in (0, 1]" },
-        { "train --class-balance-exponent 0.5 --no-class-balance --out {tmp}/run", "--class-balance-exponent 0.5 contradicts --no-class-balance" },
+        { "train --class-weights 1,a --out {tmp}/run", "--class-weights '1,a' is invalid: expected one number per class separated by commas" },
+        { "train --class-weights 1,1,1 --out {tmp}/run", "--class-weights 1,1,1 is invalid: expected one weight per class (2)" },
         { "predict --input {tmp} --out {tmp}/o", "--checkpoint" },
 
         // Model and optimizer options by their command-line names.

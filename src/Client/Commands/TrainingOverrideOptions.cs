@@ -40,10 +40,10 @@ internal sealed class TrainingOverrideOptions
             "but its core, the pixels at least half the object's largest distance from its edge: touching objects' cores lie apart by about their radius).",
         TrainingOverrides.BorderKinds);
 
-    public Option<double?> ClassBalanceExponent { get; } = new("--class-balance-exponent")
+    public Option<string?> ClassWeights { get; } = new("--class-weights")
     {
-        Description = "Weight each class by the paper's class balance w_c raised to this power, in (0, 1]: 1 is the paper's (a class 300 times " +
-            "rarer weighs 300), 0.5 a softened balance (about 17). Turns the class balance on.",
+        Description = "Fixed cross-entropy weights by class index, one per class separated by commas (such as 1,1,100 to stress the " +
+            "border class of --border-class), in place of the class balance; each in (0, 10000].",
     };
 
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
@@ -74,7 +74,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassBalanceExponent, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassWeights, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -98,7 +98,7 @@ internal sealed class TrainingOverrideOptions
             BorderWidth = parse.GetValue(BorderWidth),
             BorderKind = parse.GetValue(BorderKind),
             Precision = parse.GetValue(Precision),
-            ClassBalanceExponent = parse.GetValue(ClassBalanceExponent),
+            ClassWeights = parse.GetValue(ClassWeights) is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
     }
 }

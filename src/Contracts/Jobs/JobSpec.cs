@@ -40,10 +40,10 @@ public sealed record JobSpec
     [Id(12)] public bool? BalanceClasses { get; init; }
 
     /// <summary>
-    /// The power of the class-balance weight, in (0, 1]: 1 is the paper's (each class the same total weight), 0.5 a
-    /// softened balance; giving it turns the balance on. Null: the preset's.
+    /// Fixed cross-entropy weights by class index, comma-separated, one per class (such as "1,1,100"), in place of the
+    /// class balance; null for the preset's. A string so that two specs compare equal by value.
     /// </summary>
-    [Id(38)] public double? ClassBalanceExponent { get; init; }
+    [Id(38)] public string? ClassWeights { get; init; }
 
     [Id(13)] public int? CheckpointEvery { get; init; }
 

@@ -23,8 +23,8 @@ namespace UNetCluster.Data.WeightMaps;
 /// w_c(x) = total / (K · count(class of x)), computed per mask over the K classes it holds (K = 2 for a binary
 /// mask; a class mask's bytes are class indices), gives each class the same total weight, so w_c averages to 1 over
 /// the mask. When the mask holds one class only, or when <see cref="WeightMapOptions.BalanceClasses"/> is false, w_c
-/// is 1 everywhere. <see cref="WeightMapOptions.BalanceExponent"/> e below 1 softens it to w_c^e, between the
-/// paper's balance (e = 1) and none. For class masks the border term's objects are the components of the non-zero classes.
+/// is 1 everywhere; fixed <see cref="WeightMapOptions.ClassWeights"/> take its place when given. For class masks the
+/// border term's objects are the components of the non-zero classes.
 /// </para>
 /// <para>
 /// Speed: the exact squared Euclidean distance transform of each object (Felzenszwalb and Huttenlocher, rows then
@@ -64,12 +64,24 @@ public static class WeightMap
             counts[value]++;
         }
 
-        // w_c = total / (K · count(c)) over the K classes present: each present class gets the same total weight
-        // (raised to BalanceExponent, which softens it below 1).
+        // w_c = total / (K · count(c)) over the K classes present: each present class gets the same total weight.
         var present = counts.Count(c => c > 0);
         var balance = options.BalanceClasses && present >= 2;
         var total = mask.Length;
-        var classWeights = counts.Select(c => balance && c > 0 ? (float)Math.Pow(total / ((double)present * c), options.BalanceExponent) : 1f).ToArray();
+        var classWeights = counts.Select(c => balance && c > 0 ? (float)(total / ((double)present * c)) : 1f).ToArray();
+        if (options.ClassWeights is { } fixedWeights)
+        {
+            if (Array.FindLastIndex(counts, c => c > 0) is var largest && largest >= fixedWeights.Count)
+            {
+                throw new ArgumentException($"The mask holds class {largest}, but only {fixedWeights.Count} class weights were given.", nameof(mask));
+            }
+
+            for (var c = 0; c < fixedWeights.Count; c++)
+            {
+                classWeights[c] = (float)fixedWeights[c];
+            }
+        }
+
         var backgroundWeight = classWeights[0];
 
         var weights = new float[mask.Length];
@@ -197,10 +209,12 @@ public static class WeightMap
                 nameof(options), options.Sigma, $"{nameof(WeightMapOptions.Sigma)} must be a finite number > 0 (pixels).");
         }
 
-        if (!(options.BalanceExponent is > 0 and <= 1))
+        if (options.ClassWeights is { } weights &&
+            (options.BalanceClasses || weights.Count is 0 or > 256 || weights.Any(w => !(w is > 0 and <= WeightMapOptions.MaxClassWeight))))
         {
             throw new ArgumentOutOfRangeException(
-                nameof(options), options.BalanceExponent, $"{nameof(WeightMapOptions.BalanceExponent)} must be a number in (0, 1].");
+                nameof(options), string.Join(',', weights),
+                $"{nameof(WeightMapOptions.ClassWeights)} must be 1 to 256 numbers in (0, {WeightMapOptions.MaxClassWeight}], with {nameof(WeightMapOptions.BalanceClasses)} off.");
         }
     }
 }

@@ -8,9 +8,12 @@ namespace UNetCluster.Data.WeightMaps;
 /// <param name="BalanceClasses">
 /// Whether w_c balances the class frequencies of each mask (true, as in the paper) or is 1 everywhere (false).
 /// </param>
-/// <param name="BalanceExponent">
-/// With <paramref name="BalanceClasses"/>: the power the balancing weight is raised to, in (0, 1]. 1 is the paper's
-/// w_c (each class the same total weight); 0.5 softens it, so a class 300 times rarer than the mean weighs about 17
-/// rather than 300 (and the common class's weight drops less far below 1).
+/// <param name="ClassWeights">
+/// Fixed w_c by class index, one per class, in place of the balance (which must then be off): the same weights on every
+/// mask, such as 1, 1, 100 to stress a rare border class without weighing the background down. Null: the balance decides.
 /// </param>
-public sealed record WeightMapOptions(double W0 = 10, double Sigma = 5, bool BalanceClasses = true, double BalanceExponent = 1);
+public sealed record WeightMapOptions(double W0 = 10, double Sigma = 5, bool BalanceClasses = true, IReadOnlyList<double>? ClassWeights = null)
+{
+    /// <summary>The largest fixed class weight accepted.</summary>
+    public const double MaxClassWeight = 10_000;
+}

@@ -1,3 +1,4 @@
+using System.Globalization;
 using UNetCluster.Data.Augmentation;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
@@ -150,7 +151,13 @@ public sealed record TrainingOptions(
         Require(CheckpointEvery is >= 1, "--checkpoint-every", CheckpointEvery, "an integer of at least 1");
         Require(Enum.IsDefined(Schedule), "--schedule", Schedule, "constant or cosine");
         Require(Enum.IsDefined(Precision), "--precision", Precision, "fp32 or bf16");
-        Require(WeightMap.BalanceExponent is > 0 and <= 1, "--class-balance-exponent", WeightMap.BalanceExponent, "a number in (0, 1]: 1 is the paper's class balance, 0.5 a softened one");
+        if (WeightMap.ClassWeights is { } weights)
+        {
+            var given = string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture)));
+            Require(weights.Count == Model.Classes, "--class-weights", given, $"one weight per class ({Model.Classes})");
+            Require(weights.All(w => w is > 0 and <= WeightMapOptions.MaxClassWeight), "--class-weights", given, $"numbers in (0, {WeightMapOptions.MaxClassWeight:0}]");
+        }
+
         Augmentation.Validate();
         Validation.Validate();
         Normalisation.Validate();

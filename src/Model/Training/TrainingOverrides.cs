@@ -1,3 +1,4 @@
+using System.Globalization;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
 using UNetCluster.Model.Losses;
@@ -50,17 +51,17 @@ public sealed record TrainingOverrides(
     public string? BorderKind { get; init; }
 
     /// <summary>
-    /// <c>--class-balance-exponent</c>: the power of the class-balance weight w_c, in (0, 1] (<see cref="WeightMapOptions.BalanceExponent"/>);
-    /// giving it turns the class balance on. Null keeps the preset's.
+    /// <c>--class-weights</c>: fixed cross-entropy weights by class index, one per class, in place of the class balance
+    /// (<see cref="WeightMapOptions.ClassWeights"/>); null keeps the preset's, which lapse when the class count differs.
     /// </summary>
-    public double? ClassBalanceExponent { get; init; }
+    public IReadOnlyList<double>? ClassWeights { get; init; }
 
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
-                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null || ClassBalanceExponent is not null ||
+                                   Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null || ClassWeights is not null ||
                                    Classes is not null || BorderClass is not null || BorderWidth is not null || BorderKind is not null || Channels is not null || Normalisation is not null ||
                                    Precision is not null;
 
@@ -81,11 +82,13 @@ public sealed record TrainingOverrides(
         }
 
         model = Channels is { } input ? model with { InputChannels = input } : model;
-        if (BalanceClasses == false && ClassBalanceExponent is { } exponent)
+        if (BalanceClasses == true && ClassWeights is not null)
         {
-            throw new ArgumentException($"--class-balance-exponent {exponent} contradicts --no-class-balance (balance-classes false): give one of them.");
+            throw new ArgumentException("--class-weights contradicts --class-balance (balance-classes true): fixed weights replace the balance, give one of them.");
         }
 
+        // A preset's fixed weights are for its own classes: they lapse when the class count changes.
+        var classWeights = ClassWeights ?? (model.Classes == preset.Model.Classes ? preset.WeightMap.ClassWeights : null);
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {
@@ -124,8 +127,8 @@ public sealed record TrainingOverrides(
             CheckpointEvery = CheckpointEvery ?? preset.CheckpointEvery,
             WeightMap = preset.WeightMap with
             {
-                BalanceClasses = BalanceClasses ?? (ClassBalanceExponent is not null || preset.WeightMap.BalanceClasses),
-                BalanceExponent = ClassBalanceExponent ?? preset.WeightMap.BalanceExponent,
+                BalanceClasses = ClassWeights is null && (BalanceClasses ?? preset.WeightMap.BalanceClasses),
+                ClassWeights = BalanceClasses == true ? null : classWeights,
             },
             Validation = preset.Validation with
             {
@@ -140,6 +143,26 @@ public sealed record TrainingOverrides(
             ClassNames = ClassNames ?? preset.ClassNames,
             Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();
+    }
+
+    /// <summary>
+    /// The weights of <c>--class-weights</c> (the job spec's <c>class-weights</c>): numbers separated by commas, such as
+    /// "1,1,100"; anything else is refused naming the option.
+    /// </summary>
+    public static IReadOnlyList<double> ParseClassWeights(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var weights = new double[parts.Length];
+        for (var i = 0; i < parts.Length; i++)
+        {
+            if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out weights[i]))
+            {
+                throw new ArgumentException($"--class-weights '{text}' is invalid: expected one number per class separated by commas, such as 1,1,100.");
+            }
+        }
+
+        return weights;
     }
 
     /// <summary>The names <see cref="ApplyTo"/> reads for <c>--optimizer</c>, for a command line's list of accepted values.</summary>

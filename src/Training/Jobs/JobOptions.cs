@@ -1,3 +1,4 @@
+using System.Globalization;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Training;
 
@@ -26,7 +27,7 @@ public static class JobOptions
             BorderWidth = spec.BorderWidth,
             BorderKind = spec.BorderKind,
             Precision = spec.Precision,
-            ClassBalanceExponent = spec.ClassBalanceExponent,
+            ClassWeights = spec.ClassWeights is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
     }
@@ -56,7 +57,7 @@ public static class JobOptions
             Loss = overrides.Loss,
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
-            ClassBalanceExponent = overrides.ClassBalanceExponent,
+            ClassWeights = overrides.ClassWeights is { } weights ? string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture))) : null,
             CheckpointEvery = overrides.CheckpointEvery,
             ValidateEvery = overrides.ValidateEvery,
             ValidateMinutes = overrides.ValidateMinutes,

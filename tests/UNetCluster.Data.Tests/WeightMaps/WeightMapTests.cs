@@ -53,30 +53,31 @@ public sealed class WeightMapTests
     }
 
     [Fact]
-    public void Compute_BalanceExponentOneHalf_SquareRootOfTheClassWeights()
+    public void Compute_FixedClassWeights_ReplaceTheBalanceUnderTheBorderTerm()
     {
-        // The same 8x8 mask with one 3x3 cell, w_c raised to 0.5: sqrt(64 / 18) on the cell, sqrt(64 / 110) on background.
-        var mask = Build(8, 8, (x, y) => x is >= 2 and <= 4 && y is >= 2 and <= 4);
+        // The one-pixel gap of the first test with fixed weights 2 (background) and 3 (cells), whatever the class
+        // frequencies: the cells weigh 3, the gap 2 + 10·exp(−0.08).
+        var mask = Build(11, 5, (x, _) => x != 5);
 
-        var weights = WeightMap.Compute(mask, 8, 8, new WeightMapOptions(BalanceExponent: 0.5));
+        var weights = WeightMap.Compute(mask, 11, 5, new WeightMapOptions(BalanceClasses: false, ClassWeights: [2, 3]));
 
-        for (var i = 0; i < mask.Length; i++)
+        for (var y = 0; y < 5; y++)
         {
-            Assert.Equal(mask[i] != 0 ? Math.Sqrt(64.0 / 18) : Math.Sqrt(64.0 / 110), weights[i], Tolerance);
+            Assert.Equal(2 + (10 * Math.Exp(-0.08)), weights[(y * 11) + 5], Tolerance);
+            Assert.Equal(3f, weights[y * 11]);
         }
     }
 
-    [Theory]
-    [InlineData(0.0)]
-    [InlineData(1.5)]
-    [InlineData(double.NaN)]
-    public void Compute_BalanceExponentOutsideZeroToOne_IsRefused(double exponent)
+    [Fact]
+    public void Compute_FixedClassWeightsTooFewOrWithTheBalance_IsRefused()
     {
-        var mask = Build(8, 8, (x, _) => x < 4);
+        byte[] mask = [0, 1, 2, 0];
 
-        var error = Assert.Throws<ArgumentOutOfRangeException>(() => WeightMap.Compute(mask, 8, 8, new WeightMapOptions(BalanceExponent: exponent)));
+        var tooFew = Assert.Throws<ArgumentException>(() => WeightMap.Compute(mask, 4, 1, new WeightMapOptions(BalanceClasses: false, ClassWeights: [1, 1])));
+        var withBalance = Assert.Throws<ArgumentOutOfRangeException>(() => WeightMap.Compute(mask, 4, 1, new WeightMapOptions(ClassWeights: [1, 1, 5])));
 
-        Assert.Contains("BalanceExponent must be a number in (0, 1]", error.Message, StringComparison.Ordinal);
+        Assert.Contains("holds class 2, but only 2 class weights were given", tooFew.Message, StringComparison.Ordinal);
+        Assert.Contains("with BalanceClasses off", withBalance.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -6,7 +6,7 @@ using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Tests.Jobs;
 
-/// <summary><c>--border-width</c>, <c>--border-kind</c> and <c>--class-balance-exponent</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
+/// <summary><c>--border-width</c>, <c>--border-kind</c> and <c>--class-weights</c>: from the command line's overrides through a job spec to the target every worker trains on.</summary>
 public sealed class BorderOptionTests
 {
     [Fact]
@@ -76,28 +76,32 @@ public sealed class BorderOptionTests
     }
 
     [Fact]
-    public void Build_SpecFromClassBalanceExponent_BalancesTheClassesSoftenedOnEveryWorker()
+    public void Build_SpecFromClassWeights_WeighsTheBorderClassOnEveryWorker()
     {
-        var spec = JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides { ClassBalanceExponent = 0.5 });
+        var spec = JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true) { ClassWeights = [1, 1, 100] });
         var options = JobOptions.Build(spec);
+        var section = TwoTouchingObjects();
+        var target = TrainingData.Target(section, options.Model.Classes, options.BorderClass, options.BorderWidth);
 
-        Assert.Equal(0.5, spec.ClassBalanceExponent);
-        Assert.Equal((true, 0.5), (options.WeightMap.BalanceClasses, options.WeightMap.BalanceExponent));
-        Assert.True(new TrainingOverrides { ClassBalanceExponent = 0.5 }.ChangesTheModel);
-        // Without it the preset's weight map stands: no class balance.
-        var preset = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides())).WeightMap;
-        Assert.Equal((false, 1.0), (preset.BalanceClasses, preset.BalanceExponent));
+        var weights = Data.WeightMaps.WeightMap.Compute(target, 6, 3, options.WeightMap, section.Instances);
+
+        Assert.Equal("1,1,100", spec.ClassWeights);
+        Assert.False(options.WeightMap.BalanceClasses);
+        // The two contact pixels (border class) weigh 100, the other object pixels 1.
+        Assert.Equal([1f, 1f, 100f, 100f, 1f, 1f], weights[6..12]);
     }
 
     [Theory]
-    [InlineData(0.0, null, "--class-balance-exponent 0 is invalid: expected a number in (0, 1]")]
-    [InlineData(2.0, null, "--class-balance-exponent 2 is invalid: expected a number in (0, 1]")]
-    [InlineData(0.5, false, "--class-balance-exponent 0.5 contradicts --no-class-balance")]
-    public void ApplyTo_ClassBalanceExponentOutOfRangeOrContradicted_IsRefusedNamingTheOption(double exponent, bool? balance, string expected)
+    [InlineData(false, null, "1,1", "--class-weights 1,1 is invalid: expected one weight per class (3)")]
+    [InlineData(false, null, "1,0,5", "--class-weights 1,0,5 is invalid: expected numbers in (0, 10000]")]
+    [InlineData(false, null, "1,x,5", "--class-weights '1,x,5' is invalid: expected one number per class separated by commas")]
+    [InlineData(false, true, "1,1,5", "--class-weights contradicts --class-balance")]
+    [InlineData(true, null, "1,1,5", "--class-weights 1,1,5 is invalid: expected one weight per class (2)")]
+    public void Build_ClassWeightsWrongOrContradicted_IsRefusedNamingTheOption(bool twoClasses, bool? balance, string weights, string expected)
     {
-        var overrides = new TrainingOverrides(BalanceClasses: balance) { ClassBalanceExponent = exponent };
+        var spec = new Contracts.Jobs.JobSpec { Preset = "tiny", BorderClass = !twoClasses, BalanceClasses = balance, ClassWeights = weights };
 
-        var error = Assert.Throws<ArgumentException>(() => overrides.ApplyTo(Presets.Get("tiny")));
+        var error = Assert.Throws<ArgumentException>(() => JobOptions.Build(spec));
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
