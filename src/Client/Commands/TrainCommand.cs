@@ -176,6 +176,11 @@ internal static class TrainCommand
             output.WriteLine($"Masks: class indices, {options.Model.Classes} classes{named}; each pixel is predicted as its most probable class.");
         }
 
+        if (options.WeightMap.ClassWeights is { } weights)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Cross-entropy weights by class: {string.Join(", ", weights.Select((w, i) => $"{i} {w:0.###}"))} (fixed, in place of the class balance)."));
+        }
+
         output.WriteLine($"Run folder: {run.Path}");
         if (request.Resume)
         {
