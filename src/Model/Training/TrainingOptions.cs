@@ -1,4 +1,3 @@
-using System.Globalization;
 using UNetCluster.Data.Augmentation;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.WeightMaps;
@@ -153,7 +152,7 @@ public sealed record TrainingOptions(
         Require(Enum.IsDefined(Precision), "--precision", Precision, "fp32 or bf16");
         if (WeightMap.ClassWeights is { } weights)
         {
-            var given = string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture)));
+            var given = TrainingOverrides.FormatClassWeights(weights);
             Require(weights.Count == Model.Classes, "--class-weights", given, $"one weight per class ({Model.Classes})");
             Require(weights.All(w => w is > 0 and <= WeightMapOptions.MaxClassWeight), "--class-weights", given, $"numbers in (0, {WeightMapOptions.MaxClassWeight:0}]");
         }

@@ -165,6 +165,10 @@ public sealed record TrainingOverrides(
         return weights;
     }
 
+    /// <summary>The weights as <see cref="ParseClassWeights"/> reads them back: "1,1,100".</summary>
+    public static string FormatClassWeights(IEnumerable<double> weights) =>
+        string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture)));
+
     /// <summary>The names <see cref="ApplyTo"/> reads for <c>--optimizer</c>, for a command line's list of accepted values.</summary>
     public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam"];
 

@@ -1,4 +1,3 @@
-using System.Globalization;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Training;
 
@@ -57,7 +56,7 @@ public static class JobOptions
             Loss = overrides.Loss,
             ValidationSections = overrides.ValidationSections,
             BalanceClasses = overrides.BalanceClasses,
-            ClassWeights = overrides.ClassWeights is { } weights ? string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture))) : null,
+            ClassWeights = overrides.ClassWeights is { } weights ? TrainingOverrides.FormatClassWeights(weights) : null,
             CheckpointEvery = overrides.CheckpointEvery,
             ValidateEvery = overrides.ValidateEvery,
             ValidateMinutes = overrides.ValidateMinutes,
