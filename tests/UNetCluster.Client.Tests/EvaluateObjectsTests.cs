@@ -31,6 +31,7 @@ public sealed class EvaluateObjectsTests
 
         var refused = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth);
         var (code, output, error) = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth, "--mask-kind", "instances", "--json");
+        var text = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", truth, "--mask-kind", "instances");
 
         Assert.NotEqual(0, refused.ExitCode);
         Assert.Contains("--mask-kind instances", refused.Error, StringComparison.Ordinal);
@@ -42,6 +43,18 @@ public sealed class EvaluateObjectsTests
         Assert.Equal(1, objects.GetProperty("matched").GetInt32());
         Assert.Equal(2, objects.GetProperty("merged").GetInt32());
         Assert.Equal(0.4, objects.GetProperty("f1").GetDouble(), 12);
+
+        // Where the merge is: the bridged prediction (x 1..18, y 1..8) and the two objects it holds.
+        var merge = Assert.Single(json.RootElement.GetProperty("images")[0].GetProperty("merges").EnumerateArray());
+        Assert.Equal((1, 1, 18, 8, 144), (merge.GetProperty("box").GetProperty("minX").GetInt32(), merge.GetProperty("box").GetProperty("minY").GetInt32(),
+            merge.GetProperty("box").GetProperty("maxX").GetInt32(), merge.GetProperty("box").GetProperty("maxY").GetInt32(), merge.GetProperty("pixels").GetInt32()));
+        Assert.Equal([(1, 8, 64), (11, 18, 64)], merge.GetProperty("objects").EnumerateArray()
+            .Select(o => (o.GetProperty("box").GetProperty("minX").GetInt32(), o.GetProperty("box").GetProperty("maxX").GetInt32(), o.GetProperty("pixels").GetInt32())));
+        Assert.True(text.ExitCode == 0, text.Error);
+        Assert.Contains(
+            "Merging predictions (each holds at least half of two or more true objects): 1, holding 2 true objects:" + Environment.NewLine +
+            "  a                    x 1-18, y 1-8 (144 px) holds 2: 64 px at x 1-8, y 1-8; 64 px at x 11-18, y 1-8",
+            text.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -7,6 +7,7 @@ using Orleans.Configuration;
 using StackExchange.Redis;
 using UNetCluster.Client.Commands;
 using UNetCluster.Data.Storage;
+using UNetCluster.Silo.Hosting;
 
 namespace UNetCluster.Client.Cluster;
 
@@ -38,8 +39,8 @@ internal sealed record ClusterAddress(string? Gateway, string? Redis, string Clu
         try
         {
             return IsTableUri(value)
-                ? new TableServiceClient(new Uri(value), AzureIdentity.DefaultCredential(), new TableClientOptions())
-                : new TableServiceClient(value, new TableClientOptions());
+                ? SiloHostingExtensions.MembershipTable(new Uri(value))
+                : SiloHostingExtensions.MembershipTable(value);
         }
         catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
         {

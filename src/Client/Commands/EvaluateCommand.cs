@@ -4,6 +4,7 @@ using UNetCluster.Client.Display;
 using UNetCluster.Client.Output;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Labels;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
 using UNetCluster.Model.Metrics;
@@ -30,16 +31,16 @@ internal static class EvaluateCommand
             Required = true,
         };
         var masks = new Option<string>("--masks") { Description = "Folder of ground-truth masks, same file names.", Required = true };
-        var json = CliJson.Option("the scores: {images: [{id, scores, objects | classes}], mean, objects | classes}");
+        var json = CliJson.Option("the scores: {images: [{id, scores, objects and merges | classes}], mean, objects | classes}; merges: each predicted object holding two or more true ones, with the boxes and sizes of both");
         var maskKind = Choices.MaskKind(
             "What the ground-truth masks hold: auto (default; binary, and 16-bit masks with several values are object ids), binary, instances " +
-            "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, and merged and split objects), or classes " +
+            "(object ids: adds object precision, recall and F1 at IoU 0.5, F1 averaged over IoU 0.5..0.95, merged and split objects, and where each merging prediction is), or classes " +
             "(class indices, scored against the predictions' {name}.classes.png: adds Dice and IoU per class and their mean over the foreground classes).");
         var classCount = new Option<int?>("--classes") { Description = "With --mask-kind classes: the class count (default: the largest index in the masks and predictions + 1); an index at or above it is refused." };
         var command = new Command("evaluate", "Score predicted masks against ground truth.") { predictions, masks, json, maskKind, classCount };
         command.SetAction((parse, _) => CommandRunner.RunAsync(error, () =>
         {
-            var objects = new List<(string Id, ObjectScores Scores)>();
+            var objects = new List<(string Id, ObjectComparison Objects)>();
             var classes = new List<(string Id, ClassScores Scores)>();
             var labelled = new List<string>();
             var kind = Choices.MaskKindOf(parse.GetValue(maskKind)) ?? MaskKind.Auto;
@@ -52,7 +53,17 @@ internal static class EvaluateCommand
                 object document = (objects.Count, classes.Count) switch
                 {
                     (0, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores }), mean, pooled },
-                    (_, 0) => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, objects = objects.FirstOrDefault(o => o.Id == r.Id).Scores }), mean, pooled, objects = ObjectMetrics.Mean(objects.Select(o => o.Scores)) },
+                    (_, 0) => new
+                    {
+                        images = rows.Select(r =>
+                        {
+                            var compared = objects.FirstOrDefault(o => o.Id == r.Id).Objects;
+                            return new { id = r.Id, scores = r.Scores, objects = compared?.Scores, merges = compared?.Merges };
+                        }),
+                        mean,
+                        pooled,
+                        objects = ObjectMetrics.Mean(objects.Select(o => o.Objects.Scores)),
+                    },
                     _ => new { images = rows.Select(r => new { id = r.Id, scores = r.Scores, classes = classes.FirstOrDefault(c => c.Id == r.Id).Scores }), mean, classes = ClassMetrics.Mean(classes.Select(c => c.Scores)) },
                 };
                 output.WriteLine(CliJson.Serialize(document));
@@ -71,6 +82,7 @@ internal static class EvaluateCommand
                 }
 
                 PrintObjects(output, objects, objects.Count(o => labelled.Contains(o.Id)));
+                PrintMerges(output, objects);
                 MetricsReport.PrintClasses(output, classes);
             }
 
@@ -85,7 +97,7 @@ internal static class EvaluateCommand
     /// <paramref name="labelled"/>), else <c>{id}.mask.png</c> or <c>{id}.png</c>.
     /// </summary>
     internal static IReadOnlyList<(string Id, SegmentationScores Scores)> Evaluate(
-        string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectScores Scores)>? objects = null,
+        string predictionsDirectory, string masksDirectory, MaskKind maskKind = MaskKind.Auto, List<(string Id, ObjectComparison Objects)>? objects = null,
         List<(string Id, ClassScores Scores)>? classes = null, int? classCount = null, List<string>? labelled = null, ForegroundCounts? counts = null)
     {
         var problems = new List<string>();
@@ -137,8 +149,8 @@ internal static class EvaluateCommand
             if (truth.Instances is { } ids)
             {
                 objects?.Add((id, prediction.Instances is { } predictedIds
-                    ? ObjectMetrics.Score(predictedIds, ids, truth.Width, truth.Height)
-                    : ObjectMetrics.Score(prediction.Mask, ids, truth.Width, truth.Height)));
+                    ? ObjectMetrics.Compare(predictedIds, ids, truth.Width, truth.Height)
+                    : ObjectMetrics.Compare(prediction.Mask, ids, truth.Width, truth.Height)));
             }
 
             if (truth.Classes is { } truthClasses && prediction.Classes is { } predictedClasses)
@@ -232,20 +244,51 @@ internal static class EvaluateCommand
             : $"{labels} where present ({labelled} of {images} images), else {otherwise}";
     }
 
-    private static void PrintObjects(TextWriter output, List<(string Id, ObjectScores Scores)> objects, int labelled)
+    private static void PrintObjects(TextWriter output, List<(string Id, ObjectComparison Objects)> objects, int labelled)
     {
-        if (ObjectMetrics.Mean(objects.Select(o => o.Scores)) is not { } mean)
+        if (ObjectMetrics.Mean(objects.Select(o => o.Objects.Scores)) is not { } mean)
         {
             return;
         }
 
         output.WriteLine();
         output.WriteLine($"Objects (instance ground truth; predicted objects are {Source(labelled, objects.Count, "the connected components of the predicted mask")}):");
-        foreach (var (id, s) in objects.Append(("mean", mean)))
+        foreach (var (id, s) in objects.Select(o => (o.Id, o.Objects.Scores)).Append(("mean", mean)))
         {
             output.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
                 $"  {id,-20} F1@0.5 {s.F1:F3}  mean F1@0.5:0.95 {s.MeanF1:F3}  precision {s.Precision:F3}  recall {s.Recall:F3}  " +
                 $"{s.Matched}/{s.Truth} matched, {s.Predicted} predicted, {s.Merged} merged, {s.Split} split"));
+        }
+    }
+
+    /// <summary>The most merging predictions the text lists; <c>--json</c> gives them all.</summary>
+    internal const int MergesListed = 50;
+
+    /// <summary>
+    /// Each predicted object that merges true ones, where it is (x and y ranges, inclusive) and the true objects it
+    /// holds, so that a person can look at them; at most <see cref="MergesListed"/>, then how many more.
+    /// </summary>
+    private static void PrintMerges(TextWriter output, List<(string Id, ObjectComparison Objects)> objects)
+    {
+        var all = objects.SelectMany(o => o.Objects.Merges.Select(m => (o.Id, Merge: m))).ToList();
+        if (all.Count == 0)
+        {
+            return;
+        }
+
+        static string Where(ConnectedComponents.Box b) => FormattableString.Invariant($"x {b.MinX}-{b.MaxX}, y {b.MinY}-{b.MaxY}");
+        output.WriteLine();
+        output.WriteLine(FormattableString.Invariant(
+            $"Merging predictions (each holds at least half of two or more true objects): {all.Count}, holding {all.Sum(m => m.Merge.Objects.Count)} true objects:"));
+        foreach (var (id, merge) in all.Take(MergesListed))
+        {
+            var held = string.Join("; ", merge.Objects.Select(o => FormattableString.Invariant($"{o.Pixels} px at {Where(o.Box)}")));
+            output.WriteLine(FormattableString.Invariant($"  {id,-20} {Where(merge.Box)} ({merge.Pixels} px) holds {merge.Objects.Count}: {held}"));
+        }
+
+        if (all.Count > MergesListed)
+        {
+            output.WriteLine(FormattableString.Invariant($"  ... and {all.Count - MergesListed} more (--json lists them all)."));
         }
     }
 

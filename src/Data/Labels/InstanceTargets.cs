@@ -263,7 +263,10 @@ public static class InstanceTargets
     /// <param name="mask">1 = foreground, 0 = background, row-major.</param>
     /// <param name="probability">The foreground probability per pixel.</param>
     /// <param name="threshold">The decision threshold the mask was made with.</param>
-    public static int[] ObjectsFromMask(byte[] mask, ReadOnlySpan<float> probability, int width, int height, double threshold, out int count)
+    /// <param name="components">The mask's 4-connected components (<see cref="ConnectedComponents.Label"/>), when the
+    /// caller has them already (the threshold sweep scores Rand error on them); null: labelled here.</param>
+    public static int[] ObjectsFromMask(
+        byte[] mask, ReadOnlySpan<float> probability, int width, int height, double threshold, out int count, ConnectedComponents? components = null)
     {
         ArgumentNullException.ThrowIfNull(mask);
         if (mask.Length != (long)width * height || probability.Length != mask.Length)
@@ -271,14 +274,29 @@ public static class InstanceTargets
             throw new ArgumentException($"Expected {(long)width * height} mask values and probabilities for {width}x{height}, got {mask.Length} and {probability.Length}.");
         }
 
-        return Grow(mask, mask, probability.ToArray(), width, height, threshold, out count);
+        if (components is not null && components.Labels.Length != mask.Length)
+        {
+            throw new ArgumentException($"The components have {components.Labels.Length} labels, the mask {mask.Length} values.", nameof(components));
+        }
+
+        return Grow(mask, mask, probability.ToArray(), width, height, threshold, out count, components);
     }
 
     // The seeds' components, split at distinct peaks and necks, grown over the foreground by a priority flood on the interior
     // probability; foreground no seed reaches becomes objects of its own.
-    private static int[] Grow(byte[] seeds, byte[] foreground, float[] interior, int width, int height, double seedThreshold, out int count)
+    private static int[] Grow(
+        byte[] seeds, byte[] foreground, float[] interior, int width, int height, double seedThreshold, out int count, ConnectedComponents? seedComponents = null)
     {
-        var labels = ConnectedComponents.Label(seeds, width, height, out count);
+        int[] labels;
+        if (seedComponents is null)
+        {
+            labels = ConnectedComponents.Label(seeds, width, height, out count);
+        }
+        else
+        {
+            (labels, count) = (seedComponents.Labels, seedComponents.Count);
+        }
+
         labels = SeedSplitting.Split(labels, count, interior, width, height, seedThreshold, out count);
         // Equal probabilities (a plateau, or the byte maps of predict) go first in first out, so seeds grow into a
         // plateau evenly and meet halfway instead of one of them running around the other.

@@ -12,6 +12,18 @@ namespace UNetCluster.Model.Metrics;
 /// </summary>
 public sealed record ObjectScores(int Truth, int Predicted, int Matched, double Precision, double Recall, double F1, double MeanF1, int Merged, int Split);
 
+/// <summary>
+/// A predicted object that merges true objects: it covers at least half of each of <see cref="Objects"/> (two or more;
+/// <see cref="ObjectScores.Merged"/> counts them). Boxes are inclusive pixel rectangles of the image.
+/// </summary>
+public sealed record ObjectMerge(ConnectedComponents.Box Box, long Pixels, IReadOnlyList<MergedObject> Objects);
+
+/// <summary>A true object inside an <see cref="ObjectMerge"/>: its box, its pixels, and how many of them the merging prediction covers.</summary>
+public sealed record MergedObject(ConnectedComponents.Box Box, long Pixels, long Covered);
+
+/// <summary>The object scores of one image with the predictions that merge true objects, to look at.</summary>
+public sealed record ObjectComparison(ObjectScores Scores, IReadOnlyList<ObjectMerge> Merges);
+
 /// <summary>Computes <see cref="ObjectScores"/> from object labels (0 = background, 1..N the objects).</summary>
 public static class ObjectMetrics
 {
@@ -27,12 +39,29 @@ public static class ObjectMetrics
     /// <c>{name}.instances.png</c>, where touching objects keep apart) against the true objects
     /// <paramref name="truthIds"/>; both are read as <see cref="ConnectedComponents.FromIds"/> reads an instance mask.
     /// </summary>
-    public static ObjectScores Score(int[] predictedIds, int[] truthIds, int width, int height)
+    public static ObjectScores Score(int[] predictedIds, int[] truthIds, int width, int height) => Compare(predictedIds, truthIds, width, height).Scores;
+
+    /// <summary>
+    /// <see cref="Score(int[], int[], int, int)"/>, and each predicted object that merges true ones with the boxes and
+    /// sizes of both, so that a person can find them in the image.
+    /// </summary>
+    public static ObjectComparison Compare(int[] predictedIds, int[] truthIds, int width, int height)
     {
         var predicted = ConnectedComponents.FromIds(predictedIds, width, height);
         var truth = ConnectedComponents.FromIds(truthIds, width, height);
-        return Score(predicted.Labels, predicted.Count, truth.Labels, truth.Count);
+        var overlaps = Overlaps.Of(predicted.Labels, predicted.Count, truth.Labels, truth.Count);
+        var merges = overlaps.Merging()
+            .OrderBy(g => g.Key)
+            .Select(g => new ObjectMerge(
+                predicted.Boxes[g.Key - 1], overlaps.PredictedArea[g.Key],
+                [.. g.OrderBy(o => o.Key.T).Select(o => new MergedObject(truth.Boxes[o.Key.T - 1], overlaps.TruthArea[o.Key.T], o.Value))]))
+            .ToList();
+        return new ObjectComparison(overlaps.Scores(), merges);
     }
+
+    /// <summary><see cref="Compare(int[], int[], int, int)"/> for a predicted mask, whose objects are its 4-connected components.</summary>
+    public static ObjectComparison Compare(byte[] predictedMask, int[] truthIds, int width, int height) =>
+        Compare(ConnectedComponents.Label(predictedMask, width, height, out _), truthIds, width, height);
 
     /// <summary>
     /// Several images' scores together: counts summed, precision, recall and F1 averaged per image (as
@@ -49,45 +78,61 @@ public static class ObjectMetrics
     }
 
     /// <summary>Scores labelled predicted objects 1..<paramref name="predictedCount"/> against true ones 1..<paramref name="truthCount"/>.</summary>
-    public static ObjectScores Score(int[] predicted, int predictedCount, int[] truth, int truthCount)
+    public static ObjectScores Score(int[] predicted, int predictedCount, int[] truth, int truthCount) =>
+        Overlaps.Of(predicted, predictedCount, truth, truthCount).Scores();
+
+    /// <summary>The areas of the predicted and true objects (index 0: background) and the pixels each pair shares.</summary>
+    private sealed record Overlaps(long[] PredictedArea, long[] TruthArea, Dictionary<(int P, int T), long> Shared)
     {
-        ArgumentNullException.ThrowIfNull(predicted);
-        ArgumentNullException.ThrowIfNull(truth);
-        if (predicted.Length != truth.Length)
+        public static Overlaps Of(int[] predicted, int predictedCount, int[] truth, int truthCount)
         {
-            throw new ArgumentException($"The predicted labels have {predicted.Length} pixels, the true ones {truth.Length}.", nameof(predicted));
-        }
-
-        var predictedArea = new long[predictedCount + 1];
-        var truthArea = new long[truthCount + 1];
-        var overlap = new Dictionary<(int P, int T), long>();
-        for (var i = 0; i < predicted.Length; i++)
-        {
-            var (p, t) = (predicted[i], truth[i]);
-            predictedArea[p]++;
-            truthArea[t]++;
-            if (p != 0 && t != 0)
+            ArgumentNullException.ThrowIfNull(predicted);
+            ArgumentNullException.ThrowIfNull(truth);
+            if (predicted.Length != truth.Length)
             {
-                overlap[(p, t)] = overlap.GetValueOrDefault((p, t)) + 1;
+                throw new ArgumentException($"The predicted labels have {predicted.Length} pixels, the true ones {truth.Length}.", nameof(predicted));
             }
+
+            var predictedArea = new long[predictedCount + 1];
+            var truthArea = new long[truthCount + 1];
+            var shared = new Dictionary<(int P, int T), long>();
+            for (var i = 0; i < predicted.Length; i++)
+            {
+                var (p, t) = (predicted[i], truth[i]);
+                predictedArea[p]++;
+                truthArea[t]++;
+                if (p != 0 && t != 0)
+                {
+                    shared[(p, t)] = shared.GetValueOrDefault((p, t)) + 1;
+                }
+            }
+
+            return new Overlaps(predictedArea, truthArea, shared);
         }
 
-        var ious = overlap.Select(o => (double)o.Value / (predictedArea[o.Key.P] + truthArea[o.Key.T] - o.Value)).ToList();
-        double F1At(double threshold) =>
-            predictedCount + truthCount == 0 ? 1 : 2.0 * ious.Count(iou => iou > threshold) / (predictedCount + truthCount);
+        /// <summary>The predicted objects covering at least half of two or more true objects, with those true objects' overlaps.</summary>
+        public IEnumerable<IGrouping<int, KeyValuePair<(int P, int T), long>>> Merging() =>
+            Shared.Where(o => 2 * o.Value >= TruthArea[o.Key.T]).GroupBy(o => o.Key.P).Where(g => g.Count() > 1);
 
-        var matched = ious.Count(iou => iou > 0.5);
-        var meanF1 = Enumerable.Range(0, 10).Average(k => F1At(0.5 + (0.05 * k)));
+        public ObjectScores Scores()
+        {
+            var (predictedCount, truthCount) = (PredictedArea.Length - 1, TruthArea.Length - 1);
+            var ious = Shared.Select(o => (double)o.Value / (PredictedArea[o.Key.P] + TruthArea[o.Key.T] - o.Value)).ToList();
+            double F1At(double threshold) =>
+                predictedCount + truthCount == 0 ? 1 : 2.0 * ious.Count(iou => iou > threshold) / (predictedCount + truthCount);
 
-        // A predicted object covering at least half of two true objects merges them; a true object holding at least
-        // half of two predicted objects is split.
-        var covering = overlap.Where(o => 2 * o.Value >= truthArea[o.Key.T]).GroupBy(o => o.Key.P).Where(g => g.Count() > 1);
-        var merged = covering.SelectMany(g => g.Select(o => o.Key.T)).Distinct().Count();
-        var split = overlap.Where(o => 2 * o.Value >= predictedArea[o.Key.P]).GroupBy(o => o.Key.T).Count(g => g.Count() > 1);
-        return new ObjectScores(
-            truthCount, predictedCount, matched,
-            predictedCount == 0 ? (truthCount == 0 ? 1 : 0) : (double)matched / predictedCount,
-            truthCount == 0 ? (predictedCount == 0 ? 1 : 0) : (double)matched / truthCount,
-            F1At(0.5), meanF1, merged, split);
+            var matched = ious.Count(iou => iou > 0.5);
+            var meanF1 = Enumerable.Range(0, 10).Average(k => F1At(0.5 + (0.05 * k)));
+
+            // A predicted object covering at least half of two true objects merges them; a true object holding at least
+            // half of two predicted objects is split.
+            var merged = Merging().SelectMany(g => g.Select(o => o.Key.T)).Distinct().Count();
+            var split = Shared.Where(o => 2 * o.Value >= PredictedArea[o.Key.P]).GroupBy(o => o.Key.T).Count(g => g.Count() > 1);
+            return new ObjectScores(
+                truthCount, predictedCount, matched,
+                predictedCount == 0 ? (truthCount == 0 ? 1 : 0) : (double)matched / predictedCount,
+                truthCount == 0 ? (predictedCount == 0 ? 1 : 0) : (double)matched / truthCount,
+                F1At(0.5), meanF1, merged, split);
+        }
     }
 }

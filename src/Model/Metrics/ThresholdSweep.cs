@@ -65,7 +65,7 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
             if (objects is not null)
             {
                 // The objects predict writes: the mask's components split at distinct probability peaks.
-                var labels = Data.Labels.InstanceTargets.ObjectsFromMask(mask, foreground, width, height, threshold, out var count);
+                var labels = Data.Labels.InstanceTargets.ObjectsFromMask(mask, foreground, width, height, threshold, out var count, predicted);
                 ScoreObjects(objects, k, candidates.Length, labels, count, truthObjects!.Labels, truthObjects.Count);
             }
         }

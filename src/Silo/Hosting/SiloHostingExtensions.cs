@@ -93,13 +93,17 @@ public static class SiloHostingExtensions
     public static TableServiceClient MembershipTable(ClusterSettings cluster)
     {
         ArgumentNullException.ThrowIfNull(cluster);
-        var options = new TableClientOptions();
         return string.IsNullOrWhiteSpace(cluster.AzureTable)
-            ? new TableServiceClient(new Uri(cluster.AzureTableUri ?? throw new OptionsValidationException(
-                "UNetCluster:Cluster:AzureTable", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is AzureTable but neither UNetCluster:Cluster:AzureTable nor AzureTableUri is set."])),
-                AzureIdentity.DefaultCredential(), options)
-            : new TableServiceClient(cluster.AzureTable, options);
+            ? MembershipTable(new Uri(cluster.AzureTableUri ?? throw new OptionsValidationException(
+                "UNetCluster:Cluster:AzureTable", typeof(ClusterSettings), ["UNetCluster:Cluster:Clustering is AzureTable but neither UNetCluster:Cluster:AzureTable nor AzureTableUri is set."])))
+            : MembershipTable(cluster.AzureTable);
     }
+
+    /// <summary>The membership table service of a storage account's connection string (silos and the CLI's --azure-table alike).</summary>
+    public static TableServiceClient MembershipTable(string connectionString) => new(connectionString, new TableClientOptions());
+
+    /// <summary>The membership table service at its URI (https://&lt;account&gt;.table.core.windows.net), reached by Azure AD identity.</summary>
+    public static TableServiceClient MembershipTable(Uri serviceUri) => new(serviceUri, AzureIdentity.DefaultCredential(), new TableClientOptions());
 
     /// <summary>The grains' services and settings without clustering (a test cluster brings its own).</summary>
     public static ISiloBuilder AddUNetServices(this ISiloBuilder silo, UNetSiloOptions options)

@@ -1,3 +1,4 @@
+using UNetCluster.Data.Labels;
 using UNetCluster.Model.Metrics;
 
 namespace UNetCluster.Model.Tests.Metrics;
@@ -76,6 +77,39 @@ public sealed class ObjectMetricsTests
         Assert.Equal(2.0 / 5, scores.F1, 12);
         Assert.Equal(0.5, scores.Precision, 12);
         Assert.Equal(1.0 / 3, scores.Recall, 12);
+    }
+
+    [Fact]
+    public void Compare_TwoObjectsPredictedAsOne_ListsTheMergeWithBothObjectsBoxesAndSizes()
+    {
+        // The first two objects bridged (x 1..18, y 1..8: 144 px), the second's right column cut off (x 18 kept out,
+        // so the prediction covers 56 of its 64 pixels), and the third predicted apart: one merge of two objects.
+        var truth = ThreeObjects();
+        var labels = truth.Select(t => t == 0 ? 0 : t == 7 ? 2 : 1).ToArray();
+        Fill(labels, 9, 11, 1);
+        Fill(labels, 18, 19, 0);
+
+        var compared = ObjectMetrics.Compare(labels, truth, Width, Height);
+
+        Assert.Equal(ObjectMetrics.Score(labels, truth, Width, Height), compared.Scores);
+        Assert.Equal(2, compared.Scores.Merged);
+        var merge = Assert.Single(compared.Merges);
+        Assert.Equal(new ConnectedComponents.Box(1, 1, 17, 8), merge.Box);
+        Assert.Equal(17 * 8, merge.Pixels);
+        Assert.Equal(
+            [new MergedObject(new ConnectedComponents.Box(1, 1, 8, 8), 64, 64), new MergedObject(new ConnectedComponents.Box(11, 1, 18, 8), 64, 56)],
+            merge.Objects);
+    }
+
+    [Fact]
+    public void Compare_ObjectsKeptApart_ListsNoMerge()
+    {
+        var truth = ThreeObjects();
+
+        var compared = ObjectMetrics.Compare(truth.Select(t => t == 0 ? (byte)0 : (byte)1).ToArray(), truth, Width, Height);
+
+        Assert.Empty(compared.Merges);
+        Assert.Equal(3, compared.Scores.Matched);
     }
 
     [Fact]
