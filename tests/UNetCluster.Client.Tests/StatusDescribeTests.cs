@@ -77,4 +77,28 @@ public sealed class StatusDescribeTests
 
         Assert.Contains(lines, l => l.Contains("validation at step 6: object-f1 ", StringComparison.Ordinal) && l.Contains("(best: equal to the top value, 0.8 at step 4)", StringComparison.Ordinal));
     }
+
+    [Fact]
+    public void Describe_BestMarkingNoContactsAsBorder_WarnsThatTheBorderClassWasNotLearned()
+    {
+        ValidationResult Validation(double? marked) => new()
+        {
+            Step = 500, Metric = "object-f1", Value = 0.9, Threshold = 0.5, Improved = true, ObjectF1 = 0.9,
+            ContactPixels = marked is null ? null : 400, ContactsMarked = marked,
+        };
+        string[] Lines(ValidationResult best) =>
+            JobCommands.Describe(new JobStatus { Id = "job-5", Spec = new JobSpec(), Validation = best, BestValidation = best }).Split(Environment.NewLine);
+
+        var dead = Lines(Validation(0.0025));
+        var learned = Lines(Validation(0.214));
+        var binary = Lines(Validation(null));
+
+        Assert.Contains(dead, l => l.Contains("object F1 0.900, contacts marked as border 0.3 %", StringComparison.Ordinal));
+        var warning = Assert.Single(dead, l => l.Contains("warning:", StringComparison.Ordinal));
+        Assert.Contains("predicts 0.3 % of the 400 validation pixels where two objects touch as border", warning, StringComparison.Ordinal);
+        Assert.Contains("--class-weights 1,1,30", warning, StringComparison.Ordinal);
+        Assert.Contains(learned, l => l.Contains("contacts marked as border 21.4 %", StringComparison.Ordinal));
+        Assert.DoesNotContain(learned, l => l.Contains("warning:", StringComparison.Ordinal));
+        Assert.DoesNotContain(binary, l => l.Contains("contacts", StringComparison.Ordinal) || l.Contains("warning:", StringComparison.Ordinal));
+    }
 }

@@ -114,6 +114,8 @@ public sealed class TrainClassesTests
         Assert.Contains("trained as 3 classes: background, interior, and the border between touching objects", output, StringComparison.Ordinal);
         Assert.Contains("Cross-entropy weights by class: 0 1, 1 1, 2 100 (fixed, in place of the class balance).", output, StringComparison.Ordinal);
         Assert.Contains("Objects: F1@0.5", output, StringComparison.Ordinal);
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(output, @"validation at step 1: .*, contacts marked as border \d+\.\d %"), output);   // the two discs touch
+        Assert.Contains("\"contactsMarked\":", File.ReadAllText(Path.Combine(run, "metrics.json")), StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "s0.instances.png")));
         Assert.True(File.Exists(Path.Combine(run, "predictions", "unlabelled", "s0.classes.png")));
         Assert.True(predict.ExitCode == 0, predict.Error);

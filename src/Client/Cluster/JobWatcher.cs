@@ -61,6 +61,25 @@ internal static class JobWatcher
         }).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Below this share of the validation's contact pixels marked as border, the border class counts as not learned
+    /// (<see cref="BorderNotLearned"/>). On held-out nuclei, runs that learned it mark 10-34 % of the contacts and merge
+    /// fewer nuclei; runs that did not mark none or almost none (bench/README.md, issue 16).
+    /// </summary>
+    public const double LearnedContactShare = 0.01;
+
+    /// <summary>
+    /// A warning when <paramref name="best"/> (the checkpoint prediction uses) marks almost none of the validation's
+    /// contacts as border: its touching objects will mostly come out merged. Null when it marks them or has no contacts.
+    /// </summary>
+    public static string? BorderNotLearned(ValidationResult? best) =>
+        best is { ContactsMarked: { } share, ContactPixels: { } pixels } && share < LearnedContactShare
+            ? FormattableString.Invariant(
+                $"warning: the checkpoint of step {best.Step} predicts {share:P1} of the {pixels} validation pixels where two objects touch as border: ") +
+                "the border class was not learned, so touching objects will mostly come out merged. Training again with another --seed, or with more weight " +
+                "on the border class (--class-weights 1,1,30), may learn it (bench/README.md)."
+            : null;
+
     /// <summary>"the top value, 0.8694 at step 1000": how every status line names the highest validation.</summary>
     public static string TopValue(ValidationResult highest)
     {
@@ -87,7 +106,8 @@ internal static class JobWatcher
     public static string Describe(ValidationResult validation, ValidationResult? best, ValidationResult? highest = null)
     {
         ArgumentNullException.ThrowIfNull(validation);
-        var objects = validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty;
+        var objects = (validation.ObjectF1 is { } f1 ? FormattableString.Invariant($", object F1 {f1:F3}") : string.Empty) +
+            (validation.ContactsMarked is { } marked ? FormattableString.Invariant($", contacts marked as border {marked:P1}") : string.Empty);
         // The top value is worth naming when it is neither this validation nor the best.
         var top = highest is not null && highest.Step != validation.Step ? TopValue(highest) : null;
         string verdict;

@@ -367,6 +367,10 @@ internal static class JobCommands
         {
             lines.Add(string.Create(CultureInfo.InvariantCulture,
                 $"  best: step {best.Step}, {best.Metric} {best.Value:0.####} at threshold {best.Threshold:0.00}; checkpoint {status.BestCheckpoint ?? "(being written)"}"));
+            if (Cluster.JobWatcher.BorderNotLearned(best) is { } warning)
+            {
+                lines.Add("  " + warning);
+            }
         }
 
         if (status.ValidationError is not null)

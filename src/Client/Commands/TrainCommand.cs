@@ -277,6 +277,10 @@ internal static class TrainCommand
                     : options.BorderClass
                     ? string.Create(CultureInfo.InvariantCulture, $"; objects seeded where the interior's probability is at least {t:0.00}, calibrated for {selection.Metric} on the validation sections.")
                     : string.Create(CultureInfo.InvariantCulture, $"; decision threshold {t:0.00} on the foreground probability, calibrated for {selection.Metric} on the validation sections.")));
+            if (JobWatcher.BorderNotLearned(status.BestValidation) is { } warning)
+            {
+                error.WriteLine(warning);
+            }
         }
         else if (options.Model.Classes == 2)
         {

@@ -73,4 +73,14 @@ public sealed record ValidationResult
     /// short by no more than this. Null when it set the highest itself.
     /// </summary>
     [Id(18)] public double? SelectionMargin { get; init; }
+
+    /// <summary>
+    /// For a border-class model validated against instance masks: the share of the pixels where two true objects touch
+    /// that the model predicts as border, over all sections together (0..1); null without such pixels. Near 0, the border
+    /// class has not been learned and touching objects come out merged.
+    /// </summary>
+    [Id(19)] public double? ContactsMarked { get; init; }
+
+    /// <summary>The contact pixels <see cref="ContactsMarked"/> is a share of.</summary>
+    [Id(20)] public long? ContactPixels { get; init; }
 }

@@ -225,7 +225,9 @@ public sealed record SectionValidation(
     [property: Id(5)] double[] IoU,
     [property: Id(6)] double[]? ObjectF1,
     [property: Id(7)] double[]? ObjectMeanF1,
-    [property: Id(8)] int[]? MinObjectPixels = null);
+    [property: Id(8)] int[]? MinObjectPixels = null,
+    [property: Id(9)] long? ContactPixels = null,
+    [property: Id(10)] long? ContactsMarked = null);
 
 /// <summary>A worker's part of a validation: its sections' scores and the seconds it took.</summary>
 [GenerateSerializer, Immutable, Alias("UNetCluster.ValidationReport")]

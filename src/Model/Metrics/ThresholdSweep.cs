@@ -12,7 +12,10 @@ namespace UNetCluster.Model.Metrics;
 /// </summary>
 /// <param name="MinObjectPixels">The smallest object size of each candidate (same order as <paramref name="Thresholds"/>);
 /// null when no objects are scored (every candidate keeps all objects).</param>
-public sealed record ThresholdSweep(string Id, double[] Thresholds, SegmentationScores[] Scores, ObjectScores[]? Objects, int[]? MinObjectPixels = null)
+/// <param name="Contacts">For a border-class model scored against instance truth: how many of the truth's contact pixels
+/// the model marks as border (the same at every threshold); null otherwise.</param>
+public sealed record ThresholdSweep(string Id, double[] Thresholds, SegmentationScores[] Scores, ObjectScores[]? Objects, int[]? MinObjectPixels = null,
+    ContactScore? Contacts = null)
 {
     /// <summary>
     /// The smallest object sizes, in pixels, tried with instance truth: 0 (keep every object), then 4 to 32 doubling.
@@ -108,18 +111,22 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
     /// seeds of interior probability at least the threshold grown over the foreground
     /// (<see cref="Data.Labels.InstanceTargets.ObjectsFromBorderProbabilities"/>), scored as foreground against the 0/1
     /// <paramref name="truth"/> and as objects against <paramref name="instances"/> when given. The foreground is the
-    /// same at every threshold; the objects, hence Rand error and object scores, are not.
+    /// same at every threshold; the objects, hence Rand error and object scores, are not. With
+    /// <paramref name="contacts"/> (1 where a true object touches another, <see cref="Data.DataSets.LabelledSection.Border"/>),
+    /// also <see cref="Contacts"/>: how many of them the model gives the border as their most probable class.
     /// </summary>
-    public static ThresholdSweep ScoreBorderClass(string id, Tensor probabilities, byte[] truth, int[]? instances, int width, int height, IReadOnlyList<double>? thresholds = null)
+    public static ThresholdSweep ScoreBorderClass(
+        string id, Tensor probabilities, byte[] truth, int[]? instances, int width, int height, IReadOnlyList<double>? thresholds = null, byte[]? contacts = null)
     {
         ArgumentNullException.ThrowIfNull(probabilities);
         ArgumentNullException.ThrowIfNull(truth);
         var candidates = (thresholds ?? ThresholdCalibration.Candidates).ToArray();
-        float[] background, interior;
+        float[] background, interior, border;
         using (NewDisposeScope())
         {
             background = probabilities[0].contiguous().data<float>().ToArray();
             interior = probabilities[1].contiguous().data<float>().ToArray();
+            border = probabilities[2].contiguous().data<float>().ToArray();
         }
 
         MaskChecks.RequireSameLength(background.Length, truth.Length);
@@ -142,7 +149,8 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
             }
         }
 
-        return WithSizes(id, candidates, scores, objects);
+        var sweep = WithSizes(id, candidates, scores, objects);
+        return contacts is null ? sweep : sweep with { Contacts = ContactScore.Count(contacts, background, interior, border) };
     }
 
     // Candidate (size j, threshold k) is at j * thresholds + k: sizes outermost, so that among equal candidates the

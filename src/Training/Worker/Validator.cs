@@ -52,7 +52,7 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
                 var probabilities = predictor.PredictProbabilities(image);
                 var (width, height) = (section.Image.Width, section.Image.Height);
                 scored.Add(replica.Options.Model.Classes == 2 ? ThresholdSweep.Score(section.Id, probabilities, section.Mask, section.Instances, width, height)
-                    : replica.Options.BorderClass ? ThresholdSweep.ScoreBorderClass(section.Id, probabilities, section.Mask, section.Instances, width, height)
+                    : replica.Options.BorderClass ? ThresholdSweep.ScoreBorderClass(section.Id, probabilities, section.Mask, section.Instances, width, height, contacts: section.Border)
                     : ThresholdSweep.ScoreArgMax(section.Id, probabilities, section.Mask, width, height));
             }
 
@@ -70,5 +70,7 @@ public sealed class Validator(TorchThread torch, BucketExchange exchange)
         sweep.Values(ValidationMetric.IoU),
         sweep.Objects is null ? null : sweep.Values(ValidationMetric.ObjectF1),
         sweep.Objects?.Select(o => o.MeanF1).ToArray(),
-        sweep.MinObjectPixels);
+        sweep.MinObjectPixels,
+        sweep.Contacts?.Pixels,
+        sweep.Contacts?.Marked);
 }

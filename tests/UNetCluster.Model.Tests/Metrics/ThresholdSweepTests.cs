@@ -105,4 +105,40 @@ public sealed class ThresholdSweepTests
         Assert.Null(sweep.MinObjectPixels);
         Assert.Null(sweep.Objects);
     }
+
+    [Fact]
+    public void ScoreBorderClass_WithContacts_CountsThoseTheModelMarksAsBorder()
+    {
+        // A 6x4 image: object 1 in columns 0-2, object 2 in columns 3-4, column 5 background. The contacts are columns 2
+        // and 3 (8 pixels; the truth's objects without them, as a labelled section holds them); the model marks column 2
+        // as border in rows 0-2 (3 pixels) and nowhere else, and calls an object's pixel beside the background (column 4)
+        // border too, which is no contact.
+        const int width = 6, height = 4;
+        var instances = new int[width * height];
+        var probabilities = new float[3 * width * height];
+        for (var y = 0; y < height; y++)
+        {
+            for (var x = 0; x < width; x++)
+            {
+                var i = (y * width) + x;
+                instances[i] = x < 3 ? 1 : x < 5 ? 2 : 0;
+                var border = (x == 2 && y < 3) || x == 4;
+                var (b, interior, edge) = x == 5 ? (0.9f, 0.05f, 0.05f) : border ? (0.1f, 0.3f, 0.6f) : (0.1f, 0.8f, 0.1f);
+                (probabilities[i], probabilities[(width * height) + i], probabilities[(2 * width * height) + i]) = (b, interior, edge);
+            }
+        }
+
+        var contacts = instances.Select((_, i) => i % width is 2 or 3 ? (byte)1 : (byte)0).ToArray();
+        var objects = instances.Select((id, i) => contacts[i] == 1 ? 0 : id).ToArray();
+        var truth = objects.Select(id => id == 0 ? (byte)0 : (byte)1).ToArray();
+        using var maps = tensor(probabilities, [3, height, width]);
+
+        var scored = ThresholdSweep.ScoreBorderClass("s", maps, truth, objects, width, height, [0.5], contacts);
+        var without = ThresholdSweep.ScoreBorderClass("s", maps, truth, objects, width, height, [0.5]);
+
+        Assert.Equal(new ContactScore(8, 3), scored.Contacts);
+        Assert.Equal(3.0 / 8, scored.Contacts!.Share);
+        Assert.Null(without.Contacts);
+        Assert.Null(new ContactScore(0, 0).Share);   // no two objects touch: nothing to learn the border from
+    }
 }

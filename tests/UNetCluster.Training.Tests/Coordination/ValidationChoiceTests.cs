@@ -61,6 +61,21 @@ public sealed class ValidationChoiceTests
         Assert.Equal(0.09, ValidationChoice.DifferenceError(other, highest));   // one shared section: the highest's own error
     }
 
+    [Fact]
+    public void Choose_SectionsWithContacts_PoolsTheShareMarkedAsBorder()
+    {
+        // 30 of 100 contact pixels marked in a, none of 20 in b, c without contacts (no two objects touch there): 30 of 120.
+        var a = Section("a", [0.5], [0], [0.8]) with { ContactPixels = 100, ContactsMarked = 30 };
+        var b = Section("b", [0.5], [0], [0.8]) with { ContactPixels = 20, ContactsMarked = 0 };
+        var c = Section("c", [0.5], [0], [0.8]);
+
+        var pooled = ValidationChoice.Choose([a, b, c], ValidationMetric.ObjectF1, step: 1, seconds: 1);
+        var none = ValidationChoice.Choose([c], ValidationMetric.ObjectF1, step: 1, seconds: 1);
+
+        Assert.Equal((0.25, 120L), (pooled.ContactsMarked!.Value, pooled.ContactPixels!.Value));
+        Assert.Equal((null, null), (none.ContactsMarked, none.ContactPixels));
+    }
+
     private static SectionValidation Section(string id, double[] thresholds, int[] sizes, double[] f1) => new(
         id, thresholds,
         PixelError: [.. thresholds.Select(_ => 0.05)],
