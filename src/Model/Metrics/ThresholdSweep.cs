@@ -121,12 +121,13 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         ArgumentNullException.ThrowIfNull(probabilities);
         ArgumentNullException.ThrowIfNull(truth);
         var candidates = (thresholds ?? ThresholdCalibration.Candidates).ToArray();
-        float[] background, interior, border;
+        float[] background, interior;
+        float[]? border;
         using (NewDisposeScope())
         {
             background = probabilities[0].contiguous().data<float>().ToArray();
             interior = probabilities[1].contiguous().data<float>().ToArray();
-            border = probabilities[2].contiguous().data<float>().ToArray();
+            border = contacts is null ? null : probabilities[2].contiguous().data<float>().ToArray();   // read only to count the contacts
         }
 
         MaskChecks.RequireSameLength(background.Length, truth.Length);
@@ -150,7 +151,7 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
         }
 
         var sweep = WithSizes(id, candidates, scores, objects);
-        return contacts is null ? sweep : sweep with { Contacts = ContactScore.Count(contacts, background, interior, border) };
+        return contacts is null ? sweep : sweep with { Contacts = ContactScore.Count(contacts, background, interior, border!) };
     }
 
     // Candidate (size j, threshold k) is at j * thresholds + k: sizes outermost, so that among equal candidates the

@@ -45,7 +45,7 @@ public static class ValidationChoice
         var k = ThresholdSweep.BestThreshold(thresholds, bySection, metric);
         double Mean(Func<SectionValidation, double[]> values) => sections.Average(s => values(s)[k]);
         var chosen = bySection.Select(v => v[k]).ToArray();
-        var contacts = sections.Sum(s => s.ContactPixels ?? 0);
+        var contacts = new ContactScore(sections.Sum(s => s.ContactPixels ?? 0), sections.Sum(s => s.ContactsMarked ?? 0));   // pooled over the sections
         var result = new ValidationResult
         {
             Step = step,
@@ -64,8 +64,8 @@ public static class ValidationChoice
             StandardError = StandardError(chosen),
             SectionIds = [.. sections.Select(s => s.Id)],
             SectionValues = chosen,
-            ContactPixels = contacts > 0 ? contacts : null,
-            ContactsMarked = contacts > 0 ? (double)sections.Sum(s => s.ContactsMarked ?? 0) / contacts : null,
+            ContactPixels = contacts.Share is null ? null : contacts.Pixels,
+            ContactsMarked = contacts.Share,
         };
         return result with { Value = Value(result, metric) };
     }
