@@ -105,7 +105,7 @@ public sealed class TrainClassesTests
 
         var (code, output, error) = await CliRunner.RunAsync(
             "train", "--images", images, "--masks", masks, "--mask-kind", "instances", "--border-class", "--preset", "tiny", "--steps", "1",
-            "--validation-sections", "1", "--unlabelled", Path.Combine(images, "s0.png"), "--class-weights", "1,1,100", "--out", run);
+            "--validation-sections", "1", "--unlabelled", Path.Combine(images, "s0.png"), "--class-weights", "1,1,100", "--oversample", "0.5", "--out", run);
         var predict = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", images, "--out", predicted);
         var optedOut = await CliRunner.RunAsync("predict", "--checkpoint", run, "--input", Path.Combine(images, "s0.png"), "--out", withoutLabels, "--instances", "false");
         var evaluate = await CliRunner.RunAsync("evaluate", "--predictions", predicted, "--masks", masks, "--mask-kind", "instances");
@@ -113,6 +113,7 @@ public sealed class TrainClassesTests
         Assert.True(code == 0, error + output);
         Assert.Contains("trained as 3 classes: background, interior, and the border between touching objects", output, StringComparison.Ordinal);
         Assert.Contains("Cross-entropy weights by class: 0 1, 1 1, 2 100 (fixed, in place of the class balance).", output, StringComparison.Ordinal);
+        Assert.Contains("Oversampling: 50% of the tiles are placed over a pixel of their section's rarest class other than the background", output, StringComparison.Ordinal);
         Assert.Contains("Objects: F1@0.5", output, StringComparison.Ordinal);
         Assert.True(System.Text.RegularExpressions.Regex.IsMatch(output, @"validation at step 1: .*, contacts marked as border \d+\.\d %"), output);   // the two discs touch
         Assert.Contains("\"contactsMarked\":", File.ReadAllText(Path.Combine(run, "metrics.json")), StringComparison.Ordinal);

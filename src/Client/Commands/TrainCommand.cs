@@ -181,6 +181,12 @@ internal static class TrainCommand
             output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Cross-entropy weights by class: {string.Join(", ", weights.Select((w, i) => $"{i} {w:0.###}"))} (fixed, in place of the class balance)."));
         }
 
+        if (options.Oversample > 0)
+        {
+            output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Oversampling: {options.Oversample:0.##%} of the tiles are placed over a pixel of their section's rarest class other than the background; the rest anywhere."));
+        }
+
         output.WriteLine($"Run folder: {run.Path}");
         if (request.Resume)
         {

@@ -46,6 +46,12 @@ internal sealed class TrainingOverrideOptions
             "border class of --border-class), in place of the class balance; each in (0, 10000].",
     };
 
+    public Option<double?> Oversample { get; } = new("--oversample")
+    {
+        Description = "The share of training tiles, 0 to 1, placed over a pixel of their image's rarest foreground class instead of anywhere: " +
+            "the border between touching objects with --border-class, the foreground of a binary mask (default 0; nnU-Net uses 0.33 for foreground).",
+    };
+
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
     public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
@@ -74,7 +80,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassWeights, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassWeights, Oversample, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -98,6 +104,7 @@ internal sealed class TrainingOverrideOptions
             BorderWidth = parse.GetValue(BorderWidth),
             BorderKind = parse.GetValue(BorderKind),
             Precision = parse.GetValue(Precision),
+            Oversample = parse.GetValue(Oversample),
             ClassWeights = parse.GetValue(ClassWeights) is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
     }

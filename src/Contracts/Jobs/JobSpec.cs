@@ -92,6 +92,9 @@ public sealed record JobSpec
     /// <summary>With <see cref="BorderClass"/>: touching (the border where objects touch), outline (every object's outline) or core (every object but its core); null for touching.</summary>
     [Id(36)] public string? BorderKind { get; init; }
 
+    /// <summary>The share of training tiles, 0 to 1, placed over a pixel of their section's rarest foreground class; null for the preset's.</summary>
+    [Id(39)] public double? Oversample { get; init; }
+
     /// <summary>
     /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
     /// not name them. A string rather than a list so that two specs compare equal by value.

@@ -22,6 +22,7 @@ public sealed class TileSampler
 {
     private const long WindowStream = 0;
     private const long AugmentationStream = 1;
+    private const long FocusStream = 2;
 
     private readonly TileSamplerOptions _options;
     private readonly Augmenter? _augmenter;
@@ -52,8 +53,15 @@ public sealed class TileSampler
         return SplitMix64.Derive(jobSeed, parts);
     }
 
-    /// <summary>The output window <see cref="Sample"/> uses for <paramref name="seed"/> in a section of this size.</summary>
-    public TileWindow DrawWindow(long seed, long sectionHeight, long sectionWidth)
+    /// <summary>
+    /// The output window <see cref="Sample"/> uses for <paramref name="seed"/> in a section of this size. With
+    /// <see cref="TileSamplerOptions.Oversample"/> above 0 and <paramref name="focus"/> pixels given, that share of the
+    /// tiles (decided by a stream of the seed of its own) is placed around one of them: a focus pixel drawn uniformly,
+    /// and the window drawn uniformly among the valid positions that hold it. The other tiles, and every tile without
+    /// focus pixels, are placed as with no oversampling, so oversampling 0 draws exactly the windows it always did.
+    /// </summary>
+    /// <param name="focus">Flat pixel indexes (<c>y * width + x</c>) to oversample (<see cref="FocusPixels"/>), or null.</param>
+    public TileWindow DrawWindow(long seed, long sectionHeight, long sectionWidth, IReadOnlyList<int>? focus = null)
     {
         if (sectionHeight < _options.OutputSize || sectionWidth < _options.OutputSize)
         {
@@ -62,21 +70,94 @@ public sealed class TileSampler
                 $"({_options.OutputSize} x {_options.OutputSize}); use a smaller {nameof(TileSamplerOptions.OutputSize)}.");
         }
 
+        if (_options.Oversample > 0 && focus is { Count: > 0 })
+        {
+            var draw = new SplitMix64(DeriveSeed(seed, FocusStream));
+            if (draw.NextDouble() < _options.Oversample)
+            {
+                var pixel = focus[draw.NextInt(focus.Count)];
+                if (pixel < 0 || pixel >= sectionHeight * sectionWidth)
+                {
+                    throw new ArgumentOutOfRangeException(nameof(focus), pixel, $"A focus pixel lies outside the {sectionHeight} x {sectionWidth} section.");
+                }
+
+                return new TileWindow(
+                    Around(pixel / sectionWidth, sectionHeight, draw),
+                    Around(pixel % sectionWidth, sectionWidth, draw));
+            }
+        }
+
         var random = new SplitMix64(DeriveSeed(seed, WindowStream));
         var top = random.NextInt(checked((int)(sectionHeight - _options.OutputSize + 1)));
         var left = random.NextInt(checked((int)(sectionWidth - _options.OutputSize + 1)));
         return new TileWindow(top, left);
     }
 
+    /// <summary>A window start, uniform among those in [0, length - size] whose window holds <paramref name="position"/>.</summary>
+    private int Around(long position, long length, SplitMix64 draw)
+    {
+        var first = Math.Max(0, position - _options.OutputSize + 1);
+        var last = Math.Min(position, length - _options.OutputSize);
+        return checked((int)(first + draw.NextInt(checked((int)(last - first + 1)))));
+    }
+
+    /// <summary>The most focus pixels <see cref="FocusPixels"/> keeps of a section, evenly spread over the class's pixels in row order (256 KiB).</summary>
+    public const int MaxFocusPixels = 65_536;
+
+    /// <summary>
+    /// The pixels a tile is placed around when oversampling: those of the rarest class of <paramref name="mask"/>
+    /// (class indexes, row-major) other than class 0, the background; ties go to the higher class. In a three-class
+    /// nuclei target that is the border between touching nuclei where the section has any, else the nuclei; in a
+    /// binary mask the foreground. Empty when the mask holds background only. A class of more than
+    /// <see cref="MaxFocusPixels"/> pixels is represented by that many of them, evenly spaced in row order.
+    /// </summary>
+    public static int[] FocusPixels(ReadOnlySpan<long> mask)
+    {
+        var counts = new Dictionary<long, int>();
+        foreach (var value in mask)
+        {
+            if (value != 0)
+            {
+                counts[value] = counts.GetValueOrDefault(value) + 1;
+            }
+        }
+
+        if (counts.Count == 0)
+        {
+            return [];
+        }
+
+        var rarest = counts.OrderBy(c => c.Value).ThenByDescending(c => c.Key).First();
+        var kept = Math.Min(rarest.Value, MaxFocusPixels);
+        var pixels = new int[kept];
+        for (long i = 0, seen = 0; i < mask.Length; i++)
+        {
+            if (mask[(int)i] == rarest.Key)
+            {
+                // The k-th kept pixel is the (k * count / kept)-th of the class: every one when it fits.
+                var slot = seen * kept / rarest.Value;
+                if (seen * kept % rarest.Value < kept)
+                {
+                    pixels[slot] = (int)i;
+                }
+
+                seen++;
+            }
+        }
+
+        return pixels;
+    }
+
     /// <summary>
     /// Cuts and augments one tile from a section: <paramref name="image"/> (C, H, W) floating point,
     /// <paramref name="mask"/> (H, W) of class indices, <paramref name="weights"/> (H, W) floating point. Returns new
-    /// tensors (C, in, in), (out, out) and (out, out); the section is not modified.
+    /// tensors (C, in, in), (out, out) and (out, out); the section is not modified. <paramref name="focus"/>: the
+    /// section's pixels to oversample (<see cref="DrawWindow"/>), or null.
     /// </summary>
-    public TrainingTile Sample(Tensor image, Tensor mask, Tensor weights, long seed)
+    public TrainingTile Sample(Tensor image, Tensor mask, Tensor weights, long seed, IReadOnlyList<int>? focus = null)
     {
         ValidateSection(image, mask, weights);
-        var window = DrawWindow(seed, image.shape[1], image.shape[2]);
+        var window = DrawWindow(seed, image.shape[1], image.shape[2], focus);
         var margin = _options.Margin;
         var inputSize = _options.InputSize;
         var inputTop = window.OutputTop - margin;

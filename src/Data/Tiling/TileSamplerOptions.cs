@@ -14,6 +14,13 @@ public sealed record TileSamplerOptions
     /// <summary>Side of the output (label) window in pixels, centred in the input window. Default: 388.</summary>
     public int OutputSize { get; init; } = 388;
 
+    /// <summary>
+    /// The share of tiles, 0 to 1, placed around a focus pixel of their section (the pixels of its rarest foreground
+    /// class, <see cref="TileSampler.FocusPixels"/>) instead of anywhere; 0 (the default) places every tile uniformly.
+    /// nnU-Net places a third of its patches on foreground the same way.
+    /// </summary>
+    public double Oversample { get; init; }
+
     /// <summary>Pixels of context on each side of the output window: (InputSize - OutputSize) / 2.</summary>
     public int Margin => (InputSize - OutputSize) / 2;
 
@@ -23,6 +30,11 @@ public sealed record TileSamplerOptions
         if (OutputSize < 1)
         {
             throw new ArgumentException($"{nameof(OutputSize)} must be at least 1 pixel; got {OutputSize}.");
+        }
+
+        if (!(Oversample is >= 0 and <= 1))
+        {
+            throw new ArgumentException($"{nameof(Oversample)} must be from 0 to 1; got {Oversample}.");
         }
 
         if (InputSize < OutputSize || (InputSize - OutputSize) % 2 != 0)

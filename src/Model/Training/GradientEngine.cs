@@ -87,7 +87,7 @@ public sealed class GradientEngine : IDisposable
         _deviceWeights = onHost ? null : zeros(_gradient.numel(), device: Device).DetachFromDisposeScope();
         var output = TileGeometry.RequireValid(options.Model, options.TileSize, "--tile");
         _sampler = new TileSampler(
-            new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output },
+            new TileSamplerOptions { InputSize = options.TileSize, OutputSize = output, Oversample = options.Oversample },
             new Augmenter(options.Augmentation));
     }
 
@@ -172,7 +172,7 @@ public sealed class GradientEngine : IDisposable
         {
             var seed = TileSeed(_options.Seed, step, index);
             var section = _sections[SectionOf(_options.Seed, step, index, _sections.Count)];
-            var tile = _sampler.Sample(section.Image, section.Mask, section.Weights, seed);
+            var tile = _sampler.Sample(section.Image, section.Mask, section.Weights, seed, _options.Oversample > 0 ? section.Focus : null);
             images.Add(tile.Image);
             masks.Add(tile.Mask);
             weights.Add(tile.Weights);

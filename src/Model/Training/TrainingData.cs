@@ -1,6 +1,7 @@
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Labels;
 using UNetCluster.Data.Imaging;
+using UNetCluster.Data.Tiling;
 using UNetCluster.Data.WeightMaps;
 using static TorchSharp.torch;
 
@@ -9,6 +10,11 @@ namespace UNetCluster.Model.Training;
 /// <summary>One labelled section as tensors: image (C, H, W) normalised, mask (H, W) int64, weights (H, W) float32.</summary>
 public sealed record SectionTensors(string Id, Tensor Image, Tensor Mask, Tensor Weights, LabelledSection Source) : IDisposable
 {
+    private int[]? _focus;
+
+    /// <summary>The pixels oversampled tiles are placed over (<see cref="TileSampler.FocusPixels"/> of the mask), found on first use.</summary>
+    public IReadOnlyList<int> Focus => _focus ??= TileSampler.FocusPixels(Mask.contiguous().data<long>().ToArray());
+
     public void Dispose()
     {
         Image.Dispose();

@@ -102,6 +102,13 @@ public sealed record TrainingOptions(
     /// </summary>
     public Data.Labels.BorderKind BorderKind { get; init; } = Data.Labels.BorderKind.Touching;
 
+    /// <summary>
+    /// The share of training tiles, 0 to 1, placed over a pixel of their section's rarest foreground class
+    /// (<c>--oversample</c>, <see cref="Data.Tiling.TileSampler.FocusPixels"/>): the border between touching objects
+    /// of a three-class target, the foreground of a sparse binary mask. 0 (the default) places tiles anywhere.
+    /// </summary>
+    public double Oversample { get; init; }
+
     /// <summary>The classes' names by index when the data names them (a legend's labels); null to show indices.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
 
@@ -142,6 +149,7 @@ public sealed record TrainingOptions(
         Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, TrainingOverrides.BorderKindNames);
         Require(BorderClass || BorderKind == Data.Labels.BorderKind.Touching, "--border-kind", BorderKind.ToString().ToLowerInvariant(), "touching without --border-class (the pixels of the border class)");
         Require(BorderKind != Data.Labels.BorderKind.Core || BorderWidth == 1, "--border-width", BorderWidth, "1 with --border-kind core (its border is a share of each object's size)");
+        Require(Oversample is >= 0 and <= 1, "--oversample", Oversample, "a share of the tiles from 0 to 1");
         Require(ClassNames is null || ClassNames.Count == Model.Classes, "class-names", ClassNames?.Count ?? 0, $"one name per class ({Model.Classes})");
         Require(BatchSize is >= 1 and <= 256, "--batch", BatchSize, "an integer from 1 to 256");
         Require(Steps is >= 1 and <= 10_000_000, "--steps", Steps, "an integer from 1 to 10000000");

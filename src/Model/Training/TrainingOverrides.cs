@@ -56,6 +56,9 @@ public sealed record TrainingOverrides(
     /// </summary>
     public IReadOnlyList<double>? ClassWeights { get; init; }
 
+    /// <summary><c>--oversample</c>: the share of tiles placed over the rarest foreground class (<see cref="TrainingOptions.Oversample"/>); null keeps the preset's.</summary>
+    public double? Oversample { get; init; }
+
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
@@ -63,7 +66,7 @@ public sealed record TrainingOverrides(
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
                                    Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null || ClassWeights is not null ||
                                    Classes is not null || BorderClass is not null || BorderWidth is not null || BorderKind is not null || Channels is not null || Normalisation is not null ||
-                                   Precision is not null;
+                                   Precision is not null || Oversample is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
@@ -140,6 +143,7 @@ public sealed record TrainingOverrides(
             BorderClass = borderClass,
             BorderWidth = BorderWidth ?? preset.BorderWidth,
             BorderKind = BorderKind is { } kind ? ParseBorderKind(kind) : preset.BorderKind,
+            Oversample = Oversample ?? preset.Oversample,
             ClassNames = ClassNames ?? preset.ClassNames,
             Normalisation = Normalisation is { } normalisation ? IntensityNormalisation.Parse(normalisation) : preset.Normalisation,
         }).Validate();

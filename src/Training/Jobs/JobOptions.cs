@@ -26,6 +26,7 @@ public static class JobOptions
             BorderWidth = spec.BorderWidth,
             BorderKind = spec.BorderKind,
             Precision = spec.Precision,
+            Oversample = spec.Oversample,
             ClassWeights = spec.ClassWeights is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
@@ -70,6 +71,7 @@ public static class JobOptions
             Channels = overrides.Channels,
             Normalisation = overrides.Normalisation,
             Precision = overrides.Precision,
+            Oversample = overrides.Oversample,
         };
     }
 }

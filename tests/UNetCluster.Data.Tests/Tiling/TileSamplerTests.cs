@@ -125,6 +125,110 @@ public sealed class TileSamplerTests
     }
 
     [Fact]
+    public void DrawWindow_OversampleZeroOrNoFocus_DrawsTheUniformWindowsAsBefore()
+    {
+        var uniform = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60 });
+        var none = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = 0 });
+        var always = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = 1 });
+        int[] focus = [150 * 200 + 100];
+
+        for (var seed = 0L; seed < 50; seed++)
+        {
+            var expected = uniform.DrawWindow(seed, 300, 200);
+            Assert.Equal(expected, none.DrawWindow(seed, 300, 200, focus));
+            Assert.Equal(expected, always.DrawWindow(seed, 300, 200, []));
+            Assert.Equal(expected, always.DrawWindow(seed, 300, 200, null));
+        }
+    }
+
+    [Fact]
+    public void DrawWindow_OversampleOne_EveryWindowHoldsAFocusPixelAtVaryingPlaces()
+    {
+        // Two focus pixels: one in the middle, one in the bottom-right corner (only one window position holds it).
+        var sampler = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = 1 });
+        int[] focus = [(150 * 200) + 100, (299 * 200) + 199];
+
+        var windows = Enumerable.Range(0, 400).Select(seed => sampler.DrawWindow(seed, 300, 200, focus)).ToArray();
+
+        bool Holds(TileWindow w, int pixel) =>
+            pixel / 200 - w.OutputTop is >= 0 and < 60 && pixel % 200 - w.OutputLeft is >= 0 and < 60;
+        Assert.All(windows, w => Assert.True(focus.Any(p => Holds(w, p)), $"window at ({w.OutputTop}, {w.OutputLeft}) holds no focus pixel"));
+        Assert.All(windows, w => Assert.InRange(w.OutputTop, 0, 300 - 60));
+        Assert.All(windows, w => Assert.InRange(w.OutputLeft, 0, 200 - 60));
+        var middle = windows.Where(w => Holds(w, focus[0])).ToArray();
+        var corner = windows.Count(w => w == new TileWindow(240, 140));
+        Assert.InRange(middle.Length, 160, 240);               // each focus pixel drawn about half the time
+        Assert.Equal(400 - middle.Length, corner);             // the corner pixel has a single window
+        Assert.InRange(middle.Min(w => w.OutputTop), 91, 96);  // and the middle one any of the 60 x 60 that hold it
+        Assert.InRange(middle.Max(w => w.OutputTop), 146, 150);
+        Assert.InRange(middle.Min(w => w.OutputLeft), 41, 46);
+        Assert.InRange(middle.Max(w => w.OutputLeft), 96, 100);
+    }
+
+    [Fact]
+    public void DrawWindow_OversampleAThird_PlacesAboutAThirdOfTheTilesOverTheFocus()
+    {
+        var sampler = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = 1.0 / 3 });
+        int[] focus = [(10 * 1000) + 10];   // uniformly placed windows hold this pixel in 1 of 941 x 941 positions
+
+        var held = Enumerable.Range(0, 3000).Select(seed => sampler.DrawWindow(seed, 1000, 1000, focus))
+            .Count(w => w.OutputTop <= 10 && w.OutputLeft <= 10);
+
+        Assert.InRange(held, 900, 1100);
+    }
+
+    [Fact]
+    public void DrawWindow_FocusPixelOutsideTheSection_Throws()
+    {
+        var sampler = new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = 1 });
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => sampler.DrawWindow(1, 100, 100, [100 * 100]));
+    }
+
+    [Theory]
+    [InlineData(-0.1)]
+    [InlineData(1.5)]
+    [InlineData(double.NaN)]
+    public void TileSampler_OversampleOutsideZeroToOne_ThrowsNamingTheOption(double share)
+    {
+        var error = Assert.Throws<ArgumentException>(
+            () => new TileSampler(new TileSamplerOptions { InputSize = 92, OutputSize = 60, Oversample = share }));
+
+        Assert.Contains(nameof(TileSamplerOptions.Oversample), error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FocusPixels_ThreeClassTarget_AreTheRarestForegroundClassOrNone()
+    {
+        // 0 background, 1 interior, 2 border: the border is rarer than the interior (and the background, never focus).
+        long[] withBorder = [0, 0, 0, 0, 0, 0, 1, 1, 1, 2, 2, 1];
+        long[] interiorOnly = [0, 0, 1, 1, 0, 0];
+        long[] tie = [0, 1, 2, 0, 0, 0];
+
+        Assert.Equal([9, 10], TileSampler.FocusPixels(withBorder));
+        Assert.Equal([2, 3], TileSampler.FocusPixels(interiorOnly));
+        Assert.Equal([2], TileSampler.FocusPixels(tie));
+        Assert.Empty(TileSampler.FocusPixels(new long[16]));
+    }
+
+    [Fact]
+    public void FocusPixels_ClassLargerThanTheCap_KeepsTheCapEvenlySpread()
+    {
+        var mask = new long[300_000];
+        for (var i = 100_000; i < mask.Length; i++)
+        {
+            mask[i] = 1;                            // 200,000 foreground pixels after 100,000 of background
+        }
+
+        var focus = TileSampler.FocusPixels(mask);
+
+        Assert.Equal(TileSampler.MaxFocusPixels, focus.Length);
+        Assert.Equal(100_000, focus[0]);
+        Assert.InRange(focus[^1], 299_990, 299_999);
+        Assert.All(focus.Zip(focus.Skip(1)), pair => Assert.InRange(pair.Second - pair.First, 3, 4));   // 200,000 / 65,536 = 3.05 apart
+    }
+
+    [Fact]
     public void Sample_SectionSmallerThanOutputWindow_ThrowsNamingTheOption()
     {
         using var scope = torch.NewDisposeScope();

@@ -106,6 +106,73 @@ public sealed class BorderOptionTests
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Build_SpecFromOversample_EveryWorkerPlacesItsTilesOverTheContacts()
+    {
+        var spec = JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true) { Oversample = 1 });
+        // Without augmentation, so that the windows are the tiles: an elastic deformation (sigma 10 px) can carry a contact
+        // near a window's edge out of it.
+        var options = JobOptions.Build(spec) with { BatchSize = 4, Augmentation = Data.Augmentation.AugmentationOptions.None };
+        var uniform = options with { Oversample = 0 };
+
+        Assert.Equal(1, spec.Oversample);
+        Assert.Equal(1, options.Oversample);
+        Assert.Equal(0, JobOptions.Build(JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true))).Oversample);
+        var withContact = BorderTilesSeen(options);
+        var anywhere = BorderTilesSeen(uniform);
+        Assert.Equal(12, withContact);          // every tile of 3 steps of 4 holds the two squares' contact
+        Assert.InRange(anywhere, 0, 2);          // placed anywhere, few tiles of the 300 x 300 section reach its corner
+    }
+
+    [Theory]
+    [InlineData(-0.5, "--oversample -0.5 is invalid: expected a share of the tiles from 0 to 1")]
+    [InlineData(1.01, "--oversample 1.01 is invalid: expected a share of the tiles from 0 to 1")]
+    public void Build_OversampleOutsideZeroToOne_IsRefusedNamingTheOption(double share, string expected)
+    {
+        var spec = new Contracts.Jobs.JobSpec { Preset = "tiny", BorderClass = true, Oversample = share };
+
+        var error = Assert.Throws<ArgumentException>(() => JobOptions.Build(spec));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>How many of the tiles of three steps hold the border class, trained on one 300 x 300 section whose only contact is in a corner.</summary>
+    private static int BorderTilesSeen(TrainingOptions options)
+    {
+        // Two 12 x 12 squares side by side at the top left (ids 3 and 5), touching along one column pair.
+        const int Size = 300;
+        var ids = new ushort[Size * Size];
+        var pixels = new ushort[Size * Size];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var (x, y) = (i % Size, i / Size);
+            ids[i] = (ushort)(y is >= 4 and < 16 ? x switch { >= 4 and < 16 => 3, >= 16 and < 28 => 5, _ => 0 } : 0);
+            pixels[i] = (ushort)(ids[i] != 0 ? 200 : (i * 7919) % 50);
+        }
+
+        var (target, objects, border) = InstanceTargets.FromWithBorder(new GrayImage(Size, Size, ids, 16, "ids.png"));
+        var section = new LabelledSection("corner", new GrayImage(Size, Size, pixels, 8, "image.png"), target) { Kind = MaskKind.Instances, Instances = objects, Border = border };
+        using var tensors = TrainingData.Tensors(section, options.WeightMap, options.Model.Classes, options.BorderClass, options.Normalisation, options.BorderWidth, options.BorderKind);
+        using var engine = new GradientEngine(options, [tensors]);
+        var seen = 0;
+        engine.StepTensors = (name, tensor) =>
+        {
+            if (name == "masks")
+            {
+                for (var b = 0; b < tensor.shape[0]; b++)
+                {
+                    seen += (tensor[b] == InstanceTargets.BorderClass).any().item<bool>() ? 1 : 0;
+                }
+            }
+        };
+        for (var step = 0; step < 3; step++)
+        {
+            engine.ComputeGradient(step, [0, 1, 2, 3]);
+        }
+
+        return seen;
+    }
+
     /// <summary>One row of two 3-pixel objects touching in the middle, in a 6x3 instance mask (rows 0 and 2 background).</summary>
     private static LabelledSection TwoTouchingObjects()
     {
