@@ -76,8 +76,8 @@ internal static class JobWatcher
         best is { ContactsMarked: { } share, ContactPixels: { } pixels } && share < LearnedContactShare
             ? FormattableString.Invariant(
                 $"warning: the checkpoint of step {best.Step} predicts {share:P1} of the {pixels} validation pixels where two objects touch as border: ") +
-                "the border class was not learned, so touching objects will mostly come out merged. Training again with another --seed, or with more weight " +
-                "on the border class (--class-weights 1,1,30), may learn it (bench/README.md)."
+                "the border class was not learned, so touching objects will mostly come out merged. Training again with another --seed, with more weight " +
+                "on the border class (--class-weights 1,1,30) or for longer (--steps, --minutes) may learn it (bench/README.md)."
             : null;
 
     /// <summary>"the top value, 0.8694 at step 1000": how every status line names the highest validation.</summary>
