@@ -130,15 +130,15 @@ public sealed class TileSampler
         var rarest = counts.OrderBy(c => c.Value).ThenByDescending(c => c.Key).First();
         var kept = Math.Min(rarest.Value, MaxFocusPixels);
         var pixels = new int[kept];
-        for (long i = 0, seen = 0; i < mask.Length; i++)
+        long seen = 0;
+        for (var i = 0; i < mask.Length; i++)
         {
-            if (mask[(int)i] == rarest.Key)
+            if (mask[i] == rarest.Key)
             {
-                // The k-th kept pixel is the (k * count / kept)-th of the class: every one when it fits.
-                var slot = seen * kept / rarest.Value;
+                // Slot k keeps the first pixel of the class whose (seen * kept / count) is k: every pixel when all fit.
                 if (seen * kept % rarest.Value < kept)
                 {
-                    pixels[slot] = (int)i;
+                    pixels[seen * kept / rarest.Value] = i;
                 }
 
                 seen++;

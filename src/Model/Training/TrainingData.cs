@@ -13,7 +13,13 @@ public sealed record SectionTensors(string Id, Tensor Image, Tensor Mask, Tensor
     private int[]? _focus;
 
     /// <summary>The pixels oversampled tiles are placed over (<see cref="TileSampler.FocusPixels"/> of the mask), found on first use.</summary>
-    public IReadOnlyList<int> Focus => _focus ??= TileSampler.FocusPixels(Mask.contiguous().data<long>().ToArray());
+    public IReadOnlyList<int> Focus => _focus ??= FindFocus();
+
+    private int[] FindFocus()
+    {
+        using var mask = Mask.contiguous();
+        return TileSampler.FocusPixels(mask.data<long>().ToArray());
+    }
 
     public void Dispose()
     {
