@@ -58,7 +58,8 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> SelectBy { get; } = Choices.SelectBy(
         "The validation metric that picks the best checkpoint and calibrates its decision threshold: " +
-        "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only); " +
+        "pixel-error or rand-error (lowest wins), dice, iou or object-f1 (highest wins; instance masks only; its threshold is the one " +
+        "nearest 0.5 within one standard error of the best); " +
         "a later validation within one standard error (over the sections) of the winner takes its place. " +
         "Default: object-f1 for instance masks, pixel-error otherwise.");
 

@@ -141,4 +141,38 @@ public sealed class ThresholdSweepTests
         Assert.Null(without.Contacts);
         Assert.Null(new ContactScore(0, 0).Share);   // no two objects touch: nothing to learn the border from
     }
+
+    [Fact]
+    public void BestThreshold_ObjectF1OverSections_TakesTheThresholdNearestHalfWithinOneStandardError()
+    {
+        // Three sections at thresholds 0.5, 0.7, 0.9; 0.9 has the best mean (0.92). Against it, 0.5 loses 0.10-0.12 on
+        // every section (mean 0.11, paired error 0.006): clearly worse. 0.7 loses 0.03 and 0.01 and gains 0.01 (mean
+        // 0.01, paired error 0.012): within one standard error, and nearer 0.5, so it is taken.
+        double[] thresholds = [0.5, 0.7, 0.9];
+        double[][] values = [[0.80, 0.89, 0.92], [0.82, 0.94, 0.93], [0.81, 0.90, 0.91]];
+
+        Assert.Equal(1, ThresholdSweep.BestThreshold(thresholds, values, ValidationMetric.ObjectF1));
+
+        // Where the sections disagree (0.5 loses 0.15 and 0.05 and gains 0.10: paired error 0.073 against a mean loss
+        // of 0.033), 0.5 itself is within one standard error and taken.
+        double[][] disagree = [[0.80, 0.90, 0.95], [0.95, 0.90, 0.85], [0.85, 0.88, 0.90]];
+        Assert.Equal(0, ThresholdSweep.BestThreshold(thresholds, disagree, ValidationMetric.ObjectF1));
+
+        // One section has no spread to measure, and pixel and Rand error keep the plain best (lowest) at any spread.
+        Assert.Equal(2, ThresholdSweep.BestThreshold(thresholds, [values[0]], ValidationMetric.ObjectF1));
+        double[][] errors = [.. disagree.Select(v => v.Select(f => 1 - f).ToArray())];
+        Assert.Equal(2, ThresholdSweep.BestThreshold(thresholds, errors, ValidationMetric.PixelError));
+        Assert.Equal(2, ThresholdSweep.BestThreshold(thresholds, errors, ValidationMetric.RandError));
+    }
+
+    [Fact]
+    public void BestThreshold_ObjectF1WithSizes_TakesTheBestSizeAtTheThresholdNearestHalf()
+    {
+        // Candidates (size, threshold): (0, 0.5) (0, 0.9) (16, 0.5) (16, 0.9); (16, 0.9) is best. At 0.5 both sizes are
+        // within one standard error of it (the sections disagree); of those, size 16 has the better mean.
+        double[] thresholds = [0.5, 0.9, 0.5, 0.9];
+        double[][] values = [[0.80, 0.95, 0.84, 0.96], [0.95, 0.85, 0.97, 0.86], [0.85, 0.90, 0.86, 0.91]];
+
+        Assert.Equal(2, ThresholdSweep.BestThreshold(thresholds, values, ValidationMetric.ObjectF1));
+    }
 }

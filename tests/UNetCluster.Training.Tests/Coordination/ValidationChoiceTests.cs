@@ -27,6 +27,24 @@ public sealed class ValidationChoiceTests
     }
 
     [Fact]
+    public void Choose_ObjectF1_RecordsTheThresholdNearestHalfWithinOneStandardErrorOfTheBest()
+    {
+        // 0.9 has the best mean (0.9067) but the sections disagree on it: 0.5 loses 0.15 and 0.07 and gains 0.10 (paired
+        // error 0.074 against a mean loss of 0.04), so the validation records 0.5 and its own scores.
+        double[] thresholds = [0.5, 0.9];
+        int[] sizes = [0, 0];
+        var a = Section("a", thresholds, sizes, [0.80, 0.95]);
+        var b = Section("b", thresholds, sizes, [0.95, 0.85]);
+        var c = Section("c", thresholds, sizes, [0.85, 0.92]);
+
+        var result = ValidationChoice.Choose([a, b, c], ValidationMetric.ObjectF1, step: 100, seconds: 1);
+
+        Assert.Equal(0.5, result.Threshold);
+        Assert.Equal((0.80 + 0.95 + 0.85) / 3, result.Value, 6);
+        Assert.Equal([0.80, 0.95, 0.85], result.SectionValues!);
+    }
+
+    [Fact]
     public void Choose_PixelErrorWithSizes_KeepsEveryObject()
     {
         // Pixel scores do not depend on the size: among equal candidates the smallest size, 0, is kept.
