@@ -217,19 +217,13 @@ public sealed record ThresholdSweep(string Id, double[] Thresholds, Segmentation
             return top;
         }
 
-        var within = Enumerable.Range(0, thresholds.Count).Where(k => sign * (means[k] - means[top]) <= PairedError(values, k, top)).ToArray();
+        var within = Enumerable.Range(0, thresholds.Count)
+            .Where(k => sign * (means[k] - means[top]) <= MeanError.Of([.. values.Select(v => v[k] - v[top])]))
+            .ToArray();
         var nearest = within.Min(k => FromHalf(thresholds[k]));
         return within.Where(k => FromHalf(thresholds[k]) == nearest).OrderBy(k => sign * means[k]).ThenBy(k => k).First();
     }
 
     // The distance from 0.5, rounded so that 0.45 and 0.55 (sums of 0.05 steps) tie.
     private static double FromHalf(double threshold) => Math.Round(Math.Abs(threshold - 0.5), 9);
-
-    // The standard error of the mean difference between candidates k and top over the sections.
-    private static double PairedError(IReadOnlyList<double[]> values, int k, int top)
-    {
-        var differences = values.Select(v => v[k] - v[top]).ToArray();
-        var mean = differences.Average();
-        return Math.Sqrt(differences.Sum(d => (d - mean) * (d - mean)) / (differences.Length - 1) / differences.Length);
-    }
 }

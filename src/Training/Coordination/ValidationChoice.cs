@@ -7,7 +7,8 @@ namespace UNetCluster.Training.Coordination;
 /// <summary>
 /// Turns the workers' scored validation sections into one validation: the decision threshold (with instance data, the
 /// threshold and smallest object size) whose mean value of the selection metric over all sections is best (ties go to
-/// the threshold nearest 0.5, then the smallest size), and every mean score at it.
+/// the threshold nearest 0.5, then the smallest size; for object F1, the threshold nearest 0.5 within one standard error
+/// of the best, <see cref="ThresholdSweep.BestThreshold"/>), and every mean score at it.
 /// </summary>
 public static class ValidationChoice
 {
@@ -61,7 +62,7 @@ public static class ValidationChoice
             ObjectMeanF1 = objects ? Mean(s => s.ObjectMeanF1!) : null,
             Sections = sections.Count,
             Seconds = seconds,
-            StandardError = StandardError(chosen),
+            StandardError = MeanError.Of(chosen),
             SectionIds = [.. sections.Select(s => s.Id)],
             SectionValues = chosen,
             ContactPixels = contacts.Share is null ? null : contacts.Pixels,
@@ -92,19 +93,7 @@ public static class ValidationChoice
 
         var earlier = before.Zip(then).ToDictionary(p => p.First, p => p.Second, StringComparer.Ordinal);
         var differences = ids.Zip(values).Where(p => earlier.ContainsKey(p.First)).Select(p => p.Second - earlier[p.First]).ToArray();
-        return differences.Length < 2 ? highest.StandardError : StandardError(differences);
-    }
-
-    // The standard error of the values' mean: their sample standard deviation over the square root of their count; 0 for one value.
-    private static double StandardError(double[] values)
-    {
-        if (values.Length < 2)
-        {
-            return 0;
-        }
-
-        var mean = values.Average();
-        return Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) / values.Length);
+        return differences.Length < 2 ? highest.StandardError : MeanError.Of(differences);
     }
 
     /// <summary>The metric's value in a validation's scores.</summary>
