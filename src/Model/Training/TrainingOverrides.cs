@@ -90,8 +90,10 @@ public sealed record TrainingOverrides(
             throw new ArgumentException("--class-weights contradicts --class-balance (balance-classes true): fixed weights replace the balance, give one of them.");
         }
 
-        // A preset's fixed weights are for its own classes: they lapse when the class count changes.
-        var classWeights = ClassWeights ?? (model.Classes == preset.Model.Classes ? preset.WeightMap.ClassWeights : null);
+        // A preset's fixed weights are for its own classes (3 for a border-class preset): they lapse when the class count
+        // changes, as when --border-class false turns the nuclei preset's border class off.
+        var presetClasses = preset.BorderClass ? 3 : preset.Model.Classes;
+        var classWeights = ClassWeights ?? (model.Classes == presetClasses ? preset.WeightMap.ClassWeights : null);
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
         {

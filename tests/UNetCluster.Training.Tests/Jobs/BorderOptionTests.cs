@@ -76,6 +76,24 @@ public sealed class BorderOptionTests
     }
 
     [Fact]
+    public void Build_NucleiPreset_WeighsTheContactsThirtyUnlessTheClassesChange()
+    {
+        var preset = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides()));
+        Assert.Equal(3, preset.Model.Classes);
+        Assert.Equal([1.0, 1.0, 30.0], preset.WeightMap.ClassWeights!);
+        Assert.False(preset.WeightMap.BalanceClasses);
+
+        // Without the border class the model has 2 classes and the preset's three weights lapse (no balance, as the preset
+        // has it); the class balance replaces them, and given weights replace them.
+        var twoClasses = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides(BorderClass: false)));
+        Assert.Equal((2, null, false), (twoClasses.Model.Classes, twoClasses.WeightMap.ClassWeights, twoClasses.WeightMap.BalanceClasses));
+        var balanced = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides(BalanceClasses: true)));
+        Assert.Equal((null, true), (balanced.WeightMap.ClassWeights, balanced.WeightMap.BalanceClasses));
+        var given = JobOptions.Build(JobOptions.Spec("nuclei", "nuclei", 42, new TrainingOverrides { ClassWeights = [1, 1, 100] }));
+        Assert.Equal([1.0, 1.0, 100.0], given.WeightMap.ClassWeights!);
+    }
+
+    [Fact]
     public void Build_SpecFromClassWeights_WeighsTheBorderClassOnEveryWorker()
     {
         var spec = JobOptions.Spec("nuclei", "tiny", 42, new TrainingOverrides(BorderClass: true) { ClassWeights = [1, 1, 100] });
