@@ -90,6 +90,9 @@ public sealed record TrainingOptions(
     /// </summary>
     public bool BorderClass { get; init; }
 
+    /// <summary>The classes a <see cref="BorderClass"/> model trains: background, interior and the border (the last).</summary>
+    public const int BorderClassCount = Data.Labels.InstanceTargets.BorderClass + 1;
+
     /// <summary>
     /// With <see cref="BorderClass"/>: the border's width in pixels on each side of a contact (<c>--border-width</c>,
     /// <see cref="Data.Labels.InstanceTargets.WidenBorder"/>); 1 is the object pixels that touch another object.
@@ -143,7 +146,7 @@ public sealed record TrainingOptions(
         }
 
         Require(Enum.IsDefined(Loss), "--loss", Loss, TrainingOverrides.LossNames);
-        Require(!BorderClass || Model.Classes == 3, "--classes", Model.Classes, "3 with --border-class (background, interior, border)");
+        Require(!BorderClass || Model.Classes == BorderClassCount, "--classes", Model.Classes, $"{BorderClassCount} with --border-class (background, interior, border)");
         Require(BorderWidth is >= 1 and <= Data.Labels.InstanceTargets.MaxBorderWidth, "--border-width", BorderWidth, $"an integer from 1 to {Data.Labels.InstanceTargets.MaxBorderWidth}");
         Require(BorderClass || BorderWidth == 1, "--border-width", BorderWidth, "1 without --border-class (the width of the border class)");
         Require(Enum.IsDefined(BorderKind), "--border-kind", BorderKind, TrainingOverrides.BorderKindNames);

@@ -74,12 +74,12 @@ public sealed record TrainingOverrides(
         ArgumentNullException.ThrowIfNull(preset);
         var model = BaseChannels is { } channels ? preset.Model with { BaseChannels = channels } : preset.Model;
         var borderClass = BorderClass ?? preset.BorderClass;
-        if (borderClass && Classes is { } given && given != 3)
+        if (borderClass && Classes is { } given && given != TrainingOptions.BorderClassCount)
         {
-            throw new ArgumentException($"--classes {given} contradicts --border-class, which trains 3 classes (background, interior, border).");
+            throw new ArgumentException($"--classes {given} contradicts --border-class, which trains {TrainingOptions.BorderClassCount} classes (background, interior, border).");
         }
 
-        if ((Classes ?? (borderClass ? 3 : null)) is { } classes)
+        if ((Classes ?? (borderClass ? TrainingOptions.BorderClassCount : null)) is { } classes)
         {
             model = model with { Classes = classes };
         }
@@ -90,9 +90,9 @@ public sealed record TrainingOverrides(
             throw new ArgumentException("--class-weights contradicts --class-balance (balance-classes true): fixed weights replace the balance, give one of them.");
         }
 
-        // A preset's fixed weights are for its own classes (3 for a border-class preset): they lapse when the class count
+        // A preset's fixed weights are for its own classes (all three for a border-class preset): they lapse when the class count
         // changes, as when --border-class false turns the nuclei preset's border class off.
-        var presetClasses = preset.BorderClass ? 3 : preset.Model.Classes;
+        var presetClasses = preset.BorderClass ? TrainingOptions.BorderClassCount : preset.Model.Classes;
         var classWeights = ClassWeights ?? (model.Classes == presetClasses ? preset.WeightMap.ClassWeights : null);
         var optimizer = preset.Optimizer;
         if (Optimizer is { } name)
