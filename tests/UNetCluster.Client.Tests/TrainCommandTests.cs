@@ -110,7 +110,7 @@ public sealed class TrainCommandTests
     }
 
     [Fact]
-    public async Task Train_SectionsSmallerThanTheTilesOutput_NamesTheTileAndTheLargestAcceptedSizeAndWritesNothing()
+    public async Task Train_SectionsSmallerThanTheTilesOutput_RefusesAGivenTileNamingTheLargestAndFitsThePresetsSayingSo()
     {
         var folder = CliRunner.TemporaryDirectory();
         var images = Directory.CreateDirectory(Path.Combine(folder, "images")).FullName;
@@ -130,7 +130,7 @@ public sealed class TrainCommandTests
         var before = CliRunner.Snapshot(folder);
         var run = Path.Combine(folder, "run");
 
-        var (code, output, error) = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--out", run);
+        var (code, output, error) = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--tile", "124", "--out", run);
 
         Assert.True(code == 2, error + output);
         Assert.Contains("--tile 124 is too large", error, StringComparison.Ordinal);
@@ -138,6 +138,15 @@ public sealed class TrainCommandTests
         Assert.Contains("at most 104", error, StringComparison.Ordinal);
         Assert.Equal(before, CliRunner.Snapshot(folder));
         Assert.False(Directory.Exists(run));
+
+        // No --tile: the preset's 124 does not fit, so the run takes the largest that does and says so.
+        var fitted = await CliRunner.RunAsync("train", "--images", images, "--masks", masks, "--preset", "tiny", "--steps", "2", "--validation-sections", "1", "--out", run);
+
+        Assert.True(fitted.ExitCode == 0, fitted.Error + fitted.Output);
+        Assert.Contains("Tile: 104x104, the largest whose output (64 x 64) fits the smallest section, 's0' (64 x 64); the preset's 124 does not (--tile chooses another).", fitted.Output, StringComparison.Ordinal);
+        Assert.Contains("2 steps of 2 tile(s) 104x104", fitted.Output, StringComparison.Ordinal);
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "checkpoints", "000000002", "manifest.json")));
+        Assert.Equal(104, manifest.RootElement.GetProperty("training").GetProperty("tileSize").GetInt32());
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.DataSets;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Labels;
+using UNetCluster.Model;
 using UNetCluster.Model.Checkpoints;
 using UNetCluster.Model.Inference;
 using UNetCluster.Model.Losses;
@@ -137,6 +138,18 @@ internal static class TrainCommand
         record = record with { Spec = record.Spec with { Channels = dataSet.Channels } };
         var options = JobOptions.Build(record.Spec);
         TrainingData.ValidationIndexes(dataSet.Sections.Count, options.ValidationSections);
+        string? fittedNote = null;
+        if (JobSpecValidator.FittedTile(record.Spec.TileSize, options, sections) is { } fitted)
+        {
+            // The preset's tile is larger than the data allows and none was given: the largest that fits, recorded in the
+            // spec (a resumed run keeps it) and said.
+            var (section, side) = (sections.Smallest!.Value, TileGeometry.OutputSize(options.Model, fitted));
+            fittedNote = $"Tile: {fitted}x{fitted}, the largest whose output ({side} x {side}) fits the smallest section, '{section.Id}' ({section.Width} x {section.Height}); " +
+                         $"the preset's {options.TileSize} does not (--tile chooses another).";
+            record = record with { Spec = record.Spec with { TileSize = fitted } };
+            options = JobOptions.Build(record.Spec);
+        }
+
         if (JobSpecValidator.TileFitError(options, sections) is { } tooLarge)
         {
             throw new UserInputException(tooLarge);
@@ -193,6 +206,11 @@ internal static class TrainCommand
             // The step the job really resumes from: the newest checkpoint that loads, not what the pointer says.
             using var from = new LocalCheckpointStore(run.CheckpointsPath).LoadLatest(message => error.WriteLine($"warning: {message.TrimEnd('.')}; resuming from the newest checkpoint that loads."));
             output.WriteLine(from is not null ? $"Resuming at step {from.Manifest.Step}." : "No usable checkpoint found: starting at step 0.");
+        }
+
+        if (fittedNote is not null)
+        {
+            output.WriteLine(fittedNote);
         }
 
         var budget = options.Minutes is { } m ? string.Create(CultureInfo.InvariantCulture, $", at most {m:0.#} minutes") : string.Empty;

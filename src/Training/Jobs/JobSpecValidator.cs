@@ -19,9 +19,10 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
 
     /// <summary>
     /// The errors of a spec (empty when it is valid) and the spec to store: with <see cref="JobSpec.Channels"/> set to
-    /// the data set's channel count, and for a data set of class masks <see cref="JobSpec.Classes"/> set to its class
-    /// count, when the spec leaves them open, so that every silo builds the same network from it (as <c>unet train</c>
-    /// takes both from the data).
+    /// the data set's channel count, for a data set of class masks <see cref="JobSpec.Classes"/> set to its class
+    /// count, and <see cref="JobSpec.TileSize"/> to <see cref="FittedTile"/> where the preset's tile does not fit the
+    /// data, when the spec leaves them open, so that every silo builds the same network from it (as <c>unet train</c>
+    /// takes them from the data).
     /// </summary>
     public (IReadOnlyList<string> Errors, JobSpec Spec) Check(JobSpec spec, string? jobId)
     {
@@ -36,11 +37,14 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
             return (errors, spec);
         }
 
-        return (errors, spec with { Channels = spec.Channels ?? data.Channels, Classes = spec.Classes ?? data.Classes });
+        return (errors, spec with { Channels = spec.Channels ?? data.Channels, Classes = spec.Classes ?? data.Classes, TileSize = spec.TileSize ?? data.Tile });
     }
 
-    /// <summary>What a spec leaves open and its data set decides: the channel count, and the class count of class masks.</summary>
-    private sealed record DataDefaults(int Channels, int? Classes);
+    /// <summary>
+    /// What a spec leaves open and its data set decides: the channel count, the class count of class masks, and the
+    /// tile where the preset's does not fit.
+    /// </summary>
+    private sealed record DataDefaults(int Channels, int? Classes, int? Tile);
 
     private List<string> Errors(JobSpec spec, string? jobId, out DataDefaults? dataDefaults)
     {
@@ -114,11 +118,18 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
         else if (options is not null)
         {
             var dataClasses = sections.Kind == MaskKind.Classes && spec.Classes is null ? sections.Classes : (int?)null;
-            dataDefaults = new DataDefaults(sections.Channels, dataClasses);
             if (dataClasses is { } fromData)
             {
                 options = options with { Model = options.Model with { Classes = fromData } };
             }
+
+            var fitted = FittedTile(spec.TileSize, options, sections);
+            if (fitted is { } tile)
+            {
+                options = options with { TileSize = tile };
+            }
+
+            dataDefaults = new DataDefaults(sections.Channels, dataClasses, fitted);
 
             try
             {
@@ -184,6 +195,21 @@ public sealed partial class JobSpecValidator(DataCatalog catalog)
               "so every section must be at least that large";
         return $"--tile {options.TileSize} is too large for data set '{sections.Name}': its output window ({output} x {output}) " +
                $"does not fit section '{smallest.Id}' ({smallest.Width} x {smallest.Height}); {accepted}.";
+    }
+
+    /// <summary>
+    /// The tile a spec or command that gives none (<paramref name="givenTile"/> null) trains on when its preset's tile
+    /// does not fit the data set: the largest whose output fits the smallest section, the tile
+    /// <see cref="TileFitError"/> would ask for. Null when a tile is given (one that does not fit is refused), when the
+    /// preset's fits, or when none fits.
+    /// </summary>
+    public static int? FittedTile(int? givenTile, TrainingOptions options, DataSetSections sections)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(sections);
+        return givenTile is null && TileFitError(options, sections) is not null && sections.Smallest is { } smallest
+            ? TileGeometry.LargestInputSizeForOutput(options.Model, Math.Min(smallest.Width, smallest.Height))
+            : null;
     }
 
     /// <summary>

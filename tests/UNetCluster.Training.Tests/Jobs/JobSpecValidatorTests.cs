@@ -1,6 +1,7 @@
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Data.Imaging;
 using UNetCluster.Data.Storage;
+using UNetCluster.Model;
 using UNetCluster.Training.Jobs;
 using UNetCluster.Training.Settings;
 
@@ -26,13 +27,14 @@ public sealed class JobSpecValidatorTests : IDisposable
     }
 
     [Fact]
-    public async Task Validate_StoredDataSetSmallerThanTheTilesOutput_NamesTheTileTheSectionAndTheLargestAcceptedTile()
+    public async Task Check_StoredDataSetSmallerThanTheTilesOutput_RefusesAGivenTileAndFitsThePresetsNamingTheLargestAccepted()
     {
         var (images, masks) = WriteSections("small", 64);
         await new DataSetStore(_storage.Blobs).UploadAsync("small-sections", images, masks, cancellationToken: TestContext.Current.CancellationToken);
         var validator = new JobSpecValidator(new DataCatalog(new DataSettings { Cache = Path.Combine(_root, "cache") }, _storage));
 
-        var errors = validator.Validate(new JobSpec { DataSet = "small-sections", Preset = "tiny" }, "tile-too-large");
+        var errors = validator.Validate(new JobSpec { DataSet = "small-sections", Preset = "tiny", TileSize = 124 }, "tile-too-large");
+        var (open, stored) = validator.Check(new JobSpec { DataSet = "small-sections", Preset = "tiny" }, "tile-open");
 
         // The tiny preset's 124 px tile predicts 84 x 84 pixels; the largest depth-2 tile with an output of at most 64 is 104.
         var error = Assert.Single(errors);
@@ -40,6 +42,11 @@ public sealed class JobSpecValidatorTests : IDisposable
         Assert.Contains("(84 x 84) does not fit section 'section-0' (64 x 64)", error, StringComparison.Ordinal);
         Assert.Contains("at most 104", error, StringComparison.Ordinal);
         Assert.Empty(validator.Validate(new JobSpec { DataSet = "small-sections", Preset = "tiny", TileSize = 104 }, "tile-fits"));
+
+        // No tile given: the preset's does not fit, so the spec stored (the one every silo builds from) holds the largest that does.
+        Assert.Empty(open);
+        Assert.Equal(104, stored.TileSize);
+        Assert.Equal(64, TileGeometry.OutputSize(JobOptions.Build(stored).Model, JobOptions.Build(stored).TileSize));
         Assert.False(Directory.Exists(Path.Combine(_root, "cache")), "the sizes come from the manifest: nothing is fetched");
     }
 
