@@ -53,10 +53,20 @@ class Source:
         return Image.open(io.BytesIO(data))
 
 
+def rgb(image):
+    """The image's pixels as 8-bit RGB (height, width, 3)."""
+    return numpy.asarray(image.convert("RGB"), dtype=numpy.uint8)
+
+
+def channels_equal(pixels):
+    """Whether an RGB image's three channels hold the same values (a gray image stored as colour)."""
+    return numpy.array_equal(pixels[..., 0], pixels[..., 1]) and numpy.array_equal(pixels[..., 1], pixels[..., 2])
+
+
 def gray_fluorescence(image):
     """The image as 8-bit gray if it is a fluorescence image (its colour channels equal, its background dark), else None."""
-    pixels = numpy.asarray(image.convert("RGB"), dtype=numpy.uint8)
-    if not (numpy.array_equal(pixels[..., 0], pixels[..., 1]) and numpy.array_equal(pixels[..., 1], pixels[..., 2])):
+    pixels = rgb(image)
+    if not channels_equal(pixels):
         return None
     gray = pixels[..., 0]
     return gray if numpy.median(gray) < 40 else None
@@ -64,10 +74,8 @@ def gray_fluorescence(image):
 
 def colour_histology(image):
     """The image as 8-bit RGB if it is a colour (stained tissue) image, its colour channels not all equal, else None."""
-    pixels = numpy.asarray(image.convert("RGB"), dtype=numpy.uint8)
-    if numpy.array_equal(pixels[..., 0], pixels[..., 1]) and numpy.array_equal(pixels[..., 1], pixels[..., 2]):
-        return None
-    return pixels
+    pixels = rgb(image)
+    return None if channels_equal(pixels) else pixels
 
 
 KINDS = {"fluorescence": (gray_fluorescence, "L"), "histology": (colour_histology, "RGB")}
@@ -92,23 +100,23 @@ def main(argv):
     chosen = []
     pick, mode = KINDS[args.kind]
     for image_id in ids:                        # in the seeded order, the first --count images of the kind
-        pixels = pick(source.read(source.files[image_id]["images"][0]))
-        if pixels is not None:
-            chosen.append((image_id, pixels))
+        picked = pick(source.read(source.files[image_id]["images"][0]))
+        if picked is not None:
+            chosen.append((image_id, picked))
             if len(chosen) == args.count:
                 break
 
     # Stratified by size: each size's images in their drawn order, every k-th held out, k = count / held-out.
     by_size = {}
-    for image_id, pixels in chosen:
-        by_size.setdefault(pixels.shape[:2], []).append((image_id, pixels))
+    for image_id, picked in chosen:
+        by_size.setdefault(picked.shape[:2], []).append((image_id, picked))
     ordered = [item for size in sorted(by_size) for item in by_size[size]]
     step = len(ordered) / args.held_out
     held = {ordered[int(i * step + step / 2)][0] for i in range(args.held_out)}
     counts = {"train": [0, 0, 0], "validation": [0, 0, 0]}
-    for image_id, pixels in ordered:
+    for image_id, picked in ordered:
         part = "validation" if image_id in held else "train"
-        labels = numpy.zeros(pixels.shape[:2], dtype=numpy.uint16)
+        labels = numpy.zeros(picked.shape[:2], dtype=numpy.uint16)
         for index, name in enumerate(sorted(source.files[image_id]["masks"]), start=1):
             mask = numpy.asarray(source.read(name).convert("L")) > 0
             labels[mask & (labels == 0)] = index   # a pixel two masks claim keeps the first
@@ -118,7 +126,7 @@ def main(argv):
         labels = remap[labels]
         for kind in ("images", "masks"):
             os.makedirs(os.path.join(args.out, part, kind), exist_ok=True)
-        Image.fromarray(pixels, mode=mode).save(os.path.join(args.out, part, "images", image_id[:16] + ".png"))
+        Image.fromarray(picked, mode=mode).save(os.path.join(args.out, part, "images", image_id[:16] + ".png"))
         Image.fromarray(labels).save(os.path.join(args.out, part, "masks", image_id[:16] + ".png"))
         counts[part][0] += 1
         counts[part][1] += int(labels.max())
