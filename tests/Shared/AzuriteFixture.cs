@@ -61,12 +61,12 @@ public sealed class AzuriteFixture : IAsyncLifetime
     {
         try
         {
-            Port = FreePort();
+            Port = LoopbackPorts.Next();
             Directory.CreateDirectory(_location);
             await StartAsync().ConfigureAwait(false);
             if (Tables)
             {
-                TablePort = FreePort();
+                TablePort = LoopbackPorts.Next();
                 _tableProcess = await LaunchAsync("azurite-table", ["--tableHost", "127.0.0.1", "--tablePort", Invariant(TablePort), .. SharedArguments], TablePort).ConfigureAwait(false);
             }
         }
@@ -198,13 +198,6 @@ public sealed class AzuriteFixture : IAsyncLifetime
         }
 
         throw new InvalidOperationException($"tools/azurite/node_modules/.bin/azurite-blob was not found above {AppContext.BaseDirectory}.");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private void Append(string? line)

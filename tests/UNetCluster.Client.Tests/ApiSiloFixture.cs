@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using UNetCluster.EndToEnd.Tests;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Client.Tests;
 
@@ -17,9 +18,9 @@ public sealed class ApiSiloFixture : IAsyncLifetime
 
     private ChildProcess? _silo;
 
-    public int HttpPort { get; } = ChildProcess.FreePort();
+    public int HttpPort { get; } = LoopbackPorts.Next();
 
-    public int GatewayPort { get; } = ChildProcess.FreePort();
+    public int GatewayPort { get; } = LoopbackPorts.Next();
 
     public string ClusterId { get; } = "cli-" + Guid.NewGuid().ToString("N")[..8];
 
@@ -36,7 +37,7 @@ public sealed class ApiSiloFixture : IAsyncLifetime
         {
             ["UNetCluster__Cluster__ClusterId"] = ClusterId,
             ["UNetCluster__Cluster__ServiceId"] = ClusterId,
-            ["UNetCluster__Cluster__SiloPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Cluster__GatewayPort"] = GatewayPort.ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Http__Urls"] = Api,
             ["UNetCluster__Http__Token"] = Token,

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.EndToEnd.Tests;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Client.Tests;
 
@@ -55,7 +56,7 @@ public sealed partial class ExitCodeTests(ApiSiloFixture silo)
     [Fact]
     public async Task ExitCode3_ApiThatDoesNotAnswer()
     {
-        var closed = $"http://127.0.0.1:{ChildProcess.FreePort()}";
+        var closed = $"http://127.0.0.1:{LoopbackPorts.Next()}";
 
         var (code, output, error) = await CliRunner.RunAsync("list", "--api", closed);
 

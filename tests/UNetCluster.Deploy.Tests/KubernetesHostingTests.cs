@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using UNetCluster.EndToEnd.Tests;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Deploy.Tests;
 
@@ -23,9 +24,9 @@ public sealed class KubernetesHostingTests
             ["POD_NAME"] = "unetcluster-silo-0",
             ["POD_NAMESPACE"] = "unetcluster",
             ["POD_IP"] = "127.0.0.1",
-            ["UNetCluster__Cluster__SiloPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["UNetCluster__Cluster__GatewayPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{ChildProcess.FreePort()}",
+            ["UNetCluster__Cluster__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__GatewayPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{LoopbackPorts.Next()}",
             ["UNetCluster__Storage__Root"] = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "k8s-" + Guid.NewGuid().ToString("N")),
             ["UNetCluster__Worker__Threads"] = "1",
         })

@@ -35,7 +35,7 @@ public sealed class LocalClusterTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await _azurite.InitializeAsync();
-        _redisPort = ChildProcess.FreePort();
+        _redisPort = LoopbackPorts.Next();
         var server = File.Exists("/usr/bin/redis-server") ? "/usr/bin/redis-server" : "redis-server";
         var redis = Start("redis", new ProcessStartInfo(server)
         {
@@ -137,7 +137,7 @@ public sealed class LocalClusterTests : IAsyncLifetime
     private Dictionary<string, int> Publish(JsonElement container, Dictionary<string, string> environment)
     {
         var published = container.GetProperty("ports").EnumerateArray()
-            .ToDictionary(p => p.GetProperty("name").GetString()!, p => (Container: p.GetProperty("containerPort").GetInt32(), Local: ChildProcess.FreePort()));
+            .ToDictionary(p => p.GetProperty("name").GetString()!, p => (Container: p.GetProperty("containerPort").GetInt32(), Local: LoopbackPorts.Next()));
         foreach (var key in environment.Keys.ToList())
         {
             var value = Services(environment[key]);

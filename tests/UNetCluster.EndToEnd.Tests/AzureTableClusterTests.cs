@@ -30,7 +30,7 @@ public sealed class AzureTableClusterFixture : IAsyncLifetime
         var gateways = new List<int>();
         for (var i = 0; i < SiloCount; i++)
         {
-            var (silo, gateway, http) = (ChildProcess.FreePort(), ChildProcess.FreePort(), ChildProcess.FreePort());
+            var (silo, gateway, http) = (LoopbackPorts.Next(), LoopbackPorts.Next(), LoopbackPorts.Next());
             var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
             start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
             foreach (var (key, value) in new Dictionary<string, string>

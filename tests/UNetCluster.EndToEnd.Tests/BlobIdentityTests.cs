@@ -41,13 +41,13 @@ public sealed class BlobIdentityTests
         _ = azurite.ConnectionString;   // throws with the reason when Azurite did not start
         using var tokens = new TokenEndpoint();
 
-        var httpPort = ChildProcess.FreePort();
+        var httpPort = LoopbackPorts.Next();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
         foreach (var (key, value) in new Dictionary<string, string>
         {
-            ["UNetCluster__Cluster__SiloPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["UNetCluster__Cluster__GatewayPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__GatewayPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{httpPort}",
             ["UNetCluster__Http__Token"] = "identity-test-token",
             // Membership in the account's table and blobs, both by the service URI and the credential chain.
@@ -173,7 +173,7 @@ public sealed class BlobIdentityTests
 
         public TokenEndpoint()
         {
-            var port = ChildProcess.FreePort();
+            var port = LoopbackPorts.Next();
             Endpoint = $"http://127.0.0.1:{port}/msi/token";
             _listener.Prefixes.Add($"http://127.0.0.1:{port}/");
             _listener.Start();

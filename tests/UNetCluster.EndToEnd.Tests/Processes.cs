@@ -73,13 +73,6 @@ public sealed class ChildProcess : IDisposable
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Waits until something listens on a loopback port.</summary>
     public static async Task WaitForPortAsync(int port, ChildProcess owner, TimeSpan timeout)
     {

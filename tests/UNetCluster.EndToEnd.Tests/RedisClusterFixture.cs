@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.EndToEnd.Tests;
 
@@ -26,7 +27,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
 
     public string StorageRoot { get; } = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "e2e-" + Guid.NewGuid().ToString("N"));
 
-    public int RedisPort { get; } = ChildProcess.FreePort();
+    public int RedisPort { get; } = LoopbackPorts.Next();
 
     public string Redis => $"127.0.0.1:{RedisPort}";
 
@@ -57,9 +58,9 @@ public sealed class RedisClusterFixture : IAsyncLifetime
         var gateways = new List<int>();
         for (var i = 0; i < SiloCount; i++)
         {
-            var gateway = ChildProcess.FreePort();
+            var gateway = LoopbackPorts.Next();
             gateways.Add(gateway);
-            _silos.Add(StartSilo(i, ChildProcess.FreePort(), gateway));
+            _silos.Add(StartSilo(i, LoopbackPorts.Next(), gateway));
         }
 
         GatewayPorts = gateways;
@@ -81,8 +82,8 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     public async Task ReplaceAsync(ChildProcess dead)
     {
         var index = _silos.IndexOf(dead);
-        var gateway = ChildProcess.FreePort();
-        var silo = StartSilo(index, ChildProcess.FreePort(), gateway);
+        var gateway = LoopbackPorts.Next();
+        var silo = StartSilo(index, LoopbackPorts.Next(), gateway);
         _silos[index] = silo;
         dead.Dispose();
         await ChildProcess.WaitForPortAsync(gateway, silo, TimeSpan.FromSeconds(90));
@@ -158,7 +159,7 @@ public sealed class RedisClusterFixture : IAsyncLifetime
     {
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
-        var http = $"http://127.0.0.1:{ChildProcess.FreePort()}";   // each silo its own HTTP port
+        var http = $"http://127.0.0.1:{LoopbackPorts.Next()}";   // each silo its own HTTP port
         var settings = new Dictionary<string, string>
         {
             ["UNetCluster__Cluster__Clustering"] = "Redis",

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using UNetCluster.EndToEnd.Tests;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Ops.Tests;
 
@@ -12,12 +13,12 @@ public sealed class LoggingTests
     [Fact]
     public async Task ConsoleLog_JsonFormatterConfigured_WritesEachRecordAsOneJsonObject()
     {
-        var http = ChildProcess.FreePort();
+        var http = LoopbackPorts.Next();
         var start = new ProcessStartInfo("dotnet") { WorkingDirectory = AppContext.BaseDirectory };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "UNetCluster.Silo.dll"));
         start.Environment["UNetCluster__Cluster__ClusterId"] = "json-" + Guid.NewGuid().ToString("N")[..8];
-        start.Environment["UNetCluster__Cluster__SiloPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture);
-        start.Environment["UNetCluster__Cluster__GatewayPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture);
+        start.Environment["UNetCluster__Cluster__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture);
+        start.Environment["UNetCluster__Cluster__GatewayPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture);
         start.Environment["UNetCluster__Http__Urls"] = $"http://127.0.0.1:{http}";
         start.Environment["UNetCluster__Storage__Root"] = Path.Combine(Path.GetTempPath(), "unetcluster-tests", "json-" + Guid.NewGuid().ToString("N"));
         start.Environment["Logging__Console__FormatterName"] = "json";

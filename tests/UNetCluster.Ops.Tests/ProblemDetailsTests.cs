@@ -3,11 +3,12 @@ using System.Reflection;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Orleans;
 using Orleans.Runtime;
+using Orleans;
 using UNetCluster.EndToEnd.Tests;
 using UNetCluster.Silo.Api;
 using UNetCluster.Silo.Hosting;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Ops.Tests;
 
@@ -25,7 +26,7 @@ public sealed class ProblemDetailsTests
     [InlineData("api/cluster")]
     public async Task Get_GrainCallThrows_Returns500ProblemWithoutTheExceptionsMessage(string path)
     {
-        var port = ChildProcess.FreePort();
+        var port = LoopbackPorts.Next();
         var builder = WebApplication.CreateBuilder();
         builder.Configuration["UNetCluster:Http:Urls"] = $"http://127.0.0.1:{port}";
         builder.AddUNetHttp();

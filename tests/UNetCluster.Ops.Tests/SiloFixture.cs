@@ -2,10 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.EndToEnd.Tests;
+using UNetCluster.Tests.Common;
 
 namespace UNetCluster.Ops.Tests;
 
@@ -22,9 +23,9 @@ public sealed class SiloFixture : IAsyncLifetime
     private ChildProcess? _silo;
 
     /// <summary>Where the silo exports traces and metrics over OTLP (it is started with OTEL_EXPORTER_OTLP_ENDPOINT).</summary>
-    public OtlpReceiver Otlp { get; } = new(ChildProcess.FreePort());
+    public OtlpReceiver Otlp { get; } = new(LoopbackPorts.Next());
 
-    public int HttpPort { get; } = ChildProcess.FreePort();
+    public int HttpPort { get; } = LoopbackPorts.Next();
 
     public Uri BaseAddress => new($"http://127.0.0.1:{HttpPort}/");
 
@@ -42,8 +43,8 @@ public sealed class SiloFixture : IAsyncLifetime
         var settings = new Dictionary<string, string>
         {
             ["UNetCluster__Cluster__ClusterId"] = "ops-" + Guid.NewGuid().ToString("N")[..8],
-            ["UNetCluster__Cluster__SiloPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
-            ["UNetCluster__Cluster__GatewayPort"] = ChildProcess.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__SiloPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
+            ["UNetCluster__Cluster__GatewayPort"] = LoopbackPorts.Next().ToString(CultureInfo.InvariantCulture),
             ["UNetCluster__Http__Urls"] = BaseAddress.ToString().TrimEnd('/'),
             ["UNetCluster__Http__Token"] = Token,
             ["UNetCluster__Storage__Root"] = StorageRoot,
