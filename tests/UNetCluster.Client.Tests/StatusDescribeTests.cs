@@ -37,6 +37,19 @@ public sealed class StatusDescribeTests
     }
 
     [Theory]
+    [InlineData(476, "quick", "  data set cells, preset quick, tile 476x476, seed 7, 0 parameters")]   // fitted to small images by the cluster
+    [InlineData(null, "nuclei", "  data set cells, preset nuclei, tile 380x380, seed 7, 0 parameters")]
+    [InlineData(null, "from-a-newer-client", "  data set cells, preset from-a-newer-client, seed 7, 0 parameters")]
+    public void Describe_TrainingJob_ShowsTheTileItTrainsOn(int? tile, string preset, string expected)
+    {
+        var status = new JobStatus { Id = "job-3", Spec = new JobSpec { DataSet = "cells", Preset = preset, Seed = 7, TileSize = tile } };
+
+        var lines = JobCommands.Describe(status).Split(Environment.NewLine);
+
+        Assert.Equal(expected, lines[2]);
+    }
+
+    [Theory]
     [InlineData(6, "(best: within one standard error (0.05) of the top value, 0.8 at step 4)")]
     [InlineData(8, "(best 0.76 at step 6; the top value, 0.8 at step 4)")]
     public void Describe_BestWithinOneStandardErrorOfTheHighest_SaysWhichIsWhich(long step, string verdict)

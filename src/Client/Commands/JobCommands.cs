@@ -292,6 +292,15 @@ internal static class JobCommands
         };
     }
 
+    /// <summary>
+    /// ", tile 476x476": the spec's tile, which the cluster stores when it fits one to small images (a spec without one
+    /// trains on its preset's); empty for a preset this client does not know.
+    /// </summary>
+    private static string Tile(JobSpec spec) =>
+        (spec.TileSize ?? (Presets.Names.Contains(spec.Preset, StringComparer.OrdinalIgnoreCase) ? Presets.Get(spec.Preset).TileSize : null)) is { } tile
+            ? string.Create(CultureInfo.InvariantCulture, $", tile {tile}x{tile}")
+            : string.Empty;
+
     /// <summary>A worker's device and precision with the memory it had in use, e.g. "cpu bf16 (1.2 GiB RSS)"; without it when not measured.</summary>
     private static string WithMemory(string compute, long bytes) =>
         bytes > 0 ? $"{compute} ({MemoryEstimate.Describe(bytes)} {MemoryInUse.Kind})" : compute;
@@ -344,7 +353,7 @@ internal static class JobCommands
         {
             $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",
             string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
-            $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
+            $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}{Tile(status.Spec)}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",
             $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}{(status.LastRecompute is { } why ? $"; last recomputed: {why}" : string.Empty)}",
             $"  reducers {status.Reducers.Count}: {Copies(status)}",
