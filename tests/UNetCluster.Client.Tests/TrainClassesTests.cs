@@ -161,6 +161,7 @@ public sealed class TrainClassesTests
         Assert.True(code == 0, error + output);
         Assert.Contains("touching objects are trained apart, with a background border between them", output, StringComparison.Ordinal);
         Assert.DoesNotContain("trained as 3 classes", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("--preset nuclei", output, StringComparison.Ordinal);   // no advice to use the preset it runs
         Assert.Contains("\"classes\": 2", File.ReadAllText(Directory.GetFiles(Path.Combine(run, "checkpoints"), "manifest.json", SearchOption.AllDirectories)[0]), StringComparison.Ordinal);
     }
 

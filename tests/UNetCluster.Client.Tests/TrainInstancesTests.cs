@@ -35,6 +35,7 @@ public sealed class TrainInstancesTests
         Assert.False(Directory.Exists(Path.Combine(folder, "refused", "checkpoints")));
         Assert.True(code == 0, error + output);
         Assert.Contains("Masks: object ids (instance masks) in 4 of 4 sections", output, StringComparison.Ordinal);
+        Assert.Contains("For fluorescence nuclei, --preset nuclei", output, StringComparison.Ordinal);   // the preset made for such data, named
         Assert.Contains("Objects: F1@0.5", output, StringComparison.Ordinal);
         var validation = Directory.GetFiles(Path.Combine(run, "predictions", "validation"), "*.instances.png");
         var labels = ImageReader.Read(Assert.Single(validation));
