@@ -16,6 +16,7 @@ public sealed class ChoicesTests
     {
         { "train", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "train", "--optimizer <adam|sgd>" },
+        { "train", "--schedule <constant|cosine>" },
         { "train", "--loss <dice-cross-entropy|soft-dice|weighted-cross-entropy>" },
         { "train", "--border-kind <core|outline|touching>" },
         { "train", "--select-by <dice|iou|object-f1|pixel-error|rand-error>" },
@@ -25,6 +26,7 @@ public sealed class ChoicesTests
         { "train", "--device <auto|cpu|cuda|cuda:N>" },
         { "submit", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "submit", "--optimizer <adam|sgd>" },
+        { "submit", "--schedule <constant|cosine>" },
         { "predict", "--precision <bf16|fp32>" },
         { "predict", "--device <auto|cpu|cuda|cuda:N>" },
         { "evaluate", "--mask-kind <auto|binary|classes|instances>" },
@@ -60,7 +62,7 @@ public sealed class ChoicesTests
         var data = new TheoryData<string, string>();
         foreach (var (option, values) in new (string, IEnumerable<string>)[]
         {
-            ("--preset", Presets.Names), ("--optimizer", TrainingOverrides.Optimizers), ("--loss", TrainingOverrides.Losses),
+            ("--preset", Presets.Names), ("--optimizer", TrainingOverrides.Optimizers), ("--schedule", TrainingOverrides.Schedules), ("--loss", TrainingOverrides.Losses),
             ("--border-kind", TrainingOverrides.BorderKinds), ("--precision", TrainingOverrides.Precisions), ("--select-by", ValidationMetrics.Names),
             ("--normalisation", IntensityNormalisation.Names), ("--mask-kind", Choices.MaskKinds), ("--device", ["auto", "cpu", "cuda", "cuda:3"]),
         })
@@ -86,6 +88,7 @@ public sealed class ChoicesTests
         {
             case "--optimizer": new TrainingOverrides(Optimizer: value).ApplyTo(tiny); break;
             case "--loss": new TrainingOverrides(Loss: value).ApplyTo(tiny); break;
+            case "--schedule": new TrainingOverrides { Schedule = value }.ApplyTo(tiny); break;
             case "--border-kind": TrainingOverrides.ParseBorderKind(value); break;
             case "--precision": TrainingOverrides.ParsePrecision(value); break;
             case "--select-by": ValidationMetrics.Parse(value); break;

@@ -52,6 +52,12 @@ internal sealed class TrainingOverrideOptions
             "the border between touching objects with --border-class, the foreground of a binary mask (default 0; nnU-Net uses 0.33 for foreground).",
     };
 
+    public Option<string?> Schedule { get; } = Choices.OneOf(
+        "--schedule",
+        "How the learning rate changes over the run: constant, or cosine (from --lr down to 0 by the last step, or by the end of the " +
+        "--minutes budget if that comes first). Default: the preset's (cosine for quick, quality and nuclei; constant for paper and tiny).",
+        TrainingOverrides.Schedules);
+
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };
 
     public Option<double?> ValidateMinutes { get; } = new("--validate-minutes") { Description = "Also validate when this many minutes have passed since the last validation." };
@@ -81,7 +87,7 @@ internal sealed class TrainingOverrideOptions
     public void AddTo(Command command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassWeights, Oversample, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
+        foreach (var option in new Option[] { Steps, Minutes, Tile, Batch, BaseChannels, LearningRate, Optimizer, Loss, Classes, BorderClass, BorderWidth, BorderKind, ClassWeights, Oversample, Schedule, ValidateEvery, ValidateMinutes, SelectBy, Patience, Channels, Normalisation, Precision })
         {
             command.Options.Add(option);
         }
@@ -106,6 +112,7 @@ internal sealed class TrainingOverrideOptions
             BorderKind = parse.GetValue(BorderKind),
             Precision = parse.GetValue(Precision),
             Oversample = parse.GetValue(Oversample),
+            Schedule = parse.GetValue(Schedule),
             ClassWeights = parse.GetValue(ClassWeights) is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
     }

@@ -95,6 +95,9 @@ public sealed record JobSpec
     /// <summary>The share of training tiles, 0 to 1, placed over a pixel of their section's rarest foreground class; null for the preset's.</summary>
     [Id(39)] public double? Oversample { get; init; }
 
+    /// <summary>Learning-rate schedule: constant or cosine (decayed to 0 over the steps or the time budget); null keeps the preset's.</summary>
+    [Id(40)] public string? Schedule { get; init; }
+
     /// <summary>
     /// The classes' names by index, comma-separated (one per class), for legends and reports; null when the data does
     /// not name them. A string rather than a list so that two specs compare equal by value.

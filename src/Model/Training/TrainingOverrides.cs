@@ -62,11 +62,14 @@ public sealed record TrainingOverrides(
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
+    /// <summary><c>--schedule</c>: constant or cosine (<see cref="LearningRateSchedule"/>); null keeps the preset's.</summary>
+    public string? Schedule { get; init; }
+
     /// <summary>True when an override changes what is trained (not only how long).</summary>
     public bool ChangesTheModel => Tile is not null || Batch is not null || BaseChannels is not null || LearningRate is not null ||
                                    Optimizer is not null || Loss is not null || ValidationSections is not null || BalanceClasses is not null || ClassWeights is not null ||
                                    Classes is not null || BorderClass is not null || BorderWidth is not null || BorderKind is not null || Channels is not null || Normalisation is not null ||
-                                   Precision is not null || Oversample is not null;
+                                   Precision is not null || Oversample is not null || Schedule is not null;
 
     /// <summary>The preset with these overrides, validated; an unknown name or invalid value names the option.</summary>
     public TrainingOptions ApplyTo(TrainingOptions preset)
@@ -123,6 +126,7 @@ public sealed record TrainingOverrides(
             Precision = Precision is null ? preset.Precision : ParsePrecision(Precision),
             Model = model,
             Optimizer = optimizer,
+            Schedule = Schedule is { } schedule ? ParseSchedule(schedule) : preset.Schedule,
             Loss = loss,
             TileSize = Tile ?? preset.TileSize,
             BatchSize = Batch ?? preset.BatchSize,
@@ -189,6 +193,17 @@ public sealed record TrainingOverrides(
 
     /// <summary>The border kinds as a refusal lists them: "touching, outline or core".</summary>
     public static string BorderKindNames { get; } = $"{string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}";
+
+    /// <summary>The names <see cref="ParseSchedule"/> reads for <c>--schedule</c>.</summary>
+    public static IReadOnlyList<string> Schedules { get; } = ["constant", "cosine"];
+
+    /// <summary>The learning-rate schedule named <paramref name="name"/> (constant or cosine, any case); an unknown one names <c>--schedule</c>.</summary>
+    public static LearningRateSchedule ParseSchedule(string name) => name.ToLowerInvariant() switch
+    {
+        "constant" => LearningRateSchedule.Constant,
+        "cosine" => LearningRateSchedule.Cosine,
+        _ => throw new ArgumentException($"--schedule '{name}' is unknown: expected {string.Join(" or ", Schedules)}."),
+    };
 
     /// <summary>The names <see cref="ParsePrecision"/> reads for <c>--precision</c>.</summary>
     public static IReadOnlyList<string> Precisions { get; } = ["fp32", "bf16"];

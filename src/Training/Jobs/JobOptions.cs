@@ -27,6 +27,7 @@ public static class JobOptions
             BorderKind = spec.BorderKind,
             Precision = spec.Precision,
             Oversample = spec.Oversample,
+            Schedule = spec.Schedule,
             ClassWeights = spec.ClassWeights is { } weights ? TrainingOverrides.ParseClassWeights(weights) : null,
         };
         return overrides.ApplyTo(Presets.Get(spec.Preset, spec.Seed));
@@ -72,6 +73,7 @@ public static class JobOptions
             Normalisation = overrides.Normalisation,
             Precision = overrides.Precision,
             Oversample = overrides.Oversample,
+            Schedule = overrides.Schedule,
         };
     }
 }
