@@ -181,7 +181,7 @@ internal static class TrainCommand
             output.WriteLine(options.BorderClass
                 ? $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; trained as 3 classes: background, interior, and {options.BorderKind switch { BorderKind.Outline => $"every object's outline ({options.BorderWidth} px)", BorderKind.Core => "every object but its core (the pixels at least half its largest distance from its edge)", _ => $"the border between touching objects ({options.BorderWidth} px)" }}."
                 : $"Masks: object ids (instance masks) in {instances} of {dataSet.Sections.Count} sections; touching objects are trained apart, with a background border between them." +
-                    (string.Equals(record.Preset, "nuclei", StringComparison.OrdinalIgnoreCase)
+                    (string.Equals(record.Preset, Presets.Nuclei, StringComparison.OrdinalIgnoreCase)
                         ? string.Empty
                         : " For fluorescence nuclei, --preset nuclei (about 13 minutes on 2 CPU cores) separates touching nuclei better: it trains a border class between them and keeps the checkpoint with the best object F1 (bench/README.md)."));
         }

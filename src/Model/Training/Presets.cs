@@ -13,6 +13,9 @@ public static class Presets
 {
     public const string Default = "quick";
 
+    /// <summary>The preset for instance-labelled nuclei, which <c>unet train</c> names to users training other presets on instance masks.</summary>
+    public const string Nuclei = "nuclei";
+
     private static readonly Dictionary<string, (string Description, Func<long, TrainingOptions> Create)> All =
         new(StringComparer.OrdinalIgnoreCase)
         {
@@ -42,7 +45,7 @@ public static class Presets
             ["quality"] = (
                 "longer: the quick preset's settings for 2,500 steps, about 17 minutes on 2 CPU cores",
                 seed => Get("quick", seed) with { Steps = 2500, Minutes = 17.0, CheckpointEvery = 250 }),
-            ["nuclei"] = (
+            [Nuclei] = (
                 "instance-labelled nuclei (fluorescence; images of 196 px or more): the quick preset's network and optimizer on 380x380 tiles for 5,000 steps " +
                 "(about 13 minutes on 2 CPU cores), percentile normalisation, 3 classes (background, interior, border between touching nuclei), Dice + weighted cross-entropy " +
                 "with the border weighted 30, " +
