@@ -37,7 +37,7 @@ public sealed class BadArgumentCorpusTests
         // Options with a fixed set of values: refused by the parser, naming the option and every accepted value.
         { "train --preset fast --out {tmp}/run", "--preset 'fast' is unknown: expected " },
         { "train --optimizer adamw --out {tmp}/run", "--optimizer 'adamw' is unknown: expected sgd or adam." },
-        { "train --schedule linear --out {tmp}/run", "--schedule 'linear' is unknown: expected constant or cosine." },
+        { "train --schedule linear --out {tmp}/run", "--schedule 'linear' is unknown: expected constant, cosine or cooldown." },
         { "train --loss dice --out {tmp}/run", "--loss 'dice' is unknown: expected weighted-cross-entropy, soft-dice or dice-cross-entropy." },
         { "train --border-class --border-kind edge --out {tmp}/run", "--border-kind 'edge' is unknown: expected touching, outline or core." },
         { "train --precision fp16 --out {tmp}/run", "--precision 'fp16' is unknown: expected fp32 or bf16." },

@@ -54,8 +54,9 @@ internal sealed class TrainingOverrideOptions
 
     public Option<string?> Schedule { get; } = Choices.OneOf(
         "--schedule",
-        "How the learning rate changes over the run: constant, or cosine (from --lr down to 0 by the last step, or by the end of the " +
-        "--minutes budget if that comes first). Default: the preset's (cosine for quick, quality and nuclei; constant for paper and tiny).",
+        "How the learning rate changes over the run: constant; cosine (from --lr down to 0 by the last step, or by the end of the " +
+        "--minutes budget if that comes first); or cooldown (--lr for the first 80 % of the run, then a straight line down to 0). " +
+        "Default: the preset's (cosine for quick, quality and nuclei; constant for paper and tiny).",
         TrainingOverrides.Schedules);
 
     public Option<int?> ValidateEvery { get; } = new("--validate-every") { Description = "Validate on the held-out sections every N steps, and at the last step (default: the checkpoint interval)." };

@@ -95,7 +95,7 @@ public sealed record JobSpec
     /// <summary>The share of training tiles, 0 to 1, placed over a pixel of their section's rarest foreground class; null for the preset's.</summary>
     [Id(39)] public double? Oversample { get; init; }
 
-    /// <summary>Learning-rate schedule: constant or cosine (decayed to 0 over the steps or the time budget); null keeps the preset's.</summary>
+    /// <summary>Learning-rate schedule: constant, cosine (decayed to 0 over the steps or the time budget) or cooldown (constant, then a straight line to 0 over the last fifth); null keeps the preset's.</summary>
     [Id(40)] public string? Schedule { get; init; }
 
     /// <summary>

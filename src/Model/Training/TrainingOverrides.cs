@@ -62,7 +62,7 @@ public sealed record TrainingOverrides(
     /// <summary>fp32 or bf16 (<see cref="Training.Precision"/>); null keeps the preset's.</summary>
     public string? Precision { get; init; }
 
-    /// <summary><c>--schedule</c>: constant or cosine (<see cref="LearningRateSchedule"/>); null keeps the preset's.</summary>
+    /// <summary><c>--schedule</c>: constant, cosine or cooldown (<see cref="LearningRateSchedule"/>); null keeps the preset's.</summary>
     public string? Schedule { get; init; }
 
     /// <summary>True when an override changes what is trained (not only how long).</summary>
@@ -195,14 +195,18 @@ public sealed record TrainingOverrides(
     public static string BorderKindNames { get; } = $"{string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}";
 
     /// <summary>The names <see cref="ParseSchedule"/> reads for <c>--schedule</c>.</summary>
-    public static IReadOnlyList<string> Schedules { get; } = ["constant", "cosine"];
+    public static IReadOnlyList<string> Schedules { get; } = ["constant", "cosine", "cooldown"];
 
-    /// <summary>The learning-rate schedule named <paramref name="name"/> (constant or cosine, any case); an unknown one names <c>--schedule</c>.</summary>
+    /// <summary>The schedules as a refusal lists them: "constant, cosine or cooldown".</summary>
+    public static string ScheduleNames { get; } = $"{string.Join(", ", Schedules.SkipLast(1))} or {Schedules[^1]}";
+
+    /// <summary>The learning-rate schedule named <paramref name="name"/> (constant, cosine or cooldown, any case); an unknown one names <c>--schedule</c>.</summary>
     public static LearningRateSchedule ParseSchedule(string name) => name.ToLowerInvariant() switch
     {
         "constant" => LearningRateSchedule.Constant,
         "cosine" => LearningRateSchedule.Cosine,
-        _ => throw new ArgumentException($"--schedule '{name}' is unknown: expected {string.Join(" or ", Schedules)}."),
+        "cooldown" => LearningRateSchedule.Cooldown,
+        _ => throw new ArgumentException($"--schedule '{name}' is unknown: expected {ScheduleNames}."),
     };
 
     /// <summary>The names <see cref="ParsePrecision"/> reads for <c>--precision</c>.</summary>
