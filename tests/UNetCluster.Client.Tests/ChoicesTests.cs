@@ -16,7 +16,7 @@ public sealed class ChoicesTests
     {
         { "train", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "train", "--optimizer <adam|sgd>" },
-        { "train", "--schedule <constant|cosine|cooldown>" },
+        { "train", "--schedule <constant|cooldown|cosine>" },
         { "train", "--loss <dice-cross-entropy|soft-dice|weighted-cross-entropy>" },
         { "train", "--border-kind <core|outline|touching>" },
         { "train", "--select-by <dice|iou|object-f1|pixel-error|rand-error>" },
@@ -26,7 +26,7 @@ public sealed class ChoicesTests
         { "train", "--device <auto|cpu|cuda|cuda:N>" },
         { "submit", "--preset <nuclei|paper|quality|quick|tiny>" },
         { "submit", "--optimizer <adam|sgd>" },
-        { "submit", "--schedule <constant|cosine|cooldown>" },
+        { "submit", "--schedule <constant|cooldown|cosine>" },
         { "predict", "--precision <bf16|fp32>" },
         { "predict", "--device <auto|cpu|cuda|cuda:N>" },
         { "evaluate", "--mask-kind <auto|binary|classes|instances>" },

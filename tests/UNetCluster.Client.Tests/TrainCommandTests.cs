@@ -64,17 +64,19 @@ public sealed class TrainCommandTests
         Assert.Contains("(step 6", latest.Output, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Train_ResumeWithMoreSteps_ContinuesFromTheCheckpoint()
+    [Theory]
+    [InlineData("cosine", "adam at learning rate 0.004 decayed to 0 (cosine)")]
+    [InlineData("cooldown", "adam at learning rate 0.004 decayed to 0 over the last 20 % (cooldown)")]
+    public async Task Train_ResumeWithMoreSteps_ContinuesFromTheCheckpoint(string schedule, string trainingOn)
     {
         var run = Path.Combine(CliRunner.TemporaryDirectory(), "run");
-        var first = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "3", "--lr", "0.004", "--schedule", "cosine", "--out", run);
+        var first = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "3", "--lr", "0.004", "--schedule", schedule, "--out", run);
         Assert.True(first.ExitCode == 0, first.Error);
-        Assert.Contains("adam at learning rate 0.004 decayed to 0 (cosine)", first.Output, StringComparison.Ordinal);   // tiny's own is constant
+        Assert.Contains(trainingOn, first.Output, StringComparison.Ordinal);   // tiny's own is constant
         var second = await CliRunner.RunAsync("train", "--resume", "--steps", "5", "--out", run);
         Assert.True(second.ExitCode == 0, second.Error + second.Output);
         Assert.Contains("Resuming at step 3", second.Output, StringComparison.Ordinal);
-        Assert.Contains("adam at learning rate 0.004 decayed to 0 (cosine)", second.Output, StringComparison.Ordinal);   // the run's own options kept
+        Assert.Contains(trainingOn, second.Output, StringComparison.Ordinal);   // the run's own options kept
         Assert.Equal("000000005", File.ReadAllText(Path.Combine(run, "checkpoints", "latest")).Trim());
     }
 

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using UNetCluster.Model.Training;
 
 namespace UNetCluster.Client.Commands;
@@ -55,7 +56,7 @@ internal sealed class TrainingOverrideOptions
     public Option<string?> Schedule { get; } = Choices.OneOf(
         "--schedule",
         "How the learning rate changes over the run: constant; cosine (from --lr down to 0 by the last step, or by the end of the " +
-        "--minutes budget if that comes first); or cooldown (--lr for the first 80 % of the run, then a straight line down to 0). " +
+        string.Create(CultureInfo.InvariantCulture, $"--minutes budget if that comes first); or cooldown (--lr for the first {TrainingOptions.CooldownStart:0 %} of the run, then a straight line down to 0). ") +
         "Default: the preset's (cosine for quick, quality and nuclei; constant for paper and tiny).",
         TrainingOverrides.Schedules);
 
