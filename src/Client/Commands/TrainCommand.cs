@@ -220,7 +220,7 @@ internal static class TrainCommand
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Training on {dataSet.Sections.Count - options.ValidationSections} sections in an in-process silo: {options.Steps} steps of {options.BatchSize} tile(s) {options.TileSize}x{options.TileSize}{budget}, " +
             $"{options.Optimizer.Kind.ToString().ToLowerInvariant()} at learning rate {options.Optimizer.LearningRate:0.######}" +
-            $"{options.Schedule switch { LearningRateSchedule.Cosine => " decayed to 0 (cosine)", LearningRateSchedule.Cooldown => $" decayed to 0 over the last {1 - TrainingOptions.CooldownStart:0 %} (cooldown)", _ => " (constant)" }}, " +
+            $"{options.Schedule switch { LearningRateSchedule.Cosine => " decayed to 0 (cosine)", LearningRateSchedule.Cooldown => string.Create(CultureInfo.InvariantCulture, $" decayed to 0 over the last {1 - TrainingOptions.CooldownStart:0 %} (cooldown)"), _ => " (constant)" }}, " +
             $"{options.Precision.ToString().ToLowerInvariant()} on {device.Description}."));
 
         // The embedded default: the same grains as a cluster, in a single silo of this process. Its start and the
