@@ -1,5 +1,6 @@
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
+using UNetCluster.Model.Training;
 
 namespace UNetCluster.Client;
 
@@ -28,8 +29,7 @@ internal static partial class ParseErrors
         }
 
         var accepted = match.Groups["accepted"].Captures.Select(c => c.Value).ToList();
-        var list = accepted.Count > 1 ? $"{string.Join(", ", accepted[..^1])} or {accepted[^1]}" : string.Join(string.Empty, accepted);
-        return $"{option} '{match.Groups["value"].Value}' is unknown: expected {list}.";
+        return $"{option} '{match.Groups["value"].Value}' is unknown: expected {TrainingOverrides.OrList(accepted)}.";
     }
 
     public static string Describe(string message)

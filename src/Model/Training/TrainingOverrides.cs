@@ -104,7 +104,7 @@ public sealed record TrainingOverrides(
             {
                 "sgd" => new OptimizerOptions(OptimizerKind.Sgd, LearningRate: 0.01, Momentum: 0.99),
                 "adam" => new OptimizerOptions(OptimizerKind.Adam, LearningRate: 1e-3),
-                _ => throw new ArgumentException($"--optimizer '{name}' is unknown: expected {string.Join(" or ", Optimizers)}."),
+                _ => throw new ArgumentException($"--optimizer '{name}' is unknown: expected {OrList(Optimizers)}."),
             };
         }
 
@@ -179,6 +179,13 @@ public sealed record TrainingOverrides(
     public static string FormatClassWeights(IEnumerable<double> weights) =>
         string.Join(',', weights.Select(w => w.ToString(CultureInfo.InvariantCulture)));
 
+    /// <summary>Accepted values as every refusal lists them: "a, b or c" (one value alone; nothing for none).</summary>
+    public static string OrList(IReadOnlyList<string> names)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        return names.Count > 1 ? $"{string.Join(", ", names.Take(names.Count - 1))} or {names[^1]}" : string.Join(string.Empty, names);
+    }
+
     /// <summary>The names <see cref="ApplyTo"/> reads for <c>--optimizer</c>, for a command line's list of accepted values.</summary>
     public static IReadOnlyList<string> Optimizers { get; } = ["sgd", "adam"];
 
@@ -186,19 +193,19 @@ public sealed record TrainingOverrides(
     public static IReadOnlyList<string> Losses { get; } = ["weighted-cross-entropy", "soft-dice", "dice-cross-entropy"];
 
     /// <summary>The <c>--loss</c> names, as the errors list them: "weighted-cross-entropy, soft-dice or dice-cross-entropy".</summary>
-    public static string LossNames { get; } = $"{string.Join(", ", Losses.SkipLast(1))} or {Losses[^1]}";
+    public static string LossNames { get; } = OrList(Losses);
 
     /// <summary>The names <see cref="ParseBorderKind"/> reads for <c>--border-kind</c>.</summary>
     public static IReadOnlyList<string> BorderKinds { get; } = ["touching", "outline", "core"];
 
     /// <summary>The border kinds as a refusal lists them: "touching, outline or core".</summary>
-    public static string BorderKindNames { get; } = $"{string.Join(", ", BorderKinds.SkipLast(1))} or {BorderKinds[^1]}";
+    public static string BorderKindNames { get; } = OrList(BorderKinds);
 
     /// <summary>The names <see cref="ParseSchedule"/> reads for <c>--schedule</c>.</summary>
     public static IReadOnlyList<string> Schedules { get; } = ["constant", "cosine", "cooldown"];
 
     /// <summary>The schedules as a refusal lists them: "constant, cosine or cooldown".</summary>
-    public static string ScheduleNames { get; } = $"{string.Join(", ", Schedules.SkipLast(1))} or {Schedules[^1]}";
+    public static string ScheduleNames { get; } = OrList(Schedules);
 
     /// <summary>The learning-rate schedule named <paramref name="name"/> (constant, cosine or cooldown, any case); an unknown one names <c>--schedule</c>.</summary>
     public static LearningRateSchedule ParseSchedule(string name) => name.ToLowerInvariant() switch
@@ -226,6 +233,6 @@ public sealed record TrainingOverrides(
     {
         "fp32" => Training.Precision.Fp32,
         "bf16" => Training.Precision.Bf16,
-        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected {string.Join(" or ", Precisions)}."),
+        _ => throw new ArgumentException($"--precision '{name}' is unknown: expected {OrList(Precisions)}."),
     };
 }
