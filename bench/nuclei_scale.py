@@ -10,7 +10,8 @@
         a `unet predict --out` folder made on the scaled images, its `{id}.instances.png` and `{id}.classes.png`
         resampled (nearest) to the size of the unscaled masks in MASKS, for `unet evaluate --predictions OUT`
 
-Images are only scaled up: small nuclei get more pixels across their contacts, large ones are left as they are.
+Images are only scaled up: small nuclei get more pixels across their contacts, large ones are left as they are. The
+images are the 8-bit gray or RGB PNGs nuclei_split.py writes.
 Needs numpy and Pillow (Debian: python3-numpy, python3-pil).
 """
 import argparse
