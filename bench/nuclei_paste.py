@@ -38,7 +38,7 @@ def paste(image, mask, rng, share, most):
         if done == wanted:
             break
         source, target = rng.sample(ids, 2)
-        box = boxes[source - 1] if source <= len(boxes) else None
+        box = boxes[source - 1]   # find_objects holds a slot for every id up to the largest, pasted ones appended in order
         if box is None or box[0].start == 0 or box[1].start == 0 or box[0].stop == h or box[1].stop == w:
             continue
         shape, pixels = mask[box] == source, image[box]
@@ -94,10 +94,12 @@ def main():
         os.makedirs(os.path.join(args.out, "train", kind), exist_ok=True)
     if not os.path.exists(os.path.join(args.out, "validation")):
         os.symlink(os.path.abspath(os.path.join(args.split, "validation")), os.path.join(args.out, "validation"))
+    def read(kind, name):
+        return Image.open(os.path.join(args.split, "train", kind, name))
+
     total = 0
     for i, name in enumerate(names):
         stem = os.path.splitext(name)[0]
-        read = lambda kind, n: Image.open(os.path.join(args.split, "train", kind, n))
         read("images", name).save(os.path.join(args.out, "train", "images", f"{stem}-1.png"))
         read("masks", name).save(os.path.join(args.out, "train", "masks", f"{stem}-1.png"))
         source = names[i - 1] if i in held else name
