@@ -322,7 +322,7 @@ internal static class JobCommands
         {
             $"job {status.Id} (predict): {State(status)}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",
             string.Create(CultureInfo.InvariantCulture,
-                $"  {progress.ImagesDone} image(s) written from {progress.Files} file(s); units {progress.UnitsDone}/{progress.Units}, {progress.ImagesPerSecond:F2} images/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
+                $"  {progress.ImagesDone} image(s) written from {progress.Files} file(s); units {progress.UnitsDone}/{progress.Units}, {progress.ImagesPerSecond:F2} images/s, elapsed {Durations.Format(status.Elapsed)}"),
             $"  input {spec.DescribeInput()}; checkpoint {progress.Checkpoint ?? spec.Checkpoint ?? spec.FromJob}",
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}; units handed to another worker {progress.Reassigned}",
         };
@@ -352,7 +352,7 @@ internal static class JobCommands
         var lines = new List<string>
         {
             $"job {status.Id}: {status.State.ToString().ToLowerInvariant()}{((status.StopReason ?? status.Waiting) is { } reason ? $" ({reason})" : string.Empty)}",
-            string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {status.Elapsed:hh\\:mm\\:ss}"),
+            string.Create(CultureInfo.InvariantCulture, $"  step {status.Step}/{status.Steps}, loss {status.SmoothedLoss?.ToString("F4", CultureInfo.InvariantCulture) ?? "-"}, {status.TilesPerSecond:F2} tiles/s, elapsed {Durations.Format(status.Elapsed)}"),
             $"  data set {status.Spec.DataSet}, preset {status.Spec.Preset}{Tile(status.Spec)}, seed {status.Spec.Seed}, {status.Parameters:N0} parameters",
             $"  workers ({status.Workers.Count}): {(status.Workers.Count == 0 ? "-" : string.Join(", ", status.Workers))}",
             $"  recomputed step attempts {status.RecomputedSteps}, restores from a checkpoint {status.Restores}{(status.LastRecompute is { } why ? $"; last recomputed: {why}" : string.Empty)}",

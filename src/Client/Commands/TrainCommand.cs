@@ -251,7 +251,7 @@ internal static class TrainCommand
         var validations = history.Validations;
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"Stopped at step {status.Step} ({Describe(status)}) after {status.Elapsed:mm\\:ss}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
+            $"Stopped at step {status.Step} ({Describe(status)}) after {Durations.Format(status.Elapsed)}, {status.TilesPerSecond:F2} tiles/s, loss {status.SmoothedLoss ?? double.NaN:F4}."));
         if (status.State is JobState.Failed or JobState.Cancelled)
         {
             // The report of a run that did not finish: its curves, validations and checkpoints, no overlays.

@@ -91,7 +91,7 @@ internal sealed class TrainingProgressDisplay
 
     private static string Describe(TrainingProgress p) => string.Create(
         CultureInfo.InvariantCulture,
-        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.TilesPerSecond:F2} tiles/s  elapsed {p.Elapsed:mm\\:ss}  ETA {p.Remaining:mm\\:ss}");
+        $"step {p.Step}/{p.TotalSteps}  loss {p.SmoothedLoss:F4}  {p.TilesPerSecond:F2} tiles/s  elapsed {Durations.Format(p.Elapsed)}  ETA {Durations.Format(p.Remaining)}");
 
     private sealed class Sink(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {

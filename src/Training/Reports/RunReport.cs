@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using UNetCluster.Contracts.Jobs;
 using UNetCluster.Model.Checkpoints;
+using UNetCluster.Model.Training;
 using UNetCluster.Training.Jobs;
 
 namespace UNetCluster.Training.Reports;
@@ -194,7 +195,7 @@ public static class RunReport
         {
             status.State.ToString().ToLowerInvariant(),
             string.Create(CultureInfo.InvariantCulture, $"step {status.Step} of {status.Steps}"),
-            string.Create(CultureInfo.InvariantCulture, $"{status.Elapsed:hh\\:mm\\:ss} elapsed"),
+            string.Create(CultureInfo.InvariantCulture, $"{Durations.Format(status.Elapsed)} elapsed"),
             string.Create(CultureInfo.InvariantCulture, $"{status.TilesPerSecond:0.00} tiles/s"),
             string.Create(CultureInfo.InvariantCulture, $"{status.Parameters / 1e6:0.00} M parameters"),
             string.Create(CultureInfo.InvariantCulture, $"{status.Workers.Count} worker(s)"),
