@@ -289,6 +289,30 @@ public sealed class DataSetLoaderTests : IDisposable
         Assert.Contains("is not valid (4 problems)", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void LoadLabelled_ManyMasksWithOneProblem_MessageGivesItOneLineNamingFiveFilesAndTheCount()
+    {
+        // Every mask colour, read as binary: the problem a user meets who forgets --mask-kind on a colour-coded set.
+        var stems = Enumerable.Range(0, 7).Select(i => $"slice-{i:00}").ToArray();
+        var (images, masks) = CopyBundled(stems);
+        foreach (var stem in stems)
+        {
+            PngWriter.WriteRgb8(Path.Combine(masks, stem + ".png"), Enumerable.Repeat((byte)200, 512 * 512 * 3).ToArray(), 512, 512);
+        }
+
+        var error = Assert.Throws<DataSetValidationException>(() => DataSetLoader.LoadLabelled(images, masks, maskKind: MaskKind.Binary));
+
+        Assert.Equal(7, error.Problems.Count);
+        Assert.All(error.Problems, p => Assert.Contains(": mask has 3 channels", p, StringComparison.Ordinal));
+        var lines = error.Message.Split(Environment.NewLine);
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("The labelled data set", lines[0], StringComparison.Ordinal);
+        Assert.Contains("(7 problems):", lines[0], StringComparison.Ordinal);
+        var named = string.Join(", ", stems.Take(5).Select(s => Path.Combine(masks, s + ".png")));
+        Assert.StartsWith($"  - 7 files ({named} and 2 more): mask has 3 channels", lines[1], StringComparison.Ordinal);
+        Assert.DoesNotContain("slice-05.png", lines[1], StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(0, "all 2 masks are entirely background (0)")]
     [InlineData(255, "all 2 masks are entirely foreground (above 0)")]
