@@ -195,7 +195,7 @@ public static class RunReport
         {
             status.State.ToString().ToLowerInvariant(),
             string.Create(CultureInfo.InvariantCulture, $"step {status.Step} of {status.Steps}"),
-            string.Create(CultureInfo.InvariantCulture, $"{Durations.Format(status.Elapsed)} elapsed"),
+            $"{Durations.Format(status.Elapsed)} elapsed",
             string.Create(CultureInfo.InvariantCulture, $"{status.TilesPerSecond:0.00} tiles/s"),
             string.Create(CultureInfo.InvariantCulture, $"{status.Parameters / 1e6:0.00} M parameters"),
             string.Create(CultureInfo.InvariantCulture, $"{status.Workers.Count} worker(s)"),
