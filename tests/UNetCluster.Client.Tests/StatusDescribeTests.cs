@@ -110,7 +110,7 @@ public sealed class StatusDescribeTests
         var warning = Assert.Single(dead, l => l.Contains("warning:", StringComparison.Ordinal));
         Assert.Contains("predicts 0.3 % of the 400 validation pixels where two objects touch as border", warning, StringComparison.Ordinal);
         Assert.Contains("--class-weights 1,1,30", warning, StringComparison.Ordinal);
-        Assert.Contains("or for longer (--steps, --minutes)", warning, StringComparison.Ordinal);
+        Assert.Contains("for longer (--steps, --minutes), at twice the rate with a cooldown (--lr 4e-3 --schedule cooldown)", warning, StringComparison.Ordinal);
         Assert.Contains(learned, l => l.Contains("contacts marked as border 21.4 %", StringComparison.Ordinal));
         Assert.DoesNotContain(learned, l => l.Contains("warning:", StringComparison.Ordinal));
         Assert.DoesNotContain(binary, l => l.Contains("contacts", StringComparison.Ordinal) || l.Contains("warning:", StringComparison.Ordinal));

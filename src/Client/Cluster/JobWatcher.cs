@@ -76,8 +76,9 @@ internal static class JobWatcher
         best is { ContactsMarked: { } share, ContactPixels: { } pixels } && share < LearnedContactShare
             ? FormattableString.Invariant(
                 $"warning: the checkpoint of step {best.Step} predicts {share:P1} of the {pixels} validation pixels where two objects touch as border: ") +
-                "the border class was not learned, so touching objects will mostly come out merged. Training again with another --seed, with more weight " +
-                "on the border class (--class-weights 1,1,30) or for longer (--steps, --minutes) may learn it (bench/README.md)."
+                "the border class was not learned, so touching objects will mostly come out merged. Training again with another --seed, for longer " +
+                "(--steps, --minutes), at twice the rate with a cooldown (--lr 4e-3 --schedule cooldown) or with the border weighted 30 " +
+                "(--class-weights 1,1,30, as the nuclei preset does) may learn it (bench/README.md)."
             : null;
 
     /// <summary>"the top value, 0.8694 at step 1000": how every status line names the highest validation.</summary>
