@@ -39,12 +39,12 @@ public sealed class DataSetValidationException : Exception
     private static IEnumerable<string> Lines(IReadOnlyList<string> problems)
     {
         var groups = problems
-            .Select(p => p.IndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? (Where: p[..at], What: p[(at + 2)..], Entry: p) : (Where: "", What: p, Entry: p))
+            .Select(p => p.IndexOf(": ", StringComparison.Ordinal) is var at and > 0 ? (File: p[..at], What: p[(at + 2)..], Entry: p) : (File: "", What: p, Entry: p))
             .GroupBy(p => p.What, StringComparer.Ordinal);
         foreach (var group in groups)
         {
             var files = group.ToList();
-            if (files.Count < GroupFrom || files.Any(f => f.Where.Length == 0))
+            if (files.Count < GroupFrom || files.Any(f => f.File.Length == 0))
             {
                 foreach (var file in files)
                 {
@@ -54,7 +54,7 @@ public sealed class DataSetValidationException : Exception
                 continue;
             }
 
-            var named = string.Join(", ", files.Take(FilesNamed).Select(f => f.Where));
+            var named = string.Join(", ", files.Take(FilesNamed).Select(f => f.File));
             var more = files.Count > FilesNamed ? $" and {files.Count - FilesNamed} more" : "";
             yield return $"{files.Count} files ({named}{more}): {group.Key}";
         }
