@@ -74,10 +74,10 @@ public sealed class TrainInstancesTests
         var (code, output, error) = await CliRunner.RunAsync("train", "--preset", "tiny", "--steps", "1", "--max-image-pixels", "100000", "--out", run);
 
         Assert.Equal(2, code);
-        // All 24 bundled sections are over the limit: one line names the first five files and the count.
-        Assert.Contains("24 files (", error, StringComparison.Ordinal);
+        // All 24 bundled sections are over the limit, image and mask: one line names the first five files and the count.
+        Assert.Contains("48 files (", error, StringComparison.Ordinal);
         Assert.Contains("slice-00.png, ", error, StringComparison.Ordinal);
-        Assert.Contains(" and 19 more): is too large: its image is 512x512 = 262,144 pixels, over the limit of 100,000 pixels per image", error, StringComparison.Ordinal);
+        Assert.Contains(" and 43 more): is too large: its image is 512x512 = 262,144 pixels, over the limit of 100,000 pixels per image", error, StringComparison.Ordinal);
         Assert.Contains("--max-image-pixels", error, StringComparison.Ordinal);
         Assert.DoesNotContain("Run folder", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(run));
