@@ -6,9 +6,10 @@ RGB PNG in which touching nuclei have different colours and nuclei apart may sha
 What it checks: that `unet train` reads those formats to the same training as the 8-bit PNGs and 16-bit id masks
 nuclei_split.py writes. Each image's 8-bit value v becomes 16 v + 40 (a dim 12-bit image in a 16-bit file), which
 per-image percentile normalisation maps back to the same values; each nucleus gets the first colour of a fixed
-palette that none of the nuclei it touches (8-neighbours) has, so `--mask-kind instances` reads every nucleus that is
-one 4-connected region as the same object. Prints the count of nuclei that are not (their pieces become objects of
-their own when read back) and how many colours were used.
+palette that none of the nuclei it touches along a side has (nuclei_pairs.py's contacts), so `--mask-kind instances`,
+which takes each 4-connected region of one colour as an object, reads every nucleus that is one such region as the same
+object. Prints the count of nuclei that are not (their pieces become objects of their own when read back) and how many
+colours were used.
 
 usage: bench/nuclei_formats.py SPLIT OUT
 SPLIT: a folder with train/ and validation/, each with images/ (8-bit gray PNG) and masks/ (16-bit id PNG).
@@ -24,27 +25,18 @@ import numpy
 from PIL import Image
 from scipy import ndimage
 
+from nuclei_pairs import contacts
+
 PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255)]
 
 
-def neighbours(labels):
-    """Each id's set of the ids that touch it, 8-connected."""
-    touching = {}
-    height, width = labels.shape
-    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
-        a = labels[max(0, -dy):height - max(0, dy), max(0, -dx):width - max(0, dx)]
-        b = labels[max(0, dy):, max(0, dx):][:a.shape[0], :a.shape[1]]
-        pairs = (a != b) & (a > 0) & (b > 0)
-        for p, q in zip(a[pairs].tolist(), b[pairs].tolist()):
-            touching.setdefault(p, set()).add(q)
-            touching.setdefault(q, set()).add(p)
-    return touching
-
-
 def colour_coded(labels):
     """The ids as an RGB image, greedy-coloured so that touching ids differ; the number of colours used."""
-    touching = neighbours(labels)
+    touching = {}
+    for i, j in contacts(labels):
+        touching.setdefault(int(i), set()).add(int(j))
+        touching.setdefault(int(j), set()).add(int(i))
     colour_of = {}
     for label in range(1, int(labels.max()) + 1):
         taken = {colour_of.get(n) for n in touching.get(label, ())}
